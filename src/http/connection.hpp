@@ -1,0 +1,181 @@
+// Connection: the per-client state machine over llhttp — read, parse, dispatch, write, close.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <llhttp.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "http/exchange.hpp"
+#include "http/write_batch.hpp"
+
+namespace ec::http {
+
+class Handler;
+class Server;
+struct Listener;
+
+// States (memcached's conn_states, in spirit):
+//   reading   — waiting for or parsing a request; reads are on unless output is congested
+//   handling  — a complete request is with the handler; reads are off, so the request's
+//               buffers stay put and pipelined requests wait their turn (responses stay in
+//               order, and a connection reads its own writes)
+//   closing   — a final response is queued; once written, shut down the write side
+//   lingering — write side shut; read and discard until EOF or the linger timeout, so unread
+//               input cannot turn our response into a reset
+//   closed    — uv_close called; memory freed in the close callback once no ref remains
+class Connection {
+public:
+    enum class State { reading, handling, closing, lingering, closed };
+
+    Connection(Server& server, Listener& listener);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+    bool is_unix() const;
+
+    // After uv_accept succeeded: starts reading.
+    void start();
+    // Rejects at the connection cap: a canned 503, then close.
+    void reject_busy();
+    // Idempotent; safe from any callback. Memory is freed later.
+    void close();
+    // Graceful shutdown: close now if idle, else after the response in flight.
+    void drain();
+
+    State state() const { return state_; }
+    // Called by the server's sweep timer with the loop's monotonic time.
+    void check_timeouts(uint64_t now_ms);
+    const sockaddr_storage& peer() const { return peer_; }
+    Listener& listener() { return *listener_; }
+
+    // Intrusive list of the server's connections.
+    Connection* prev = nullptr;
+    Connection* next = nullptr;
+
+private:
+    friend class Exchange;
+    friend class ExchangeRef;
+    friend class Server;
+
+    // Read side.
+    static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+    void handle_read(ssize_t nread);
+    void process();
+    void dispatch();
+    void start_reading();
+    void stop_reading();
+    void release_buffer_if_idle();
+    void compact();
+
+    // Parser callbacks (captureless trampolines cast parser->data back to the Connection).
+    static const llhttp_settings_t& settings();
+    int on_message_begin();
+    int on_method(const char* at, size_t len);
+    int on_url(const char* at, size_t len);
+    int on_header_field(const char* at, size_t len);
+    int on_header_field_complete();
+    int on_header_value(const char* at, size_t len);
+    int on_header_value_complete();
+    int on_headers_complete();
+    int on_body(const char* at, size_t len);
+    int on_message_complete();
+    int on_chunk_extension(size_t len);
+    int on_chunk_complete();
+    bool head_bytes_ok(const char* at, size_t len);
+    bool validate_head();
+    void fill_request(const char* base);
+    int fail(int status, const char* code, const char* message);
+
+    // Write side.
+    WriteBatch& out();
+    void flush();
+    static void on_write(uv_write_t* req, int status) noexcept;
+    void after_write(WriteBatch* batch, int status);
+    void exchange_complete();
+    void send_error_and_close(int status, const char* code, const char* message);
+    void begin_shutdown();
+    static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
+    static void on_close(uv_handle_t* h) noexcept;
+    void unref();
+
+    Server& server_;
+    Listener* listener_;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } handle_;
+    uv_shutdown_t shutdown_req_;
+    sockaddr_storage peer_{};
+    State state_ = State::reading;
+    bool rejected_ = false; // accepted over the cap, only to be told 503
+    int refs_ = 1;          // the connection's own reference, dropped in the close callback
+
+    // Read buffer (from the server's pool; held only while it holds bytes we still need).
+    char* buf_ = nullptr;
+    size_t buf_cap_ = 0;
+    size_t parsed_ = 0;    // bytes handed to llhttp
+    size_t end_ = 0;       // bytes received
+    size_t msg_start_ = 0; // start of the current message's head in buf_
+    bool reading_ = false;
+    bool peer_eof_ = false;
+    bool in_process_ = false;
+
+    // Parser state for the message being read.
+    llhttp_t parser_;
+    enum class HeadPart { none, field, value_pending, value } part_ = HeadPart::none;
+    bool in_head_ = false;
+    bool msg_started_ = false;
+    bool message_ready_ = false;
+    bool in_trailers_ = false;
+    bool upgrade_ = false;
+    struct Span {
+        uint32_t off = 0;
+        uint32_t len = 0;
+    };
+    Span method_, url_;
+    struct HeaderSpan {
+        Span name, value;
+    };
+    std::vector<HeaderSpan> hdrs_; // capacity kept across requests: no per-request allocation
+    size_t head_bytes_ = 0;
+    size_t trailer_bytes_ = 0;
+    size_t chunk_ext_bytes_ = 0;
+    uint64_t body_limit_ = 0;
+    const char* body_limit_code_ = nullptr;
+    const char* body_limit_message_ = nullptr;
+    uint64_t body_received_ = 0;
+    std::string head_copy_; // the head, when a body follows (the read buffer moves on)
+    std::string body_;
+    int err_status_ = 0;
+    const char* err_code_ = nullptr;
+    const char* err_message_ = nullptr;
+
+    // Exchange in flight.
+    Exchange ex_;
+    uint64_t seq_ = 0;
+    size_t served_this_round_ = 0;
+    uint64_t requests_served_ = 0;
+
+    // Output.
+    WriteBatch* pending_ = nullptr; // being filled
+    size_t writes_in_flight_ = 0;
+    size_t bytes_in_flight_ = 0;
+    bool close_after_write_ = false;
+    bool congested_ = false;
+    std::function<void()> drain_cb_;
+
+    // Timeouts.
+    uint64_t last_activity_ms_ = 0;
+    uint64_t head_started_ms_ = 0;
+    uint64_t linger_until_ms_ = 0;
+};
+
+} // namespace ec::http

@@ -1,0 +1,111 @@
+// Exchange: one request and the response being written for it on a connection.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "http/body.hpp"
+#include "http/request.hpp"
+
+namespace ec::http {
+
+class Connection;
+class ExchangeRef;
+
+// Writing a response: status(), any number of header(), then exactly one of
+//   send(body)               a complete response (Content-Length from the body);
+//   send_head_only(length)   a HEAD response whose body the handler never loaded;
+//   begin_stream(length?)    then stream_write()... and stream_end() or stream_abort().
+// Content-Length, Date and Connection are added by the exchange; handlers must not set them.
+// For HEAD requests the body is dropped automatically. After any call that completes the
+// response, the Exchange must not be touched again (it may already serve the next request).
+class Exchange {
+public:
+    explicit Exchange(Connection* conn) : conn_(conn) {}
+
+    const Request& request() const { return req_; }
+    Request& mutable_request() { return req_; }
+    Connection& connection() { return *conn_; }
+
+    Exchange& status(int code, std::string_view reason = {});
+    Exchange& header(std::string_view name, std::string_view value);
+    Exchange& header(std::string_view name, uint64_t value);
+    // Asks for "Connection: close" on this response (and closes after it).
+    Exchange& close_after();
+
+    void send(Body body = {});
+    void send_head_only(uint64_t content_length);
+
+    // Streaming: with a length the body is sent as is and must add up to it; without one it is
+    // chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
+    void begin_stream(std::optional<uint64_t> content_length);
+    // Returns false once the client is gone; stop producing then.
+    bool stream_write(Body chunk);
+    void stream_end();
+    // Cuts the response off: the connection closes without a final chunk, so the client can
+    // tell the body is incomplete. Used when the origin fails mid-body.
+    void stream_abort();
+    // True while buffered output is above the high-water mark; wait for on_drain then.
+    bool congested() const;
+    // cb runs once when buffered output falls below the low-water mark.
+    void on_drain(std::function<void()> cb);
+
+    // The handler will respond later. The returned ref yields this Exchange while the
+    // connection is alive and the response not yet complete.
+    ExchangeRef defer();
+
+    bool started() const { return head_started_; }
+    bool complete() const { return complete_; }
+    int response_status() const { return status_; }
+    uint64_t body_bytes_sent() const { return body_bytes_; }
+    uint64_t seq() const { return seq_; }
+    uint64_t start_mono_ms() const { return start_mono_ms_; }
+    // Free-form tag the access log prints (e.g. "HIT", "MISS"); must point to static storage.
+    void set_log_tag(const char* tag) { log_tag_ = tag; }
+    const char* log_tag() const { return log_tag_; }
+
+private:
+    friend class Connection;
+    friend class ExchangeRef;
+    void reset(uint64_t seq, uint64_t now_ms);
+    void finish_head(std::optional<uint64_t> content_length, bool chunked);
+
+    Connection* conn_;
+    Request req_;
+    uint64_t seq_ = 0;
+    uint64_t start_mono_ms_ = 0;
+    int status_ = 0;
+    bool head_started_ = false;
+    bool head_done_ = false;
+    bool complete_ = false;
+    bool deferred_ = false;
+    bool close_after_ = false;
+    bool streaming_ = false;
+    bool chunked_ = false;
+    uint64_t body_bytes_ = 0;
+    std::optional<uint64_t> stream_length_;
+    const char* log_tag_ = "-";
+};
+
+// A handle to a deferred Exchange that keeps its connection's memory alive (not the connection
+// itself): get() returns nullptr once the connection has closed or the response is complete.
+class ExchangeRef {
+public:
+    ExchangeRef() = default;
+    ExchangeRef(Connection* conn, uint64_t seq);
+    ExchangeRef(const ExchangeRef& o);
+    ExchangeRef(ExchangeRef&& o) noexcept;
+    ExchangeRef& operator=(ExchangeRef o) noexcept;
+    ~ExchangeRef();
+
+    Exchange* get() const;
+    explicit operator bool() const { return get() != nullptr; }
+
+private:
+    Connection* conn_ = nullptr;
+    uint64_t seq_ = 0;
+};
+
+} // namespace ec::http

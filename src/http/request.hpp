@@ -1,0 +1,52 @@
+// Request: one parsed HTTP/1.1 request, as views into the connection's buffers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <llhttp.h>
+
+namespace ec::http {
+
+inline constexpr size_t kBodyPadding = 64;
+
+struct Header {
+    std::string_view name;
+    std::string_view value;
+};
+
+// Lifetime: every view is valid until the response to this request is complete (the connection
+// neither reads nor compacts its buffers while a request is in flight) or the connection
+// closes, whichever comes first. A handler that finishes asynchronously reaches the Request
+// through its ExchangeRef, which yields nothing once the connection is closed; anything it
+// captures elsewhere must be copied — except `body`, which stays readable for as long as an
+// ExchangeRef to the exchange exists (write ops use this to store values without a copy).
+class Request {
+public:
+    static constexpr size_t kMaxHeaders = 100; // more is answered with 431
+
+    llhttp_method_t method = HTTP_GET;
+    std::string_view method_name;
+    std::string_view target; // as received: origin-form "/p?q" or absolute-form "http://h/p?q"
+    std::string_view path;   // raw (not percent-decoded) path, always starting with '/' or '*'
+    std::string_view query;  // raw query without '?', empty when none
+    std::string_view host;   // Host header, or the authority of an absolute-form target
+    uint8_t version_minor = 1;
+    bool keep_alive = true;
+    bool expect_continue = false;
+    std::optional<uint64_t> content_length;
+    bool chunked = false;
+    // The complete body. At least kBodyPadding readable bytes follow it (simdjson's padding).
+    std::string_view body;
+
+    std::vector<Header> headers; // capacity reused across the connection's requests
+
+    // First header with this name (ASCII case-insensitive), or nullopt.
+    std::optional<std::string_view> header(std::string_view name) const;
+    bool is_head() const { return method == HTTP_HEAD; }
+    bool is_get_or_head() const { return method == HTTP_GET || method == HTTP_HEAD; }
+};
+
+} // namespace ec::http

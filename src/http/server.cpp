@@ -1,0 +1,360 @@
+// Server: binding listeners, accepting under the connection cap, sweeping timeouts, draining.
+#include "http/server.hpp"
+
+#include <arpa/inet.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http/connection.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+#include "util/time_format.hpp"
+
+namespace ec::http {
+
+namespace {
+
+constexpr int kBacklog = 1024;
+constexpr size_t kMaxPooledBuffers = 256;
+constexpr size_t kMaxPooledBatches = 256;
+constexpr size_t kMaxRejecting = 1024; // busy 503s in flight; beyond that, close at once
+
+[[noreturn]] void listen_error(const std::string& address, const std::string& why) {
+    throw std::runtime_error("cannot listen on " + address + ": " + why);
+}
+
+// True when something accepts connections on the unix socket at path (a live daemon).
+bool unix_socket_alive(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+    bool alive = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    return alive;
+}
+
+} // namespace
+
+std::string describe_address(const sockaddr* sa) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    }
+    if (sa->sa_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    }
+    if (sa->sa_family == AF_UNIX) {
+        return "unix:" + std::string(reinterpret_cast<const sockaddr_un*>(sa)->sun_path);
+    }
+    return "?";
+}
+
+Server::Server(loop::Loop& loop, Limits limits) : loop_(loop), limits_(limits) {
+    sweep_timer_ = std::make_unique<loop::Timer>(loop_.uv(), [this] { sweep(); });
+    arm_sweep();
+}
+
+Server::~Server() {
+    shutdown();
+    for (char* b : free_bufs_)
+        delete[] b;
+    for (WriteBatch* b : free_batches_)
+        delete b;
+}
+
+void Server::shutdown() {
+    for (auto& l : listeners_)
+        close_listener(*l);
+    close_all_connections();
+    sweep_timer_.reset();
+}
+
+// Sweep often enough that the shortest timeout fires within a quarter of its length.
+void Server::arm_sweep() {
+    uint64_t shortest = std::min<uint64_t>(limits_.header_timeout_ms, limits_.idle_timeout_ms);
+    shortest = std::min<uint64_t>(shortest, limits_.linger_ms);
+    uint64_t every = std::clamp<uint64_t>(shortest / 4, 10, 1000);
+    sweep_timer_->start(every, every);
+    sweep_timer_->unref(); // connections keep the loop alive, not the sweeper
+}
+
+void Server::set_limits(const Limits& limits) {
+    limits_ = limits;
+    if (sweep_timer_) arm_sweep();
+}
+
+Listener& Server::listen(const std::string& address, Handler* handler, std::string name) {
+    auto l = std::make_unique<Listener>();
+    l->server = this;
+    l->handler = handler;
+    l->name = std::move(name);
+    l->address = address;
+    uv_loop_t* uvl = loop_.uv();
+    int rc;
+    if (address.rfind("unix:", 0) == 0) {
+        std::string path = address.substr(5);
+        if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path))
+            listen_error(address, "unix socket path must be 1-107 bytes");
+        struct stat st;
+        if (::lstat(path.c_str(), &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) listen_error(address, "path exists and is not a socket");
+            if (unix_socket_alive(path)) listen_error(address, "another process is listening");
+            ::unlink(path.c_str()); // stale socket left by a crashed run
+        }
+        auto* pipe = new uv_pipe_t;
+        uv_pipe_init(uvl, pipe, 0);
+        l->handle = reinterpret_cast<uv_stream_t*>(pipe);
+        l->is_unix = true;
+        rc = uv_pipe_bind(pipe, path.c_str());
+        if (rc == 0) l->bound = address;
+    } else {
+        std::string host;
+        std::string port_s;
+        if (!address.empty() && address[0] == '[') {
+            size_t close = address.find("]:");
+            if (close == std::string::npos) listen_error(address, "expected [v6addr]:port");
+            host = address.substr(1, close - 1);
+            port_s = address.substr(close + 2);
+        } else {
+            size_t colon = address.rfind(':');
+            if (colon == std::string::npos) listen_error(address, "expected host:port");
+            host = address.substr(0, colon);
+            port_s = address.substr(colon + 1);
+        }
+        auto port = parse_u64(port_s);
+        if (!port || *port > 65535) listen_error(address, "bad port");
+        sockaddr_storage ss{};
+        if (uv_ip4_addr(host.c_str(), static_cast<int>(*port),
+                        reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
+            uv_ip6_addr(host.c_str(), static_cast<int>(*port),
+                        reinterpret_cast<sockaddr_in6*>(&ss)) != 0)
+            listen_error(address, "not an IPv4 or IPv6 address");
+        auto* tcp = new uv_tcp_t;
+        uv_tcp_init(uvl, tcp);
+        l->handle = reinterpret_cast<uv_stream_t*>(tcp);
+        rc = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&ss),
+                         ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+        if (rc == 0) {
+            sockaddr_storage bound{};
+            int len = sizeof bound;
+            uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &len);
+            l->bound = describe_address(reinterpret_cast<sockaddr*>(&bound));
+        }
+    }
+    l->handle->data = l.get();
+    if (rc == 0) rc = uv_listen(l->handle, kBacklog, on_connection);
+    if (rc != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(l->handle), [](uv_handle_t* h) {
+            if (h->type == UV_NAMED_PIPE)
+                delete reinterpret_cast<uv_pipe_t*>(h);
+            else
+                delete reinterpret_cast<uv_tcp_t*>(h);
+        });
+        listen_error(address, uv_strerror(rc));
+    }
+    listeners_.push_back(std::move(l));
+    return *listeners_.back();
+}
+
+Listener& Server::adopt(int fd, Handler* handler, std::string name) {
+    auto l = std::make_unique<Listener>();
+    l->server = this;
+    l->handler = handler;
+    l->name = std::move(name);
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        throw std::runtime_error("socket activation: fd " + std::to_string(fd) +
+                                 " is not a socket");
+    l->bound = l->address = describe_address(reinterpret_cast<sockaddr*>(&ss));
+    int rc;
+    if (ss.ss_family == AF_UNIX) {
+        auto* pipe = new uv_pipe_t;
+        uv_pipe_init(loop_.uv(), pipe, 0);
+        l->handle = reinterpret_cast<uv_stream_t*>(pipe);
+        l->is_unix = true;
+        rc = uv_pipe_open(pipe, fd);
+    } else {
+        auto* tcp = new uv_tcp_t;
+        uv_tcp_init(loop_.uv(), tcp);
+        l->handle = reinterpret_cast<uv_stream_t*>(tcp);
+        rc = uv_tcp_open(tcp, fd);
+    }
+    l->handle->data = l.get();
+    if (rc == 0) rc = uv_listen(l->handle, kBacklog, on_connection);
+    if (rc != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(l->handle), [](uv_handle_t* h) {
+            if (h->type == UV_NAMED_PIPE)
+                delete reinterpret_cast<uv_pipe_t*>(h);
+            else
+                delete reinterpret_cast<uv_tcp_t*>(h);
+        });
+        throw std::runtime_error("socket activation: cannot listen on fd " + std::to_string(fd) +
+                                 ": " + uv_strerror(rc));
+    }
+    listeners_.push_back(std::move(l));
+    return *listeners_.back();
+}
+
+void Server::close_listener(Listener& l) {
+    if (l.closing) return;
+    l.closing = true;
+    l.handle->data = nullptr;
+    if (l.is_unix && l.address.rfind("unix:", 0) == 0) ::unlink(l.address.c_str() + 5);
+    uv_close(reinterpret_cast<uv_handle_t*>(l.handle), [](uv_handle_t* h) {
+        if (h->type == UV_NAMED_PIPE)
+            delete reinterpret_cast<uv_pipe_t*>(h);
+        else
+            delete reinterpret_cast<uv_tcp_t*>(h);
+    });
+    // Connections accepted on it keep a pointer to the Listener: it stays allocated (and in
+    // listeners_) until they are gone; a closed listener is never used to accept again.
+}
+
+void Server::on_connection(uv_stream_t* server, int status) noexcept {
+    auto* l = static_cast<Listener*>(server->data);
+    if (!l) return;
+    if (status < 0) {
+        LOG_WARN("accept on %s failed: %s", l->bound.c_str(), uv_strerror(status));
+        return;
+    }
+    l->server->accept_one(*l);
+}
+
+void Server::accept_one(Listener& l) {
+    auto* c = new Connection(*this, l);
+    if (uv_accept(l.handle, c->stream()) != 0) {
+        c->close();
+        return;
+    }
+    link(c);
+    ++stats_.accepted;
+    if (draining_) {
+        c->close();
+        return;
+    }
+    if (connections_ > limits_.max_connections) {
+        // At the cap: answer 503 instead of leaving the client hanging in the backlog. These
+        // connections don't count against the cap, but are themselves bounded.
+        --connections_;
+        ++rejecting_;
+        ++stats_.rejected_busy;
+        c->rejected_ = true;
+        if (rejecting_ > kMaxRejecting)
+            c->close();
+        else
+            c->reject_busy();
+        return;
+    }
+    c->start();
+}
+
+void Server::link(Connection* c) {
+    c->next = head_;
+    if (head_) head_->prev = c;
+    head_ = c;
+    ++connections_;
+}
+
+void Server::unlink(Connection* c) {
+    if (!c->prev && head_ != c) return; // never linked (accept failed)
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        head_ = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = nullptr;
+    // Busy rejections were taken off the connection count at accept.
+    if (c->rejected_)
+        --rejecting_;
+    else
+        --connections_;
+    check_drained();
+}
+
+void Server::sweep() {
+    uint64_t now = loop_.clock().mono_ms();
+    for (Connection* c = head_; c;) {
+        Connection* next = c->next; // check_timeouts may close (and unlink) c
+        c->check_timeouts(now);
+        c = next;
+    }
+}
+
+void Server::drain(std::function<void()> on_drained) {
+    draining_ = true;
+    on_drained_ = std::move(on_drained);
+    for (auto& l : listeners_)
+        close_listener(*l);
+    for (Connection* c = head_; c;) {
+        Connection* next = c->next;
+        c->drain();
+        c = next;
+    }
+    check_drained();
+}
+
+void Server::check_drained() {
+    if (draining_ && head_ == nullptr && on_drained_) {
+        auto cb = std::move(on_drained_);
+        on_drained_ = nullptr;
+        loop_.post(std::move(cb));
+    }
+}
+
+void Server::close_all_connections() {
+    while (head_)
+        head_->close();
+}
+
+std::string_view Server::date() {
+    int64_t now = loop_.clock().now_s();
+    if (now != date_second_) {
+        date_second_ = now;
+        date_.clear();
+        append_http_date(date_, now);
+    }
+    return date_;
+}
+
+char* Server::take_read_buffer() {
+    if (free_bufs_.empty()) return new char[kReadBufSize];
+    char* b = free_bufs_.back();
+    free_bufs_.pop_back();
+    return b;
+}
+
+void Server::give_read_buffer(char* buf, size_t cap) {
+    if (cap == kReadBufSize && free_bufs_.size() < kMaxPooledBuffers)
+        free_bufs_.push_back(buf);
+    else
+        delete[] buf;
+}
+
+WriteBatch* Server::take_batch() {
+    if (free_batches_.empty()) return new WriteBatch;
+    WriteBatch* b = free_batches_.back();
+    free_batches_.pop_back();
+    return b;
+}
+
+void Server::give_batch(WriteBatch* b) {
+    // A batch that once carried a huge head keeps a huge buffer: don't pool those.
+    if (free_batches_.size() < kMaxPooledBatches && b->bytes.capacity() <= 64 * 1024) {
+        b->clear();
+        free_batches_.push_back(b);
+    } else {
+        delete b;
+    }
+}
+
+} // namespace ec::http
