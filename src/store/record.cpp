@@ -1,0 +1,346 @@
+// Record layer: codec, writes that keep the expiry index in step, and byte-order scans.
+#include "store/record.hpp"
+
+#include <algorithm>
+
+#include "store/bytes.hpp"
+#include "util/log.hpp"
+
+namespace ec::store {
+
+using detail::lmdb_error;
+using detail::mval;
+using detail::sv;
+
+namespace {
+constexpr size_t kFixedHeader = 1 + 1 + 8;
+
+Error corrupt(std::string_view what) {
+    return make_error(500, "corrupt_record",
+                      "corrupt record in storage (" + std::string(what) + ")");
+}
+} // namespace
+
+bool decode_record(std::string_view ekey, std::string_view value, RecordView* out) {
+    if (value.size() < kFixedHeader) return false;
+    if (static_cast<uint8_t>(value[0]) != kRecordVersion) return false;
+    auto flags = static_cast<uint8_t>(value[1]);
+    out->expires_at = static_cast<int64_t>(detail::get_le64(value.data() + 2));
+    value.remove_prefix(kFixedHeader);
+    if (flags & kFlagFullKey) {
+        if (value.size() < 4) return false;
+        uint32_t len = detail::get_le32(value.data());
+        value.remove_prefix(4);
+        if (value.size() < len) return false;
+        out->key = value.substr(0, len);
+        value.remove_prefix(len);
+    } else {
+        out->key = ekey;
+    }
+    out->payload = value;
+    return true;
+}
+
+Result<bool> find_record(const RecordCtx& c, std::string_view skey, RecordView* out) {
+    std::string ekey = c.codec->encode(skey);
+    MDB_val k = mval(ekey), v;
+    int rc = mdb_get(c.txn, c.dbs->records, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return lmdb_error(rc, "read record");
+    // Decode against LMDB's copy of the key: `ekey` dies with this function.
+    if (!decode_record(sv(k), sv(v), out)) return corrupt("bad record header");
+    // A long key's slot may hold another long key with the same prefix and hash.
+    return out->key == skey;
+}
+
+Status put_record(const RecordCtx& c, std::string_view skey,
+                  std::span<const std::string_view> parts, int64_t expires_at) {
+    if (expires_at < 0)
+        return make_error(400, "bad_expiration", "expiration must be a unix time or 0");
+    std::string ekey = c.codec->encode(skey);
+    bool long_key = c.codec->is_long(skey);
+    MDB_val k = mval(ekey), v;
+
+    int rc = mdb_get(c.txn, c.dbs->records, &k, &v);
+    if (rc == 0) {
+        RecordView old;
+        if (decode_record(sv(k), sv(v), &old)) {
+            if (old.key != skey) {
+                return make_error(500, "hash_collision",
+                                  "storage key hash collision: another key with the same "
+                                  "prefix occupies this slot; the write was refused");
+            }
+            if (old.expires_at != 0) {
+                std::string xk = detail::expiry_key(old.expires_at);
+                MDB_val ik = mval(xk), iv = mval(ekey);
+                rc = mdb_del(c.txn, c.dbs->expiry, &ik, &iv);
+                if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "update expiry index");
+            }
+        } else {
+            LOG_WARN("store: overwriting a record with a corrupt header");
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        return lmdb_error(rc, "read record");
+    }
+
+    size_t payload_size = 0;
+    for (auto p : parts)
+        payload_size += p.size();
+    size_t header = kFixedHeader + (long_key ? 4 + skey.size() : 0);
+    if (skey.size() > UINT32_MAX || payload_size > SIZE_MAX - header)
+        return make_error(413, "value_too_large", "record too large for storage");
+    k = mval(ekey);
+    v = MDB_val{header + payload_size, nullptr};
+    rc = mdb_put(c.txn, c.dbs->records, &k, &v, MDB_RESERVE);
+    if (rc != 0) return lmdb_error(rc, "put record");
+    // MDB_RESERVE hands back space in the dirty page; fill it before any other write.
+    char* p = static_cast<char*>(v.mv_data);
+    p[0] = static_cast<char>(kRecordVersion);
+    p[1] = static_cast<char>(long_key ? kFlagFullKey : 0);
+    detail::put_le64(p + 2, static_cast<uint64_t>(expires_at));
+    p += kFixedHeader;
+    if (long_key) {
+        detail::put_le32(p, static_cast<uint32_t>(skey.size()));
+        std::memcpy(p + 4, skey.data(), skey.size());
+        p += 4 + skey.size();
+    }
+    for (auto part : parts) {
+        if (!part.empty()) std::memcpy(p, part.data(), part.size());
+        p += part.size();
+    }
+
+    if (expires_at != 0) {
+        std::string xk = detail::expiry_key(expires_at);
+        MDB_val ik = mval(xk), iv = mval(ekey);
+        rc = mdb_put(c.txn, c.dbs->expiry, &ik, &iv, 0);
+        if (rc != 0) return lmdb_error(rc, "update expiry index");
+    }
+    return Status::ok();
+}
+
+Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_view skey) {
+    RecordView rv;
+    auto found = find_record(c, skey, &rv);
+    if (!found) return found.error();
+    if (!*found) return std::optional<int64_t>{};
+    int64_t exp = rv.expires_at; // rv dies with the first write below
+    std::string ekey = c.codec->encode(skey);
+    MDB_val k = mval(ekey);
+    int rc = mdb_del(c.txn, c.dbs->records, &k, nullptr);
+    if (rc != 0) return lmdb_error(rc, "delete record");
+    if (exp != 0) {
+        std::string xk = detail::expiry_key(exp);
+        MDB_val ik = mval(xk), iv = mval(ekey);
+        rc = mdb_del(c.txn, c.dbs->expiry, &ik, &iv);
+        if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "update expiry index");
+    }
+    return std::optional<int64_t>{exp};
+}
+
+Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budget) {
+    SweepResult res;
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(c.txn, c.dbs->expiry, &cur);
+    if (rc != 0) return lmdb_error(rc, "open expiry cursor");
+    struct Closer {
+        MDB_cursor* c;
+        ~Closer() { mdb_cursor_close(c); }
+    } closer{cur};
+
+    size_t examined = 0;
+    MDB_val k, v;
+    for (;;) {
+        // Always restart from the first (oldest) entry: the deletes below reshape the tree.
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc == MDB_NOTFOUND) return res;
+        if (rc != 0) return lmdb_error(rc, "read expiry index");
+        if (k.mv_size == 8 && static_cast<int64_t>(detail::get_be64(sv(k).data())) > now)
+            return res;
+        if (examined == budget) {
+            res.more = true;
+            return res;
+        }
+        ++examined;
+        bool bad_key = k.mv_size != 8;
+        int64_t exp = bad_key ? 0 : static_cast<int64_t>(detail::get_be64(sv(k).data()));
+        std::string ekey(sv(v));
+
+        if (!bad_key) {
+            MDB_val rk = mval(ekey), rv;
+            rc = mdb_get(c.txn, c.dbs->records, &rk, &rv);
+            if (rc == 0) {
+                RecordView rec;
+                // Only delete the record the entry describes; otherwise the entry is stale.
+                if (decode_record(sv(rk), sv(rv), &rec) && rec.expires_at == exp) {
+                    rc = mdb_del(c.txn, c.dbs->records, &rk, nullptr);
+                    if (rc != 0) return lmdb_error(rc, "delete expired record");
+                    ++res.deleted;
+                }
+            } else if (rc != MDB_NOTFOUND) {
+                return lmdb_error(rc, "read record");
+            }
+        }
+        // The cursor still sits on the entry: the record delete was in another database.
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc != 0) return lmdb_error(rc, "read expiry index");
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) return lmdb_error(rc, "delete expiry entry");
+    }
+}
+
+// ---- RecordScanner ----
+
+RecordScanner::RecordScanner(const RecordCtx& c, std::string_view prefix, std::string_view after)
+    : c_(c), prefix_(prefix), after_(after) {
+    open_rc_ = mdb_cursor_open(c_.txn, c_.dbs->records, &cur_);
+    if (open_rc_ != 0) cur_ = nullptr;
+}
+
+RecordScanner::~RecordScanner() {
+    if (cur_) mdb_cursor_close(cur_);
+}
+
+bool RecordScanner::matches(std::string_view key) const {
+    return key.starts_with(prefix_) && (after_.empty() || key > after_);
+}
+
+bool RecordScanner::beyond(std::string_view key) const {
+    return !key.starts_with(prefix_) && key > prefix_;
+}
+
+Result<bool> RecordScanner::fetch(MDB_val* k, MDB_val* v) {
+    int rc;
+    switch (pos_) {
+    case Pos::end:
+        return false;
+    case Pos::at_current:
+        rc = mdb_cursor_get(cur_, k, v, MDB_GET_CURRENT);
+        break;
+    case Pos::moved:
+        rc = mdb_cursor_get(cur_, k, v, MDB_NEXT);
+        break;
+    case Pos::start:
+    default: {
+        // Start at the lower bound of every logical key that can match: max(prefix, after).
+        std::string_view lb = (!after_.empty() && after_ > prefix_) ? after_ : prefix_;
+        std::string_view seek = c_.codec->seek_key(lb);
+        if (seek.empty()) {
+            rc = mdb_cursor_get(cur_, k, v, MDB_FIRST);
+        } else {
+            *k = mval(seek);
+            rc = mdb_cursor_get(cur_, k, v, MDB_SET_RANGE);
+        }
+        break;
+    }
+    }
+    pos_ = Pos::moved;
+    if (rc == MDB_NOTFOUND) {
+        pos_ = Pos::end;
+        return false;
+    }
+    if (rc != 0) return lmdb_error(rc, "scan records");
+    return true;
+}
+
+Status RecordScanner::read_run(MDB_val k, MDB_val v) {
+    std::string run(c_.codec->run_prefix(sv(k)));
+    run_.clear();
+    run_pos_ = 0;
+    for (;;) {
+        RecordView rv;
+        if (decode_record(sv(k), sv(v), &rv)) {
+            if (matches(rv.key))
+                run_.push_back(rv);
+            else if (beyond(rv.key))
+                stop_after_run_ = true;
+        } else {
+            LOG_WARN("store: skipping a record with a corrupt header during a scan");
+        }
+        int rc = mdb_cursor_get(cur_, &k, &v, MDB_NEXT);
+        if (rc == MDB_NOTFOUND) {
+            pos_ = Pos::end;
+            break;
+        }
+        if (rc != 0) return lmdb_error(rc, "scan records");
+        std::string_view ek = sv(k);
+        if (!c_.codec->is_run_key(ek) || c_.codec->run_prefix(ek) != run) {
+            pos_ = Pos::at_current; // the next fetch starts with this entry
+            break;
+        }
+    }
+    std::sort(run_.begin(), run_.end(),
+              [](const RecordView& a, const RecordView& b) { return a.key < b.key; });
+    return Status::ok();
+}
+
+Result<bool> RecordScanner::next(RecordView* out) {
+    if (!cur_) return lmdb_error(open_rc_, "open record cursor");
+    for (;;) {
+        if (run_pos_ < run_.size()) {
+            *out = run_[run_pos_++];
+            return true;
+        }
+        if (stop_after_run_) return false;
+        MDB_val k, v;
+        auto got = fetch(&k, &v);
+        if (!got) return got.error();
+        if (!*got) return false;
+        std::string_view ek = sv(k);
+        if (c_.codec->is_run_key(ek)) {
+            Status st = read_run(k, v);
+            if (!st) return st.error();
+            continue;
+        }
+        // A short key is its own logical key.
+        if (beyond(ek)) {
+            pos_ = Pos::end;
+            return false;
+        }
+        if (!matches(ek)) continue;
+        if (!decode_record(ek, sv(v), out)) {
+            LOG_WARN("store: skipping a record with a corrupt header during a scan");
+            continue;
+        }
+        return true;
+    }
+}
+
+Result<ScanPage> scan_live(const RecordCtx& c, std::string_view prefix, std::string_view after,
+                           size_t limit, int64_t now,
+                           const std::function<void(const RecordView&)>& fn,
+                           uint64_t* expired_skipped) {
+    RecordScanner scan(c, prefix, after);
+    ScanPage page;
+    std::string_view last; // views LMDB memory, valid for the whole scan
+    size_t emitted = 0, skipped = 0;
+    RecordView rv;
+    for (;;) {
+        auto got = scan.next(&rv);
+        if (!got) {
+            *expired_skipped += skipped;
+            return got.error();
+        }
+        if (!*got) break;
+        if (rv.expires_at != 0 && rv.expires_at <= now) {
+            if (++skipped >= kScanSkipBudget) {
+                // Bound the work of one page: end it short, resuming after this record.
+                page.complete = false;
+                last = rv.key;
+                break;
+            }
+            continue;
+        }
+        if (emitted == limit) {
+            page.complete = false; // a live record follows the page
+            break;
+        }
+        fn(rv);
+        ++emitted;
+        last = rv.key;
+    }
+    *expired_skipped += skipped;
+    if (!page.complete) page.last_key.assign(last);
+    return page;
+}
+
+} // namespace ec::store

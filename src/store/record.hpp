@@ -1,0 +1,99 @@
+// Record layer: the record value codec, put/get/delete with expiry-index upkeep, ordered scans.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <lmdb.h>
+
+#include "store/key_codec.hpp"
+#include "store/store.hpp"
+
+namespace ec::store {
+
+// The named databases of the environment.
+struct Dbs {
+    MDB_dbi records = 0;    // encoded key → record value
+    MDB_dbi expiry = 0;     // DUPSORT: be64 expires_at → encoded key
+    MDB_dbi tags = 0;       // DUPSORT: tag → encoded key (cache layer)
+    MDB_dbi namespaces = 0; // "t"+title → u32le num + id; "i"+id → title
+    MDB_dbi meta = 0;       // format version, hash key, key threshold, counters
+};
+
+// A transaction and what is needed to address records in it. Borrows everything.
+struct RecordCtx {
+    MDB_txn* txn;
+    const Dbs* dbs;
+    const KeyCodec* codec;
+};
+
+// Record value layout (little-endian): u8 version, u8 flags, i64 expires_at,
+// [u32 len + full logical key when flags & kFlagFullKey], payload.
+inline constexpr uint8_t kRecordVersion = 1;
+inline constexpr uint8_t kFlagFullKey = 1;
+
+// Decodes the value stored under encoded key `ekey`. Returns false when malformed. The views in
+// *out point into ekey / value.
+bool decode_record(std::string_view ekey, std::string_view value, RecordView* out);
+
+// Finds the record of logical key `skey`, expired or not. Returns true with *out viewing LMDB
+// memory (valid until the transaction writes or ends); false when absent, or when the encoded
+// key holds a different long key. Errors: 500 storage_error, 500 corrupt_record.
+Result<bool> find_record(const RecordCtx& c, std::string_view skey, RecordView* out);
+
+// Inserts or replaces the record of `skey` with payload = the concatenation of `parts`,
+// moving its expiry-index entry. Errors: see WriteTxn::put_record.
+Status put_record(const RecordCtx& c, std::string_view skey,
+                  std::span<const std::string_view> parts, int64_t expires_at);
+
+// Deletes the record of `skey`. Returns its expires_at, or nullopt when there was none.
+Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_view skey);
+
+// Deletes up to `budget` records with expires_at <= now, oldest first, with their index entries
+// (stale index entries are dropped too and count against the budget).
+Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budget);
+
+// Iterates records whose logical key starts with `prefix` and is > `after`, in byte order of the
+// logical keys, expired ones included. Reads each run of long keys whole and sorts it. The
+// transaction must not be written while the scanner lives; views stay valid until then.
+class RecordScanner {
+public:
+    RecordScanner(const RecordCtx& c, std::string_view prefix, std::string_view after);
+    ~RecordScanner();
+    RecordScanner(const RecordScanner&) = delete;
+    RecordScanner& operator=(const RecordScanner&) = delete;
+
+    // Returns true with the next record in *out, false at the end. Errors: 500 storage_error.
+    Result<bool> next(RecordView* out);
+
+private:
+    enum class Pos { start, moved, at_current, end };
+    // Reads the LMDB entry after the last one consumed. False at the end of the database.
+    Result<bool> fetch(MDB_val* k, MDB_val* v);
+    Status read_run(MDB_val k, MDB_val v);
+    bool matches(std::string_view key) const;
+    bool beyond(std::string_view key) const;
+
+    RecordCtx c_;
+    std::string prefix_;
+    std::string after_;
+    MDB_cursor* cur_ = nullptr;
+    int open_rc_ = 0;
+    Pos pos_ = Pos::start;
+    bool stop_after_run_ = false;
+    std::vector<RecordView> run_;
+    size_t run_pos_ = 0;
+};
+
+// Runs a scanner and hands up to `limit` live records to fn; see Store::scan_prefix. Adds the
+// number of expired records passed over to *expired_skipped.
+Result<ScanPage> scan_live(const RecordCtx& c, std::string_view prefix, std::string_view after,
+                           size_t limit, int64_t now,
+                           const std::function<void(const RecordView&)>& fn,
+                           uint64_t* expired_skipped);
+
+} // namespace ec::store

@@ -1,0 +1,239 @@
+// Store: the LMDB environment, namespaces, KV records with TTL and metadata, group commit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loop/loop.hpp"
+#include "util/status.hpp"
+
+namespace ec::store {
+
+enum class Durability { sync, batch };
+
+struct Options {
+    std::string data_dir; // created if missing; locked with flock(LOCK_EX|LOCK_NB)
+    uint64_t map_size = 1ULL << 30;
+    unsigned max_readers = 126;
+    // sync: a write's done runs only after an mdb_env_sync (on the thread pool) covering it.
+    // batch: done runs at commit and a timer syncs every sync_interval_ms, so a power loss or
+    // kernel crash may lose the writes of that window (a daemon crash alone loses nothing:
+    // committed pages are in the page cache).
+    Durability durability = Durability::sync;
+    uint32_t sync_interval_ms = 1000;  // batch mode: mdb_env_sync period
+    uint32_t sweep_interval_ms = 1000; // 0 = no sweep timer (tests sweep by hand)
+    uint32_t sweep_budget = 1000;      // expired records deleted per sweep slice
+};
+
+// A KV namespace: `num` prefixes its storage keys; `id` (32 lowercase hex) is the Cloudflare id.
+struct Namespace {
+    uint32_t num = 0;
+    std::string id;
+    std::string title;
+};
+
+// One KV entry as read: everything copied out of LMDB (safe after the read txn resets).
+struct KvValue {
+    std::string value;
+    std::string metadata;   // raw JSON as sent; empty = none
+    int64_t expiration = 0; // unix seconds; 0 = never
+};
+
+struct KvListEntry {
+    std::string name;
+    std::string metadata;
+    int64_t expiration = 0;
+};
+
+struct KvListPage {
+    std::vector<KvListEntry> keys;
+    bool complete = true;
+    std::string cursor; // opaque; non-empty iff !complete
+};
+
+// ---- generic record layer (KV records today, cache entries later) ----
+// Storage keys are "logical" byte strings of any length: 'K' + be32(ns.num) + KV key for KV
+// records, 'C' + cache key for cache entries. The store encodes them for LMDB's key limit.
+
+// A record as copied out of LMDB: owns its bytes.
+struct Record {
+    std::string key;        // full logical storage key
+    int64_t expires_at = 0; // unix seconds; 0 = never
+    std::string payload;    // layer-specific bytes (KV: u32le metadata_len + metadata + value)
+};
+
+// A record seen during a scan. The views point into LMDB memory and are valid only inside the
+// scan callback (until the read transaction resets, or until the write transaction writes).
+struct RecordView {
+    std::string_view key;
+    int64_t expires_at = 0;
+    std::string_view payload;
+};
+
+// Where a scan stopped. `complete` is false when more matching records may follow; resume by
+// passing `last_key` as `after` (it is the last key the scan examined, possibly an expired one).
+struct ScanPage {
+    bool complete = true;
+    std::string last_key;
+};
+
+// Counts of entries in the LMDB databases (mdb_stat), for stats and tests.
+struct EntryCounts {
+    uint64_t records = 0;
+    uint64_t expiry_entries = 0; // expiry-index entries (one per record with an expiration)
+    uint64_t namespaces = 0;
+};
+
+// What one expiry sweep slice did.
+struct SweepResult {
+    size_t deleted = 0; // records deleted
+    bool more = false;  // the budget ran out: more expired entries may remain
+};
+
+// Records a scan may pass over as expired before it stops with a short page (and a cursor).
+inline constexpr size_t kScanSkipBudget = 1000;
+
+// Counters the stats endpoints read.
+struct StoreStats {
+    uint64_t commits = 0;         // write transactions committed
+    uint64_t ops_committed = 0;   // operations acknowledged OK
+    uint64_t ops_failed = 0;      // operations that failed alone (batch retried without them)
+    uint64_t syncs = 0;           // mdb_env_sync calls
+    uint64_t expired_swept = 0;   // records deleted by the sweeper
+    uint64_t expired_on_read = 0; // point reads that found an expired record (not returned)
+    uint64_t expired_skipped = 0; // expired records passed over by listings and scans
+};
+
+class WriteTxn;
+
+// A unit of work for group commit. `apply` runs inside the shared write transaction and may run
+// more than once (when the batch is retried without another failed op), so it must only touch
+// the transaction. `on_commit` runs once, on the loop, right after the commit that included the
+// op (update in-memory mirrors here). `done` runs once the op is durable per `durability`, or
+// with the op's error; it is always called exactly once.
+struct WriteOp {
+    std::function<Status(WriteTxn&)> apply;
+    std::function<void()> on_commit;
+    std::function<void(Status)> done;
+};
+
+class Store {
+public:
+    // Opens (creating) the environment in opts.data_dir. Throws std::runtime_error with a clear
+    // message on failure (dir not writable, locked by another daemon, bad map size...).
+    static std::unique_ptr<Store> open(loop::Loop& loop, const Options& opts);
+    ~Store(); // commits any pending batch, waits for syncs, closes the env
+
+    // ---- namespaces (served from an in-memory mirror, updated after commit) ----
+    const Namespace* namespace_by_title(std::string_view title) const;
+    const Namespace* namespace_by_id(std::string_view id) const;
+    std::vector<const Namespace*> namespaces() const; // sorted by title
+
+    // ---- KV reads: snapshot of the iteration's read txn; expired entries are never returned ----
+    // Returns true and fills *out when found. want_value=false skips copying the value (HEAD).
+    // Keys outside 1..512 bytes are simply not found. Errors: 500 storage_error/corrupt_record.
+    Result<bool> kv_get(const Namespace& ns, std::string_view key, KvValue* out,
+                        bool want_value = true);
+    // Byte-order listing of keys starting with prefix, after `cursor` (as returned earlier).
+    // limit 1..1000. The cursor is base64url of the last key the page examined; a page may be
+    // short (expired keys skipped, at most kScanSkipBudget per page). Errors: 400 bad_limit,
+    // 400 bad_cursor, 500 storage_error.
+    Result<KvListPage> kv_list(const Namespace& ns, std::string_view prefix,
+                               std::string_view cursor, size_t limit);
+
+    // ---- writes: queued, committed together at the end of the loop iteration ----
+    // Queues op and wakes the loop; the commit runs in this iteration's check phase.
+    void submit(WriteOp op);
+
+    // Convenience ops built on submit(). Validation of key/value/metadata is the caller's job;
+    // these only enforce storage limits. `expiration` is unix seconds (0 = none). kv_put creates
+    // the namespace on first write. done errors: 400 invalid_key / bad_namespace_title /
+    // bad_expiration, 414 key_too_long, 507 storage_full, 500 storage_error / hash_collision /
+    // sync_failed. kv_delete succeeds for missing keys and namespaces (creating nothing).
+    void kv_put(std::string ns_title, std::string key, std::string value, std::string metadata,
+                int64_t expiration, std::function<void(Status)> done);
+    void kv_delete(std::string ns_title, std::string key, std::function<void(Status)> done);
+
+    // ---- generic record reads (same snapshot rules as the KV reads) ----
+    // Looks up a logical storage key. Returns true and fills *out (copied; payload only when
+    // want_payload) for a live record; false when absent or expired. Errors: 500 storage_error,
+    // 500 corrupt_record.
+    Result<bool> get_record(std::string_view skey, Record* out, bool want_payload = true);
+    // Calls fn, in byte order of the logical keys, for up to `limit` live records whose key
+    // starts with `prefix` and is greater than `after` ("" = from the start). Expired records
+    // are skipped (at most kScanSkipBudget per call, then the page ends short). The views are
+    // valid only during fn; fn must not call back into the store. Errors: 500 storage_error.
+    Result<ScanPage> scan_prefix(std::string_view prefix, std::string_view after, size_t limit,
+                                 const std::function<void(const RecordView&)>& fn);
+
+    // Writes every pending op now (shutdown path); returns after the final sync, with every
+    // done delivered. Blocks the loop on the in-flight sync and one fsync: not for the data path.
+    void flush();
+
+    const StoreStats& stats() const;
+    void reset_stats();
+    // mdb_stat counts of records, expiry-index entries and namespaces, from a read snapshot.
+    Result<EntryCounts> entry_counts();
+    struct MapUsage {
+        uint64_t map_size;
+        uint64_t used_bytes;
+    };
+    MapUsage map_usage();
+
+    // Test hook: runs on the thread-pool worker right before each background mdb_env_sync, so
+    // a test can hold a sync in flight. Set it before submitting writes; nullptr clears it.
+    void set_sync_gate_for_test(std::function<void()> gate);
+    // Runs one expiry sweep slice now (as the sweep timer does); the sweeper and lazy expiry
+    // both use the loop's clock, so tests move time with loop.clock().advance_for_test().
+    void sweep_now_for_test();
+
+    class Impl;
+
+private:
+    explicit Store(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// The write transaction group commit hands to each op's `apply`. Storage keys are "logical"
+// (unbounded length); WriteTxn encodes them for LMDB's 511-byte key limit.
+class WriteTxn {
+public:
+    virtual ~WriteTxn() = default;
+    // Finds the namespace, creating it (new num and random id) when `create` is set.
+    virtual Result<Namespace> namespace_for_title(std::string_view title, bool create) = 0;
+    virtual Status kv_put(const Namespace& ns, std::string_view key, std::string_view value,
+                          std::string_view metadata, int64_t expiration) = 0;
+    // Returns true when a live record was deleted.
+    virtual Result<bool> kv_delete(const Namespace& ns, std::string_view key) = 0;
+    virtual int64_t now_s() const = 0;
+
+    // ---- generic record layer ----
+    // Every method maps MDB_MAP_FULL to 507 storage_full and other LMDB errors to 500
+    // storage_error; after such an error the op must return it (the batch is retried without
+    // the op). Writes keep the expiry index in step with the records.
+
+    // Reads a live record (expired = absent) and copies it into *out. Returns false if absent.
+    virtual Result<bool> get_record(std::string_view skey, Record* out) = 0;
+    // Inserts or replaces the record at `skey`; expires_at is unix seconds, 0 = never, < 0 is
+    // 400 bad_expiration. Errors also: 500 hash_collision when a different long key already
+    // occupies the encoded key (astronomically unlikely with the keyed hash).
+    virtual Status put_record(std::string_view skey, std::string_view payload,
+                              int64_t expires_at) = 0;
+    // Deletes the record at `skey` if present. Returns true when a record (live or expired)
+    // was deleted.
+    virtual Result<bool> delete_record(std::string_view skey) = 0;
+    // Like Store::scan_prefix, inside this transaction. fn must not write while scanning:
+    // collect keys, then delete them after the scan returns.
+    virtual Result<ScanPage> scan_prefix(std::string_view prefix, std::string_view after,
+                                         size_t limit,
+                                         const std::function<void(const RecordView&)>& fn) = 0;
+    // Deletes up to `budget` expired records (expires_at <= now_s()) in expiry-index order.
+    virtual Result<SweepResult> delete_expired(size_t budget) = 0;
+};
+
+} // namespace ec::store

@@ -1,0 +1,52 @@
+// WriteTxnImpl: the WriteTxn group commit hands to ops — records, KV entries, namespaces.
+#pragma once
+
+#include <vector>
+
+#include "store/record.hpp"
+#include "store/store.hpp"
+
+namespace ec::store {
+
+inline constexpr size_t kMaxTitle = 256; // bytes; namespace titles are short names
+
+class WriteTxnImpl final : public WriteTxn {
+public:
+    // Borrows txn (owned by the committer) and the codec; `now` is the loop clock's time.
+    WriteTxnImpl(MDB_txn* txn, const Dbs& dbs, const KeyCodec& codec, int64_t now)
+        : ctx_{txn, &dbs, &codec}, now_(now) {}
+
+    // Errors: 404 namespace_not_found (create=false), 400 bad_namespace_title, storage errors.
+    Result<Namespace> namespace_for_title(std::string_view title, bool create) override;
+    // Errors: 400 invalid_key (empty), 414 key_too_long (> 512 bytes), storage errors.
+    Status kv_put(const Namespace& ns, std::string_view key, std::string_view value,
+                  std::string_view metadata, int64_t expiration) override;
+    Result<bool> kv_delete(const Namespace& ns, std::string_view key) override;
+    int64_t now_s() const override { return now_; }
+
+    Result<bool> get_record(std::string_view skey, Record* out) override;
+    Status put_record(std::string_view skey, std::string_view payload, int64_t expires_at) override;
+    Result<bool> delete_record(std::string_view skey) override;
+    Result<ScanPage> scan_prefix(std::string_view prefix, std::string_view after, size_t limit,
+                                 const std::function<void(const RecordView&)>& fn) override;
+    Result<SweepResult> delete_expired(size_t budget) override;
+
+    // Namespaces this transaction created, for the in-memory mirror once it commits.
+    const std::vector<Namespace>& created() const { return created_; }
+    uint64_t expired_skipped() const { return expired_skipped_; }
+
+private:
+    RecordCtx ctx_;
+    int64_t now_;
+    std::vector<Namespace> created_;
+    uint64_t expired_skipped_ = 0;
+};
+
+// Parses a namespaces-DB title record (u32le num + id). False when malformed.
+bool decode_namespace(std::string_view title, std::string_view value, Namespace* out);
+
+// KV payload: u32le metadata_len + metadata + value. False when malformed.
+bool decode_kv_payload(std::string_view payload, std::string_view* metadata,
+                       std::string_view* value);
+
+} // namespace ec::store

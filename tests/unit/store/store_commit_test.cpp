@@ -1,0 +1,304 @@
+// Group commit: one transaction per iteration, failed ops retried out, syncs off the loop.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <stdexcept>
+
+#include "store_test_util.hpp"
+
+using namespace ec;
+using namespace ec::store;
+using namespace ec::store::test;
+
+namespace {
+
+// Collects each op's completion status by name.
+struct Results {
+    std::map<std::string, Status> by_name;
+    std::vector<std::string> order;
+    std::function<void(Status)> done(const std::string& name) {
+        return [this, name](Status s) {
+            CHECK(by_name.count(name) == 0); // exactly once
+            by_name[name] = std::move(s);
+            order.push_back(name);
+        };
+    }
+    size_t size() const { return by_name.size(); }
+};
+
+} // namespace
+
+TEST_SUITE("store/commit") {
+
+    TEST_CASE("ops submitted in one iteration commit in one transaction") {
+        TempDir tmp;
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        Results r;
+        for (int i = 0; i < 5; ++i)
+            store->kv_put("ns", "k" + std::to_string(i), "v", "", 0,
+                          r.done("k" + std::to_string(i)));
+        REQUIRE(run_until(loop, [&] { return r.size() == 5; }));
+        for (auto& [name, st] : r.by_name)
+            CHECK(st.is_ok());
+        CHECK(r.order == std::vector<std::string>{"k0", "k1", "k2", "k3", "k4"});
+        CHECK(store->stats().commits == 1);
+        CHECK(store->stats().ops_committed == 5);
+        CHECK(store->stats().ops_failed == 0);
+        CHECK(record_count(*store) == 5);
+    }
+
+    TEST_CASE("a failing op is retried out of the batch without failing the others") {
+        TempDir tmp;
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        Results r;
+        int a_applies = 0;
+        WriteOp a;
+        a.apply = [&](WriteTxn& txn) -> Status {
+            ++a_applies;
+            return txn.put_record("Ca", "payload-a", 0);
+        };
+        bool a_committed = false;
+        a.on_commit = [&] { a_committed = true; };
+        a.done = r.done("a");
+        store->submit(std::move(a));
+
+        WriteOp bad;
+        bad.apply = [](WriteTxn& txn) -> Status {
+            // Writes half its work, then fails: nothing of it may be committed.
+            Status st = txn.put_record("Cpartial", "x", 0);
+            if (!st) return st;
+            return make_error(400, "nope", "refused by the op");
+        };
+        bool bad_committed = false;
+        bad.on_commit = [&] { bad_committed = true; };
+        bad.done = r.done("bad");
+        store->submit(std::move(bad));
+
+        WriteOp thrower;
+        thrower.apply = [](WriteTxn&) -> Status { throw std::runtime_error("boom"); };
+        thrower.done = r.done("thrower");
+        store->submit(std::move(thrower));
+
+        store->kv_put("ns", "b", "v", "", 0, r.done("b"));
+        REQUIRE(run_until(loop, [&] { return r.size() == 4; }));
+
+        CHECK(r.by_name["a"].is_ok());
+        CHECK(r.by_name["b"].is_ok());
+        CHECK(r.by_name["bad"].error().code == "nope");
+        CHECK(r.by_name["bad"].error().http == 400);
+        CHECK(r.by_name["thrower"].error().http == 500);
+        CHECK(a_committed);
+        CHECK_FALSE(bad_committed);
+        CHECK(a_applies == 3); // the batch ran three times: with bad, with thrower, clean
+        CHECK(store->stats().commits == 1);
+        CHECK(store->stats().ops_committed == 2);
+        CHECK(store->stats().ops_failed == 2);
+        Record rec;
+        CHECK(*store->get_record("Ca", &rec));
+        CHECK(rec.payload == "payload-a");
+        CHECK_FALSE(*store->get_record("Cpartial", &rec));
+        KvValue v;
+        CHECK(*store->kv_get(*store->namespace_by_title("ns"), "b", &v));
+    }
+
+    TEST_CASE("a write that overflows the map gets 507 and the others commit") {
+        TempDir tmp;
+        loop::Loop loop;
+        Options o = options(tmp.path);
+        o.map_size = 1 << 20;
+        auto store = Store::open(loop, o);
+        Results r;
+        store->kv_put("ns", "small1", "v", "", 0, r.done("small1"));
+        store->kv_put("ns", "huge", std::string(4 << 20, 'h'), "", 0, r.done("huge"));
+        store->kv_put("ns", "small2", "v", "", 0, r.done("small2"));
+        REQUIRE(run_until(loop, [&] { return r.size() == 3; }));
+        CHECK(r.by_name["small1"].is_ok());
+        CHECK(r.by_name["small2"].is_ok());
+        REQUIRE_FALSE(r.by_name["huge"].is_ok());
+        CHECK(r.by_name["huge"].error().http == 507);
+        CHECK(r.by_name["huge"].error().code == "storage_full");
+        CHECK(store->stats().commits == 1);
+        const Namespace& ns = *store->namespace_by_title("ns");
+        KvValue v;
+        CHECK(*store->kv_get(ns, "small1", &v));
+        CHECK(*store->kv_get(ns, "small2", &v));
+        CHECK_FALSE(*store->kv_get(ns, "huge", &v));
+    }
+
+    TEST_CASE("ops creating the same namespace in one batch agree on it") {
+        TempDir tmp;
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        Results r;
+        std::vector<Namespace> seen;
+        WriteOp twice;
+        twice.apply = [&](WriteTxn& txn) -> Status {
+            seen.clear();
+            for (int i = 0; i < 2; ++i) {
+                auto ns = txn.namespace_for_title("fresh", true);
+                if (!ns) return ns.error();
+                seen.push_back(*ns);
+            }
+            return Status::ok();
+        };
+        // The mirror is updated before on_commit runs.
+        const Namespace* at_commit = nullptr;
+        twice.on_commit = [&] { at_commit = store->namespace_by_title("fresh"); };
+        twice.done = r.done("twice");
+        store->submit(std::move(twice));
+        store->kv_put("fresh", "a", "1", "", 0, r.done("a"));
+        store->kv_put("fresh", "b", "2", "", 0, r.done("b"));
+        store->kv_put("other", "c", "3", "", 0, r.done("c"));
+        WriteOp ghost; // creates a namespace, then fails: the namespace must not survive
+        ghost.apply = [](WriteTxn& txn) -> Status {
+            auto ns = txn.namespace_for_title("ghost", true);
+            if (!ns) return ns.error();
+            return make_error(400, "nope", "refused");
+        };
+        ghost.done = r.done("ghost");
+        store->submit(std::move(ghost));
+        CHECK(store->namespace_by_title("fresh") == nullptr); // nothing before the commit
+        REQUIRE(run_until(loop, [&] { return r.size() == 5; }));
+
+        REQUIRE(seen.size() == 2);
+        CHECK(seen[0].id == seen[1].id);
+        CHECK(seen[0].num == seen[1].num);
+        const Namespace* fresh = store->namespace_by_title("fresh");
+        REQUIRE(fresh != nullptr);
+        CHECK(at_commit == fresh);
+        CHECK(fresh->id == seen[0].id);
+        CHECK(store->namespace_by_title("ghost") == nullptr);
+        CHECK(store->namespaces().size() == 2);
+        CHECK(store->entry_counts()->namespaces == 2);
+        CHECK(store->stats().commits == 1);
+        auto page = store->kv_list(*fresh, "", "", 10);
+        REQUIRE(page.is_ok());
+        REQUIRE(page->keys.size() == 2);
+        CHECK(page->keys[0].name == "a");
+        CHECK(page->keys[1].name == "b");
+    }
+
+    TEST_CASE("sync durability: done only after the sync; commits in flight share the next sync") {
+        TempDir tmp;
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        SyncGate gate; // declared after the store: opened before the store is destroyed
+        store->set_sync_gate_for_test(gate.fn());
+        Results r;
+        std::map<std::string, uint64_t> syncs_at_done;
+        auto done = [&](const std::string& name) {
+            auto inner = r.done(name);
+            return [&, name, inner](Status s) {
+                syncs_at_done[name] = store->stats().syncs;
+                inner(std::move(s));
+            };
+        };
+
+        store->kv_put("ns", "one", "1", "", 0, done("one"));
+        REQUIRE(run_until(loop, [&] { return store->stats().commits == 1; }));
+        // Committed, visible to reads, but not acknowledged while the sync is held.
+        KvValue v;
+        CHECK(*store->kv_get(*store->namespace_by_title("ns"), "one", &v));
+        store->kv_put("ns", "two", "2", "", 0, done("two"));
+        REQUIRE(run_until(loop, [&] { return store->stats().commits == 2; }));
+        store->kv_put("ns", "three", "3", "", 0, done("three"));
+        REQUIRE(run_until(loop, [&] { return store->stats().commits == 3; }));
+        for (int i = 0; i < 20; ++i)
+            uv_run(loop.uv(), UV_RUN_NOWAIT);
+        CHECK(r.size() == 0);
+        CHECK(store->stats().syncs == 0);
+
+        gate.release();
+        REQUIRE(run_until(loop, [&] { return r.size() == 3; }));
+        CHECK(r.order == std::vector<std::string>{"one", "two", "three"});
+        CHECK(syncs_at_done["one"] == 1);
+        CHECK(syncs_at_done["two"] == 2);
+        CHECK(syncs_at_done["three"] == 2);
+        for (int i = 0; i < 20; ++i)
+            uv_run(loop.uv(), UV_RUN_NOWAIT);
+        CHECK(store->stats().syncs == 2); // three commits, two fsyncs
+    }
+
+    TEST_CASE("destroying the store while a sync is in flight releases every write") {
+        TempDir tmp;
+        loop::Loop loop;
+        Results r;
+        {
+            auto store = Store::open(loop, options(tmp.path));
+            SyncGate gate;
+            store->set_sync_gate_for_test(gate.fn());
+            store->kv_put("ns", "one", "1", "", 0, r.done("one"));
+            REQUIRE(run_until(loop, [&] { return store->stats().commits == 1; }));
+            store->kv_put("ns", "two", "2", "", 0, r.done("two"));
+            gate.release();
+            store.reset();
+            CHECK(r.size() == 2);
+        }
+        for (auto& [name, st] : r.by_name)
+            CHECK(st.is_ok());
+        uv_run(loop.uv(), UV_RUN_NOWAIT); // the abandoned sync's after-work callback is a no-op
+        CHECK(loop.open_handles() == 2);
+    }
+
+    TEST_CASE("batch durability: done at commit, a timer syncs later") {
+        TempDir tmp;
+        loop::Loop loop;
+        Options o = options(tmp.path);
+        o.durability = Durability::batch;
+        o.sync_interval_ms = 20;
+        auto store = Store::open(loop, o);
+        Results r;
+        uint64_t syncs_at_done = 99;
+        store->kv_put("ns", "k", "v", "", 0, [&](Status s) {
+            syncs_at_done = store->stats().syncs;
+            r.done("k")(std::move(s));
+        });
+        REQUIRE(run_until(loop, [&] { return r.size() == 1; }));
+        CHECK(r.by_name["k"].is_ok());
+        CHECK(syncs_at_done == 0);
+        CHECK(store->stats().commits == 1);
+        loop::Timer keepalive(loop.uv(), [] {});
+        keepalive.start(60'000);
+        CHECK(run_until(loop, [&] { return store->stats().syncs == 1; }));
+        // Nothing new was committed: the timer does not sync again.
+        for (int i = 0; i < 60; ++i) {
+            uv_run(loop.uv(), UV_RUN_NOWAIT);
+            usleep(1000);
+        }
+        CHECK(store->stats().syncs == 1);
+    }
+
+    TEST_CASE("flush commits and syncs pending ops without running the loop") {
+        TempDir tmp;
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        Results r;
+        store->kv_put("ns", "a", "1", "", 0, r.done("a"));
+        store->kv_put("ns", "b", "2", "", 0, r.done("b"));
+        store->flush();
+        CHECK(r.size() == 2);
+        CHECK(store->stats().commits == 1);
+        CHECK(store->stats().syncs >= 1);
+    }
+
+    TEST_CASE("a done callback may destroy the store; every other done still runs once") {
+        TempDir tmp;
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        Results r;
+        store->kv_put("ns", "a", "1", "", 0, [&](Status s) {
+            r.done("a")(std::move(s));
+            store.reset();
+        });
+        store->kv_put("ns", "b", "2", "", 0, r.done("b"));
+        store->kv_put("ns", "c", "3", "", 0, r.done("c"));
+        REQUIRE(run_until(loop, [&] { return r.size() == 3; }));
+        CHECK(store == nullptr);
+        CHECK(r.order == std::vector<std::string>{"a", "b", "c"});
+        auto reopened = Store::open(loop, options(tmp.path));
+        CHECK(record_count(*reopened) == 3);
+    }
+
+} // TEST_SUITE
