@@ -1,0 +1,39 @@
+// Address syntax shared by config and listeners: listen addresses, origin servers, origin URLs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/status.hpp"
+
+namespace ec::config {
+
+// A parsed address. For TCP `host` is the IP literal without brackets, or (origin servers only)
+// a DNS name that the origin client resolves.
+struct Address {
+    enum class Kind { ipv4, ipv6, dns, unix_path };
+    Kind kind = Kind::ipv4;
+    std::string host;
+    uint16_t port = 0; // 0 = an ephemeral port chosen by the kernel
+    std::string path;  // unix_path only
+};
+
+// Longest Unix socket path we accept: sun_path holds 108 bytes including the NUL.
+inline constexpr size_t max_unix_path = 107;
+
+// Parses "a.b.c.d:port", "[ipv6]:port" or "unix:/path" (relative paths allowed, at most
+// max_unix_path bytes). Port 0..65535. Host names are not accepted: a listener binds an address.
+// Errors: code "config", message a sentence naming what is expected (no JSON path).
+Result<Address> parse_listen_address(std::string_view s);
+
+// Parses "host:port" as used for origin servers: host is a DNS name, an IPv4 literal or a
+// bracketed IPv6 literal; port 1..65535 is required.
+Result<Address> parse_host_port(std::string_view s);
+
+// Parses an origin URL "http://host[:port][/]" (port defaults to 80) and returns "host:port"
+// (IPv6 kept in brackets). https:// is refused (no TLS), as are user info, paths, queries and
+// fragments.
+Result<std::string> parse_origin_url(std::string_view s);
+
+} // namespace ec::config

@@ -1,0 +1,105 @@
+// Config: the daemon's settings after defaults, the config file, the environment and flags.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ec::config {
+
+enum class Durability { sync, batch };
+enum class WriteMode { invalidate, through };
+
+// Members carry `{}` or a value so designated initialisers compile under -Wextra.
+
+// One `listen` entry. A plain string serves kv + proxy + health; an object narrows it with
+// `serve`, or turns it into a workerd KV backend for one namespace with `kv_backend`.
+struct ListenSpec {
+    std::string address{}; // "127.0.0.1:8787", "[::1]:8787", "unix:/path/to.sock"
+    bool serve_kv = true;
+    bool serve_proxy = true;
+    bool serve_health = true;
+    bool serve_metrics = false;
+    std::string kv_backend{}; // non-empty: only the workerd KV protocol, for this namespace title
+
+    bool operator==(const ListenSpec&) const = default;
+};
+
+struct OriginSpec {
+    std::string name{};
+    std::vector<std::string> servers{}; // "host:port"; `url` is stored as its single server
+    std::string url{};  // the `url` as written, when given (for to_json); else empty
+    std::string host{}; // Host header sent upstream; empty = the client's
+    uint32_t connect_timeout_ms = 1000;
+    uint32_t first_byte_timeout_ms = 0; // 0 = timeout_ms
+    uint32_t timeout_ms = 5000;         // whole exchange
+    uint32_t max_connections = 64;      // per server
+    std::string health_check{};         // path for active checks; empty = passive only
+    uint32_t health_interval_ms = 5000;
+    uint32_t dns_refresh_ms = 60000; // 0 = resolve once
+
+    bool operator==(const OriginSpec&) const = default;
+};
+
+// One proxy route. `Config::routes` is sorted longest-prefix-first after loading (ties keep
+// file order; duplicate prefixes are rejected), so the first route whose prefix starts the
+// request path is the match.
+struct RouteSpec {
+    std::string name{}; // unique; derived from the prefix when the file omits it
+    std::string prefix = "/";
+    std::string origin{};
+    int64_t ttl = 0; // seconds, for responses without freshness information; 0 = don't store
+    bool force_ttl = false;
+    int64_t edge_ttl = -1; // seconds an entry may live in the memory tier; -1 = no extra bound
+    int64_t stale_while_revalidate = 0;
+    int64_t stale_if_error = 0;
+    std::map<int, int64_t> ttl_by_status{};
+    std::vector<std::string> ignore_query_params{}; // exact names or "prefix*" globs
+    WriteMode write = WriteMode::invalidate;
+
+    bool operator==(const RouteSpec&) const = default;
+};
+
+// The option table (options.hpp) is the single source of defaults, bounds and docs; the zero
+// values below are placeholders. After load() (cli.hpp) `data_dir` and `admin_socket` are
+// resolved (never empty) and `routes` is sorted longest-prefix-first.
+struct Config {
+    std::vector<ListenSpec> listen;
+    std::string admin_socket; // file "": $RUNTIME_DIRECTORY/admin.sock, else <data_dir>/admin.sock
+    std::string admin_listen; // empty = no TCP admin listener
+    std::string admin_token;
+    std::string api_token;
+    std::string data_dir; // file "": $STATE_DIRECTORY, else ./edgecache-data
+    uint64_t map_size = 0;
+    Durability durability = Durability::sync;
+    uint64_t memory_cache = 0;
+    int64_t min_ttl = 60;
+
+    uint64_t max_value_size = 0;
+    uint64_t max_body_size = 0;
+    uint64_t max_object_size = 0;
+    uint64_t hot_object_max = 0;
+    uint64_t max_header_size = 0;
+    uint32_t header_timeout_ms = 0;
+    uint32_t idle_timeout_ms = 0;
+    uint32_t max_connections = 0;
+    uint32_t drain_timeout_ms = 0;
+    uint32_t sync_interval_ms = 0;
+    uint32_t max_readers = 0;
+    uint32_t deferred_concurrency = 0;
+
+    std::string log_level;
+    std::string access_log; // empty = off
+    bool honor_client_no_cache = false;
+    bool expose_tags = false;
+    bool heuristic_freshness = false;
+    std::vector<std::string> evictable_namespaces;
+
+    std::map<std::string, OriginSpec> origins;
+    std::vector<RouteSpec> routes;
+
+    std::string config_path; // the file this came from; empty = embedded default
+};
+
+} // namespace ec::config

@@ -1,0 +1,371 @@
+// Help text, example config, Markdown reference and effective-config JSON, all from the tables.
+#include "config/docs.hpp"
+
+#include <simdjson.h>
+
+#include "build_config.hpp"
+#include "config/cli.hpp"
+#include "config/options.hpp"
+#include "util/json_writer.hpp"
+#include "util/units.hpp"
+
+namespace ec::config {
+
+namespace {
+
+// The i-th '|'-separated choice.
+std::string_view choice_at(std::string_view choices, size_t i) {
+    size_t start = 0;
+    while (i-- > 0)
+        start = choices.find('|', start) + 1;
+    return choices.substr(start, choices.find('|', start) - start);
+}
+
+template <class T> void write_value(JsonWriter& w, const Option<T>& o, const T& v, bool mask);
+
+void write_listen(JsonWriter& w, const ListenSpec& l) {
+    bool plain =
+        l.kv_backend.empty() && l.serve_kv && l.serve_proxy && l.serve_health && !l.serve_metrics;
+    if (plain) {
+        w.value(l.address);
+        return;
+    }
+    w.begin_object().field("address", l.address);
+    if (!l.kv_backend.empty()) {
+        w.field("kv_backend", l.kv_backend);
+    } else {
+        w.key("serve").begin_array();
+        if (l.serve_kv) w.value("kv");
+        if (l.serve_proxy) w.value("proxy");
+        if (l.serve_health) w.value("health");
+        if (l.serve_metrics) w.value("metrics");
+        w.end_array();
+    }
+    w.end_object();
+}
+
+template <class T> void write_object(JsonWriter& w, std::span<const Option<T>> table, const T& v) {
+    w.begin_object();
+    for (const auto& o : table) {
+        if constexpr (std::is_same_v<T, OriginSpec>) {
+            // An origin is written the way it was given: its url, or its servers.
+            if (o.type == Type::url && v.url.empty()) continue;
+            if (o.type == Type::servers && !v.url.empty()) continue;
+        }
+        w.key(o.name);
+        write_value(w, o, v, false);
+    }
+    w.end_object();
+}
+
+template <class T> void write_value(JsonWriter& w, const Option<T>& o, const T& v, bool mask) {
+    switch (o.type) {
+    case Type::boolean:
+        w.value(v.*std::get<bool T::*>(o.field));
+        return;
+    case Type::integer:
+    case Type::duration: {
+        int64_t n = 0;
+        if (auto m = std::get_if<int64_t T::*>(&o.field))
+            n = v.*(*m);
+        else
+            n = v.*std::get<uint32_t T::*>(o.field);
+        if (o.nullable && n < 0)
+            w.null();
+        else
+            w.value(n);
+        return;
+    }
+    case Type::size:
+        w.value(format_size(v.*std::get<uint64_t T::*>(o.field)));
+        return;
+    case Type::string: {
+        const std::string& s = v.*std::get<std::string T::*>(o.field);
+        if (o.nullable && s.empty())
+            w.null();
+        else if (o.secret && mask)
+            w.value("***");
+        else
+            w.value(s);
+        return;
+    }
+    case Type::enumeration: {
+        if (auto s = std::get_if<std::string T::*>(&o.field))
+            w.value(v.*(*s));
+        else if (auto d = std::get_if<Durability T::*>(&o.field))
+            w.value(choice_at(o.choices, static_cast<size_t>(v.*(*d))));
+        else
+            w.value(
+                choice_at(o.choices, static_cast<size_t>(v.*std::get<WriteMode T::*>(o.field))));
+        return;
+    }
+    case Type::string_list:
+    case Type::servers:
+        w.begin_array();
+        for (const auto& s : v.*std::get<std::vector<std::string> T::*>(o.field))
+            w.value(s);
+        w.end_array();
+        return;
+    case Type::url:
+        if constexpr (std::is_same_v<T, OriginSpec>) w.value(v.url);
+        return;
+    case Type::listen:
+        w.begin_array();
+        for (const auto& l : v.*std::get<std::vector<ListenSpec> T::*>(o.field))
+            write_listen(w, l);
+        w.end_array();
+        return;
+    case Type::origins:
+        w.begin_object();
+        for (const auto& [name, origin] :
+             v.*std::get<std::map<std::string, OriginSpec> T::*>(o.field)) {
+            w.key(name);
+            write_object(w, origin_options(), origin);
+        }
+        w.end_object();
+        return;
+    case Type::routes:
+        w.begin_array();
+        for (const auto& r : v.*std::get<std::vector<RouteSpec> T::*>(o.field))
+            write_object(w, route_options(), r);
+        w.end_array();
+        return;
+    case Type::status_map:
+        w.begin_object();
+        for (const auto& [status, secs] : v.*std::get<std::map<int, int64_t> T::*>(o.field))
+            w.field(std::to_string(status), secs);
+        w.end_object();
+        return;
+    }
+}
+
+std::string config_json(const Config& cfg, bool mask) {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    for (const auto& o : config_options()) {
+        w.key(o.name);
+        write_value(w, o, cfg, mask);
+    }
+    w.end_object();
+    return out;
+}
+
+bool is_scalar(simdjson::dom::element v) {
+    return !v.is_array() && !v.is_object();
+}
+
+// Pretty-prints with two-space indents; arrays of scalars stay on one line.
+void pretty(simdjson::dom::element v, std::string& out, size_t indent) {
+    std::string pad(indent + 2, ' ');
+    if (v.is_array()) {
+        simdjson::dom::array arr = v.get_array().value_unsafe();
+        bool inline_ok = true;
+        for (auto e : arr)
+            inline_ok = inline_ok && is_scalar(e);
+        if (arr.size() == 0 || inline_ok) {
+            out += '[';
+            bool first = true;
+            for (auto e : arr) {
+                if (!first) out += ", ";
+                first = false;
+                pretty(e, out, indent);
+            }
+            out += ']';
+            return;
+        }
+        out += "[\n";
+        bool first = true;
+        for (auto e : arr) {
+            if (!first) out += ",\n";
+            first = false;
+            out += pad;
+            pretty(e, out, indent + 2);
+        }
+        out += "\n" + std::string(indent, ' ') + "]";
+    } else if (v.is_object()) {
+        simdjson::dom::object obj = v.get_object().value_unsafe();
+        if (obj.size() == 0) {
+            out += "{}";
+            return;
+        }
+        out += "{\n";
+        bool first = true;
+        for (auto field : obj) {
+            if (!first) out += ",\n";
+            first = false;
+            out += pad;
+            json_escape(out, field.key);
+            out += ": ";
+            pretty(field.value, out, indent + 2);
+        }
+        out += "\n" + std::string(indent, ' ') + "}";
+    } else if (v.is_string()) {
+        json_escape(out, v.get_string().value_unsafe());
+    } else {
+        out += simdjson::minify(v);
+    }
+}
+
+std::string pretty_json(const std::string& compact) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded(compact);
+    std::string out;
+    pretty(parser.parse(padded).value(), out, 0);
+    out += '\n';
+    return out;
+}
+
+// "1..60", "1MiB..64TiB"; empty for unbounded types.
+template <class T> std::string bounds(const Option<T>& o) {
+    if (o.type == Type::size) return format_size(o.min) + ".." + format_size(o.max);
+    if (o.type == Type::integer || o.type == Type::duration)
+        return std::to_string(o.min) + ".." + std::to_string(o.max);
+    return "";
+}
+
+template <class T> std::string type_cell(const Option<T>& o) {
+    std::string t = type_name(o.type, o.choices, o.nullable);
+    std::string b = bounds(o);
+    if (!b.empty()) t += ", " + b;
+    return t;
+}
+
+template <class T> std::string default_cell(const Option<T>& o) {
+    if (o.required) return "required";
+    if (o.default_json.empty()) return "";
+    return std::string(o.default_json);
+}
+
+// Appends `text` wrapped at 100 columns, each line indented by `indent` spaces.
+void wrap(std::string& out, std::string_view text, size_t indent) {
+    size_t col = 0;
+    while (!text.empty()) {
+        size_t sp = text.find(' ');
+        std::string_view word = text.substr(0, sp);
+        text = sp == std::string_view::npos ? std::string_view() : text.substr(sp + 1);
+        if (col > 0 && col + 1 + word.size() > 100) {
+            out += '\n';
+            col = 0;
+        }
+        if (col == 0) {
+            out.append(indent, ' ');
+            col = indent;
+        } else {
+            out += ' ';
+            ++col;
+        }
+        out += word;
+        col += word.size();
+    }
+    out += '\n';
+}
+
+template <class T> void help_option(std::string& out, const Option<T>& o) {
+    std::string head = "  " + std::string(o.name) + "  (" + type_cell(o);
+    std::string d = default_cell(o);
+    if (!d.empty()) head += d == "required" ? "; required" : "; default " + d;
+    if (!o.reloadable) head += "; restart to change";
+    head += ")\n";
+    out += head;
+    wrap(out, o.doc, 6);
+}
+
+// Escapes what Markdown would act on in a table cell: "|" ends the cell, "*" starts emphasis and
+// "<data_dir>" would be taken for an HTML tag. Code spans (`in_code`) need only the pipe escaped.
+std::string md_escape(std::string_view s, bool in_code = false) {
+    std::string r;
+    for (char c : s) {
+        if (c == '|' || (c == '*' && !in_code)) r += '\\';
+        if (c == '<' && !in_code)
+            r += "&lt;";
+        else
+            r += c;
+    }
+    return r;
+}
+
+template <class T> void md_row(std::string& out, std::string_view name, const Option<T>& o) {
+    std::string d = default_cell(o);
+    out += "| `" + md_escape(name, true) + "` | " + md_escape(type_cell(o)) + " | " +
+           (d.empty()         ? std::string("—")
+            : d == "required" ? d
+                              : "`" + md_escape(d, true) + "`") +
+           " | " + (o.reloadable ? "yes" : "no") + " | " + md_escape(o.doc) + " |\n";
+}
+
+} // namespace
+
+std::string help_text() {
+    std::string out = "Usage: edgecached [FLAGS]\n\n"
+                      "edgecached " EC_VERSION ": an edge cache daemon (caching reverse proxy and "
+                      "Workers-KV-style key-value store).\n\nFlags:\n";
+    for (const Flag& f : flags()) {
+        std::string head = "  " + std::string(f.name);
+        if (!f.metavar.empty()) head += " " + std::string(f.metavar);
+        if (head.size() < 24)
+            head.append(24 - head.size(), ' ');
+        else
+            head += "\n" + std::string(24, ' ');
+        out += head;
+        std::string body;
+        wrap(body, f.doc, 24);
+        out += body.substr(24);
+    }
+    out += '\n';
+    wrap(out,
+         "Precedence: flag > config file > systemd environment ($STATE_DIRECTORY, "
+         "$RUNTIME_DIRECTORY) > built-in default. Flags still win after a reload (SIGHUP).",
+         0);
+    out += "\nConfig file options (JSON; sizes take bytes or strings like \"4GiB\"):\n";
+    std::string_view group;
+    for (const auto& o : config_options()) {
+        if (o.group != group) {
+            group = o.group;
+            out += "\n" + std::string(group) + ":\n";
+        }
+        help_option(out, o);
+    }
+    out += "\nOrigin keys (origins.<name>.KEY; give url or servers):\n";
+    for (const auto& o : origin_options())
+        help_option(out, o);
+    out += "\nRoute keys (routes[].KEY):\n";
+    for (const auto& o : route_options())
+        help_option(out, o);
+    return out;
+}
+
+std::string example_config_json() {
+    Config ex = defaults();
+    OriginSpec origin = origin_defaults();
+    origin.name = "app";
+    origin.url = "http://127.0.0.1:8080";
+    origin.servers = {"127.0.0.1:8080"};
+    ex.origins = {{"app", origin}};
+    RouteSpec route = route_defaults();
+    route.name = "api";
+    route.prefix = "/api/";
+    route.origin = "app";
+    route.ttl_by_status = {{404, 30}};
+    route.ignore_query_params = {"utm_*"};
+    ex.routes = {route};
+    return pretty_json(config_json(ex, false));
+}
+
+std::string reference_markdown() {
+    std::string out = "| option | type | default | reloadable | description |\n"
+                      "|---|---|---|---|---|\n";
+    for (const auto& o : config_options())
+        md_row(out, o.name, o);
+    for (const auto& o : origin_options())
+        md_row(out, "origins.<name>." + std::string(o.name), o);
+    for (const auto& o : route_options())
+        md_row(out, "routes[]." + std::string(o.name), o);
+    return out;
+}
+
+std::string to_json(const Config& cfg) {
+    return config_json(cfg, true);
+}
+
+} // namespace ec::config

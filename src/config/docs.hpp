@@ -1,0 +1,29 @@
+// Text generated from the option tables: --help, the example config, the README reference, and
+// the effective config as JSON.
+#pragma once
+
+#include <string>
+
+#include "config/config.hpp"
+
+namespace ec::config {
+
+// Usage, every flag, the precedence rule, then every config option (type, bounds, default,
+// whether a reload applies it, doc) grouped as in the table, then the origin and route keys.
+std::string help_text();
+
+// A complete config file in pretty-printed JSON: every top-level option at its default, plus
+// one example origin ("app") and route ("api") spelling out all their keys. Pure JSON (no
+// comments); systemd/edgecached.json holds a copy and a unit test keeps them equal.
+std::string example_config_json();
+
+// A Markdown table "option | type | default | reloadable | description" of every option,
+// origins.<name>.* and routes[].* keys included. The README embeds it verbatim.
+std::string reference_markdown();
+
+// The config as compact JSON in the config file's shape (loadable again), for
+// GET /admin/config: secrets that are set (admin_token, api_token) are written as "***",
+// unset nullable options as null, sizes as strings like "1GiB", origins given a url keep it.
+std::string to_json(const Config& cfg);
+
+} // namespace ec::config

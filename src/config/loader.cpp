@@ -1,0 +1,99 @@
+// Config file loading and the built-in defaults, both through the table-driven parser.
+#include "config/loader.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/options.hpp"
+#include "config/parse.hpp"
+
+namespace ec::config {
+
+using detail::Ctx;
+using detail::error_at;
+
+namespace {
+
+template <class T> T build_defaults(std::span<const Option<T>> table) {
+    T out{};
+    for (const auto& o : table)
+        detail::apply_default(o, out);
+    return out;
+}
+
+} // namespace
+
+const Config& defaults() {
+    static const Config c = build_defaults(config_options());
+    return c;
+}
+
+const OriginSpec& origin_defaults() {
+    static const OriginSpec o = build_defaults(origin_options());
+    return o;
+}
+
+const RouteSpec& route_defaults() {
+    static const RouteSpec r = build_defaults(route_options());
+    return r;
+}
+
+Result<Config> load_json(std::string_view json, std::string_view source, Config base) {
+    Ctx ctx{std::string(source)};
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded(json);
+    simdjson::dom::element root;
+    if (auto err = parser.parse(padded).get(root))
+        return error_at(ctx, "", std::string("invalid JSON: ") + simdjson::error_message(err));
+    if (!root.is_object())
+        return error_at(ctx, "",
+                        "expected a JSON object at the top level, got " + detail::describe(root));
+    Status st = detail::parse_object(config_options(), root, base, ctx, "");
+    if (!st) return st.error();
+    st = detail::finish_config(base, ctx);
+    if (!st) return st.error();
+    return base;
+}
+
+Result<std::string> read_config_file(const std::string& path) {
+    auto fail = [&](int err) {
+        return make_error(0, "config", "cannot read " + path + ": " + std::strerror(err));
+    };
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fail(err);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        return fail(EISDIR);
+    }
+    constexpr size_t limit = 16u << 20;
+    std::string text;
+    char buf[65536];
+    while (true) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int err = errno;
+            ::close(fd);
+            return fail(err);
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<size_t>(n));
+        if (text.size() > limit) {
+            ::close(fd);
+            return make_error(0, "config", path + ": the file is larger than 16 MiB");
+        }
+    }
+    ::close(fd);
+    return text;
+}
+
+} // namespace ec::config
