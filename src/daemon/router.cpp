@@ -1,0 +1,100 @@
+// Router: dispatch by path and listener role; auth for KV routes; health.
+#include "daemon/router.hpp"
+
+#include "daemon/daemon.hpp"
+#include "http/exchange.hpp"
+#include "kv/api_error.hpp"
+#include "util/json_writer.hpp"
+#include "util/percent.hpp"
+#include "util/strings.hpp"
+#include "util/time_format.hpp"
+
+#include "build_config.hpp"
+
+namespace ec::daemon {
+
+namespace {
+constexpr std::string_view kKvPrefix = "/kv/";
+
+} // namespace
+
+bool bearer_matches(std::string_view authorization, std::string_view token) {
+    if (!istarts_with(authorization, "Bearer ")) return false;
+    std::string_view presented = trim_ows(authorization.substr(7));
+    // Compare every byte whatever the lengths, so timing says nothing about the token.
+    size_t n = std::max(presented.size(), token.size());
+    unsigned char diff = presented.size() != token.size();
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char a = i < presented.size() ? static_cast<unsigned char>(presented[i]) : 0;
+        unsigned char b = i < token.size() ? static_cast<unsigned char>(token[i]) : 0;
+        diff |= a ^ b;
+    }
+    return diff == 0;
+}
+
+http::BodyLimit Router::body_limit(const http::Request& head) {
+    const std::string_view path = head.path;
+    if (roles_.kv && path.substr(0, kKvPrefix.size()) == kKvPrefix)
+        return daemon_.native_kv().body_limit(head, path.substr(kKvPrefix.size()));
+    if (roles_.admin && path.substr(0, 7) == "/admin/")
+        return http::BodyLimit{daemon_.config().max_body_size};
+    return http::BodyLimit{daemon_.config().max_body_size};
+}
+
+bool Router::authorized_for_kv(http::Exchange& ex) {
+    const std::string& token = daemon_.config().api_token;
+    if (token.empty() || roles_.admin) return true; // the admin socket is guarded by its mode
+    auto auth = ex.request().header("Authorization");
+    if (auth && bearer_matches(*auth, token)) return true;
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object().key("error").begin_object().field("code", "unauthorized");
+    w.field("message", auth ? "invalid API token" : "missing Authorization: Bearer <api_token>");
+    w.end_object().end_object();
+    body.push_back('\n');
+    ex.status(401).header("Content-Type", "application/json").header("WWW-Authenticate", "Bearer");
+    ex.send(http::Body::owned(std::move(body)));
+    return false;
+}
+
+void Router::handle(http::Exchange& ex) {
+    const http::Request& req = ex.request();
+    std::string_view path = req.path;
+    if ((roles_.health || roles_.admin) && path == "/health") return health(ex);
+    if (roles_.kv && path.substr(0, kKvPrefix.size()) == kKvPrefix) {
+        if (!authorized_for_kv(ex)) return;
+        return daemon_.native_kv().handle(ex, path.substr(kKvPrefix.size()));
+    }
+    if (roles_.admin && path.substr(0, 7) == "/admin/") return admin(ex);
+    kv::send_error(ex, 404, "not_found", "no route for " + std::string(path));
+}
+
+void Router::health(http::Exchange& ex) {
+    bool draining = daemon_.draining();
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object();
+    w.field("status", draining ? "draining" : "ok");
+    w.field("timestamp", iso8601_ms(daemon_.loop().clock().now_ms()));
+    w.field("version", EC_VERSION);
+    w.end_object();
+    kv::send_json(ex, draining ? 503 : 200, std::move(body));
+}
+
+void Router::admin(http::Exchange& ex) {
+    const http::Request& req = ex.request();
+    if (req.path == "/admin/test/clock" && daemon_.test_hooks()) {
+        // Test-only: moves the daemon's wall clock so TTL tests need no sleeping.
+        if (req.method != HTTP_POST) return kv::send_method_not_allowed(ex, "POST");
+        auto adv = query_param(req.query, "advance");
+        auto secs = adv ? parse_i64(*adv) : std::nullopt;
+        if (!secs) return kv::send_error(ex, 400, "bad_request", "advance=<seconds> required");
+        daemon_.loop().clock().advance_for_test(*secs * 1000);
+        std::string body;
+        JsonWriter(body).begin_object().field("now", daemon_.loop().clock().now_s()).end_object();
+        return kv::send_json(ex, 200, std::move(body));
+    }
+    kv::send_error(ex, 404, "not_found", "no admin route " + std::string(req.path));
+}
+
+} // namespace ec::daemon

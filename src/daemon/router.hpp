@@ -1,0 +1,44 @@
+// Router: the Handler of one listener — built-in paths by role, then the proxy routes.
+#pragma once
+
+#include <string>
+
+#include "http/handler.hpp"
+
+namespace ec::daemon {
+
+class Daemon;
+
+// What a listener serves. Data-plane listeners come from `listen`; the admin socket serves
+// health, KV and the admin routes.
+struct Roles {
+    bool kv = true;
+    bool proxy = true;
+    bool health = true;
+    bool metrics = false;
+    bool admin = false;
+    std::string kv_backend; // workerd KV protocol for this namespace title, and nothing else
+};
+
+class Router : public http::Handler {
+public:
+    Router(Daemon& daemon, Roles roles) : daemon_(daemon), roles_(std::move(roles)) {}
+
+    http::BodyLimit body_limit(const http::Request& head) override;
+    void handle(http::Exchange& ex) override;
+    const Roles& roles() const { return roles_; }
+
+private:
+    bool authorized_for_kv(http::Exchange& ex);
+    void health(http::Exchange& ex);
+    void admin(http::Exchange& ex);
+
+    Daemon& daemon_;
+    Roles roles_;
+};
+
+// Constant-time comparison of a presented bearer token (the whole Authorization value) with
+// the configured one.
+bool bearer_matches(std::string_view authorization, std::string_view token);
+
+} // namespace ec::daemon

@@ -1,0 +1,36 @@
+// JSON responses and errors for the KV API.
+#include "kv/api_error.hpp"
+
+#include "util/json_writer.hpp"
+
+namespace ec::kv {
+
+void send_json(http::Exchange& ex, int status, std::string json) {
+    json.push_back('\n');
+    ex.status(status).header("Content-Type", "application/json");
+    ex.send(http::Body::owned(std::move(json)));
+}
+
+void send_error(http::Exchange& ex, int status, std::string_view code, std::string_view message) {
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object().key("error").begin_object();
+    w.field("code", code).field("message", message);
+    w.end_object().end_object();
+    send_json(ex, status, std::move(body));
+}
+
+void send_method_not_allowed(http::Exchange& ex, std::string_view allow) {
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object().key("error").begin_object();
+    w.field("code", "method_not_allowed");
+    w.field("message", std::string(ex.request().method_name) +
+                           " is not allowed here; allowed: " + std::string(allow));
+    w.end_object().end_object();
+    body.push_back('\n');
+    ex.status(405).header("Content-Type", "application/json").header("Allow", allow);
+    ex.send(http::Body::owned(std::move(body)));
+}
+
+} // namespace ec::kv

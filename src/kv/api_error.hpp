@@ -1,0 +1,24 @@
+// JSON responses and errors for the KV API: {"error":{"code","message"}}.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "http/exchange.hpp"
+#include "util/status.hpp"
+
+namespace ec::kv {
+
+// Sends `json` (a complete JSON document) with the given status.
+void send_json(http::Exchange& ex, int status, std::string json);
+
+// Sends {"error":{"code":code,"message":message}} with the given status.
+void send_error(http::Exchange& ex, int status, std::string_view code, std::string_view message);
+inline void send_error(http::Exchange& ex, const Error& e) {
+    send_error(ex, e.http ? e.http : 500, e.code, e.message);
+}
+
+// 405 with an Allow header.
+void send_method_not_allowed(http::Exchange& ex, std::string_view allow);
+
+} // namespace ec::kv

@@ -1,0 +1,325 @@
+// Bulk KV operations: simdjson parsing with per-entry validation, and their write ops.
+#include "kv/bulk.hpp"
+
+#include <memory>
+#include <unordered_set>
+
+#include <simdjson.h>
+
+#include "util/base64.hpp"
+#include "util/json_writer.hpp"
+
+namespace ec::kv {
+
+namespace dom = simdjson::dom;
+
+namespace {
+
+Error bad_json(std::string_view what) {
+    return make_error(400, "invalid_json",
+                      std::string("request body is not valid JSON: ") + std::string(what));
+}
+
+// Reads an integer field that may be given as a JSON number or a numeric string.
+bool read_int(dom::element v, std::optional<int64_t>* out) {
+    int64_t i;
+    if (v.get_int64().get(i) == simdjson::SUCCESS) {
+        *out = i;
+        return true;
+    }
+    double d;
+    if (v.get_double().get(d) == simdjson::SUCCESS &&
+        d == static_cast<double>(static_cast<int64_t>(d))) {
+        *out = static_cast<int64_t>(d);
+        return true;
+    }
+    std::string_view s;
+    if (v.get_string().get(s) == simdjson::SUCCESS) {
+        try {
+            size_t pos = 0;
+            long long n = std::stoll(std::string(s), &pos);
+            if (pos == s.size()) {
+                *out = n;
+                return true;
+            }
+        } catch (...) {
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+Result<std::vector<BulkPutEntry>> parse_bulk_put(std::string_view body, int64_t now_s,
+                                                 const Rules& rules,
+                                                 std::vector<BulkProblem>* problems) {
+    dom::parser parser;
+    dom::element doc;
+    auto err = parser.parse(body.data(), body.size(), false).get(doc);
+    if (err) return bad_json(simdjson::error_message(err));
+    dom::array arr;
+    if (doc.get_array().get(arr))
+        return make_error(400, "invalid_bulk", "body must be a JSON array of entries");
+    if (arr.size() > kMaxBulkWrite)
+        return make_error(413, "too_many_entries",
+                          "at most 10000 entries per bulk write; got " +
+                              std::to_string(arr.size()));
+    std::vector<BulkPutEntry> entries;
+    entries.reserve(arr.size());
+    std::vector<BulkProblem> bad;
+    size_t index = 0;
+    for (dom::element item : arr) {
+        BulkPutEntry e;
+        auto problem = [&](Error er) { bad.push_back(BulkProblem{index, e.key, std::move(er)}); };
+        dom::object obj;
+        if (item.get_object().get(obj)) {
+            problem(make_error(400, "invalid_entry", "entry is not an object"));
+            ++index;
+            continue;
+        }
+        std::string_view key;
+        bool ok = true;
+        if (obj["key"].get_string().get(key)) {
+            problem(make_error(400, "invalid_key", "entry has no string \"key\""));
+            ++index;
+            continue;
+        }
+        e.key = std::string(key);
+        if (Status st = check_key(e.key); !st) {
+            problem(st.error());
+            ok = false;
+        }
+        bool b64 = false;
+        dom::element flag;
+        if (obj["base64"].get(flag) == simdjson::SUCCESS && flag.get_bool().get(b64)) {
+            problem(make_error(400, "invalid_entry", "\"base64\" must be a boolean"));
+            ok = false;
+        }
+        std::string_view value;
+        if (obj["value"].get_string().get(value)) {
+            problem(make_error(400, "invalid_value", "entry has no string \"value\""));
+            ok = false;
+        } else if (b64) {
+            auto decoded = base64_decode(value);
+            if (!decoded) {
+                problem(make_error(400, "invalid_value", "\"value\" is not valid base64"));
+                ok = false;
+            } else {
+                e.value = std::move(*decoded);
+            }
+        } else {
+            e.value = std::string(value);
+        }
+        if (ok) {
+            if (Status st = check_value_size(e.value.size(), rules); !st) {
+                problem(st.error());
+                ok = false;
+            }
+        }
+        std::optional<int64_t> ttl, exp;
+        dom::element v;
+        if (obj["expiration_ttl"].get(v) == simdjson::SUCCESS && !v.is_null() &&
+            !read_int(v, &ttl)) {
+            problem(make_error(400, "invalid_expiration", "\"expiration_ttl\" must be an integer"));
+            ok = false;
+        }
+        if (obj["expiration"].get(v) == simdjson::SUCCESS && !v.is_null() && !read_int(v, &exp)) {
+            problem(make_error(400, "invalid_expiration", "\"expiration\" must be an integer"));
+            ok = false;
+        }
+        if (ok) {
+            auto r = resolve_expiration(ttl, exp, now_s, rules);
+            if (!r) {
+                problem(r.error());
+                ok = false;
+            } else {
+                e.expiration = *r;
+            }
+        }
+        if (obj["metadata"].get(v) == simdjson::SUCCESS && !v.is_null()) {
+            std::string meta = simdjson::minify(v);
+            if (meta.size() > kMaxMetadataBytes) {
+                problem(make_error(400, "metadata_too_large",
+                                   "metadata is " + std::to_string(meta.size()) +
+                                       " bytes; the limit is 1024"));
+                ok = false;
+            } else {
+                e.metadata = std::move(meta);
+            }
+        }
+        if (ok) entries.push_back(std::move(e));
+        ++index;
+    }
+    if (!bad.empty()) {
+        std::string msg = std::to_string(bad.size()) + " of " + std::to_string(arr.size()) +
+                          " entries are invalid; nothing was written (first: entry " +
+                          std::to_string(bad[0].index) + ": " + bad[0].error.message + ")";
+        if (problems) *problems = std::move(bad);
+        return make_error(400, "invalid_bulk", msg);
+    }
+    return entries;
+}
+
+Result<std::vector<std::string>> parse_key_list(std::string_view body,
+                                                std::vector<BulkProblem>* problems) {
+    dom::parser parser;
+    dom::element doc;
+    auto err = parser.parse(body.data(), body.size(), false).get(doc);
+    if (err) return bad_json(simdjson::error_message(err));
+    dom::array arr;
+    if (doc.get_array().get(arr))
+        return make_error(400, "invalid_bulk", "body must be a JSON array of key strings");
+    if (arr.size() > kMaxBulkWrite)
+        return make_error(413, "too_many_entries",
+                          "at most 10000 keys per bulk delete; got " + std::to_string(arr.size()));
+    std::vector<std::string> keys;
+    std::vector<BulkProblem> bad;
+    size_t index = 0;
+    for (dom::element item : arr) {
+        std::string_view k;
+        if (item.get_string().get(k)) {
+            bad.push_back(BulkProblem{index, "", make_error(400, "invalid_key", "not a string")});
+        } else if (Status st = check_key(k); !st) {
+            bad.push_back(BulkProblem{index, std::string(k), st.error()});
+        } else {
+            keys.emplace_back(k);
+        }
+        ++index;
+    }
+    if (!bad.empty()) {
+        std::string msg = std::to_string(bad.size()) + " keys are invalid; nothing was deleted";
+        if (problems) *problems = std::move(bad);
+        return make_error(400, "invalid_bulk", msg);
+    }
+    return keys;
+}
+
+Result<BulkGetRequest> parse_bulk_get(std::string_view body) {
+    dom::parser parser;
+    dom::element doc;
+    auto err = parser.parse(body.data(), body.size(), false).get(doc);
+    if (err) return bad_json(simdjson::error_message(err));
+    dom::object obj;
+    if (doc.get_object().get(obj))
+        return make_error(400, "invalid_bulk", "body must be an object with \"keys\"");
+    dom::array arr;
+    if (obj["keys"].get_array().get(arr))
+        return make_error(400, "invalid_bulk", "\"keys\" must be an array of strings");
+    if (arr.size() > kMaxBulkGet)
+        return make_error(400, "too_many_keys",
+                          "at most 100 keys per bulk get; got " + std::to_string(arr.size()));
+    BulkGetRequest req;
+    std::unordered_set<std::string_view> seen;
+    for (dom::element item : arr) {
+        std::string_view k;
+        if (item.get_string().get(k))
+            return make_error(400, "invalid_key", "every key must be a string");
+        if (Status st = check_key(k); !st) return st.error();
+        if (seen.insert(k).second) req.keys.emplace_back(k);
+    }
+    dom::element v;
+    if (obj["withMetadata"].get(v) == simdjson::SUCCESS && !v.is_null() &&
+        v.get_bool().get(req.with_metadata))
+        return make_error(400, "invalid_bulk", "\"withMetadata\" must be a boolean");
+    std::string_view type;
+    if (obj["type"].get(v) == simdjson::SUCCESS && !v.is_null()) {
+        if (v.get_string().get(type) || (type != "text" && type != "json"))
+            return make_error(400, "invalid_bulk", "\"type\" must be \"text\" or \"json\"");
+        req.as_json = type == "json";
+    }
+    return req;
+}
+
+Status write_bulk_get_map(std::string& out, store::Store& store, const store::Namespace* ns,
+                          const BulkGetRequest& req) {
+    JsonWriter w(out);
+    w.begin_object();
+    store::KvValue val;
+    dom::parser parser;
+    for (const std::string& key : req.keys) {
+        w.key(key);
+        bool found = false;
+        if (ns) {
+            auto r = store.kv_get(*ns, key, &val);
+            if (!r) return r.error();
+            found = *r;
+        }
+        if (!found) {
+            w.null();
+            continue;
+        }
+        if (req.with_metadata) w.begin_object().key("value");
+        if (req.as_json) {
+            simdjson::padded_string padded(val.value);
+            dom::element doc;
+            if (parser.parse(padded).get(doc))
+                return make_error(400, "invalid_json_value",
+                                  "value of key \"" + key + "\" is not JSON");
+            w.raw(simdjson::minify(doc));
+        } else {
+            w.value(val.value);
+        }
+        if (req.with_metadata) {
+            w.key("metadata");
+            if (val.metadata.empty())
+                w.null();
+            else
+                w.raw(val.metadata);
+            if (val.expiration) w.field("expiration", val.expiration);
+            w.end_object();
+        }
+    }
+    w.end_object();
+    return Status::ok();
+}
+
+store::WriteOp bulk_put_op(std::string ns_title, std::shared_ptr<std::vector<BulkPutEntry>> entries,
+                           std::function<void(Status)> done) {
+    store::WriteOp op;
+    op.apply = [title = std::move(ns_title), entries](store::WriteTxn& txn) -> Status {
+        auto ns = txn.namespace_for_title(title, true);
+        if (!ns) return ns.error();
+        for (const BulkPutEntry& e : *entries) {
+            Status st = txn.kv_put(*ns, e.key, e.value, e.metadata, e.expiration);
+            if (!st) return st;
+        }
+        return Status::ok();
+    };
+    op.done = std::move(done);
+    return op;
+}
+
+store::WriteOp bulk_delete_op(std::string ns_title, std::shared_ptr<std::vector<std::string>> keys,
+                              std::function<void(Status, size_t)> done) {
+    auto deleted = std::make_shared<size_t>(0);
+    store::WriteOp op;
+    op.apply = [title = std::move(ns_title), keys, deleted](store::WriteTxn& txn) -> Status {
+        *deleted = 0; // apply may be retried: count afresh
+        auto ns = txn.namespace_for_title(title, false);
+        if (!ns) return Status::ok(); // no namespace, nothing to delete
+        for (const std::string& k : *keys) {
+            auto r = txn.kv_delete(*ns, k);
+            if (!r) return r.error();
+            *deleted += *r ? 1 : 0;
+        }
+        return Status::ok();
+    };
+    op.done = [done = std::move(done), deleted](Status st) { done(std::move(st), *deleted); };
+    return op;
+}
+
+void write_problems(std::string& out, const std::vector<BulkProblem>& problems) {
+    JsonWriter w(out);
+    w.begin_array();
+    for (const BulkProblem& p : problems) {
+        w.begin_object();
+        w.field("index", static_cast<uint64_t>(p.index));
+        w.field("key", p.key);
+        w.field("code", p.error.code);
+        w.field("message", p.error.message);
+        w.end_object();
+    }
+    w.end_array();
+}
+
+} // namespace ec::kv

@@ -1,0 +1,293 @@
+// Native KV routes: /kv/{ns}/{key}, listing, bulk put / delete / get.
+#include "kv/native_api.hpp"
+
+#include <memory>
+
+#include "http/write_batch.hpp"
+#include "kv/api_error.hpp"
+#include "kv/bulk.hpp"
+#include "util/json_writer.hpp"
+#include "util/percent.hpp"
+#include "util/strings.hpp"
+
+namespace ec::kv {
+
+namespace {
+
+// The route a native path names. `rest` is the raw path after "/kv/".
+struct Target {
+    std::string ns;
+    std::string key; // percent-decoded once
+    bool has_key = false;
+    bool bulk_delete = false;
+    bool bulk_get = false;
+};
+
+Result<Target> parse_target(std::string_view rest, llhttp_method_t method) {
+    Target t;
+    size_t slash = rest.find('/');
+    auto ns = percent_decode(rest.substr(0, slash));
+    if (!ns) return make_error(400, "invalid_namespace", "namespace is not valid percent-encoding");
+    if (ns->empty())
+        return make_error(404, "not_found", "no namespace in the path: use /kv/{namespace}/{key}");
+    t.ns = std::move(*ns);
+    if (slash == std::string_view::npos) return t;
+    std::string_view key = rest.substr(slash + 1);
+    if (key.empty()) return t; // "/kv/ns/" lists, like "/kv/ns"
+    if (method == HTTP_POST && key == "_bulk/delete") {
+        t.bulk_delete = true;
+        return t;
+    }
+    if (method == HTTP_POST && key == "_bulk/get") {
+        t.bulk_get = true;
+        return t;
+    }
+    auto decoded = percent_decode(key);
+    if (!decoded) return make_error(400, "invalid_key", "key is not valid percent-encoding");
+    t.key = std::move(*decoded);
+    t.has_key = true;
+    return t;
+}
+
+std::optional<std::string_view> param(std::string_view query, std::string_view name,
+                                      std::string& storage, bool* bad) {
+    auto v = query_param(query, name, true, bad);
+    if (!v) return std::nullopt;
+    storage = std::move(*v);
+    return std::string_view(storage);
+}
+
+} // namespace
+
+NativeApi::NativeApi(store::Store& store, loop::Clock& clock) : store_(store), clock_(clock) {}
+
+http::BodyLimit NativeApi::body_limit(const http::Request& req, std::string_view rest) const {
+    bool single_key = rest.find('/') != std::string_view::npos &&
+                      rest.substr(rest.find('/') + 1).size() > 0 && req.method == HTTP_PUT;
+    if (single_key)
+        return http::BodyLimit{rules_.max_value_size, "value_too_large",
+                               "value is larger than max_value_size"};
+    return http::BodyLimit{max_body_size_, "body_too_large",
+                           "request body is larger than max_body_size"};
+}
+
+void NativeApi::handle(http::Exchange& ex, std::string_view rest) {
+    const http::Request& req = ex.request();
+    auto t = parse_target(rest, req.method);
+    if (!t) {
+        send_error(ex, t.error());
+        return;
+    }
+    if (t->bulk_delete) return bulk_delete(ex, t->ns);
+    if (t->bulk_get) return bulk_get(ex, t->ns);
+    if (!t->has_key) {
+        if (req.method == HTTP_GET || req.method == HTTP_HEAD) return list(ex, t->ns);
+        if (req.method == HTTP_PUT) return bulk_put(ex, t->ns);
+        return send_method_not_allowed(ex, "GET, HEAD, PUT");
+    }
+    if (Status st = check_key(t->key); !st) {
+        send_error(ex, st.error());
+        return;
+    }
+    switch (req.method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+        return get(ex, t->ns, t->key);
+    case HTTP_PUT:
+        return put(ex, t->ns, std::move(t->key));
+    case HTTP_DELETE:
+        return del(ex, t->ns, std::move(t->key));
+    default:
+        return send_method_not_allowed(ex, "GET, HEAD, PUT, DELETE");
+    }
+}
+
+void NativeApi::get(http::Exchange& ex, const std::string& ns_title, const std::string& key) {
+    const store::Namespace* ns = store_.namespace_by_title(ns_title);
+    bool found = false;
+    if (ns) {
+        auto r = store_.kv_get(*ns, key, &value_);
+        if (!r) return send_error(ex, r.error());
+        found = *r;
+    }
+    if (!found) return send_error(ex, 404, "not_found", "key not found");
+    ex.status(200).header("Content-Type", "application/octet-stream");
+    if (value_.expiration) ex.header("X-KV-Expiration", static_cast<uint64_t>(value_.expiration));
+    if (!value_.metadata.empty()) ex.header("X-KV-Metadata", value_.metadata);
+    // Small values are copied next to the head (one iovec); large ones are handed over whole.
+    if (value_.value.size() < http::WriteBatch::kCopyLimit)
+        ex.send(http::Body::copy(value_.value));
+    else
+        ex.send(http::Body::owned(std::move(value_.value)));
+}
+
+void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string key) {
+    const http::Request& req = ex.request();
+    if (Status st = check_value_size(req.body.size(), rules_); !st)
+        return send_error(ex, st.error());
+    std::string meta;
+    if (auto m = req.header("X-KV-Metadata")) {
+        auto r = check_metadata(*m);
+        if (!r) return send_error(ex, r.error());
+        meta = std::move(*r);
+    }
+    bool bad = false;
+    std::string ttl_s, ttl_alias_s, exp_s;
+    auto ttl = param(req.query, "expiration_ttl", ttl_s, &bad);
+    if (!ttl) ttl = param(req.query, "ttl", ttl_alias_s, &bad);
+    auto exp = param(req.query, "expiration", exp_s, &bad);
+    if (bad)
+        return send_error(ex, 400, "invalid_query", "query string is not valid percent-encoding");
+    auto expiration = resolve_expiration(ttl, exp, clock_.now_s(), rules_);
+    if (!expiration) return send_error(ex, expiration.error());
+
+    // The value is written straight from the request body: the ExchangeRef keeps the
+    // connection's buffers alive until the op is done, even if the client disconnects.
+    http::ExchangeRef ref = ex.defer();
+    store::WriteOp op;
+    op.apply = [ns_title, key = std::move(key), value = req.body, meta = std::move(meta),
+                exp = *expiration, ref](store::WriteTxn& txn) -> Status {
+        auto ns = txn.namespace_for_title(ns_title, true);
+        if (!ns) return ns.error();
+        return txn.kv_put(*ns, key, value, meta, exp);
+    };
+    op.done = [ref](Status st) {
+        http::Exchange* e = ref.get();
+        if (!e) return;
+        if (st)
+            send_json(*e, 200, "{\"success\":true}");
+        else
+            send_error(*e, st.error());
+    };
+    store_.submit(std::move(op));
+}
+
+void NativeApi::del(http::Exchange& ex, const std::string& ns_title, std::string key) {
+    if (!store_.namespace_by_title(ns_title)) {
+        send_json(ex, 200, "{\"success\":true}"); // nothing to delete: deleting is idempotent
+        return;
+    }
+    http::ExchangeRef ref = ex.defer();
+    store_.kv_delete(ns_title, std::move(key), [ref](Status st) {
+        http::Exchange* e = ref.get();
+        if (!e) return;
+        if (st)
+            send_json(*e, 200, "{\"success\":true}");
+        else
+            send_error(*e, st.error());
+    });
+}
+
+void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
+    const http::Request& req = ex.request();
+    bool bad = false;
+    std::string prefix_s, cursor_s, limit_s;
+    auto prefix = param(req.query, "prefix", prefix_s, &bad);
+    auto cursor = param(req.query, "cursor", cursor_s, &bad);
+    auto limit_text = param(req.query, "limit", limit_s, &bad);
+    if (bad)
+        return send_error(ex, 400, "invalid_query", "query string is not valid percent-encoding");
+    size_t limit = kMaxListLimit;
+    if (limit_text) {
+        auto n = parse_u64(*limit_text);
+        if (!n || *n < 1 || *n > kMaxListLimit)
+            return send_error(ex, 400, "invalid_limit", "limit must be an integer from 1 to 1000");
+        limit = *n;
+    }
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object().key("keys").begin_array();
+    bool complete = true;
+    std::string next_cursor;
+    if (const store::Namespace* ns = store_.namespace_by_title(ns_title)) {
+        auto page = store_.kv_list(*ns, prefix.value_or(""), cursor.value_or(""), limit);
+        if (!page) return send_error(ex, page.error());
+        for (const auto& k : page->keys) {
+            w.begin_object().field("name", k.name);
+            if (k.expiration) w.field("expiration", k.expiration);
+            if (!k.metadata.empty()) w.key("metadata").raw(k.metadata);
+            w.end_object();
+        }
+        complete = page->complete;
+        next_cursor = std::move(page->cursor);
+    } else if (cursor && !cursor->empty()) {
+        return send_error(ex, 400, "bad_cursor", "cursor does not belong to this namespace");
+    }
+    w.end_array().field("list_complete", complete);
+    if (!complete) w.field("cursor", next_cursor);
+    w.end_object();
+    send_json(ex, 200, std::move(body));
+}
+
+void NativeApi::bulk_put(http::Exchange& ex, const std::string& ns_title) {
+    std::vector<BulkProblem> problems;
+    auto entries = parse_bulk_put(ex.request().body, clock_.now_s(), rules_, &problems);
+    if (!entries) {
+        if (problems.empty()) return send_error(ex, entries.error());
+        std::string body;
+        JsonWriter w(body);
+        w.begin_object().key("error").begin_object();
+        w.field("code", entries.error().code).field("message", entries.error().message);
+        w.key("entries");
+        write_problems(body, problems);
+        w.end_object().end_object();
+        return send_json(ex, 400, std::move(body));
+    }
+    auto shared = std::make_shared<std::vector<BulkPutEntry>>(std::move(*entries));
+    size_t count = shared->size();
+    http::ExchangeRef ref = ex.defer();
+    store_.submit(bulk_put_op(ns_title, shared, [ref, count](Status st) {
+        http::Exchange* e = ref.get();
+        if (!e) return;
+        if (!st) return send_error(*e, st.error());
+        std::string body;
+        JsonWriter(body)
+            .begin_object()
+            .field("success", true)
+            .field("written", static_cast<uint64_t>(count))
+            .end_object();
+        send_json(*e, 200, std::move(body));
+    }));
+}
+
+void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
+    std::vector<BulkProblem> problems;
+    auto keys = parse_key_list(ex.request().body, &problems);
+    if (!keys) {
+        if (problems.empty()) return send_error(ex, keys.error());
+        std::string body;
+        JsonWriter w(body);
+        w.begin_object().key("error").begin_object();
+        w.field("code", keys.error().code).field("message", keys.error().message);
+        w.key("entries");
+        write_problems(body, problems);
+        w.end_object().end_object();
+        return send_json(ex, 400, std::move(body));
+    }
+    auto shared = std::make_shared<std::vector<std::string>>(std::move(*keys));
+    http::ExchangeRef ref = ex.defer();
+    store_.submit(bulk_delete_op(ns_title, shared, [ref](Status st, size_t deleted) {
+        http::Exchange* e = ref.get();
+        if (!e) return;
+        if (!st) return send_error(*e, st.error());
+        std::string body;
+        JsonWriter(body)
+            .begin_object()
+            .field("success", true)
+            .field("deleted", static_cast<uint64_t>(deleted))
+            .end_object();
+        send_json(*e, 200, std::move(body));
+    }));
+}
+
+void NativeApi::bulk_get(http::Exchange& ex, const std::string& ns_title) {
+    auto req = parse_bulk_get(ex.request().body);
+    if (!req) return send_error(ex, req.error());
+    std::string body = "{\"values\":";
+    Status st = write_bulk_get_map(body, store_, store_.namespace_by_title(ns_title), *req);
+    if (!st) return send_error(ex, st.error());
+    body.push_back('}');
+    send_json(ex, 200, std::move(body));
+}
+
+} // namespace ec::kv

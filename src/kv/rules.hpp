@@ -1,0 +1,44 @@
+// Workers KV rules shared by every KV front end: keys, metadata, expirations, sizes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "util/status.hpp"
+
+namespace ec::kv {
+
+inline constexpr size_t kMaxKeyBytes = 512;
+inline constexpr size_t kMaxMetadataBytes = 1024;
+inline constexpr size_t kMaxListLimit = 1000;
+inline constexpr size_t kMaxBulkWrite = 10000;
+inline constexpr size_t kMaxBulkGet = 100;
+
+struct Rules {
+    int64_t min_ttl = 60;
+    uint64_t max_value_size = 25ull << 20;
+};
+
+// 1..512 bytes, not "." or "..". Errors: 414 key_too_long, 400 invalid_key.
+Status check_key(std::string_view key);
+
+// Metadata as sent: valid JSON, at most 1024 bytes. Returns it minified (safe to echo in a
+// header and to embed in JSON output). Errors: 400 invalid_metadata / metadata_too_large.
+Result<std::string> check_metadata(std::string_view json);
+
+// Resolves an expiration from optional `expiration_ttl` / `expiration` texts (the TTL wins when
+// both are given). Returns unix seconds, 0 for none. Errors: 400 invalid_expiration (not a
+// number, or closer than min_ttl seconds from now).
+Result<int64_t> resolve_expiration(std::optional<std::string_view> ttl,
+                                   std::optional<std::string_view> expiration, int64_t now_s,
+                                   const Rules& rules);
+// The same from numbers already parsed (bulk JSON bodies).
+Result<int64_t> resolve_expiration(std::optional<int64_t> ttl, std::optional<int64_t> expiration,
+                                   int64_t now_s, const Rules& rules);
+
+// Status for a value of `size` bytes: 413 value_too_large beyond max_value_size.
+Status check_value_size(uint64_t size, const Rules& rules);
+
+} // namespace ec::kv
