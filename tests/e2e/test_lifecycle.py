@@ -1,0 +1,138 @@
+"""Process lifecycle: persistence across restarts, signals, draining, crash safety, locking."""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from ectest import EDGECACHED, Daemon, UnixHTTPConnection, do_request
+
+
+def test_data_survives_restart(daemon):
+    for i in range(50):
+        assert daemon.put(f"/kv/keep/k{i}?ttl=3600", f"v{i}".encode(),
+                          headers={"X-KV-Metadata": json.dumps({"i": i})}).status == 200
+    assert daemon.stop() == 0
+    daemon.start()
+    for i in range(50):
+        r = daemon.get(f"/kv/keep/k{i}")
+        assert r.body == f"v{i}".encode()
+        assert json.loads(r.headers["x-kv-metadata"]) == {"i": i}
+    assert len(daemon.get("/kv/keep").json()["keys"]) == 50
+
+
+def test_sigterm_and_sigint_exit_zero(daemon):
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert "SIGTERM: draining" in daemon.log()
+    daemon.start()
+    assert daemon.stop(signal.SIGINT) == 0
+
+
+def test_health_turns_503_while_draining(daemon):
+    # A request in progress keeps the daemon draining; the response it gets says so.
+    s = socket.create_connection(daemon.tcp_address(), timeout=5)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n")
+    time.sleep(0.1)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait_log("draining")
+    # New connections are refused once the listener is closed.
+    time.sleep(0.1)
+    try:
+        socket.create_connection(daemon.tcp_address(), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    assert refused
+    s.sendall(b"\r\n")
+    data = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+    assert data.startswith(b"HTTP/1.1 503 "), data
+    assert b'"status":"draining"' in data and b"Connection: close" in data
+    assert daemon.proc.wait(10) == 0
+
+
+def test_drain_timeout_bounds_shutdown(make_daemon):
+    d = make_daemon(config={"drain_timeout_ms": 300})
+    s = socket.create_connection(d.tcp_address(), timeout=5)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n")  # never finished
+    time.sleep(0.1)
+    start = time.time()
+    assert d.stop() == 0
+    assert time.time() - start < 5
+    assert "drain timeout" in d.log()
+    s.close()
+
+
+def test_second_daemon_on_same_data_dir_is_refused(daemon):
+    other = Daemon(data_dir=daemon.data_dir)
+    try:
+        with open(other.log_path, "w"):
+            pass
+        other.start(wait=False)
+        assert other.proc.wait(10) == 1
+        assert "in use by another edgecached" in other.log()
+    finally:
+        other.cleanup()
+    assert daemon.get("/health").status == 200
+
+
+def test_admin_socket_serves_kv_and_health(daemon):
+    assert daemon.admin("PUT", "/kv/adm/k", b"via-admin").status == 200
+    assert daemon.get("/kv/adm/k").body == b"via-admin"
+    assert daemon.admin("GET", "/health").json()["status"] == "ok"
+    mode = os.stat(daemon.admin_sock).st_mode & 0o777
+    assert mode == 0o660
+
+
+def test_acknowledged_writes_survive_kill9(daemon):
+    """Writers hammer the daemon; kill -9 at a random moment; every 200 must be readable."""
+    for round_no in range(3):
+        acked = []
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def writer(w):
+            conn = None
+            i = 0
+            while not stop.is_set():
+                key = f"r{round_no}w{w}i{i}"
+                try:
+                    if conn is None:
+                        import http.client
+                        conn = http.client.HTTPConnection(*daemon.tcp_address(), timeout=5)
+                    r = do_request(conn, "PUT", f"/kv/crash/{key}", key.encode())
+                    if r.status == 200:
+                        with lock:
+                            acked.append(key)
+                except Exception:
+                    return
+                i += 1
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(random.uniform(0.2, 0.6))
+        daemon.kill9()
+        stop.set()
+        for t in threads:
+            t.join()
+        assert acked, "no write was acknowledged before the kill"
+        daemon.start()
+        for key in acked:
+            r = daemon.get(f"/kv/crash/{key}")
+            assert r.status == 200 and r.body == key.encode(), key
+
+
+def test_health_shape(daemon):
+    r = daemon.get("/health")
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["version"]
+    assert body["timestamp"].endswith("Z") and "T" in body["timestamp"]
