@@ -37,9 +37,70 @@ bool decode_record(std::string_view ekey, std::string_view value, RecordView* ou
     } else {
         out->key = ekey;
     }
+    out->tags = {};
+    if (flags & kFlagTags) {
+        if (value.size() < 4) return false;
+        uint32_t len = detail::get_le32(value.data());
+        value.remove_prefix(4);
+        if (value.size() < len) return false;
+        out->tags = value.substr(0, len);
+        value.remove_prefix(len);
+    }
     out->payload = value;
     return true;
 }
+
+std::string encode_tags(std::span<const std::string> tags) {
+    std::string out;
+    for (const std::string& t : tags) {
+        if (t.empty() || t.size() > kMaxTagBytes) continue;
+        char len[2];
+        len[0] = static_cast<char>(t.size() & 0xff);
+        len[1] = static_cast<char>(t.size() >> 8);
+        out.append(len, 2);
+        out.append(t);
+    }
+    return out;
+}
+
+void for_each_tag(std::string_view block, const std::function<void(std::string_view)>& fn) {
+    while (block.size() >= 2) {
+        size_t len = static_cast<unsigned char>(block[0]) |
+                     (static_cast<size_t>(static_cast<unsigned char>(block[1])) << 8);
+        block.remove_prefix(2);
+        if (block.size() < len) return;
+        fn(block.substr(0, len));
+        block.remove_prefix(len);
+    }
+}
+
+namespace {
+
+// Removes (tag → ekey) for every tag in `block`. The block must not view LMDB pages this
+// transaction writes: callers pass a copy.
+Status untag(const RecordCtx& c, const std::string& block, std::string_view ekey) {
+    Status st = Status::ok();
+    for_each_tag(block, [&](std::string_view tag) {
+        if (!st) return;
+        MDB_val tk = mval(tag), tv = mval(ekey);
+        int rc = mdb_del(c.txn, c.dbs->tags, &tk, &tv);
+        if (rc != 0 && rc != MDB_NOTFOUND) st = lmdb_error(rc, "update tag index");
+    });
+    return st;
+}
+
+Status tag(const RecordCtx& c, const std::string& block, std::string_view ekey) {
+    Status st = Status::ok();
+    for_each_tag(block, [&](std::string_view t) {
+        if (!st) return;
+        MDB_val tk = mval(t), tv = mval(ekey);
+        int rc = mdb_put(c.txn, c.dbs->tags, &tk, &tv, MDB_NODUPDATA);
+        if (rc != 0 && rc != MDB_KEYEXIST) st = lmdb_error(rc, "update tag index");
+    });
+    return st;
+}
+
+} // namespace
 
 Result<bool> find_record(const RecordCtx& c, std::string_view skey, RecordView* out) {
     std::string ekey = c.codec->encode(skey);
@@ -54,7 +115,8 @@ Result<bool> find_record(const RecordCtx& c, std::string_view skey, RecordView* 
 }
 
 Status put_record(const RecordCtx& c, std::string_view skey,
-                  std::span<const std::string_view> parts, int64_t expires_at) {
+                  std::span<const std::string_view> parts, int64_t expires_at,
+                  std::span<const std::string> tags) {
     if (expires_at < 0)
         return make_error(400, "bad_expiration", "expiration must be a unix time or 0");
     std::string ekey = c.codec->encode(skey);
@@ -70,12 +132,14 @@ Status put_record(const RecordCtx& c, std::string_view skey,
                                   "storage key hash collision: another key with the same "
                                   "prefix occupies this slot; the write was refused");
             }
+            std::string old_tags(old.tags); // copied: the writes below may move the page
             if (old.expires_at != 0) {
                 std::string xk = detail::expiry_key(old.expires_at);
                 MDB_val ik = mval(xk), iv = mval(ekey);
                 rc = mdb_del(c.txn, c.dbs->expiry, &ik, &iv);
                 if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "update expiry index");
             }
+            if (Status st = untag(c, old_tags, ekey); !st) return st;
         } else {
             LOG_WARN("store: overwriting a record with a corrupt header");
         }
@@ -86,7 +150,9 @@ Status put_record(const RecordCtx& c, std::string_view skey,
     size_t payload_size = 0;
     for (auto p : parts)
         payload_size += p.size();
-    size_t header = kFixedHeader + (long_key ? 4 + skey.size() : 0);
+    std::string tag_block = encode_tags(tags);
+    size_t header = kFixedHeader + (long_key ? 4 + skey.size() : 0) +
+                    (tag_block.empty() ? 0 : 4 + tag_block.size());
     if (skey.size() > UINT32_MAX || payload_size > SIZE_MAX - header)
         return make_error(413, "value_too_large", "record too large for storage");
     k = mval(ekey);
@@ -96,13 +162,18 @@ Status put_record(const RecordCtx& c, std::string_view skey,
     // MDB_RESERVE hands back space in the dirty page; fill it before any other write.
     char* p = static_cast<char*>(v.mv_data);
     p[0] = static_cast<char>(kRecordVersion);
-    p[1] = static_cast<char>(long_key ? kFlagFullKey : 0);
+    p[1] = static_cast<char>((long_key ? kFlagFullKey : 0) | (tag_block.empty() ? 0 : kFlagTags));
     detail::put_le64(p + 2, static_cast<uint64_t>(expires_at));
     p += kFixedHeader;
     if (long_key) {
         detail::put_le32(p, static_cast<uint32_t>(skey.size()));
         std::memcpy(p + 4, skey.data(), skey.size());
         p += 4 + skey.size();
+    }
+    if (!tag_block.empty()) {
+        detail::put_le32(p, static_cast<uint32_t>(tag_block.size()));
+        std::memcpy(p + 4, tag_block.data(), tag_block.size());
+        p += 4 + tag_block.size();
     }
     for (auto part : parts) {
         if (!part.empty()) std::memcpy(p, part.data(), part.size());
@@ -115,7 +186,7 @@ Status put_record(const RecordCtx& c, std::string_view skey,
         rc = mdb_put(c.txn, c.dbs->expiry, &ik, &iv, 0);
         if (rc != 0) return lmdb_error(rc, "update expiry index");
     }
-    return Status::ok();
+    return tag(c, tag_block, ekey);
 }
 
 Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_view skey) {
@@ -124,10 +195,12 @@ Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_vie
     if (!found) return found.error();
     if (!*found) return std::optional<int64_t>{};
     int64_t exp = rv.expires_at; // rv dies with the first write below
+    std::string tags(rv.tags);
     std::string ekey = c.codec->encode(skey);
     MDB_val k = mval(ekey);
     int rc = mdb_del(c.txn, c.dbs->records, &k, nullptr);
     if (rc != 0) return lmdb_error(rc, "delete record");
+    if (Status st = untag(c, tags, ekey); !st) return st.error();
     if (exp != 0) {
         std::string xk = detail::expiry_key(exp);
         MDB_val ik = mval(xk), iv = mval(ekey);
@@ -172,8 +245,10 @@ Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budge
                 RecordView rec;
                 // Only delete the record the entry describes; otherwise the entry is stale.
                 if (decode_record(sv(rk), sv(rv), &rec) && rec.expires_at == exp) {
+                    std::string tags(rec.tags);
                     rc = mdb_del(c.txn, c.dbs->records, &rk, nullptr);
                     if (rc != 0) return lmdb_error(rc, "delete expired record");
+                    if (Status st = untag(c, tags, ekey); !st) return st.error();
                     ++res.deleted;
                 }
             } else if (rc != MDB_NOTFOUND) {
@@ -341,6 +416,49 @@ Result<ScanPage> scan_live(const RecordCtx& c, std::string_view prefix, std::str
     *expired_skipped += skipped;
     if (!page.complete) page.last_key.assign(last);
     return page;
+}
+
+} // namespace ec::store
+
+namespace ec::store {
+
+Result<size_t> for_each_tagged(const RecordCtx& c, std::string_view tag,
+                               std::string_view after_ekey, size_t limit,
+                               const std::function<void(const RecordView&)>& fn,
+                               std::string* last_ekey) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(c.txn, c.dbs->tags, &cur);
+    if (rc != 0) return lmdb_error(rc, "open tag cursor");
+    struct Closer {
+        MDB_cursor* c;
+        ~Closer() { mdb_cursor_close(c); }
+    } closer{cur};
+    MDB_val k = mval(tag), v;
+    if (after_ekey.empty()) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    } else {
+        v = mval(after_ekey);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+        if (rc == 0 && sv(v) == after_ekey) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    size_t n = 0;
+    while (rc == 0 && n < limit) {
+        std::string_view ekey = sv(v);
+        MDB_val rk = mval(ekey), rv;
+        int grc = mdb_get(c.txn, c.dbs->records, &rk, &rv);
+        RecordView rec;
+        if (grc == 0 && decode_record(sv(rk), sv(rv), &rec)) {
+            fn(rec);
+            ++n;
+        } else if (grc != 0 && grc != MDB_NOTFOUND) {
+            return lmdb_error(grc, "read tagged record");
+        }
+        if (last_ekey) last_ekey->assign(ekey);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "read tag index");
+    if (rc == MDB_NOTFOUND && last_ekey) last_ekey->clear(); // no more: an empty cursor
+    return n;
 }
 
 } // namespace ec::store

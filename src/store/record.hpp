@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,9 +33,19 @@ struct RecordCtx {
 };
 
 // Record value layout (little-endian): u8 version, u8 flags, i64 expires_at,
-// [u32 len + full logical key when flags & kFlagFullKey], payload.
+// [u32 len + full logical key when flags & kFlagFullKey],
+// [u32 len + tags (u16le len + bytes each) when flags & kFlagTags], payload.
+// Tags are mirrored in the tag index (tag → encoded key), kept in step by every put, delete and
+// sweep, so purging by tag is a scan of one DUPSORT key.
 inline constexpr uint8_t kRecordVersion = 1;
 inline constexpr uint8_t kFlagFullKey = 1;
+inline constexpr uint8_t kFlagTags = 2;
+inline constexpr size_t kMaxTagBytes = 255;
+
+// The tags block of a record for `tags` (empty and over-long tags dropped).
+std::string encode_tags(std::span<const std::string> tags);
+// Calls fn for each tag of a record's tags block.
+void for_each_tag(std::string_view block, const std::function<void(std::string_view)>& fn);
 
 // Decodes the value stored under encoded key `ekey`. Returns false when malformed. The views in
 // *out point into ekey / value.
@@ -48,7 +59,8 @@ Result<bool> find_record(const RecordCtx& c, std::string_view skey, RecordView* 
 // Inserts or replaces the record of `skey` with payload = the concatenation of `parts`,
 // moving its expiry-index entry. Errors: see WriteTxn::put_record.
 Status put_record(const RecordCtx& c, std::string_view skey,
-                  std::span<const std::string_view> parts, int64_t expires_at);
+                  std::span<const std::string_view> parts, int64_t expires_at,
+                  std::span<const std::string> tags = {});
 
 // Deletes the record of `skey`. Returns its expires_at, or nullopt when there was none.
 Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_view skey);
@@ -88,6 +100,15 @@ private:
     std::vector<RecordView> run_;
     size_t run_pos_ = 0;
 };
+
+// Calls fn for up to `limit` records tagged `tag` (expired ones included), in encoded-key order,
+// starting after `after_ekey` ("" = from the first). *last_ekey gets the resume point, or ""
+// when the tag has no more entries. Returns how many records fn saw. Stale index entries
+// (record gone) are skipped. Views are valid until the transaction writes.
+Result<size_t> for_each_tagged(const RecordCtx& c, std::string_view tag,
+                               std::string_view after_ekey, size_t limit,
+                               const std::function<void(const RecordView&)>& fn,
+                               std::string* last_ekey);
 
 // Runs a scanner and hands up to `limit` live records to fn; see Store::scan_prefix. Adds the
 // number of expired records passed over to *expired_skipped.

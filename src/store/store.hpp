@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,7 +74,12 @@ struct RecordView {
     std::string_view key;
     int64_t expires_at = 0;
     std::string_view payload;
+    std::string_view tags; // encoded tags block; iterate with for_each_record_tag
 };
+
+// Calls fn(tag) for each tag in a RecordView's tags block.
+void for_each_record_tag(std::string_view tags_block,
+                         const std::function<void(std::string_view)>& fn);
 
 // Where a scan stopped. `complete` is false when more matching records may follow; resume by
 // passing `last_key` as `after` (it is the last key the scan examined, possibly an expired one).
@@ -224,6 +230,15 @@ public:
     // occupies the encoded key (astronomically unlikely with the keyed hash).
     virtual Status put_record(std::string_view skey, std::string_view payload,
                               int64_t expires_at) = 0;
+    // The same, recording `tags` with the record and in the tag index (each tag 1..255 bytes;
+    // others are dropped). Replacing or deleting the record (also by the sweeper) drops them.
+    virtual Status put_tagged_record(std::string_view skey, std::string_view payload,
+                                     int64_t expires_at, std::span<const std::string> tags) = 0;
+    // Calls fn for up to `limit` records tagged `tag`, after the opaque position `after` (""
+    // = start). Returns the position to continue from, "" when there are no more. fn must not
+    // write; collect keys and delete them afterwards.
+    virtual Result<std::string> scan_tag(std::string_view tag, std::string_view after, size_t limit,
+                                         const std::function<void(const RecordView&)>& fn) = 0;
     // Deletes the record at `skey` if present. Returns true when a record (live or expired)
     // was deleted.
     virtual Result<bool> delete_record(std::string_view skey) = 0;

@@ -151,3 +151,27 @@ Result<SweepResult> WriteTxnImpl::delete_expired(size_t budget) {
 }
 
 } // namespace ec::store
+
+namespace ec::store {
+
+Status WriteTxnImpl::put_tagged_record(std::string_view skey, std::string_view payload,
+                                       int64_t expires_at, std::span<const std::string> tags) {
+    std::string_view parts[] = {payload};
+    return store::put_record(ctx_, skey, parts, expires_at, tags);
+}
+
+Result<std::string> WriteTxnImpl::scan_tag(std::string_view tag, std::string_view after,
+                                           size_t limit,
+                                           const std::function<void(const RecordView&)>& fn) {
+    std::string last;
+    auto r = for_each_tagged(ctx_, tag, after, limit, fn, &last);
+    if (!r) return r.error();
+    return last;
+}
+
+void for_each_record_tag(std::string_view tags_block,
+                         const std::function<void(std::string_view)>& fn) {
+    for_each_tag(tags_block, fn);
+}
+
+} // namespace ec::store

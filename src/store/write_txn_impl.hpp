@@ -26,6 +26,10 @@ public:
 
     Result<bool> get_record(std::string_view skey, Record* out) override;
     Status put_record(std::string_view skey, std::string_view payload, int64_t expires_at) override;
+    Status put_tagged_record(std::string_view skey, std::string_view payload, int64_t expires_at,
+                             std::span<const std::string> tags) override;
+    Result<std::string> scan_tag(std::string_view tag, std::string_view after, size_t limit,
+                                 const std::function<void(const RecordView&)>& fn) override;
     Result<bool> delete_record(std::string_view skey) override;
     Result<ScanPage> scan_prefix(std::string_view prefix, std::string_view after, size_t limit,
                                  const std::function<void(const RecordView&)>& fn) override;
