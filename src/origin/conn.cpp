@@ -1,0 +1,183 @@
+// Conn: libuv TCP plumbing for one origin connection; parsing is ResponseParser's, policy the
+// exchange's.
+#include "origin/conn.hpp"
+
+#include "origin/exchange_impl.hpp"
+#include "origin/pool_core.hpp"
+#include "origin/server.hpp"
+
+namespace ec::origin {
+
+namespace {
+// Idle connections read only to notice a close or stray bytes (which close them too).
+char idle_scratch[256];
+} // namespace
+
+Conn::Conn(std::shared_ptr<Server> server, size_t max_head_bytes)
+    : server_(std::move(server)), parser_(max_head_bytes) {
+    uv_tcp_init(server_->pool()->loop().uv(), &tcp_);
+    tcp_.data = this;
+    connect_req_.data = this;
+    write_req_.data = this;
+    server_->add(this);
+    ++server_->pool()->stats().connections_opened;
+}
+
+Conn::~Conn() {
+    give_buffer();
+}
+
+void Conn::connect(const sockaddr* addr) {
+    int rc = uv_tcp_connect(&connect_req_, &tcp_, addr, on_connect);
+    if (rc != 0) {
+        // Reported from the close callback, so the exchange never hears of it on its own stack.
+        sync_error_ = rc;
+        close();
+    }
+}
+
+void Conn::on_connect(uv_connect_t* req, int status) noexcept {
+    auto* c = static_cast<Conn*>(req->data);
+    if (c->state_ == State::closed) return; // closed while connecting; freed in on_close
+    if (status == 0) {
+        c->state_ = State::active;
+        uv_tcp_nodelay(&c->tcp_, 1);
+    }
+    if (c->ex_)
+        c->ex_->conn_connected(c, status);
+    else
+        c->close();
+}
+
+void Conn::send(std::shared_ptr<const Outgoing> out) {
+    state_ = State::active;
+    leftover_ = eof_ = false;
+    writing_ = std::move(out);
+    uv_buf_t bufs[2];
+    unsigned n = 0;
+    bufs[n++] = uv_buf_init(const_cast<char*>(writing_->head.data()),
+                            static_cast<unsigned>(writing_->head.size()));
+    if (!writing_->body.empty())
+        bufs[n++] = uv_buf_init(const_cast<char*>(writing_->body.data()),
+                                static_cast<unsigned>(writing_->body.size()));
+    int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, on_write);
+    if (rc != 0) {
+        // EPIPE and friends: the server closed it. Tell the exchange later, from the read side.
+        writing_.reset();
+        eof_ = true;
+        sync_error_ = rc;
+        close();
+        return;
+    }
+    start_reading();
+}
+
+void Conn::on_write(uv_write_t* req, int status) noexcept {
+    auto* c = static_cast<Conn*>(req->data);
+    c->writing_.reset();
+    if (c->state_ == State::closed) return;
+    if (c->ex_) c->ex_->conn_written(c, status);
+}
+
+void Conn::start_reading() {
+    if (reading_ || state_ == State::closed || state_ == State::connecting) return;
+    if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) == 0)
+        reading_ = true;
+}
+
+void Conn::stop_reading() {
+    if (!reading_) return;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+}
+
+void Conn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+    auto* c = static_cast<Conn*>(h->data);
+    if (c->state_ == State::active) {
+        if (!c->buf_) {
+            PoolCore* pool = c->server_->pool();
+            c->buf_cap_ = pool ? pool->tuning().read_buffer : 65536;
+            c->buf_ = pool ? pool->take_buffer() : new char[c->buf_cap_];
+        }
+        *buf = uv_buf_init(c->buf_, static_cast<unsigned>(c->buf_cap_));
+    } else {
+        *buf = uv_buf_init(idle_scratch, sizeof idle_scratch);
+    }
+}
+
+void Conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+    static_cast<Conn*>(s->data)->handle_read(nread, buf);
+}
+
+void Conn::handle_read(ssize_t nread, const uv_buf_t* buf) {
+    if (state_ == State::closed || nread == 0) return;
+    if (state_ != State::active || !ex_) {
+        // Idle: the server closed it, or sent bytes nobody asked for. Either way it is done.
+        close();
+        return;
+    }
+    ExchangeImpl* ex = ex_;
+    if (nread > 0) {
+        auto n = static_cast<size_t>(nread);
+        size_t used = parser_.feed(buf->base, n);
+        if (used < n && parser_.complete()) leftover_ = true;
+        ex->conn_input(this);
+    } else if (nread == UV_EOF) {
+        eof_ = true;
+        stop_reading();
+        parser_.finish();
+        ex->conn_input(this);
+    } else {
+        stop_reading();
+        ex->conn_lost(this, static_cast<int>(nread));
+    }
+}
+
+void Conn::release(bool reusable) {
+    ex_ = nullptr;
+    PoolCore* pool = server_->pool();
+    if (!reusable || eof_ || leftover_ || writing_ || server_->retired || !pool ||
+        pool->is_shut() || server_->open() > pool->spec().max_connections) {
+        close();
+        return;
+    }
+    stop_reading();
+    give_buffer();
+    state_ = State::idle;
+    idle_since_ = pool->now();
+    start_reading();
+    server_->conn_idle(this);
+}
+
+void Conn::give_buffer() {
+    if (!buf_) return;
+    PoolCore* pool = server_->pool();
+    if (pool)
+        pool->give_buffer(buf_);
+    else
+        delete[] buf_;
+    buf_ = nullptr;
+}
+
+void Conn::close() {
+    if (state_ == State::closed) return;
+    state_ = State::closed;
+    reading_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+    server_->conn_closed(this); // may start queued requests on other connections
+}
+
+void Conn::on_close(uv_handle_t* h) noexcept {
+    auto* c = static_cast<Conn*>(h->data);
+    if (c->sync_error_ && c->ex_) {
+        ExchangeImpl* ex = c->ex_;
+        c->ex_ = nullptr;
+        if (c->eof_)
+            ex->conn_lost(c, c->sync_error_); // the write failed at once
+        else
+            ex->conn_connected(c, c->sync_error_);
+    }
+    delete c;
+}
+
+} // namespace ec::origin

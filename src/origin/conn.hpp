@@ -1,0 +1,79 @@
+// Conn: one TCP connection to an origin server — connect, write a request, read the response.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <uv.h>
+
+#include "origin/response_parser.hpp"
+
+namespace ec::origin {
+
+class ExchangeImpl;
+class Server;
+struct Outgoing;
+
+// States: connecting → active (carrying one exchange) ⇄ idle (in the server's keep-alive
+// list, reading only to notice a close) → closed. The memory is freed in the close callback;
+// close() is idempotent and safe from any callback, and every libuv callback checks for
+// `closed` first. Events go to the attached exchange (ex_), which may close this connection from
+// inside them: after calling it, touch nothing but state_.
+class Conn {
+public:
+    enum class State { connecting, active, idle, closed };
+
+    Conn(std::shared_ptr<Server> server, size_t max_head_bytes);
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+
+    // Starts connecting; the result comes back as ExchangeImpl::conn_connected, never on this
+    // stack (a synchronous failure is reported from the close callback).
+    void connect(const sockaddr* addr);
+    void attach(ExchangeImpl* ex) { ex_ = ex; }
+    void detach() { ex_ = nullptr; }
+    // Writes the request (head + body as two iovecs) and reads the response.
+    void send(std::shared_ptr<const Outgoing> out);
+    void start_reading();
+    void stop_reading();
+    // After a complete response: back to the server's idle list when `reusable`, else closed.
+    void release(bool reusable);
+    void close();
+
+    State state() const { return state_; }
+    ResponseParser& parser() { return parser_; }
+    Server& server() { return *server_; }
+    bool writing() const { return writing_ != nullptr; }
+    bool leftover() const { return leftover_; }
+    bool eof() const { return eof_; }
+    uint64_t idle_since() const { return idle_since_; }
+
+private:
+    ~Conn();
+    static void on_connect(uv_connect_t* req, int status) noexcept;
+    static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+    static void on_write(uv_write_t* req, int status) noexcept;
+    static void on_close(uv_handle_t* h) noexcept;
+    void handle_read(ssize_t nread, const uv_buf_t* buf);
+    void give_buffer();
+
+    std::shared_ptr<Server> server_;
+    ExchangeImpl* ex_ = nullptr;
+    State state_ = State::connecting;
+    uv_tcp_t tcp_;
+    uv_connect_t connect_req_;
+    uv_write_t write_req_;
+    std::shared_ptr<const Outgoing> writing_; // the request bytes, until the write callback
+    ResponseParser parser_;
+    char* buf_ = nullptr; // the read buffer while active (from the pool's free list)
+    size_t buf_cap_ = 0;
+    bool reading_ = false;
+    bool leftover_ = false; // bytes followed the response: never reuse
+    bool eof_ = false;
+    int sync_error_ = 0; // connect failed synchronously; reported from the close callback
+    uint64_t idle_since_ = 0;
+};
+
+} // namespace ec::origin

@@ -1,0 +1,145 @@
+// ExchangeImpl: one request's life — server choice, connection, timers, retries, delivery.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <uv.h>
+
+#include "loop/handle.hpp"
+#include "loop/loop.hpp"
+#include "origin/exchange.hpp"
+#include "origin/types.hpp"
+
+namespace ec::origin {
+
+class Conn;
+class PoolCore;
+class Server;
+
+// The bytes of a request, shared by its attempts and by the connection writing them.
+struct Outgoing {
+    std::string head;
+    std::string body;
+    bool head_request = false;
+};
+
+struct Timeouts {
+    uint32_t connect_ms = 1000;
+    uint32_t first_byte_ms = 5000;
+    uint32_t total_ms = 5000;
+};
+
+// Phases: starting → (queued) → resolving → connecting → sending → waiting → receiving → done.
+// Reused connections skip resolving and connecting. One uv timer runs the nearest of the
+// phase deadline (connect, first byte) and the total deadline.
+//
+// Re-entrancy: every entry point from a Conn, Server, timer or posted callback holds a
+// shared_ptr to this object, and re-checks done_ after each Sink call (which may cancel, or shut
+// the pool down). Failures that happen on the stack of Pool::fetch() are delivered from a posted
+// callback.
+class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<ExchangeImpl> {
+public:
+    ExchangeImpl(loop::Loop& loop, PoolCore* pool, Sink sink, std::shared_ptr<const Outgoing> out,
+                 bool idempotent, Timeouts t);
+    ~ExchangeImpl();
+
+    // Public API (exchange.hpp).
+    void do_cancel();
+    void do_pause();
+    void do_resume();
+    bool is_done() const { return done_; }
+    const char* server_name() const;
+    bool reused() const { return reused_; }
+
+    // From the pool.
+    void start();                            // first attempt
+    void dispatch(std::shared_ptr<Server> s); // out of the queue, onto this server
+    void pin(std::shared_ptr<Server> s, bool health);
+    // Finishes with an error; `post` = deliver from a posted callback (not on this stack).
+    void fail(ErrorKind kind, std::string message, bool post = false);
+    bool tried(const Server* s) const;
+    bool queued = false;
+    std::list<ExchangeImpl*>::iterator queue_pos;
+    ExchangeImpl* prev = nullptr; // the pool's in-flight list
+    ExchangeImpl* next = nullptr;
+
+    // From Server / Conn.
+    void dns_done();
+    void conn_connected(Conn* c, int status);
+    void conn_written(Conn* c, int status);
+    void conn_input(Conn* c);
+    void conn_lost(Conn* c, int status);
+
+private:
+    enum class Phase { starting, queued, resolving, connecting, sending, waiting, receiving, done };
+
+    void attempt();
+    void use_server(std::shared_ptr<Server> s, bool fresh);
+    void connect_next();
+    void connect_failed(ErrorKind kind, std::string message);
+    void send();
+    void deliver();
+    void parse_failed();
+    void lost_before_response(std::string message);
+    void complete();
+    void finish_common();
+    void attach(Conn* c);
+    Conn* detach();
+    void arm();
+    static void on_timer(uv_timer_t* t) noexcept;
+    void timer_fired();
+    uint64_t now() const;
+    void count_error(ErrorKind k);
+
+    // Sink calls in progress on this stack. The Sink (and what its lambdas capture) is dropped
+    // when the exchange is done and no call is in progress: a callback that cancels its own
+    // exchange must not destroy the function it is running in.
+    struct InSink {
+        ExchangeImpl& ex;
+        explicit InSink(ExchangeImpl& e) : ex(e) { ++ex.in_sink_; }
+        ~InSink() {
+            if (--ex.in_sink_ == 0 && ex.done_) ex.sink_ = Sink{};
+        }
+    };
+    int in_sink_ = 0;
+
+    loop::Loop& loop_;
+    PoolCore* pool_; // null once done or after the pool shut down
+    Sink sink_;
+    std::shared_ptr<const Outgoing> out_;
+    std::shared_ptr<ExchangeImpl> self_; // the pool's reference while in flight
+    bool idempotent_;
+    Timeouts t_;
+
+    Phase phase_ = Phase::starting;
+    bool done_ = false;
+    bool cancelled_ = false;
+    bool health_ = false;
+    bool paused_ = false;
+    bool resume_posted_ = false;
+    bool head_delivered_ = false;
+    bool reused_ = false;
+    bool stale_retried_ = false;
+    std::shared_ptr<Server> server_;
+    std::string server_name_; // kept after the exchange lets go of server_
+    std::shared_ptr<Server> pinned_;
+    std::vector<std::shared_ptr<Server>> tried_; // held, so an address is never reused by another
+    size_t addr_try_ = 0;
+    Conn* conn_ = nullptr;
+    size_t next_span_ = 0;
+    ErrorKind last_kind_ = ErrorKind::no_server;
+    std::string last_message_;
+
+    loop::HandleBox<uv_timer_t> timer_;
+    uint64_t total_deadline_ = 0;
+    uint64_t phase_deadline_ = 0; // 0 = none
+    ErrorKind phase_kind_ = ErrorKind::connect_timeout;
+    uint64_t paused_at_ = 0;
+    bool timer_paused_ = false;
+};
+
+} // namespace ec::origin

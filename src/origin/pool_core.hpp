@@ -1,0 +1,88 @@
+// PoolCore: the state behind Pool — servers, selection, the wait queue, health and idle timers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "loop/handle.hpp"
+#include "loop/loop.hpp"
+#include "origin/exchange_impl.hpp"
+#include "origin/types.hpp"
+
+namespace ec::origin {
+
+class Server;
+
+class PoolCore {
+public:
+    PoolCore(loop::Loop& loop, const config::OriginSpec& spec, Tuning tuning);
+    ~PoolCore();
+
+    std::shared_ptr<Exchange> fetch(Request request, Sink sink);
+    void update(const config::OriginSpec& spec);
+    void shutdown();
+    void on_drained(std::function<void()> fn);
+
+    enum class Pick { server, queue, none };
+    // Chooses a server for `ex` among those it has not tried: the next one up in round-robin
+    // order with a free connection; `queue` when every untried server that is up is busy; when
+    // none is up, the one that failed longest ago (panic mode); `none` when all were tried.
+    Pick pick(ExchangeImpl& ex, std::shared_ptr<Server>& out);
+    // Queues `ex` for a free connection; false when the queue is full.
+    bool enqueue(ExchangeImpl& ex);
+    void dequeue(ExchangeImpl& ex);
+    // A connection closed or went idle, or a server came up: let queued requests try again.
+    void capacity_changed();
+    void unlink(ExchangeImpl& ex);
+
+    // Read buffers for busy connections, recycled.
+    char* take_buffer();
+    void give_buffer(char* b);
+
+    loop::Loop& loop() { return loop_; }
+    const config::OriginSpec& spec() const { return spec_; }
+    const Tuning& tuning() const { return tuning_; }
+    PoolStats& stats() { return stats_; }
+    PoolStats snapshot() const;
+    std::vector<ServerStatus> server_status() const;
+    uint64_t now() const { return uv_now(const_cast<loop::Loop&>(loop_).uv()); }
+    bool is_shut() const { return shut_; }
+    // True on the stack of fetch(): failures must be posted, not delivered.
+    bool in_fetch() const { return in_fetch_ > 0; }
+
+private:
+    void link(ExchangeImpl& ex);
+    void pump();
+    void sweep_idle();
+    void start_timers();
+    void run_health_checks();
+    void check_health(const std::shared_ptr<Server>& s);
+    void maybe_drained();
+    Timeouts timeouts() const;
+
+    loop::Loop& loop_;
+    config::OriginSpec spec_;
+    Tuning tuning_;
+    std::vector<std::shared_ptr<Server>> servers_;
+    size_t rr_ = 0;
+    std::list<ExchangeImpl*> queue_;
+    ExchangeImpl* head_ = nullptr; // in-flight exchanges (intrusive list)
+    size_t in_flight_ = 0;
+    PoolStats stats_;
+    bool shut_ = false;
+    int in_fetch_ = 0;
+    bool pump_posted_ = false;
+    bool drained_posted_ = false;
+    std::function<void()> on_drained_;
+    std::shared_ptr<bool> alive_; // posted callbacks hold a weak_ptr: the pool may be gone
+    std::unique_ptr<loop::Timer> sweep_timer_;
+    std::unique_ptr<loop::Timer> health_timer_;
+    std::vector<char*> spare_buffers_;
+};
+
+} // namespace ec::origin
