@@ -11,8 +11,9 @@ namespace ec::http {
 void Exchange::reset(uint64_t seq, uint64_t now_ms) {
     seq_ = seq;
     start_mono_ms_ = now_ms;
+    start_ns_ = uv_hrtime();
     status_ = 0;
-    head_started_ = head_done_ = complete_ = deferred_ = close_after_ = false;
+    head_started_ = head_done_ = complete_ = deferred_ = close_after_ = omit_date_ = false;
     streaming_ = chunked_ = false;
     body_bytes_ = 0;
     stream_length_.reset();
@@ -50,6 +51,16 @@ Exchange& Exchange::header(std::string_view name, uint64_t value) {
     return *this;
 }
 
+Exchange& Exchange::raw_headers(std::string_view block) {
+    conn_->out().bytes.append(block);
+    return *this;
+}
+
+Exchange& Exchange::omit_date() {
+    omit_date_ = true;
+    return *this;
+}
+
 Exchange& Exchange::close_after() {
     close_after_ = true;
     return *this;
@@ -68,9 +79,11 @@ void Exchange::finish_head(std::optional<uint64_t> content_length, bool chunked)
             b.append("Transfer-Encoding: chunked\r\n");
         }
     }
-    b.append("Date: ");
-    b.append(conn_->server_.date());
-    b.append("\r\n");
+    if (!omit_date_) {
+        b.append("Date: ");
+        b.append(conn_->server_.date());
+        b.append("\r\n");
+    }
     if (!req_.keep_alive || conn_->upgrade_ || conn_->peer_eof_ || conn_->server_.draining())
         close_after_ = true;
     if (close_after_)

@@ -32,6 +32,11 @@ public:
     Exchange& status(int code, std::string_view reason = {});
     Exchange& header(std::string_view name, std::string_view value);
     Exchange& header(std::string_view name, uint64_t value);
+    // Appends already-formatted header lines ("Name: value\r\n"...), e.g. a stored response's
+    // header block replayed byte for byte.
+    Exchange& raw_headers(std::string_view block);
+    // The response already carries a Date (a replayed origin response): don't add ours.
+    Exchange& omit_date();
     // Asks for "Connection: close" on this response (and closes after it).
     Exchange& close_after();
 
@@ -62,6 +67,8 @@ public:
     uint64_t body_bytes_sent() const { return body_bytes_; }
     uint64_t seq() const { return seq_; }
     uint64_t start_mono_ms() const { return start_mono_ms_; }
+    // uv_hrtime() when the request was dispatched, for latency measurements.
+    uint64_t start_ns() const { return start_ns_; }
     // Free-form tag the access log prints (e.g. "HIT", "MISS"); must point to static storage.
     void set_log_tag(const char* tag) { log_tag_ = tag; }
     const char* log_tag() const { return log_tag_; }
@@ -76,12 +83,14 @@ private:
     Request req_;
     uint64_t seq_ = 0;
     uint64_t start_mono_ms_ = 0;
+    uint64_t start_ns_ = 0;
     int status_ = 0;
     bool head_started_ = false;
     bool head_done_ = false;
     bool complete_ = false;
     bool deferred_ = false;
     bool close_after_ = false;
+    bool omit_date_ = false;
     bool streaming_ = false;
     bool chunked_ = false;
     uint64_t body_bytes_ = 0;

@@ -1,0 +1,178 @@
+// Entry: the cache's record payload codec.
+#include "cache/entry.hpp"
+
+#include <cstring>
+
+#include "cache/tags.hpp"
+
+namespace ec::cache {
+
+namespace {
+
+constexpr uint8_t kVersion = 1;
+
+enum Flag : uint8_t {
+    kShareable = 1,
+    kStorable = 2,
+    kRevalidateEachUse = 4,
+    kStaleForbidden = 8,
+    kImmutable = 16,
+    kHasValidator = 32,
+};
+
+void put16(std::string& o, uint16_t v) {
+    o.push_back(static_cast<char>(v & 0xff));
+    o.push_back(static_cast<char>(v >> 8));
+}
+void put32(std::string& o, uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+        o.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put64(std::string& o, int64_t v) {
+    auto u = static_cast<uint64_t>(v);
+    for (int i = 0; i < 8; ++i)
+        o.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+}
+
+// A bounds-checked reader over a payload.
+struct Reader {
+    std::string_view s;
+    bool ok = true;
+    uint64_t get(size_t n) {
+        if (s.size() < n) {
+            ok = false;
+            return 0;
+        }
+        uint64_t v = 0;
+        for (size_t i = 0; i < n; ++i)
+            v |= static_cast<uint64_t>(static_cast<unsigned char>(s[i])) << (8 * i);
+        s.remove_prefix(n);
+        return v;
+    }
+    std::string_view bytes(size_t n) {
+        if (s.size() < n) {
+            ok = false;
+            return {};
+        }
+        std::string_view v = s.substr(0, n);
+        s.remove_prefix(n);
+        return v;
+    }
+};
+
+bool skip_field(std::string_view name) {
+    return is_unstorable(name) || iequals(name, "content-length") || iequals(name, "age") ||
+           is_tag_field(name);
+}
+
+} // namespace
+
+std::string Entry::encode_response(int status, const Freshness& f,
+                                   std::span<const std::string> tags, std::string_view header_block,
+                                   std::string_view body) {
+    std::string o;
+    o.reserve(80 + header_block.size() + body.size());
+    o.push_back(static_cast<char>(Kind::response));
+    o.push_back(static_cast<char>(kVersion));
+    put16(o, static_cast<uint16_t>(status));
+    uint8_t flags = (f.shareable ? kShareable : 0) | (f.storable ? kStorable : 0) |
+                    (f.revalidate_each_use ? kRevalidateEachUse : 0) |
+                    (f.stale_forbidden ? kStaleForbidden : 0) | (f.immutable ? kImmutable : 0) |
+                    (f.has_validator ? kHasValidator : 0);
+    o.push_back(static_cast<char>(flags));
+    o.push_back(static_cast<char>(f.source));
+    for (int64_t v : {f.lifetime, f.swr, f.sie, f.keep, f.request_time, f.response_time,
+                      f.corrected_initial_age})
+        put64(o, v);
+    put16(o, static_cast<uint16_t>(std::min<size_t>(tags.size(), 0xffff)));
+    for (size_t i = 0; i < tags.size() && i < 0xffff; ++i) {
+        put16(o, static_cast<uint16_t>(std::min<size_t>(tags[i].size(), 0xffff)));
+        o.append(tags[i].substr(0, 0xffff));
+    }
+    put32(o, static_cast<uint32_t>(header_block.size()));
+    o.append(header_block);
+    o.append(body);
+    return o;
+}
+
+std::string Entry::encode_vary(std::span<const std::string> names) {
+    std::string o;
+    o.push_back(static_cast<char>(Kind::vary));
+    o.push_back(static_cast<char>(kVersion));
+    put16(o, static_cast<uint16_t>(names.size()));
+    for (const std::string& n : names) {
+        put16(o, static_cast<uint16_t>(n.size()));
+        o.append(n);
+    }
+    return o;
+}
+
+std::string Entry::header_block(const FieldList& fields) {
+    std::string block;
+    for (const Field& f : fields) {
+        if (skip_field(f.name)) continue;
+        block.append(f.name);
+        block.append(": ");
+        block.append(f.value);
+        block.append("\r\n");
+    }
+    return block;
+}
+
+std::shared_ptr<const Entry> Entry::decode(std::string payload) {
+    auto e = std::make_shared<Entry>();
+    e->blob_ = std::make_shared<const std::string>(std::move(payload));
+    Reader r{*e->blob_};
+    auto kind = static_cast<uint8_t>(r.get(1));
+    if (r.get(1) != kVersion) return nullptr;
+    if (kind == static_cast<uint8_t>(Kind::vary)) {
+        e->kind_ = Kind::vary;
+        size_t n = r.get(2);
+        for (size_t i = 0; i < n && r.ok; ++i)
+            e->vary_.push_back(r.bytes(r.get(2)));
+        return r.ok ? e : nullptr;
+    }
+    if (kind != static_cast<uint8_t>(Kind::response)) return nullptr;
+    e->status_ = static_cast<int>(r.get(2));
+    auto flags = static_cast<uint8_t>(r.get(1));
+    Freshness& f = e->fresh_;
+    f.shareable = flags & kShareable;
+    f.storable = flags & kStorable;
+    f.revalidate_each_use = flags & kRevalidateEachUse;
+    f.stale_forbidden = flags & kStaleForbidden;
+    f.immutable = flags & kImmutable;
+    f.has_validator = flags & kHasValidator;
+    f.source = static_cast<LifetimeSource>(r.get(1));
+    for (int64_t* v : {&f.lifetime, &f.swr, &f.sie, &f.keep, &f.request_time, &f.response_time,
+                       &f.corrected_initial_age})
+        *v = static_cast<int64_t>(r.get(8));
+    size_t ntags = r.get(2);
+    for (size_t i = 0; i < ntags && r.ok; ++i)
+        e->tags_.push_back(r.bytes(r.get(2)));
+    e->headers_ = r.bytes(r.get(4));
+    e->body_ = r.s;
+    return r.ok ? e : nullptr;
+}
+
+std::optional<std::string_view> Entry::header(std::string_view name) const {
+    std::optional<std::string_view> found;
+    for_each_block_field(headers_, [&](std::string_view n, std::string_view v) {
+        if (!found && iequals(n, name)) found = v;
+    });
+    return found;
+}
+
+FieldList Entry::fields() const {
+    FieldList out;
+    for_each_block_field(headers_, [&](std::string_view n, std::string_view v) {
+        out.push_back(Field{std::string(n), std::string(v)});
+    });
+    return out;
+}
+
+size_t Entry::charge() const {
+    return sizeof(Entry) + blob_->capacity() + 32 +
+           (tags_.capacity() + vary_.capacity()) * sizeof(std::string_view);
+}
+
+} // namespace ec::cache

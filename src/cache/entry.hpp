@@ -1,0 +1,82 @@
+// Entry: a stored response (or a Vary marker) — its record payload codec and its read views.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/fields.hpp"
+#include "cache/freshness.hpp"
+
+namespace ec::cache {
+
+// Payload layout (little-endian), version 1:
+//   'R' u8 ver, u16 status, u8 flags, u8 source, 7 × i64 (lifetime, swr, sie, keep,
+//   request_time, response_time, corrected_initial_age), u16 ntags + (u16 len + tag)...,
+//   u32 header block length + block ("Name: value\r\n"...), body (the rest)
+//   'V' u8 ver, u16 nnames + (u16 len + lower-case field name)...
+// The header block holds the origin's end-to-end fields in their order, minus hop-by-hop
+// and framing fields, Age (recomputed on every use) and the tag fields (kept as tags): it is
+// replayed to clients byte for byte.
+class Entry {
+public:
+    enum class Kind : uint8_t { response = 'R', vary = 'V' };
+
+    // Takes a record payload. Returns nullptr when it is not a valid entry.
+    static std::shared_ptr<const Entry> decode(std::string payload);
+    // A response entry's payload.
+    static std::string encode_response(int status, const Freshness& f,
+                                       std::span<const std::string> tags,
+                                       std::string_view header_block, std::string_view body);
+    // A Vary marker's payload: `names` lower-cased and sorted.
+    static std::string encode_vary(std::span<const std::string> names);
+    // The header block for `fields` (see above); Date is kept.
+    static std::string header_block(const FieldList& fields);
+
+    Kind kind() const { return kind_; }
+    bool is_vary() const { return kind_ == Kind::vary; }
+    int status() const { return status_; }
+    const Freshness& freshness() const { return fresh_; }
+    std::string_view header_block() const { return headers_; }
+    std::string_view body() const { return body_; }
+    const std::vector<std::string_view>& tags() const { return tags_; }
+    const std::vector<std::string_view>& vary_names() const { return vary_; }
+    // The whole payload, shared: bodies are sent from it without copying.
+    const std::shared_ptr<const std::string>& blob() const { return blob_; }
+
+    // First value of field `name` in the header block (case-insensitive), trimmed.
+    std::optional<std::string_view> header(std::string_view name) const;
+    // The header block parsed into fields (copies).
+    FieldList fields() const;
+    // Bytes this entry costs in memory (payload plus bookkeeping), for the hot tier.
+    size_t charge() const;
+
+private:
+    Kind kind_ = Kind::response;
+    int status_ = 0;
+    Freshness fresh_;
+    std::shared_ptr<const std::string> blob_;
+    std::string_view headers_;
+    std::string_view body_;
+    std::vector<std::string_view> tags_;
+    std::vector<std::string_view> vary_;
+};
+
+// Calls fn(name, value) for each line of a header block.
+template <class Fn> void for_each_block_field(std::string_view block, Fn&& fn) {
+    while (!block.empty()) {
+        size_t eol = block.find("\r\n");
+        std::string_view line = block.substr(0, eol);
+        size_t colon = line.find(':');
+        if (colon != std::string_view::npos)
+            fn(line.substr(0, colon), trim_ows(line.substr(colon + 1)));
+        if (eol == std::string_view::npos) break;
+        block.remove_prefix(eol + 2);
+    }
+}
+
+} // namespace ec::cache

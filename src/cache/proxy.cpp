@@ -1,0 +1,443 @@
+// Proxy: routing a request to a lookup, a hit, a coalesced fill or a pass; storing entries.
+#include "cache/proxy.hpp"
+
+#include "cache/cache_key.hpp"
+#include "cache/conditional.hpp"
+#include "cache/fill.hpp"
+#include "cache/range.hpp"
+#include "kv/api_error.hpp"
+#include "util/json_writer.hpp"
+#include "util/log.hpp"
+#include "util/strings.hpp"
+#include "util/time_format.hpp"
+
+namespace ec::cache {
+
+namespace {
+constexpr size_t kMaxHitForPass = 100000; // keys remembered; the map is cleared beyond it
+constexpr size_t kDeferredQueue = 10000;  // background revalidations waiting at most
+constexpr size_t kInvalidateBatch = 1000; // variants deleted per URL invalidation op
+} // namespace
+
+Proxy::Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
+             uint64_t memory_cache_bytes)
+    : loop_(loop), store_(store), origins_(origins),
+      hot_(HotTierBase::Options{memory_cache_bytes, 1ull << 20, 10, 1}),
+      deferred_(loop, 16, kDeferredQueue), purger_(std::make_unique<Purger>(*this)) {}
+
+Proxy::~Proxy() {
+    shutdown();
+}
+
+void Proxy::configure(const config::Config& cfg) {
+    for (const auto& r : table_.routes()) {
+        bool kept = false;
+        for (const auto& spec : cfg.routes)
+            kept = kept || spec.name == r->spec.name;
+        if (!kept) retired_.add(r->stats);
+    }
+    table_.configure(cfg.routes, cfg.heuristic_freshness);
+    settings_.honor_client_no_cache = cfg.honor_client_no_cache;
+    settings_.expose_tags = cfg.expose_tags;
+    settings_.heuristic_freshness = cfg.heuristic_freshness;
+    settings_.max_object_size = cfg.max_object_size;
+    settings_.max_body_size = cfg.max_body_size;
+    settings_.hot_object_max = cfg.hot_object_max;
+    deferred_.set_max_running(cfg.deferred_concurrency);
+}
+
+void Proxy::shutdown() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    deferred_.drop_queued();
+    auto fills = std::move(fills_);
+    fills_.clear();
+    for (auto& [key, fill] : fills)
+        fill->abort();
+}
+
+CacheCounters Proxy::totals() const {
+    CacheCounters t = retired_;
+    for (const auto& r : table_.routes())
+        t.add(r->stats);
+    return t;
+}
+
+void Proxy::reset_stats() {
+    retired_ = {};
+    for (const auto& r : table_.routes())
+        r->stats = {};
+    deferred_.reset_stats();
+}
+
+origin::Pool* Proxy::pool_for(const Route& route) {
+    return origins_.find(route.spec.origin);
+}
+
+http::BodyLimit Proxy::body_limit(const http::Request&) const {
+    return http::BodyLimit{settings_.max_body_size};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
+
+void Proxy::handle(http::Exchange& ex) {
+    const http::Request& req = ex.request();
+    std::shared_ptr<Route> route = table_.match(req.path);
+    if (!route) {
+        kv::send_error(ex, 404, "not_found", "no route for " + std::string(req.path));
+        return;
+    }
+    if (shut_down_) {
+        kv::send_error(ex, 503, "shutting_down", "edgecached is shutting down");
+        return;
+    }
+    if (req.method == HTTP_GET || req.method == HTTP_HEAD) {
+        ++route->stats.requests;
+        handle_get(ex, route);
+        return;
+    }
+    pass(ex, route, false);
+}
+
+void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) {
+    const http::Request& req = ex.request();
+    std::string base =
+        base_key(req.path, normalize_query(req.query, route->spec.ignore_query_params),
+                 normalize_host(req.host));
+    Found found = lookup(base, req);
+    int64_t now = loop_.clock().now_s();
+    if (found.entry) {
+        const Entry& e = *found.entry;
+        CacheControl cc;
+        for (const auto& h : req.headers)
+            if (iequals(h.name, "cache-control")) cc.add(h.value);
+        switch (decide_reuse(e.freshness(), cc, now, settings_.honor_client_no_cache)) {
+        case Reuse::serve: {
+            ++(found.memory ? route->stats.hits_memory : route->stats.hits_disk);
+            int64_t ttl = fresh_until(e.freshness()) - now;
+            serve(ex, e, "HIT", "edgecached; hit; ttl=" + std::to_string(ttl), *route);
+            return;
+        }
+        case Reuse::serve_stale: {
+            ++route->stats.stale_served;
+            int64_t ttl = fresh_until(e.freshness()) - now;
+            serve(ex, e, "STALE",
+                  "edgecached; hit; ttl=" + std::to_string(ttl) + "; detail=stale-while-revalidate",
+                  *route);
+            schedule_revalidation(route, base, found.key, found.entry, req);
+            return;
+        }
+        case Reuse::revalidate:
+            break;
+        }
+    }
+    if (req.method == HTTP_HEAD && !found.entry) {
+        pass(ex, route, false); // a HEAD miss is forwarded as HEAD and nothing is stored
+        return;
+    }
+    if (hit_for_pass(base)) {
+        ++route->stats.hit_for_pass;
+        pass(ex, route, true);
+        return;
+    }
+    std::string key = found.key.empty() ? base : found.key;
+    auto it = fills_.find(key);
+    if (it != fills_.end() && it->second->join(ex.defer())) return;
+    start_fill(ex, route, std::move(base), std::move(key), found.entry);
+}
+
+void Proxy::start_fill(http::Exchange& ex, const std::shared_ptr<Route>& route, std::string base,
+                       std::string key, std::shared_ptr<const Entry> stale) {
+    ++route->stats.misses;
+    auto fill = std::make_shared<Fill>(*this, route, std::move(base), key, std::move(stale));
+    fills_[key] = fill;
+    fill->start(ex.request(), ex.defer(), false);
+}
+
+void Proxy::schedule_revalidation(const std::shared_ptr<Route>& route, const std::string& base,
+                                  const std::string& key, std::shared_ptr<const Entry> stale,
+                                  const http::Request& req) {
+    if (fills_.count(key)) return; // one is already on its way
+    // The task needs the request later, when the client may be long gone: keep what the
+    // origin request is built from.
+    struct Saved {
+        std::string method = "GET", path, query, host;
+        std::vector<std::pair<std::string, std::string>> headers;
+    };
+    auto saved = std::make_shared<Saved>();
+    saved->path = req.path;
+    saved->query = req.query;
+    saved->host = req.host;
+    for (const auto& h : req.headers)
+        saved->headers.emplace_back(h.name, h.value);
+    bool queued =
+        deferred_.schedule("revalidate " + key, "revalidate " + std::string(key_url(key)),
+                           [this, route, base, key, stale, saved](loop::DeferredQueue::Done done) {
+                               if (shut_down_ || fills_.count(key)) {
+                                   done(true, "");
+                                   return;
+                               }
+                               ++route->stats.background_revalidations;
+                               http::Request r;
+                               r.method = HTTP_GET;
+                               r.method_name = "GET";
+                               r.path = saved->path;
+                               r.query = saved->query;
+                               r.host = saved->host;
+                               for (const auto& [n, v] : saved->headers)
+                                   r.headers.push_back(http::Header{n, v});
+                               auto fill = std::make_shared<Fill>(*this, route, base, key, stale);
+                               fills_[key] = fill;
+                               fill->on_background_done(std::move(done));
+                               fill->start(r, http::ExchangeRef(), true);
+                           });
+    (void)queued; // a duplicate or a full queue: the stale entry keeps being served meanwhile
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookup and storage
+
+std::shared_ptr<const Entry> Proxy::load(const std::string& key, bool* memory) {
+    int64_t now_ms = loop_.clock().now_ms();
+    if (auto item = hot_.get(key, now_ms)) {
+        if (item->url_gen == gens_.snapshot(key_url(key)).slot) {
+            *memory = true;
+            return item->entry;
+        }
+        hot_.erase(key); // invalidated since it was remembered
+    }
+    *memory = false;
+    store::Record rec;
+    auto r = store_.get_record(key, &rec);
+    if (!r) {
+        LOG_WARN("cache lookup of %s failed: %s", std::string(key_url(key)).c_str(),
+                 r.error().message.c_str());
+        return nullptr;
+    }
+    if (!*r) return nullptr;
+    auto e = Entry::decode(std::move(rec.payload));
+    if (!e) {
+        LOG_WARN("cache entry for %s is malformed; ignoring it", std::string(key_url(key)).c_str());
+        return nullptr;
+    }
+    remember(key, e);
+    return e;
+}
+
+void Proxy::remember(const std::string& key, const std::shared_ptr<const Entry>& e) {
+    if (hot_.capacity() == 0 || e->charge() > settings_.hot_object_max) return;
+    const std::shared_ptr<Route> route =
+        table_.match(key_url(key).substr(0, key_url(key).find('?')));
+    int64_t deadline = HotTierBase::kNoDeadline;
+    if (!e->is_vary()) deadline = retain_until(e->freshness()) * 1000;
+    if (route && route->spec.edge_ttl >= 0)
+        deadline = std::min(deadline, loop_.clock().now_ms() + route->spec.edge_ttl * 1000);
+    auto item = std::make_shared<HotItem>();
+    item->entry = e;
+    item->url_gen = gens_.snapshot(key_url(key)).slot;
+    hot_.put(key, std::move(item), e->charge(), deadline);
+}
+
+Proxy::Found Proxy::lookup(const std::string& base, const http::Request& req) {
+    Found f;
+    f.entry = load(base, &f.memory);
+    if (!f.entry) return f;
+    if (!f.entry->is_vary()) {
+        f.key = base;
+        return f;
+    }
+    VaryInfo vary;
+    for (std::string_view n : f.entry->vary_names())
+        vary.names.emplace_back(n);
+    f.key = base;
+    append_vary_key(f.key, vary, req.headers);
+    f.entry = load(f.key, &f.memory);
+    if (f.entry && f.entry->is_vary()) f.entry = nullptr; // a marker where a variant belongs
+    return f;
+}
+
+Proxy::Peek Proxy::peek(std::string_view host, std::string_view target) {
+    Peek p;
+    size_t q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    std::string_view query =
+        q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+    auto route = table_.match(path);
+    std::vector<std::string> none;
+    p.base = base_key(path, normalize_query(query, route ? route->spec.ignore_query_params : none),
+                      normalize_host(host));
+    p.entry = load(p.base, &p.memory);
+    return p;
+}
+
+void Proxy::store_entry(const std::string& base, const std::string& key,
+                        std::shared_ptr<const Entry> e, std::vector<std::string> vary_names,
+                        std::vector<std::string> tags, Generations::Snapshot snap, Route& route,
+                        std::function<void()> settled) {
+    std::string url(key_url(base));
+    if (!gens_.still_valid(url, snap)) {
+        ++route.stats.stores_skipped; // purged while in flight: don't bring it back
+        if (settled) settled();
+        return;
+    }
+    int64_t expires = retain_until(e->freshness());
+    if (expires <= loop_.clock().now_s()) {
+        ++route.stats.not_stored;
+        if (settled) settled();
+        return;
+    }
+    // Exactly once, from on_commit or (when the op failed) from done.
+    auto once = std::make_shared<std::function<void()>>(std::move(settled));
+    ++route.stats.stores;
+    std::shared_ptr<const Entry> marker;
+    if (!vary_names.empty()) marker = Entry::decode(Entry::encode_vary(vary_names));
+    store::WriteOp op;
+    op.apply = [base, key, e, marker, tags = std::move(tags),
+                expires](store::WriteTxn& txn) -> Status {
+        if (marker) {
+            if (Status st = txn.put_record(base, *marker->blob(), expires); !st) return st;
+        }
+        std::string_view payload = *e->blob();
+        return txn.put_tagged_record(key, payload, expires, tags);
+    };
+    op.on_commit = [this, base, key, e, marker, url, snap, once] {
+        // The hot tier only ever holds what LMDB holds; a purge between submit and commit
+        // already deleted the record, so leave memory alone too.
+        if (gens_.still_valid(url, snap)) {
+            if (marker) remember(base, marker);
+            remember(key, e);
+        }
+        if (auto fn = std::exchange(*once, nullptr)) fn();
+    };
+    op.done = [url, once](Status st) {
+        if (!st) LOG_WARN("storing %s failed: %s", url.c_str(), st.error().message.c_str());
+        if (auto fn = std::exchange(*once, nullptr)) fn();
+    };
+    store_.submit(std::move(op));
+}
+
+void Proxy::invalidate_url(std::string_view path_and_query) {
+    std::string url(path_and_query);
+    gens_.bump(url); // hot-tier entries of every variant and host, and fills in flight
+    std::string range = url_range(url);
+    store::WriteOp op;
+    op.apply = [range](store::WriteTxn& txn) -> Status {
+        std::vector<std::string> keys;
+        auto page = txn.scan_prefix(range, "", kInvalidateBatch, [&](const store::RecordView& rv) {
+            keys.emplace_back(rv.key);
+        });
+        if (!page) return page.error();
+        for (const auto& k : keys)
+            if (auto r = txn.delete_record(k); !r) return r.error();
+        return Status::ok();
+    };
+    op.done = [url](Status st) {
+        if (!st) LOG_WARN("invalidating %s failed: %s", url.c_str(), st.error().message.c_str());
+    };
+    store_.submit(std::move(op));
+}
+
+bool Proxy::hit_for_pass(const std::string& base) {
+    auto it = hfp_.find(base);
+    if (it == hfp_.end()) return false;
+    if (it->second > loop_.clock().now_s()) return true;
+    hfp_.erase(it);
+    return false;
+}
+
+void Proxy::mark_hit_for_pass(const std::string& base) {
+    if (hfp_.size() >= kMaxHitForPass) hfp_.clear(); // forgetting only costs a queued request
+    hfp_[base] = loop_.clock().now_s() + settings_.hit_for_pass_s;
+}
+
+void Proxy::fill_finished(const std::string& key, const Fill* fill) {
+    auto it = fills_.find(key);
+    if (it != fills_.end() && it->second.get() == fill) fills_.erase(it);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answering
+
+void Proxy::serve(http::Exchange& ex, const Entry& e, const char* x_cache,
+                  std::string_view cache_status, Route& route) {
+    const http::Request& req = ex.request();
+    int64_t now = loop_.clock().now_s();
+    ex.set_log_tag(x_cache);
+    std::string_view body = e.body();
+
+    // Conditional and range requests need the stored validators; most requests have neither.
+    bool conditional = false, ranged = false;
+    for (const auto& h : req.headers) {
+        if (istarts_with(h.name, "if-"))
+            conditional = true;
+        else if (iequals(h.name, "range"))
+            ranged = true;
+    }
+    RangeAnswer range;
+    if (conditional || ranged) {
+        Validators v;
+        v.response_time = e.freshness().response_time;
+        if (auto et = e.header("etag")) v.etag = *et;
+        if (auto lm = e.header("last-modified")) v.last_modified = parse_http_date(*lm);
+        if (auto d = e.header("date")) v.date = parse_http_date(*d);
+        if (conditional && e.status() == 200 &&
+            evaluate_preconditions(req.headers, v) == Precondition::not_modified) {
+            ex.status(304);
+            for_each_block_field(e.header_block(), [&](std::string_view n, std::string_view val) {
+                if (keep_in_304(n)) ex.header(n, val);
+            });
+            if (e.header("date")) ex.omit_date();
+            ex.header("Age", static_cast<uint64_t>(current_age(e.freshness(), now)));
+            ex.header("X-Cache", x_cache).header("Cache-Status", cache_status);
+            ex.header("Via", "1.1 edgecached");
+            ex.send();
+            ++route.stats.not_modified;
+            return;
+        }
+        if (ranged && e.status() == 200 && req.method == HTTP_GET)
+            range = evaluate_range(req.headers, body.size(), v);
+    }
+
+    int status = e.status();
+    if (range.kind == RangeAnswer::Kind::partial) {
+        status = 206;
+        body = body.substr(range.first, range.size());
+    } else if (range.kind == RangeAnswer::Kind::unsatisfiable) {
+        ex.status(416).header("Content-Range", range.content_range);
+        ex.header("Content-Type", "application/json").header("X-Cache", x_cache);
+        ex.send(
+            http::Body::static_bytes("{\"error\":{\"code\":\"range_not_satisfiable\",\"message\":"
+                                     "\"the range is outside the stored body\"}}\n"));
+        return;
+    }
+    ex.status(status);
+    ex.raw_headers(e.header_block());
+    if (e.header("date")) ex.omit_date();
+    if (status == 206) ex.header("Content-Range", range.content_range);
+    ex.header("Age", static_cast<uint64_t>(current_age(e.freshness(), now)));
+    ex.header("X-Cache", x_cache);
+    ex.header("Cache-Status", cache_status);
+    ex.header("Via", "1.1 edgecached");
+    if (settings_.expose_tags && !e.tags().empty()) {
+        std::string joined;
+        for (std::string_view t : e.tags()) {
+            if (!joined.empty()) joined.push_back(',');
+            joined.append(t);
+        }
+        ex.header("Cache-Tag", joined);
+    }
+    if (req.method != HTTP_HEAD) route.stats.bytes_served += body.size();
+    ex.send(http::Body::shared(e.blob(), body));
+}
+
+void Proxy::send_gateway_error(http::Exchange& ex, origin::ErrorKind kind, std::string_view origin,
+                               std::string_view message) {
+    int status = origin::gateway_status(kind);
+    std::string code = std::string("origin_") + origin::error_kind_name(kind);
+    std::string text = "origin " + std::string(origin) + ": " + std::string(message);
+    ex.set_log_tag("ERROR");
+    kv::send_error(ex, status, code, text);
+}
+
+} // namespace ec::cache

@@ -1,0 +1,167 @@
+// Proxy: the caching reverse proxy — lookup, coalesced fills, revalidation, stale serving, pass.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "cache/entry.hpp"
+#include "cache/generations.hpp"
+#include "cache/hot_tier.hpp"
+#include "cache/purge.hpp"
+#include "cache/routes.hpp"
+#include "cache/stats.hpp"
+#include "config/config.hpp"
+#include "http/exchange.hpp"
+#include "http/handler.hpp"
+#include "loop/deferred.hpp"
+#include "loop/loop.hpp"
+#include "origin/origins.hpp"
+#include "store/store.hpp"
+
+namespace ec::cache {
+
+class Fill;
+
+// The settings the proxy reads from the config (all reloadable but memory_cache).
+struct ProxySettings {
+    bool honor_client_no_cache = false;
+    bool expose_tags = false;
+    bool heuristic_freshness = false;
+    uint64_t max_object_size = 64ull << 20;
+    uint64_t max_body_size = 100ull << 20;
+    uint64_t hot_object_max = 1ull << 20;
+    int64_t hit_for_pass_s = 30; // how long a non-shareable answer sends a key past coalescing
+};
+
+// What sits in the hot tier: an entry and the URL generation it was valid for, so one
+// counter bump invalidates every variant of a URL in memory without finding them.
+struct HotItem {
+    std::shared_ptr<const Entry> entry;
+    uint32_t url_gen = 0;
+};
+
+// Request flow for GET (HEAD is answered from stored GETs; a HEAD miss is passed as HEAD):
+//   hot tier → LMDB (following a Vary marker to the variant) → decide_reuse():
+//     fresh            → answer (304 / 206 / 416 as the client's headers ask)          HIT
+//     stale in SWR     → answer, schedule one background revalidation (deferred task)  STALE
+//     otherwise        → conditional fill; 304 refreshes the entry              REVALIDATED
+//   miss → a fill: one origin request per key however many clients wait (coalescing); the
+//   first client streams the response as it arrives, the others are answered from the
+//   buffered copy when it is complete. Origin failure (refused, timeout, reset, 5xx) with an
+//   entry inside stale-if-error → the stale entry; else 502 / 504.
+// Unsafe and unknown methods are forwarded with their bodies; a 2xx/3xx answer invalidates
+// the target URL (all variants) and same-origin Location / Content-Location. With
+// write: "through", a successful PUT's body becomes the stored representation.
+class Proxy {
+public:
+    Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
+          uint64_t memory_cache_bytes);
+    ~Proxy();
+    Proxy(const Proxy&) = delete;
+    Proxy& operator=(const Proxy&) = delete;
+
+    // Applies routes and settings (at start and on reload). Fills in flight keep their route.
+    void configure(const config::Config& cfg);
+
+    // True when a route matches this path.
+    bool routes(std::string_view path) const { return table_.match(path) != nullptr; }
+    http::BodyLimit body_limit(const http::Request& req) const;
+    // Handles a request whose path matches a route (404 otherwise).
+    void handle(http::Exchange& ex);
+
+    // Invalidates every stored variant of a URL ("/path?query", all hosts): LMDB records,
+    // hot-tier entries (by generation) and fills in flight. Returns at once; the delete is a
+    // write op.
+    void invalidate_url(std::string_view path_and_query);
+
+    // The stored entry for a URL on a host, as a request without Vary-relevant headers would
+    // find it (a Vary marker is returned as such), without going to the origin.
+    struct Peek {
+        std::string base;
+        std::shared_ptr<const Entry> entry;
+        bool memory = false;
+    };
+    Peek peek(std::string_view host, std::string_view target);
+
+    // Stops background work and cancels fills (shutdown).
+    void shutdown();
+
+    // Counters summed over routes (plus those of routes removed by reloads).
+    CacheCounters totals() const;
+    void reset_stats();
+    const RouteTable& route_table() const { return table_; }
+    HotTier<HotItem>& hot() { return hot_; }
+    loop::DeferredQueue& deferred() { return deferred_; }
+    Generations& generations() { return gens_; }
+    const ProxySettings& settings() const { return settings_; }
+    size_t fills_in_flight() const { return fills_.size(); }
+
+    Purger& purger() { return *purger_; }
+
+private:
+    friend class Fill;
+    friend class Purger;
+
+    struct Found {
+        std::shared_ptr<const Entry> entry;
+        std::string key; // the variant's storage key (the base key when there is no Vary)
+        bool memory = false;
+    };
+    // Hot tier, then LMDB; follows a Vary marker. Always fills `key` with the key a fill for
+    // this request should store under when the Vary names are known.
+    Found lookup(const std::string& base, const http::Request& req);
+    std::shared_ptr<const Entry> load(const std::string& key, bool* memory);
+    void remember(const std::string& key, const std::shared_ptr<const Entry>& e);
+
+    void handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route);
+    void start_fill(http::Exchange& ex, const std::shared_ptr<Route>& route, std::string base,
+                    std::string key, std::shared_ptr<const Entry> stale);
+    void schedule_revalidation(const std::shared_ptr<Route>& route, const std::string& base,
+                               const std::string& key, std::shared_ptr<const Entry> stale,
+                               const http::Request& req);
+    void pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool counted_hfp);
+
+    // Answers from an entry: 304 / 206 / 416 / full, with Age, X-Cache, Cache-Status, Via.
+    void serve(http::Exchange& ex, const Entry& e, const char* x_cache,
+               std::string_view cache_status, Route& route);
+    void send_gateway_error(http::Exchange& ex, origin::ErrorKind kind, std::string_view origin,
+                            std::string_view message);
+
+    // Stores a completed response (and the Vary marker) unless a purge moved the generation
+    // since `snap`; updates the hot tier after the commit. `settled` (optional) runs once the
+    // entry is visible to lookups — or will never be (skipped, failed).
+    void store_entry(const std::string& base, const std::string& key,
+                     std::shared_ptr<const Entry> e, std::vector<std::string> vary_names,
+                     std::vector<std::string> tags, Generations::Snapshot snap, Route& route,
+                     std::function<void()> settled = nullptr);
+
+    bool hit_for_pass(const std::string& base);
+    void mark_hit_for_pass(const std::string& base);
+    void fill_finished(const std::string& key, const Fill* fill);
+    origin::Pool* pool_for(const Route& route);
+
+    loop::Loop& loop_;
+    store::Store& store_;
+    origin::Origins& origins_;
+    RouteTable table_;
+    ProxySettings settings_;
+    HotTier<HotItem> hot_;
+    Generations gens_;
+    loop::DeferredQueue deferred_;
+    std::unordered_map<std::string, std::shared_ptr<Fill>> fills_;
+    std::unordered_map<std::string, int64_t> hfp_; // base key → until (unix s)
+    CacheCounters retired_;                        // counters of routes removed by reloads
+    std::unique_ptr<Purger> purger_;
+    bool shut_down_ = false;
+};
+
+// Headers a client request forwards upstream: everything but hop-by-hop, framing and Host
+// (set from the origin's `host` or the client's), plus Via. With `cacheable`, the client's
+// conditional and Range headers are dropped too: a fill asks for the whole representation.
+std::vector<origin::Header> upstream_headers(const http::Request& req,
+                                             const config::OriginSpec* spec, bool cacheable);
+
+} // namespace ec::cache

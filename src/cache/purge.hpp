@@ -1,0 +1,66 @@
+// Purger: invalidation by URL, prefix, tag or everything — time-sliced, as deferred loop tasks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/status.hpp"
+
+namespace ec::cache {
+
+class Proxy;
+
+// A purge is a message, not a call into the store: the same request can later arrive from a
+// fleet-wide subject (SPEC "Beyond one machine") and be applied here unchanged.
+struct PurgeRequest {
+    enum class Kind { paths, prefix, tags, all };
+    Kind kind = Kind::paths;
+    std::vector<std::string> paths; // "/a?b=1": every variant on every host (query normalised)
+    std::string prefix;             // path prefix
+    std::vector<std::string> tags;
+    bool soft = false; // mark stale (keep for stale-while-revalidate / -if-error) instead
+    std::string route; // scope to one route's prefix ("" = all routes)
+    std::string
+        namespace_; // KV namespace instead of the cache (prefix = key prefix, all = all keys)
+};
+
+struct PurgeResult {
+    uint64_t purged = 0; // records deleted (or marked stale)
+    uint64_t memory = 0; // hot-tier entries dropped
+};
+
+// Runs purges one slice at a time: each slice is one write op of at most `batch` records,
+// and the next slice is posted after the previous commit, so a million-entry purge never holds
+// the loop for long and other requests are served between slices. The hot tier is swept in
+// step (a bounded number of slots per slice); fills in flight are invalidated at once through
+// the generations (a purged URL's generation, or the epoch for ranges), so nothing purged can
+// come back from a response that was already on its way.
+class Purger {
+public:
+    explicit Purger(Proxy& proxy, size_t batch = 1000);
+    ~Purger();
+
+    // Validates and starts a purge; `done` gets the counts once every slice has committed, or
+    // the first error (400 for a bad request, storage errors). Errors: 400 bad_purge (no
+    // paths/prefix/tags/all, unknown route, a path not starting with "/"), 404 for an unknown
+    // namespace.
+    void submit(PurgeRequest req, std::function<void(Result<PurgeResult>)> done);
+
+    size_t in_progress() const { return running_; }
+    uint64_t total_purged() const { return total_; }
+
+private:
+    struct Job;
+    void slice(const std::shared_ptr<Job>& job);
+
+    Proxy& proxy_;
+    size_t batch_;
+    size_t running_ = 0;
+    uint64_t total_ = 0;
+    std::shared_ptr<bool> alive_;
+};
+
+} // namespace ec::cache

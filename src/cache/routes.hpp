@@ -1,0 +1,37 @@
+// RouteTable: the configured proxy routes, matched by longest path prefix.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/freshness.hpp"
+#include "cache/stats.hpp"
+#include "config/config.hpp"
+
+namespace ec::cache {
+
+// One route. Shared: an in-flight fill keeps its route alive across a reload.
+struct Route {
+    config::RouteSpec spec;
+    FreshnessPolicy policy; // policy.ttl_by_status points into spec
+    CacheCounters stats;
+};
+
+class RouteTable {
+public:
+    // Replaces the routes (already validated and sorted longest prefix first by config).
+    // Counters carry over to routes of the same name.
+    void configure(const std::vector<config::RouteSpec>& routes, bool heuristic_freshness);
+    // The route for a path, or nullptr.
+    std::shared_ptr<Route> match(std::string_view path) const;
+    std::shared_ptr<Route> find(std::string_view name) const;
+    const std::vector<std::shared_ptr<Route>>& routes() const { return routes_; }
+    bool empty() const { return routes_.empty(); }
+
+private:
+    std::vector<std::shared_ptr<Route>> routes_;
+};
+
+} // namespace ec::cache
