@@ -104,6 +104,7 @@ void Store::Impl::commit_queued(bool start_sync) {
     // A callback below may flush() or submit(): new ops wait for the next round.
     if (committing_ || queue_.empty()) return;
     committing_ = true;
+    evict_ahead();
     std::vector<WriteOp> ops;
     ops.swap(queue_);
     BatchResult res;
@@ -113,6 +114,19 @@ void Store::Impl::commit_queued(bool start_sync) {
     for (size_t i = 0; i < ops.size(); ++i)
         idx[i] = i;
     run_batch(ops, std::move(idx), res);
+
+    // The map is full: make room and retry what failed for lack of it (two rounds, the second
+    // evicting more).
+    for (size_t want : {size_t{1000}, size_t{20000}}) {
+        std::vector<size_t> full;
+        for (size_t i = 0; i < ops.size(); ++i)
+            if (!res.committed[i] && !res.status[i].is_ok() && res.status[i].error().http == 507)
+                full.push_back(i);
+        if (full.empty() || evict_for_space(want) == 0) break;
+        for (size_t i : full)
+            res.status[i] = Status::ok();
+        run_batch(ops, std::move(full), res);
+    }
 
     // Readers from here on (on_commit, dones) see the commit.
     reset_read_txn();
@@ -310,6 +324,7 @@ Store::Impl::~Impl() {
     }
     if (rtxn_) mdb_txn_abort(rtxn_);
     rtxn_ = nullptr;
+    wait_for_backup();
     env_.reset();
 }
 

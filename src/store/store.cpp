@@ -192,8 +192,21 @@ Store::MapUsage Store::Impl::map_usage() {
     MDB_stat st{};
     mdb_env_info(env_->env(), &info);
     mdb_env_stat(env_->env(), &st);
-    return {static_cast<uint64_t>(info.me_mapsize),
-            (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize};
+    MapUsage u{static_cast<uint64_t>(info.me_mapsize), 0,
+               (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize};
+    // Pages in use now; freed pages below the high-water mark are reused by later writes.
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env_->env(), nullptr, MDB_RDONLY, &txn) == 0) {
+        const Dbs& d = env_->dbs();
+        uint64_t pages = 0;
+        for (MDB_dbi dbi :
+             {MDB_dbi{0}, MDB_dbi{1}, d.records, d.expiry, d.tags, d.namespaces, d.meta})
+            if (mdb_stat(txn, dbi, &st) == 0)
+                pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        mdb_txn_abort(txn);
+        u.used_bytes = pages * st.ms_psize;
+    }
+    return u;
 }
 
 // ---- Store: the public face ----
@@ -204,7 +217,9 @@ std::unique_ptr<Store> Store::open(loop::Loop& loop, const Options& opts) {
     LOG_INFO("store: opened %s (map %llu bytes, %s durability)", opts.data_dir.c_str(),
              static_cast<unsigned long long>(opts.map_size),
              opts.durability == Durability::sync ? "sync" : "batch");
-    return std::unique_ptr<Store>(new Store(std::move(impl)));
+    std::unique_ptr<Store> store(new Store(std::move(impl)));
+    store->resume_namespace_deletions();
+    return store;
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -303,6 +318,18 @@ void Store::set_sync_gate_for_test(std::function<void()> gate) {
 
 void Store::sweep_now_for_test() {
     impl_->start_sweep();
+}
+
+} // namespace ec::store
+
+namespace ec::store {
+
+void Store::set_eviction_filter(std::function<bool(std::string_view key)> skip) {
+    impl_->eviction_skip_ = std::move(skip);
+}
+
+void Store::set_evictable_namespaces(std::vector<std::string> titles) {
+    impl_->opts_.evictable_namespaces = std::move(titles);
 }
 
 } // namespace ec::store

@@ -29,6 +29,8 @@ struct Options {
     uint32_t sync_interval_ms = 1000;  // batch mode: mdb_env_sync period
     uint32_t sweep_interval_ms = 1000; // 0 = no sweep timer (tests sweep by hand)
     uint32_t sweep_budget = 1000;      // expired records deleted per sweep slice
+    // KV namespaces whose records may be evicted like cache entries when the map is full.
+    std::vector<std::string> evictable_namespaces;
 };
 
 // A KV namespace: `num` prefixes its storage keys; `id` (32 lowercase hex) is the Cloudflare id.
@@ -112,6 +114,7 @@ struct StoreStats {
     uint64_t syncs = 0;           // mdb_env_sync calls
     uint64_t expired_swept = 0;   // records deleted by the sweeper
     uint64_t expired_on_read = 0; // point reads that found an expired record (not returned)
+    uint64_t evicted = 0;         // records evicted because the map was full
     uint64_t expired_skipped = 0; // expired records passed over by listings and scans
 };
 
@@ -165,6 +168,27 @@ public:
                 int64_t expiration, std::function<void(Status)> done);
     void kv_delete(std::string ns_title, std::string key, std::function<void(Status)> done);
 
+    // ---- namespace administration (namespaces.cpp) ----
+    // The mirror is updated after each commit: a `const Namespace*` from the lookups above is
+    // valid only until the store commits again (a deleted namespace's object is freed).
+
+    // Creates a namespace titled `title` with a fresh random id; done gets it once durable.
+    // Errors: 400 namespace_exists (the title is taken), 400 bad_namespace_title, storage errors.
+    void create_namespace(std::string title, std::function<void(Result<Namespace>)> done);
+    // Gives namespace `id` a new title; its id and keys stay. Renaming to its current title
+    // succeeds. Errors: 404 namespace_not_found, 400 namespace_exists, 400 bad_namespace_title.
+    void rename_namespace(std::string id, std::string title,
+                          std::function<void(Result<Namespace>)> done);
+    // Removes namespace `id`: once done reports success it is gone from every lookup, and its
+    // title is free. Its keys are deleted afterwards in bounded batches (one write op of at most
+    // kNamespaceDeleteBatch records per commit, each batch submitted when the previous one
+    // commits), so a big namespace never stalls the loop; a deletion cut short by a restart
+    // resumes when the store opens. Errors: 404 namespace_not_found, storage errors.
+    void delete_namespace(std::string id, std::function<void(Status)> done);
+    static constexpr size_t kNamespaceDeleteBatch = 1000;
+    // Deleted namespaces whose keys are not all gone yet (read from a snapshot; tests, stats).
+    Result<size_t> namespace_deletions_pending();
+
     // ---- generic record reads (same snapshot rules as the KV reads) ----
     // Looks up a logical storage key. Returns true and fills *out (copied; payload only when
     // want_payload) for a live record; false when absent or expired. Errors: 500 storage_error,
@@ -177,6 +201,22 @@ public:
     Result<ScanPage> scan_prefix(std::string_view prefix, std::string_view after, size_t limit,
                                  const std::function<void(const RecordView&)>& fn);
 
+    // Writes a compacted copy of the environment (mdb_env_copy2, MDB_CP_COMPACT) into `path`,
+    // a new directory (absolute; must not exist), on libuv's thread pool while serving goes
+    // on. done(status, bytes of the copy). Errors: 400 bad_backup_path, 409
+    // backup_target_exists / backup_in_progress, 500 backup_failed (the partial copy is
+    // removed). Destroying the store waits for a backup in progress to finish.
+    void backup(std::string path, std::function<void(Status, uint64_t bytes)> done);
+    bool backup_in_progress() const;
+
+    // When a write fails with MDB_MAP_FULL, the store evicts — expired records, then cache
+    // entries ('C' keys) and records of evictable namespaces, nearest expiry first — in their
+    // own transactions, and retries the failed ops once per round (two rounds). `skip` says
+    // which keys were used recently (the hot tier) so they go last. KV writes that still do
+    // not fit fail with 507 storage_full; reads are never affected.
+    void set_eviction_filter(std::function<bool(std::string_view key)> skip);
+    void set_evictable_namespaces(std::vector<std::string> titles);
+
     // Writes every pending op now (shutdown path); returns after the final sync, with every
     // done delivered. Blocks the loop on the in-flight sync and one fsync: not for the data path.
     void flush();
@@ -187,7 +227,8 @@ public:
     Result<EntryCounts> entry_counts();
     struct MapUsage {
         uint64_t map_size;
-        uint64_t used_bytes;
+        uint64_t used_bytes;       // pages in use by the databases
+        uint64_t high_water_bytes; // the file's extent: never shrinks (backup/restore does)
     };
     MapUsage map_usage();
 
@@ -202,6 +243,8 @@ public:
 
 private:
     explicit Store(std::unique_ptr<Impl> impl);
+    // Restarts the key deletion of namespaces deleted before a restart (namespaces.cpp).
+    void resume_namespace_deletions();
     std::unique_ptr<Impl> impl_;
 };
 
@@ -212,6 +255,9 @@ public:
     virtual ~WriteTxn() = default;
     // Finds the namespace, creating it (new num and random id) when `create` is set.
     virtual Result<Namespace> namespace_for_title(std::string_view title, bool create) = 0;
+    // Finds a namespace by its id (32 lowercase hex), as this transaction sees it.
+    // Errors: 404 namespace_not_found, storage errors.
+    virtual Result<Namespace> namespace_for_id(std::string_view id) = 0;
     virtual Status kv_put(const Namespace& ns, std::string_view key, std::string_view value,
                           std::string_view metadata, int64_t expiration) = 0;
     // Returns true when a live record was deleted.

@@ -28,6 +28,8 @@ struct SyncJob {
     std::vector<std::function<void(Status)>> waiters; // dones released by this sync
 };
 
+struct BackupJob;
+
 class Store::Impl {
 public:
     // Takes the opened env; loads the namespace mirror, registers the commit hook and timers.
@@ -76,7 +78,25 @@ public:
     std::map<std::string, std::unique_ptr<Namespace>, std::less<>> by_title_;
     std::map<std::string, const Namespace*, std::less<>> by_id_;
 
-    std::vector<WriteOp> queue_; // submitted, not yet committed
+    std::vector<WriteOp> queue_;        // submitted, not yet committed
+    std::shared_ptr<BackupJob> backup_; // the copy in progress (backup.cpp)
+    // Map full: deletes expired records, then up to `want` cold evictable ones, each step in
+    // its own transaction (evict.cpp). Returns how many records went.
+    size_t evict_for_space(size_t want);
+    // LMDB needs free pages to commit anything — deletes included — so waiting for
+    // MDB_MAP_FULL is too late: above kEvictAheadPercent of the map in real use, evict down to
+    // kEvictTargetPercent before committing (a cheap check until the high-water mark gets there).
+    static constexpr uint64_t kEvictAheadPercent = 85;
+    static constexpr uint64_t kEvictTargetPercent = 75;
+    struct PageUse {
+        uint64_t page_size = 0, map_pages = 0, high_water = 0, used = 0, records = 0;
+    };
+    PageUse page_use();
+    void evict_ahead();
+    std::function<bool(std::string_view key)> eviction_skip_; // true = recently used
+    std::function<void(size_t)> evicted_hook_;
+    // Blocks until the backup in progress has finished: the env must outlive it.
+    void wait_for_backup();
     bool committing_ = false;
 
 private:
@@ -111,6 +131,8 @@ private:
     size_t hook_id_ = 0;
     std::unique_ptr<loop::Timer> sweep_timer_;
     std::unique_ptr<loop::Timer> sync_timer_;
+
+public:
     // Expires with the Impl: posted callbacks and re-entrant callers check it.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

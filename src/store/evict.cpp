@@ -1,0 +1,135 @@
+// Eviction when the map is full: expired records first, then the coldest evictable ones.
+#include <algorithm>
+
+#include "store/bytes.hpp"
+#include "store/store_impl.hpp"
+#include "util/log.hpp"
+
+namespace ec::store {
+
+using detail::lmdb_error;
+using detail::mval;
+using detail::sv;
+
+namespace {
+
+// Cache entries ('C') are always evictable; KV records ('K' + be32 namespace) only when their
+// namespace is listed in `evictable_namespaces`.
+bool evictable(std::string_view key, const std::vector<uint32_t>& nums) {
+    if (key.empty()) return false;
+    if (key[0] == 'C') return true;
+    if (key[0] != 'K' || key.size() < 5) return false;
+    uint32_t num = (static_cast<uint32_t>(static_cast<unsigned char>(key[1])) << 24) |
+                   (static_cast<uint32_t>(static_cast<unsigned char>(key[2])) << 16) |
+                   (static_cast<uint32_t>(static_cast<unsigned char>(key[3])) << 8) |
+                   static_cast<uint32_t>(static_cast<unsigned char>(key[4]));
+    return std::find(nums.begin(), nums.end(), num) != nums.end();
+}
+
+} // namespace
+
+Store::Impl::PageUse Store::Impl::page_use() {
+    PageUse u;
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(env_->env(), &info) != 0 || mdb_env_stat(env_->env(), &st) != 0) return u;
+    u.page_size = st.ms_psize;
+    u.map_pages = info.me_mapsize / st.ms_psize;
+    u.high_water = info.me_last_pgno + 1;
+    if (u.high_water * 100 < u.map_pages * kEvictAheadPercent) return u; // far from full: done
+    // Close to the high-water mark: count the pages really in use (freed ones are reusable).
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env_->env(), nullptr, MDB_RDONLY, &txn) != 0) return u;
+    const Dbs& d = env_->dbs();
+    for (MDB_dbi dbi :
+         {MDB_dbi{0}, MDB_dbi{1}, d.records, d.expiry, d.tags, d.namespaces, d.meta}) {
+        if (mdb_stat(txn, dbi, &st) == 0) {
+            u.used += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+            if (dbi == d.records) u.records = st.ms_entries;
+        }
+    }
+    mdb_txn_abort(txn);
+    return u;
+}
+
+void Store::Impl::evict_ahead() {
+    PageUse u = page_use();
+    if (u.map_pages == 0 || u.used * 100 < u.map_pages * kEvictAheadPercent) return;
+    // Bring use down to the low-water mark, by records of average size.
+    uint64_t excess = u.used - u.map_pages * kEvictTargetPercent / 100;
+    uint64_t per_record = u.records ? std::max<uint64_t>(1, u.used / u.records) : 1;
+    size_t want = static_cast<size_t>(std::min<uint64_t>(excess / per_record + 16, 20000));
+    evict_for_space(want);
+}
+
+size_t Store::Impl::evict_for_space(size_t want) {
+    // No snapshot of ours may pin the pages about to be freed.
+    reset_read_txn();
+    size_t freed = 0;
+
+    // 1. Expired records: nobody can read them any more.
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env_->env(), nullptr, 0, &txn) == 0) {
+        auto r = delete_expired(ctx(txn), now_s(), std::max<size_t>(want, 10000));
+        if (r && r->deleted > 0 && mdb_txn_commit(txn) == 0) {
+            ++stats_.commits;
+            freed += r->deleted;
+            stats_.expired_swept += r->deleted;
+        } else if (!r || r->deleted == 0) {
+            mdb_txn_abort(txn);
+        }
+    }
+    if (freed >= want) return freed;
+
+    // 2. The coldest evictable records: in expiry order (what expires soonest is worth least),
+    //    skipping what the hot tier has served recently (eviction_skip_).
+    std::vector<uint32_t> nums;
+    for (const std::string& title : opts_.evictable_namespaces)
+        if (auto it = by_title_.find(title); it != by_title_.end()) nums.push_back(it->second->num);
+    if (mdb_txn_begin(env_->env(), nullptr, 0, &txn) != 0) return freed;
+    RecordCtx c = ctx(txn);
+    std::vector<std::string> victims;
+    std::vector<std::string> hot;
+    MDB_cursor* cur = nullptr;
+    if (mdb_cursor_open(txn, env_->dbs().expiry, &cur) == 0) {
+        MDB_val k, v;
+        size_t examined = 0;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+             rc == 0 && victims.size() < want && examined < want * 20;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++examined) {
+            MDB_val rk = v, rv;
+            if (mdb_get(txn, env_->dbs().records, &rk, &rv) != 0) continue;
+            RecordView rec;
+            if (!decode_record(sv(rk), sv(rv), &rec) || !evictable(rec.key, nums)) continue;
+            if (eviction_skip_ && eviction_skip_(rec.key)) {
+                if (hot.size() < want) hot.emplace_back(rec.key);
+                continue;
+            }
+            victims.emplace_back(rec.key);
+        }
+        mdb_cursor_close(cur);
+    }
+    // Not enough cold ones: recently used ones go too, rather than refusing the write.
+    for (size_t i = 0; victims.size() < want && i < hot.size(); ++i)
+        victims.push_back(std::move(hot[i]));
+    if (victims.empty()) {
+        mdb_txn_abort(txn);
+        return freed;
+    }
+    size_t deleted = 0;
+    for (const std::string& key : victims) {
+        auto r = delete_record(c, key);
+        if (!r) break;
+        deleted += r->has_value();
+    }
+    if (mdb_txn_commit(txn) != 0) return freed;
+    ++stats_.commits;
+    stats_.evicted += deleted;
+    freed += deleted;
+    if (deleted && evicted_hook_) evicted_hook_(deleted);
+    LOG_WARN("store: map full: evicted %zu expired and %zu cold record(s)", freed - deleted,
+             deleted);
+    return freed;
+}
+
+} // namespace ec::store
