@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     if (ec::log::parse_level(cfg->log_level, &level)) ec::log::set_level(level);
     raise_fd_limit();
     try {
-        ec::daemon::Daemon daemon(std::move(*cfg));
+        ec::daemon::Daemon daemon(std::move(*cfg), std::move(*cmd));
         return daemon.run();
     } catch (const std::exception& e) {
         LOG_ERROR("%s", e.what());

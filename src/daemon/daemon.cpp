@@ -4,7 +4,10 @@
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <simdjson.h>
 
 #include "util/log.hpp"
 #include "util/units.hpp"
@@ -40,9 +43,35 @@ std::string roles_text(const Roles& r) {
     return s;
 }
 
+Roles roles_of(const config::ListenSpec& spec) {
+    Roles roles;
+    roles.kv = spec.serve_kv;
+    roles.proxy = spec.serve_proxy;
+    roles.health = spec.serve_health;
+    roles.metrics = spec.serve_metrics;
+    roles.kv_backend = spec.kv_backend;
+    if (!spec.kv_backend.empty()) roles.kv = roles.proxy = roles.health = roles.metrics = false;
+    return roles;
+}
+
+// A socket passed by systemd serves what the `listen` entry with the same address would, so
+// "serve" and "kv_backend" still apply; any other one serves what a plain string entry does.
+const config::ListenSpec& spec_for_socket(int fd, const std::vector<config::ListenSpec>& listen) {
+    static const config::ListenSpec plain{};
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return plain;
+    std::string bound = http::describe_address(reinterpret_cast<sockaddr*>(&ss));
+    for (const config::ListenSpec& spec : listen)
+        if (spec.address == bound) return spec;
+    return plain;
+}
+
 } // namespace
 
-Daemon::Daemon(config::Config cfg) : cfg_(std::move(cfg)) {
+Daemon::Daemon(config::Config cfg, config::CommandLine cli)
+    : cfg_(std::move(cfg)), cli_(std::move(cli)) {
+    started_at_ = loop_.clock().now_s();
     const char* hooks = std::getenv("EDGECACHED_TEST_HOOKS");
     test_hooks_ = hooks && std::string(hooks) == "1";
 
@@ -56,10 +85,27 @@ Daemon::Daemon(config::Config cfg) : cfg_(std::move(cfg)) {
     store_ = store::Store::open(loop_, so);
 
     server_ = std::make_unique<http::Server>(loop_, limits_from(cfg_));
-    native_kv_ = std::make_unique<kv::NativeApi>(*store_, loop_.clock());
+    native_kv_ = std::make_unique<kv::NativeApi>(*store_, loop_.clock(), ns_stats_);
+    cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*store_, loop_.clock());
+    workerd_kv_ = std::make_unique<kv::WorkerdBackend>(*store_, loop_.clock());
+    origins_ = std::make_unique<origin::Origins>(loop_);
+    origins_->configure(cfg_.origins);
+    proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_.memory_cache);
+    // When the map fills up, what the memory tier served recently is evicted last.
+    store_->set_eviction_filter([this](std::string_view key) {
+        return proxy_->hot().contains(key, loop_.clock().now_ms());
+    });
     access_log_ = std::make_unique<AccessLog>(loop_);
+    admin_ = std::make_unique<admin::AdminApi>(admin::AdminDeps{
+        loop_, *server_, *store_, *proxy_, *origins_, latency_, ns_stats_,
+        [this]() -> const config::Config& { return cfg_; }, [this] { return reload(); },
+        [this] { return first_tcp_listener(); }, started_at_});
     apply_runtime_settings();
-    server_->on_exchange_done = [this](http::Exchange& ex) { access_log_->record(ex); };
+    server_->on_exchange_done = [this](http::Exchange& ex) {
+        latency_.record(uv_hrtime() - ex.start_ns());
+        access_log_->record(ex);
+    };
+    systemd_ = std::make_unique<SystemdNotify>(loop_);
     open_listeners();
 
     signals_.push_back(
@@ -68,6 +114,12 @@ Daemon::Daemon(config::Config cfg) : cfg_(std::move(cfg)) {
         std::make_unique<loop::Signal>(loop_.uv(), SIGINT, [this] { begin_shutdown("SIGINT"); }));
     signals_.push_back(
         std::make_unique<loop::Signal>(loop_.uv(), SIGUSR1, [this] { access_log_->reopen(); }));
+    signals_.push_back(std::make_unique<loop::Signal>(loop_.uv(), SIGHUP, [this] {
+        auto r = reload();
+        if (!r)
+            LOG_ERROR("reload refused, keeping the running configuration: %s",
+                      r.error().message.c_str());
+    }));
     for (auto& s : signals_)
         s->unref();
 }
@@ -82,24 +134,31 @@ void Daemon::apply_runtime_settings() {
     rules.max_value_size = cfg_.max_value_size;
     native_kv_->set_rules(rules);
     native_kv_->set_max_body_size(cfg_.max_body_size);
+    proxy_->configure(cfg_);
+    store_->set_evictable_namespaces(cfg_.evictable_namespaces);
+    cloudflare_kv_->set_rules(rules);
+    cloudflare_kv_->set_max_body_size(cfg_.max_body_size);
+    workerd_kv_->set_rules(rules);
+    workerd_kv_->set_max_body_size(cfg_.max_body_size);
     access_log_->open(cfg_.access_log);
     ec::log::Level lvl;
     if (ec::log::parse_level(cfg_.log_level, &lvl)) ec::log::set_level(lvl);
 }
 
 void Daemon::open_listeners() {
-    for (const config::ListenSpec& spec : cfg_.listen) {
-        Roles roles;
-        roles.kv = spec.serve_kv;
-        roles.proxy = spec.serve_proxy;
-        roles.health = spec.serve_health;
-        roles.metrics = spec.serve_metrics;
-        roles.kv_backend = spec.kv_backend;
-        if (!spec.kv_backend.empty()) roles.kv = roles.proxy = roles.health = roles.metrics = false;
+    // Socket activation: the sockets systemd passes replace the configured `listen` list.
+    auto activated = SystemdNotify::take_listen_fds();
+    socket_activated_ = !activated.empty();
+    for (const SystemdNotify::ActivatedSocket& s : activated) {
+        Roles roles = roles_of(spec_for_socket(s.fd, cfg_.listen));
         routers_.push_back(std::make_unique<Router>(*this, roles));
-        http::Listener& l = server_->listen(spec.address, routers_.back().get(), spec.address);
-        LOG_INFO("listening on %s (%s)", l.bound.c_str(), roles_text(roles).c_str());
+        http::Listener& l = server_->adopt(s.fd, routers_.back().get(), s.name);
+        LOG_INFO("listening on %s (%s; socket activation, fd %d %s)", l.bound.c_str(),
+                 roles_text(roles).c_str(), s.fd, s.name.c_str());
     }
+    const std::vector<config::ListenSpec> none;
+    for (const config::ListenSpec& spec : socket_activated_ ? none : cfg_.listen)
+        open_listener(spec);
     admin_socket_path_ = cfg_.admin_socket;
     if (admin_socket_path_.empty()) {
         const char* rt = std::getenv("RUNTIME_DIRECTORY");
@@ -116,10 +175,105 @@ void Daemon::open_listeners() {
     LOG_INFO("admin socket %s", l.bound.c_str() + 5);
 }
 
+void Daemon::open_listener(const config::ListenSpec& spec) {
+    Roles roles = roles_of(spec);
+    routers_.push_back(std::make_unique<Router>(*this, roles));
+    http::Listener& l = server_->listen(spec.address, routers_.back().get(), spec.address);
+    bound_.push_back(Bound{spec, &l});
+    LOG_INFO("listening on %s (%s)", l.bound.c_str(), roles_text(roles).c_str());
+}
+
+std::string Daemon::first_tcp_listener() const {
+    for (const Bound& b : bound_)
+        if (!b.listener->is_unix && !b.listener->closing && b.spec.serve_proxy)
+            return b.listener->bound;
+    for (const auto& l : server_->listeners())
+        if (!l->is_unix && !l->closing) return l->bound;
+    return "";
+}
+
+Result<std::vector<std::string>> Daemon::reload() {
+    notify_reloading();
+    struct ReadyAgain {
+        Daemon* d;
+        ~ReadyAgain() { d->notify_ready(); }
+    } ready_again{this};
+    auto next = config::load(cli_, config::Env::from_process());
+    if (!next) {
+        return make_error(400, "invalid_config", next.error().message);
+    }
+    config::Config& n = *next;
+    for (const std::string& name : config::reload_changes(cfg_, n))
+        LOG_WARN("reload: %s changed but needs a restart; keeping the running value", name.c_str());
+    // Options that need a restart keep their running values.
+    n.data_dir = cfg_.data_dir;
+    n.map_size = cfg_.map_size;
+    n.durability = cfg_.durability;
+    n.max_readers = cfg_.max_readers;
+    n.admin_socket = cfg_.admin_socket;
+    n.memory_cache = cfg_.memory_cache;
+    if (socket_activated_) n.listen = cfg_.listen;
+
+    // New listeners first: if one cannot bind, undo and refuse the whole reload.
+    std::vector<config::ListenSpec> added;
+    for (const auto& spec : n.listen) {
+        bool have = false;
+        for (const Bound& b : bound_)
+            have = have || (b.spec == spec && !b.listener->closing);
+        if (!have) added.push_back(spec);
+    }
+    size_t before = bound_.size();
+    for (const auto& spec : added) {
+        try {
+            open_listener(spec);
+        } catch (const std::exception& e) {
+            for (size_t i = before; i < bound_.size(); ++i)
+                server_->close_listener(*bound_[i].listener);
+            bound_.resize(before);
+            return make_error(400, "listen_failed", e.what());
+        }
+    }
+    for (Bound& b : bound_) {
+        bool keep = false;
+        for (const auto& spec : n.listen)
+            keep = keep || b.spec == spec;
+        if (!keep && !b.listener->closing) {
+            LOG_INFO("reload: no longer listening on %s", b.listener->bound.c_str());
+            server_->close_listener(*b.listener);
+        }
+    }
+    std::erase_if(bound_, [](const Bound& b) { return b.listener->closing; });
+
+    // What changed, by option name, for the caller.
+    std::vector<std::string> changed;
+    std::string old_json = config::to_json(cfg_), new_json = config::to_json(n);
+    if (old_json != new_json) {
+        simdjson::dom::parser pa, pb;
+        simdjson::padded_string ja(old_json), jb(new_json);
+        simdjson::dom::object a, b;
+        if (!pa.parse(ja).get_object().get(a) && !pb.parse(jb).get_object().get(b)) {
+            for (auto field : b) {
+                simdjson::dom::element old;
+                if (a[field.key].get(old) || simdjson::minify(old) != simdjson::minify(field.value))
+                    changed.emplace_back(field.key);
+            }
+        }
+    }
+    cfg_ = std::move(n);
+    server_->set_limits(limits_from(cfg_));
+    origins_->configure(cfg_.origins);
+    apply_runtime_settings();
+    LOG_INFO("configuration reloaded (%zu option(s) changed)", changed.size());
+    return changed;
+}
+
 int Daemon::run() {
     LOG_INFO("edgecached %s ready (data dir %s, map size %s, durability %s)", EC_VERSION,
              cfg_.data_dir.c_str(), format_size(cfg_.map_size).c_str(),
              cfg_.durability == config::Durability::sync ? "sync" : "batch");
+    // Listeners are bound and listening: connections queue in their backlogs from now on.
+    notify_ready();
+    systemd_->start_watchdog();
     loop_.run();
     finish();
     LOG_INFO("edgecached stopped");
@@ -133,6 +287,8 @@ void Daemon::begin_shutdown(const char* why) {
         return;
     }
     draining_ = true;
+    systemd_->stopping("draining " + std::to_string(server_->connection_count()) +
+                       " connection(s)");
     LOG_INFO("%s: draining %zu connection(s), up to %u ms", why, server_->connection_count(),
              cfg_.drain_timeout_ms);
     drain_timer_ = std::make_unique<loop::Timer>(loop_.uv(), [this] {
@@ -146,14 +302,37 @@ void Daemon::begin_shutdown(const char* why) {
     });
 }
 
+void Daemon::notify_reloading() {
+    systemd_->reloading();
+}
+
+void Daemon::notify_ready() {
+    // "serving 2 listener(s): 127.0.0.1:8787, unix:/run/x.sock" for `systemctl status`.
+    std::string text;
+    size_t n = 0;
+    for (const auto& l : server_->listeners()) {
+        if (l->name == "admin") continue;
+        text += (n++ ? ", " : ": ") + l->bound;
+    }
+    systemd_->ready("serving " + std::to_string(n) + " listener(s)" + text);
+}
+
 // Closes listeners and connections, commits and closes the store, and stops every handle so
 // the loop runs dry. Objects are destroyed only after the loop has run their close callbacks.
 void Daemon::finish() {
     if (finished_) return;
     finished_ = true;
+    if (systemd_) systemd_->stop_watchdog();
     signals_.clear();
+    // Closing the watchers restored the default actions: a second SIGTERM during the final
+    // commit must not kill the process half-way (SIGKILL still does).
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
     drain_timer_.reset();
     if (server_) server_->shutdown();
+    if (admin_) admin_->shutdown();
+    if (proxy_) proxy_->shutdown();
+    if (origins_) origins_->shutdown();
     if (store_) store_->flush();
     store_.reset();
     if (access_log_) access_log_->flush();

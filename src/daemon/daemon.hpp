@@ -5,13 +5,23 @@
 #include <string>
 #include <vector>
 
+#include "admin/admin_api.hpp"
+#include "admin/latency.hpp"
+#include "cache/proxy.hpp"
+#include "config/cli.hpp"
 #include "config/config.hpp"
+#include "config/docs.hpp"
+#include "config/options.hpp"
 #include "daemon/access_log.hpp"
 #include "daemon/router.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "http/server.hpp"
+#include "kv/cloudflare_api.hpp"
 #include "kv/native_api.hpp"
+#include "kv/workerd_backend.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
+#include "origin/origins.hpp"
 #include "store/store.hpp"
 
 namespace ec::daemon {
@@ -20,7 +30,8 @@ class Daemon {
 public:
     // Opens the store and binds every listener; throws std::runtime_error with a message fit
     // for the operator when any of that fails.
-    explicit Daemon(config::Config cfg);
+    // `cli` is kept for reloads: the file is re-read and the same flags applied on top.
+    explicit Daemon(config::Config cfg, config::CommandLine cli = {});
     ~Daemon();
 
     // Runs the loop until a signal drains and stops the daemon. Returns the exit code.
@@ -30,9 +41,33 @@ public:
     // up to drain_timeout_ms, commit, close the store.
     void begin_shutdown(const char* why);
 
+    // Re-reads the configuration (SIGHUP, POST /admin/reload). On success returns the names
+    // of the options that changed and applies them: listeners added and removed (connections
+    // on those that stay are untouched), limits, routes, origins, KV rules, tokens, logging.
+    // Options that need a restart keep their old value (logged). An invalid config, or a new
+    // listener that cannot bind, is refused with the reason and changes nothing.
+    Result<std::vector<std::string>> reload();
+
+    // systemd hooks for a config reload (SIGHUP / POST /admin/reload): call notify_reloading()
+    // before re-reading the file and notify_ready() once the new config is applied or refused
+    // (systemd must see READY=1 again either way). Both are no-ops outside systemd.
+    void notify_reloading();
+    void notify_ready();
+    // Whether the data-plane listeners came from systemd (socket activation): then `listen`
+    // in the config is ignored, also on reload.
+    bool socket_activated() const { return socket_activated_; }
+
     loop::Loop& loop() { return loop_; }
     const config::Config& config() const { return cfg_; }
     kv::NativeApi& native_kv() { return *native_kv_; }
+    kv::CloudflareApi& cloudflare_kv() { return *cloudflare_kv_; }
+    kv::WorkerdBackend& workerd_kv() { return *workerd_kv_; }
+    cache::Proxy& proxy() { return *proxy_; }
+    admin::AdminApi& admin() { return *admin_; }
+    kv::NamespaceStats& namespace_stats() { return ns_stats_; }
+    // The first TCP data-plane listener as bound ("127.0.0.1:8787"); "" when there is none.
+    std::string first_tcp_listener() const;
+    origin::Origins& origins() { return *origins_; }
     store::Store& store() { return *store_; }
     http::Server& server() { return *server_; }
     bool draining() const { return draining_; }
@@ -41,20 +76,39 @@ public:
 
 private:
     void open_listeners();
+    // Binds one data-plane listener for `spec`. Throws like http::Server::listen.
+    void open_listener(const config::ListenSpec& spec);
     void apply_runtime_settings();
     void finish();
 
     config::Config cfg_;
+    config::CommandLine cli_;
     loop::Loop loop_;
+    kv::NamespaceStats ns_stats_;
+    admin::LatencyHistogram latency_;
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<http::Server> server_;
     std::unique_ptr<kv::NativeApi> native_kv_;
+    std::unique_ptr<kv::CloudflareApi> cloudflare_kv_;
+    std::unique_ptr<kv::WorkerdBackend> workerd_kv_;
+    std::unique_ptr<origin::Origins> origins_;
+    std::unique_ptr<cache::Proxy> proxy_;
     std::unique_ptr<AccessLog> access_log_;
+    std::unique_ptr<admin::AdminApi> admin_;
+    std::unique_ptr<SystemdNotify> systemd_;
     std::vector<std::unique_ptr<Router>> routers_;
+    // The data-plane listeners from config, for reload's add/remove.
+    struct Bound {
+        config::ListenSpec spec;
+        http::Listener* listener;
+    };
+    std::vector<Bound> bound_;
+    int64_t started_at_ = 0;
     std::vector<std::unique_ptr<loop::Signal>> signals_;
     std::unique_ptr<loop::Timer> drain_timer_;
     std::string admin_socket_path_;
     bool draining_ = false;
+    bool socket_activated_ = false;
     bool finished_ = false;
     bool test_hooks_ = false;
 };

@@ -4,6 +4,7 @@
 #include "daemon/daemon.hpp"
 #include "http/exchange.hpp"
 #include "kv/api_error.hpp"
+#include "kv/cf_envelope.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
 #include "util/strings.hpp"
@@ -15,6 +16,7 @@ namespace ec::daemon {
 
 namespace {
 constexpr std::string_view kKvPrefix = "/kv/";
+constexpr std::string_view kCloudflarePrefix = "/client/v4/";
 
 } // namespace
 
@@ -34,18 +36,31 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
 
 http::BodyLimit Router::body_limit(const http::Request& head) {
     const std::string_view path = head.path;
+    if (!roles_.kv_backend.empty()) return daemon_.workerd_kv().body_limit(head);
+    if (roles_.kv && path.substr(0, kCloudflarePrefix.size()) == kCloudflarePrefix)
+        return daemon_.cloudflare_kv().body_limit(head, path.substr(kCloudflarePrefix.size()));
     if (roles_.kv && path.substr(0, kKvPrefix.size()) == kKvPrefix)
         return daemon_.native_kv().body_limit(head, path.substr(kKvPrefix.size()));
     if (roles_.admin && path.substr(0, 7) == "/admin/")
         return http::BodyLimit{daemon_.config().max_body_size};
+    if (roles_.proxy) return daemon_.proxy().body_limit(head);
     return http::BodyLimit{daemon_.config().max_body_size};
 }
 
-bool Router::authorized_for_kv(http::Exchange& ex) {
+bool Router::authorized_for_kv(http::Exchange& ex, AuthStyle style) {
     const std::string& token = daemon_.config().api_token;
     if (token.empty() || roles_.admin) return true; // the admin socket is guarded by its mode
     auto auth = ex.request().header("Authorization");
     if (auth && bearer_matches(*auth, token)) return true;
+    const char* why = auth ? "invalid API token" : "missing Authorization: Bearer <api_token>";
+    if (style == AuthStyle::cloudflare) {
+        kv::send_cf_error(ex, 401, kv::cf_code::kAuth, std::string("Authentication error: ") + why);
+        return false;
+    }
+    if (style == AuthStyle::workerd) {
+        kv::send_workerd_error(ex, 401, std::string("Unauthorized: ") + why);
+        return false;
+    }
     std::string body;
     JsonWriter w(body);
     w.begin_object().key("error").begin_object().field("code", "unauthorized");
@@ -60,12 +75,23 @@ bool Router::authorized_for_kv(http::Exchange& ex) {
 void Router::handle(http::Exchange& ex) {
     const http::Request& req = ex.request();
     std::string_view path = req.path;
+    if (!roles_.kv_backend.empty()) {
+        if (!authorized_for_kv(ex, AuthStyle::workerd)) return;
+        return daemon_.workerd_kv().handle(ex, roles_.kv_backend);
+    }
     if ((roles_.health || roles_.admin) && path == "/health") return health(ex);
+    if (roles_.kv && path.substr(0, kCloudflarePrefix.size()) == kCloudflarePrefix) {
+        if (!authorized_for_kv(ex, AuthStyle::cloudflare)) return;
+        return daemon_.cloudflare_kv().handle(ex, path.substr(kCloudflarePrefix.size()));
+    }
     if (roles_.kv && path.substr(0, kKvPrefix.size()) == kKvPrefix) {
         if (!authorized_for_kv(ex)) return;
         return daemon_.native_kv().handle(ex, path.substr(kKvPrefix.size()));
     }
     if (roles_.admin && path.substr(0, 7) == "/admin/") return admin(ex);
+    if ((roles_.metrics || roles_.admin) && path == "/metrics") return daemon_.admin().metrics(ex);
+    // Everything the built-in paths did not take goes to the proxy routes.
+    if (roles_.proxy) return daemon_.proxy().handle(ex);
     kv::send_error(ex, 404, "not_found", "no route for " + std::string(path));
 }
 
@@ -94,7 +120,7 @@ void Router::admin(http::Exchange& ex) {
         JsonWriter(body).begin_object().field("now", daemon_.loop().clock().now_s()).end_object();
         return kv::send_json(ex, 200, std::move(body));
     }
-    kv::send_error(ex, 404, "not_found", "no admin route " + std::string(req.path));
+    daemon_.admin().handle(ex);
 }
 
 } // namespace ec::daemon

@@ -29,7 +29,10 @@ public:
     const Roles& roles() const { return roles_; }
 
 private:
-    bool authorized_for_kv(http::Exchange& ex);
+    // How a refused KV request is answered: the native JSON error, the Cloudflare envelope
+    // (code 10000), or a bare 401 for workerd.
+    enum class AuthStyle { native, cloudflare, workerd };
+    bool authorized_for_kv(http::Exchange& ex, AuthStyle style = AuthStyle::native);
     void health(http::Exchange& ex);
     void admin(http::Exchange& ex);
 

@@ -59,7 +59,8 @@ std::optional<std::string_view> param(std::string_view query, std::string_view n
 
 } // namespace
 
-NativeApi::NativeApi(store::Store& store, loop::Clock& clock) : store_(store), clock_(clock) {}
+NativeApi::NativeApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats)
+    : store_(store), clock_(clock), stats_(stats) {}
 
 http::BodyLimit NativeApi::body_limit(const http::Request& req, std::string_view rest) const {
     bool single_key = rest.find('/') != std::string_view::npos &&
@@ -109,6 +110,9 @@ void NativeApi::get(http::Exchange& ex, const std::string& ns_title, const std::
         auto r = store_.kv_get(*ns, key, &value_);
         if (!r) return send_error(ex, r.error());
         found = *r;
+        NamespaceCounters& c = stats_.of(ns_title);
+        ++c.reads;
+        c.hits += found;
     }
     if (!found) return send_error(ex, 404, "not_found", "key not found");
     ex.status(200).header("Content-Type", "application/octet-stream");
@@ -141,6 +145,7 @@ void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string
     auto expiration = resolve_expiration(ttl, exp, clock_.now_s(), rules_);
     if (!expiration) return send_error(ex, expiration.error());
 
+    ++stats_.of(ns_title).writes;
     // The value is written straight from the request body: the ExchangeRef keeps the
     // connection's buffers alive until the op is done, even if the client disconnects.
     http::ExchangeRef ref = ex.defer();
@@ -167,6 +172,7 @@ void NativeApi::del(http::Exchange& ex, const std::string& ns_title, std::string
         send_json(ex, 200, "{\"success\":true}"); // nothing to delete: deleting is idempotent
         return;
     }
+    ++stats_.of(ns_title).deletes;
     http::ExchangeRef ref = ex.defer();
     store_.kv_delete(ns_title, std::move(key), [ref](Status st) {
         http::Exchange* e = ref.get();
@@ -200,6 +206,7 @@ void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
     bool complete = true;
     std::string next_cursor;
     if (const store::Namespace* ns = store_.namespace_by_title(ns_title)) {
+        ++stats_.of(ns_title).lists;
         auto page = store_.kv_list(*ns, prefix.value_or(""), cursor.value_or(""), limit);
         if (!page) return send_error(ex, page.error());
         for (const auto& k : page->keys) {
@@ -235,6 +242,7 @@ void NativeApi::bulk_put(http::Exchange& ex, const std::string& ns_title) {
     }
     auto shared = std::make_shared<std::vector<BulkPutEntry>>(std::move(*entries));
     size_t count = shared->size();
+    stats_.of(ns_title).writes += count;
     http::ExchangeRef ref = ex.defer();
     store_.submit(bulk_put_op(ns_title, shared, [ref, count](Status st) {
         http::Exchange* e = ref.get();
@@ -265,6 +273,7 @@ void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
         return send_json(ex, 400, std::move(body));
     }
     auto shared = std::make_shared<std::vector<std::string>>(std::move(*keys));
+    stats_.of(ns_title).deletes += shared->size();
     http::ExchangeRef ref = ex.defer();
     store_.submit(bulk_delete_op(ns_title, shared, [ref](Status st, size_t deleted) {
         http::Exchange* e = ref.get();
@@ -283,6 +292,7 @@ void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
 void NativeApi::bulk_get(http::Exchange& ex, const std::string& ns_title) {
     auto req = parse_bulk_get(ex.request().body);
     if (!req) return send_error(ex, req.error());
+    if (store_.namespace_by_title(ns_title)) stats_.of(ns_title).reads += req->keys.size();
     std::string body = "{\"values\":";
     Status st = write_bulk_get_map(body, store_, store_.namespace_by_title(ns_title), *req);
     if (!st) return send_error(ex, st.error());

@@ -1,0 +1,77 @@
+// AdminApi: the admin routes — stats, metrics, purge, warm, inspect, reload, backup, config.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/latency.hpp"
+#include "cache/proxy.hpp"
+#include "config/config.hpp"
+#include "http/exchange.hpp"
+#include "http/server.hpp"
+#include "kv/ns_stats.hpp"
+#include "loop/loop.hpp"
+#include "origin/origins.hpp"
+#include "store/store.hpp"
+#include "util/status.hpp"
+
+namespace ec::admin {
+
+class Warmer;
+
+// What the admin routes reach into. All references outlive the AdminApi.
+struct AdminDeps {
+    loop::Loop& loop;
+    http::Server& server;
+    store::Store& store;
+    cache::Proxy& proxy;
+    origin::Origins& origins;
+    LatencyHistogram& latency;
+    kv::NamespaceStats& namespaces;
+    std::function<const config::Config&()> config;
+    // Re-reads the configuration; returns the names of what changed, or why it was refused.
+    std::function<Result<std::vector<std::string>>()> reload;
+    // The first TCP data-plane listener ("127.0.0.1:8787"), for warm's default Host and target.
+    std::function<std::string()> first_tcp_listener;
+    int64_t started_at_s = 0;
+};
+
+// Routes (JSON in and out; errors as {"error":{"code","message"}}):
+//   GET  /admin/stats          counters in total, per route, per origin; hit_rate a fraction
+//   POST /admin/stats/reset
+//   POST /admin/purge          {"paths"|"prefix"|"tags"|"all", "soft"?, "route"?, "namespace"?}
+//   POST /admin/warm           {"paths":[...], "concurrency"?, "host"?} → NDJSON progress
+//   GET  /admin/inspect?path=  the stored entry (host= to pick a host)
+//   POST /admin/reload         re-read the config (flags still win)
+//   POST /admin/backup         {"path":"/abs/new-dir"} → compacted copy of the environment
+//   GET  /admin/config         the effective configuration (secrets masked)
+//   GET  /metrics              Prometheus text format
+class AdminApi {
+public:
+    explicit AdminApi(AdminDeps deps);
+    ~AdminApi();
+
+    // True when the path is an admin route (so the router can 404 others itself).
+    void handle(http::Exchange& ex);
+    void metrics(http::Exchange& ex);
+    // Counts since start or the last reset.
+    void reset_stats();
+    // Backups and warms in progress must finish (or be cleaned up) before shutdown.
+    void shutdown();
+
+private:
+    void stats(http::Exchange& ex);
+    void purge(http::Exchange& ex);
+    void warm(http::Exchange& ex);
+    void inspect(http::Exchange& ex);
+    void reload(http::Exchange& ex);
+    void backup(http::Exchange& ex);
+
+    AdminDeps d_;
+    std::unique_ptr<Warmer> warmer_;
+    cache::HotTierStats hot_baseline_; // the hot tier's counters at the last reset
+};
+
+} // namespace ec::admin

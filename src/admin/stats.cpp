@@ -1,0 +1,424 @@
+// AdminApi: /admin/stats (JSON) and /metrics (Prometheus text), and resetting the counters.
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "admin/admin_api.hpp"
+#include "kv/api_error.hpp"
+#include "util/json_writer.hpp"
+#include "util/strings.hpp"
+
+#include "build_config.hpp"
+
+namespace ec::admin {
+
+namespace {
+
+struct ProcessInfo {
+    double cpu_seconds = 0;
+    uint64_t rss_anon = 0; // bytes; LMDB's map is file-backed, so RssAnon is our own memory
+    uint64_t rss = 0;
+    uint64_t open_fds = 0;
+    uint64_t max_fds = 0;
+};
+
+ProcessInfo process_info() {
+    ProcessInfo p;
+    rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        p.cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                        static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        auto kb = [&](const char* name, uint64_t* out) {
+            size_t n = std::strlen(name);
+            if (line.compare(0, n, name) == 0)
+                *out = std::strtoull(line.c_str() + n, nullptr, 10) * 1024;
+        };
+        kb("RssAnon:", &p.rss_anon);
+        kb("VmRSS:", &p.rss);
+    }
+    if (DIR* d = opendir("/proc/self/fd")) {
+        while (readdir(d))
+            ++p.open_fds;
+        closedir(d);
+        p.open_fds = p.open_fds >= 3 ? p.open_fds - 3 : 0; // ".", ".." and the DIR itself
+    }
+    rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) p.max_fds = rl.rlim_cur;
+    return p;
+}
+
+void counters_json(JsonWriter& w, const cache::CacheCounters& c) {
+    w.field("requests", c.requests);
+    w.field("hits", c.hits());
+    w.field("hits_memory", c.hits_memory);
+    w.field("hits_disk", c.hits_disk);
+    w.field("misses", c.misses);
+    w.field("coalesced", c.coalesced);
+    w.field("stale_served", c.stale_served);
+    w.field("stale_if_error", c.stale_if_error);
+    w.field("revalidations", c.revalidations);
+    w.field("revalidated", c.revalidated);
+    w.field("background_revalidations", c.background_revalidations);
+    w.field("background_failures", c.background_failures);
+    w.field("hit_for_pass", c.hit_for_pass);
+    w.field("passes", c.passes);
+    w.field("not_modified", c.not_modified);
+    w.field("stores", c.stores);
+    w.field("stores_skipped", c.stores_skipped);
+    w.field("not_stored", c.not_stored);
+    w.field("invalidations", c.invalidations);
+    w.field("bytes_served", c.bytes_served);
+    w.field("hit_rate", c.hit_rate());
+    w.key("origin_errors").begin_object();
+    for (size_t k = 0; k < c.origin_errors_by_kind.size(); ++k)
+        if (c.origin_errors_by_kind[k])
+            w.field(origin::error_kind_name(static_cast<origin::ErrorKind>(k)),
+                    c.origin_errors_by_kind[k]);
+    w.end_object();
+}
+
+// Prometheus label values escape backslash, double quote and newline.
+std::string label(std::string_view v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out.push_back('\\');
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out.push_back(c);
+    }
+    return out;
+}
+
+class Prom {
+public:
+    explicit Prom(std::string& out) : out_(out) {}
+    void head(const char* name, const char* type, const char* help) {
+        out_ += "# HELP ";
+        out_ += name;
+        out_ += ' ';
+        out_ += help;
+        out_ += "\n# TYPE ";
+        out_ += name;
+        out_ += ' ';
+        out_ += type;
+        out_ += '\n';
+    }
+    void sample(const char* name, std::string_view labels, double v) {
+        out_ += name;
+        if (!labels.empty()) {
+            out_ += '{';
+            out_ += labels;
+            out_ += '}';
+        }
+        char buf[40];
+        std::snprintf(buf, sizeof buf, " %.17g\n", v);
+        out_ += buf;
+    }
+    void sample(const char* name, std::string_view labels, uint64_t v) {
+        out_ += name;
+        if (!labels.empty()) {
+            out_ += '{';
+            out_ += labels;
+            out_ += '}';
+        }
+        out_ += ' ';
+        append_u64(out_, v);
+        out_ += '\n';
+    }
+    void one(const char* name, const char* type, const char* help, uint64_t v) {
+        head(name, type, help);
+        sample(name, "", v);
+    }
+
+private:
+    std::string& out_;
+};
+
+} // namespace
+
+void AdminApi::reset_stats() {
+    d_.server.mutable_stats() = http::ServerStats{};
+    d_.proxy.reset_stats();
+    d_.store.reset_stats();
+    for (const auto& [name, pool] : d_.origins.pools())
+        pool->reset_stats();
+    d_.namespaces.reset();
+    d_.latency.reset();
+    hot_baseline_ = d_.proxy.hot().stats();
+}
+
+void AdminApi::stats(http::Exchange& ex) {
+    int64_t now = d_.loop.clock().now_s();
+    const http::ServerStats& ss = d_.server.stats();
+    cache::CacheCounters total = d_.proxy.totals();
+    cache::HotTierStats hot = d_.proxy.hot().stats();
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object();
+    w.field("version", EC_VERSION);
+    w.field("uptime_s", now - d_.started_at_s);
+    w.field("hit_rate", total.hit_rate());
+    w.field("requests", ss.requests);
+    w.key("connections").begin_object();
+    w.field("open", static_cast<uint64_t>(d_.server.connection_count()));
+    w.field("accepted", ss.accepted).field("rejected", ss.rejected_busy);
+    w.field("bad_requests", ss.bad_requests).field("too_large", ss.too_large);
+    w.field("timeouts", ss.timeouts)
+        .field("bytes_in", ss.bytes_in)
+        .field("bytes_out", ss.bytes_out);
+    w.end_object();
+
+    w.key("cache").begin_object();
+    counters_json(w, total);
+    w.field("purges", d_.proxy.purger().total_purged());
+    w.field("evictions", d_.store.stats().evicted);
+    w.field("fills_in_flight", static_cast<uint64_t>(d_.proxy.fills_in_flight()));
+    const auto& ds = d_.proxy.deferred().stats();
+    w.key("deferred").begin_object();
+    w.field("running", static_cast<uint64_t>(d_.proxy.deferred().running()));
+    w.field("queued", static_cast<uint64_t>(d_.proxy.deferred().queued()));
+    w.field("completed", ds.completed).field("failed", ds.failed);
+    w.field("deduplicated", ds.deduplicated).field("rejected", ds.rejected);
+    w.end_object();
+    w.end_object();
+
+    w.key("routes").begin_object();
+    for (const auto& r : d_.proxy.route_table().routes()) {
+        w.key(r->spec.name).begin_object();
+        w.field("prefix", r->spec.prefix).field("origin", r->spec.origin);
+        counters_json(w, r->stats);
+        w.end_object();
+    }
+    w.end_object();
+
+    w.key("namespaces").begin_object();
+    for (const auto& [title, c] : d_.namespaces.all()) {
+        w.key(title).begin_object();
+        w.field("reads", c.reads).field("hits", c.hits).field("writes", c.writes);
+        w.field("deletes", c.deletes).field("lists", c.lists);
+        w.end_object();
+    }
+    w.end_object();
+
+    const store::StoreStats& st = d_.store.stats();
+    auto mu = d_.store.map_usage();
+    w.key("store").begin_object();
+    w.field("map_size", mu.map_size).field("map_used", mu.used_bytes);
+    w.field("map_high_water", mu.high_water_bytes);
+    w.field("map_used_fraction",
+            mu.map_size ? static_cast<double>(mu.used_bytes) / static_cast<double>(mu.map_size)
+                        : 0.0);
+    if (auto counts = d_.store.entry_counts())
+        w.field("entries", counts->records).field("namespaces", counts->namespaces);
+    w.field("commits", st.commits).field("syncs", st.syncs);
+    w.field("expirations", st.expired_swept + st.expired_on_read);
+    w.field("expired_swept", st.expired_swept).field("expired_on_read", st.expired_on_read);
+    w.field("backup_in_progress", d_.store.backup_in_progress());
+    w.end_object();
+
+    w.key("hot_tier").begin_object();
+    w.field("bytes", hot.bytes).field("capacity", hot.capacity).field("entries", hot.entries);
+    w.field("hits", hot.hits - hot_baseline_.hits)
+        .field("misses", hot.misses - hot_baseline_.misses);
+    w.field("evictions", hot.evictions - hot_baseline_.evictions);
+    w.field("expirations", hot.expirations - hot_baseline_.expirations);
+    w.end_object();
+
+    w.key("origins").begin_object();
+    for (const auto& [name, pool] : d_.origins.pools()) {
+        origin::PoolStats ps = pool->stats();
+        w.key(name).begin_object();
+        w.field("requests", ps.requests).field("completed", ps.completed);
+        w.field("connections_open", static_cast<uint64_t>(ps.connections_open));
+        w.field("connections_reused", ps.connections_reused);
+        w.key("errors").begin_object();
+        for (size_t k = 0; k < ps.errors.size(); ++k)
+            if (ps.errors[k])
+                w.field(origin::error_kind_name(static_cast<origin::ErrorKind>(k)), ps.errors[k]);
+        w.end_object();
+        w.key("servers").begin_array();
+        for (const auto& s : pool->servers()) {
+            w.begin_object().field("server", s.server).field("up", s.up);
+            w.field("requests", s.requests).field("failures", s.failures);
+            if (!s.last_error.empty()) w.field("last_error", s.last_error);
+            w.end_object();
+        }
+        w.end_array();
+        w.end_object();
+    }
+    w.end_object();
+
+    ProcessInfo pi = process_info();
+    w.key("process").begin_object();
+    w.field("cpu_seconds", pi.cpu_seconds).field("rss_anon_bytes", pi.rss_anon);
+    w.field("open_fds", pi.open_fds).field("max_fds", pi.max_fds);
+    w.end_object();
+    w.end_object();
+    kv::send_json(ex, 200, std::move(body));
+}
+
+void AdminApi::metrics(http::Exchange& ex) {
+    std::string out;
+    out.reserve(16 * 1024);
+    Prom p(out);
+    const http::ServerStats& ss = d_.server.stats();
+    p.head("edgecached_build_info", "gauge", "Version of this edgecached.");
+    p.sample("edgecached_build_info", std::string("version=\"") + EC_VERSION + "\"", uint64_t{1});
+    p.one("edgecached_start_time_seconds", "gauge", "Unix time the daemon started.",
+          static_cast<uint64_t>(d_.started_at_s));
+    p.one("edgecached_connections_open", "gauge", "Client connections open.",
+          d_.server.connection_count());
+    p.one("edgecached_connections_accepted_total", "counter", "Client connections accepted.",
+          ss.accepted);
+    p.one("edgecached_connections_rejected_total", "counter",
+          "Connections answered 503 at the connection cap.", ss.rejected_busy);
+    p.one("edgecached_http_requests_total", "counter", "HTTP requests handled.", ss.requests);
+    p.one("edgecached_http_bad_requests_total", "counter", "Requests refused as malformed (4xx).",
+          ss.bad_requests);
+    p.one("edgecached_http_too_large_total", "counter",
+          "Requests refused as too large (413/414/431).", ss.too_large);
+    p.one("edgecached_http_timeouts_total", "counter", "Connections closed by a timeout.",
+          ss.timeouts);
+    p.one("edgecached_http_received_bytes_total", "counter", "Bytes read from clients.",
+          ss.bytes_in);
+    p.one("edgecached_http_sent_bytes_total", "counter", "Bytes written to clients.", ss.bytes_out);
+
+    p.head("edgecached_request_duration_seconds", "histogram",
+           "Time from a complete request to its complete response.");
+    const auto& lat = d_.latency;
+    for (size_t i = 0; i <= LatencyHistogram::kBounds.size(); ++i) {
+        char le[32];
+        if (i < LatencyHistogram::kBounds.size())
+            std::snprintf(le, sizeof le, "le=\"%g\"", LatencyHistogram::kBounds[i]);
+        else
+            std::snprintf(le, sizeof le, "le=\"+Inf\"");
+        p.sample("edgecached_request_duration_seconds_bucket", le, lat.cumulative(i));
+    }
+    p.sample("edgecached_request_duration_seconds_sum", "", lat.sum());
+    p.sample("edgecached_request_duration_seconds_count", "", lat.count());
+
+    struct Counter {
+        const char* name;
+        const char* help;
+        uint64_t cache::CacheCounters::*field;
+    };
+    static const Counter kCounters[] = {
+        {"edgecached_cache_requests_total", "GET/HEAD requests routed to the cache.",
+         &cache::CacheCounters::requests},
+        {"edgecached_cache_misses_total", "Fills started (one origin request each).",
+         &cache::CacheCounters::misses},
+        {"edgecached_cache_coalesced_total", "Requests that waited on another request's fill.",
+         &cache::CacheCounters::coalesced},
+        {"edgecached_cache_stale_served_total", "Stale-while-revalidate answers.",
+         &cache::CacheCounters::stale_served},
+        {"edgecached_cache_stale_if_error_total", "Stale answers because the origin failed.",
+         &cache::CacheCounters::stale_if_error},
+        {"edgecached_cache_revalidations_total", "Conditional requests sent to origins.",
+         &cache::CacheCounters::revalidations},
+        {"edgecached_cache_revalidated_total", "Revalidations answered 304.",
+         &cache::CacheCounters::revalidated},
+        {"edgecached_cache_hit_for_pass_total", "Requests passed because the key is hit-for-pass.",
+         &cache::CacheCounters::hit_for_pass},
+        {"edgecached_cache_passes_total", "Requests forwarded without caching.",
+         &cache::CacheCounters::passes},
+        {"edgecached_cache_stores_total", "Entries written to storage.",
+         &cache::CacheCounters::stores},
+        {"edgecached_cache_origin_errors_total", "Origin failures.",
+         &cache::CacheCounters::origin_errors},
+        {"edgecached_cache_served_bytes_total", "Body bytes answered from the cache.",
+         &cache::CacheCounters::bytes_served},
+    };
+    const auto& routes = d_.proxy.route_table().routes();
+    p.head("edgecached_cache_hits_total", "counter", "Fresh hits, by route and tier.");
+    for (const auto& r : routes) {
+        std::string l = "route=\"" + label(r->spec.name) + "\",tier=\"";
+        p.sample("edgecached_cache_hits_total", l + "memory\"", r->stats.hits_memory);
+        p.sample("edgecached_cache_hits_total", l + "disk\"", r->stats.hits_disk);
+    }
+    for (const Counter& c : kCounters) {
+        p.head(c.name, "counter", c.help);
+        for (const auto& r : routes)
+            p.sample(c.name, "route=\"" + label(r->spec.name) + "\"", r->stats.*c.field);
+    }
+    p.head("edgecached_cache_hit_ratio", "gauge",
+           "Hits over hits and misses since the last reset.");
+    for (const auto& r : routes)
+        p.sample("edgecached_cache_hit_ratio", "route=\"" + label(r->spec.name) + "\"",
+                 r->stats.hit_rate());
+
+    cache::HotTierStats hot = d_.proxy.hot().stats();
+    p.one("edgecached_hot_tier_bytes", "gauge", "Bytes held by the memory tier.", hot.bytes);
+    p.one("edgecached_hot_tier_capacity_bytes", "gauge", "Capacity of the memory tier.",
+          hot.capacity);
+    p.one("edgecached_hot_tier_entries", "gauge", "Entries in the memory tier.", hot.entries);
+    p.one("edgecached_hot_tier_evictions_total", "counter", "Memory-tier evictions.",
+          hot.evictions);
+    p.one("edgecached_purged_total", "counter", "Entries purged.",
+          d_.proxy.purger().total_purged());
+
+    const store::StoreStats& st = d_.store.stats();
+    auto mu = d_.store.map_usage();
+    p.one("edgecached_store_map_size_bytes", "gauge", "LMDB map size.", mu.map_size);
+    p.one("edgecached_store_map_used_bytes", "gauge", "LMDB map in use.", mu.used_bytes);
+    p.one("edgecached_store_commits_total", "counter", "Write transactions committed.", st.commits);
+    p.one("edgecached_store_syncs_total", "counter", "fdatasync calls.", st.syncs);
+    p.one("edgecached_store_evicted_total", "counter", "Records evicted because the map was full.",
+          st.evicted);
+    p.one("edgecached_store_expired_total", "counter", "Records expired (swept or found on read).",
+          st.expired_swept + st.expired_on_read);
+
+    p.head("edgecached_kv_operations_total", "counter", "KV operations by namespace.");
+    for (const auto& [title, c] : d_.namespaces.all()) {
+        std::string l = "namespace=\"" + label(title) + "\",op=\"";
+        p.sample("edgecached_kv_operations_total", l + "read\"", c.reads);
+        p.sample("edgecached_kv_operations_total", l + "write\"", c.writes);
+        p.sample("edgecached_kv_operations_total", l + "delete\"", c.deletes);
+        p.sample("edgecached_kv_operations_total", l + "list\"", c.lists);
+    }
+
+    p.head("edgecached_origin_up", "gauge", "Whether an origin server is considered up.");
+    for (const auto& [name, pool] : d_.origins.pools())
+        for (const auto& s : pool->servers())
+            p.sample("edgecached_origin_up",
+                     "origin=\"" + label(name) + "\",server=\"" + label(s.server) + "\"",
+                     uint64_t{s.up ? 1u : 0u});
+    p.head("edgecached_origin_requests_total", "counter", "Requests sent to an origin.");
+    for (const auto& [name, pool] : d_.origins.pools())
+        p.sample("edgecached_origin_requests_total", "origin=\"" + label(name) + "\"",
+                 pool->stats().requests);
+    p.head("edgecached_origin_errors_total", "counter", "Origin failures by kind.");
+    for (const auto& [name, pool] : d_.origins.pools()) {
+        origin::PoolStats ps = pool->stats();
+        for (size_t k = 0; k < ps.errors.size(); ++k)
+            if (ps.errors[k])
+                p.sample("edgecached_origin_errors_total",
+                         "origin=\"" + label(name) + "\",kind=\"" +
+                             origin::error_kind_name(static_cast<origin::ErrorKind>(k)) + "\"",
+                         ps.errors[k]);
+    }
+
+    ProcessInfo pi = process_info();
+    p.head("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
+    p.sample("process_cpu_seconds_total", "", pi.cpu_seconds);
+    p.one("process_resident_memory_bytes", "gauge",
+          "Resident memory (VmRSS, includes mapped LMDB pages).", pi.rss);
+    p.one("process_resident_anonymous_memory_bytes", "gauge",
+          "Anonymous resident memory (RssAnon): the daemon's own heap.", pi.rss_anon);
+    p.one("process_open_fds", "gauge", "Open file descriptors.", pi.open_fds);
+    p.one("process_max_fds", "gauge", "The open file descriptor limit.", pi.max_fds);
+    p.one("process_start_time_seconds", "gauge", "Unix time the process started.",
+          static_cast<uint64_t>(d_.started_at_s));
+
+    ex.status(200).header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    ex.send(http::Body::owned(std::move(out)));
+}
+
+} // namespace ec::admin

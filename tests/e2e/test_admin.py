@@ -1,0 +1,327 @@
+"""Admin routes on the Unix socket: stats, metrics, purge, warm, inspect, reload, backup, config."""
+import json
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+from ectest import Daemon, short_tmpdir
+
+
+def ndjson(r):
+    return [json.loads(line) for line in r.body.decode().splitlines() if line.strip()]
+
+
+def populate(d, origin, paths, cc="max-age=600"):
+    for p in paths:
+        origin.route(p.split("?")[0], body=b"body of " + p.encode(), headers={"Cache-Control": cc})
+    for p in paths:
+        assert d.get(p).status == 200
+
+
+def test_admin_routes_are_not_on_the_data_plane(make_proxy, origin):
+    d = make_proxy(origin, listen=["127.0.0.1:0", ])
+    origin.route("/admin/stats", status=404, body=b"origin")
+    assert d.get("/admin/stats").body == b"origin"  # the proxy route, not the admin API
+    assert d.admin("GET", "/admin/stats").status == 200
+
+
+def test_stats_and_reset(make_proxy, origin):
+    origin.route("/s", body=b"x", headers={"Cache-Control": "max-age=60"})
+    d = make_proxy(origin)
+    d.get("/s")
+    d.get("/s")
+    d.get("/s")
+    s = d.admin("GET", "/admin/stats").json()
+    assert s["cache"]["misses"] == 1 and s["cache"]["hits"] == 2
+    assert abs(s["hit_rate"] - 2 / 3) < 1e-9
+    r = s["routes"]["r"]
+    assert r["hits_memory"] == 2 and r["hit_rate"] > 0.6
+    assert s["origins"]["o"]["servers"][0]["up"] is True
+    assert s["store"]["map_size"] > 0 and s["process"]["rss_anon_bytes"] > 0
+    assert d.admin("POST", "/admin/stats/reset").json() == {"reset": True}
+    s = d.admin("GET", "/admin/stats").json()
+    assert s["cache"]["hits"] == 0 and s["hit_rate"] == 0
+
+
+def test_namespace_stats(daemon):
+    daemon.put("/kv/ns1/a", b"1")
+    daemon.get("/kv/ns1/a")
+    daemon.get("/kv/ns1/missing")
+    s = daemon.admin("GET", "/admin/stats").json()["namespaces"]["ns1"]
+    assert s == {"reads": 2, "hits": 1, "writes": 1, "deletes": 0, "lists": 0}
+
+
+def test_metrics_prometheus_text(make_proxy, origin):
+    origin.route("/m", body=b"x", headers={"Cache-Control": "max-age=60"})
+    d = make_proxy(origin)
+    d.get("/m")
+    d.get("/m")
+    r = d.admin("GET", "/metrics")
+    assert r.status == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert 'edgecached_build_info{version="' in text
+    assert 'edgecached_cache_hits_total{route="r",tier="memory"} 1' in text
+    assert 'edgecached_cache_misses_total{route="r"} 1' in text
+    assert "edgecached_request_duration_seconds_bucket{le=\"+Inf\"}" in text
+    assert "edgecached_request_duration_seconds_count" in text
+    assert "process_resident_anonymous_memory_bytes" in text and "process_open_fds" in text
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            float(value)  # every sample is a number
+            if name.split("{")[0].endswith("_total"):
+                assert "# TYPE " + name.split("{")[0] + " counter" in text
+
+
+def test_metrics_on_a_listener_that_serves_them(make_daemon):
+    d = make_daemon(listen=[], config={"listen": ["127.0.0.1:0", {"address": "127.0.0.1:0",
+                                                                  "serve": ["metrics"]}]})
+    assert d.get("/metrics", listener=1).status == 200
+    assert d.get("/metrics", listener=0).status == 404
+    assert d.get("/admin/stats", listener=1).status == 404
+
+
+def test_purge_paths_all_variants(make_proxy, origin):
+    populate(d := make_proxy(origin), origin, ["/a?x=1&y=2", "/a", "/b"])
+    d.get("/a", headers={"Host": "other.test"})
+    r = d.admin("POST", "/admin/purge", json.dumps({"paths": ["/a?y=2&x=1", "/a"]}))
+    assert r.status == 200 and r.json()["purged"] == 3
+    assert d.get("/a?x=1&y=2").headers["x-cache"] == "MISS"
+    assert d.get("/a").headers["x-cache"] == "MISS"
+    assert d.get("/b").headers["x-cache"] == "HIT"
+
+
+def test_purge_prefix_and_route_scope(make_daemon, origin):
+    cfg = {"origins": {"o": {"url": "http://" + origin.address}},
+           "routes": [{"name": "api", "prefix": "/api/", "origin": "o"},
+                      {"name": "web", "prefix": "/", "origin": "o"}]}
+    d = make_daemon(config=cfg)
+    populate(d, origin, ["/api/1", "/api/2", "/web/1", "/apix"])
+    r = d.admin("POST", "/admin/purge", json.dumps({"prefix": "/api/"}))
+    assert r.json()["purged"] == 2
+    assert d.get("/api/1").headers["x-cache"] == "MISS"
+    assert d.get("/apix").headers["x-cache"] == "HIT"
+    r = d.admin("POST", "/admin/purge", json.dumps({"all": True, "route": "api"}))
+    assert r.json()["purged"] == 1
+    assert d.get("/web/1").headers["x-cache"] == "HIT"
+    r = d.admin("POST", "/admin/purge", json.dumps({"all": True, "route": "nope"}))
+    assert r.status == 400
+
+
+def test_purge_tags(make_proxy, origin):
+    d = make_proxy(origin)
+    origin.route("/t1", body=b"1", headers={"Cache-Control": "max-age=60", "Cache-Tag": "red,blue"})
+    origin.route("/t2", body=b"2", headers={"Cache-Control": "max-age=60", "Surrogate-Key": "blue"})
+    origin.route("/t3", body=b"3", headers={"Cache-Control": "max-age=60", "Cache-Tag": "green"})
+    for p in ["/t1", "/t2", "/t3"]:
+        d.get(p)
+    r = d.admin("POST", "/admin/purge", json.dumps({"tags": ["blue"]}))
+    assert r.json()["purged"] == 2
+    assert d.get("/t1").headers["x-cache"] == "MISS"
+    assert d.get("/t2").headers["x-cache"] == "MISS"
+    assert d.get("/t3").headers["x-cache"] == "HIT"
+
+
+def test_soft_purge_keeps_a_stale_copy(make_proxy, origin):
+    origin.route("/soft", date=False, body=b"v1",
+                 headers={"Cache-Control": "max-age=600, stale-while-revalidate=60"})
+    d = make_proxy(origin)
+    d.get("/soft")
+    origin.route("/soft", date=False, body=b"v2",
+                 headers={"Cache-Control": "max-age=600, stale-while-revalidate=60"})
+    r = d.admin("POST", "/admin/purge", json.dumps({"paths": ["/soft"], "soft": True}))
+    assert r.json()["purged"] == 1 and r.json()["soft"] is True
+    r = d.get("/soft")
+    assert r.headers["x-cache"] == "STALE" and r.body == b"v1"
+    deadline = time.time() + 5
+    while time.time() < deadline and d.get("/soft").body != b"v2":
+        time.sleep(0.05)
+    assert d.get("/soft").body == b"v2"
+
+
+def test_purge_all_touches_cache_not_kv(make_proxy, origin):
+    d = make_proxy(origin)
+    populate(d, origin, ["/x", "/y"])
+    d.put("/kv/ns/k", b"kept")
+    assert d.admin("POST", "/admin/purge", json.dumps({"all": True})).json()["purged"] == 2
+    assert d.get("/kv/ns/k").body == b"kept"
+    assert d.get("/x").headers["x-cache"] == "MISS"
+
+
+def test_purge_namespace_prefix(daemon):
+    daemon.put("/kv/ns", json.dumps([{"key": f"user:{i}", "value": "v"} for i in range(10)]
+                                    + [{"key": "other", "value": "v"}]))
+    r = daemon.admin("POST", "/admin/purge", json.dumps({"prefix": "user:", "namespace": "ns"}))
+    assert r.json()["purged"] == 10
+    assert [k["name"] for k in daemon.get("/kv/ns").json()["keys"]] == ["other"]
+    r = daemon.admin("POST", "/admin/purge", json.dumps({"all": True, "namespace": "nope"}))
+    assert r.status == 404
+
+
+@pytest.mark.parametrize("body", ['{}', '{"paths":["nope"]}', '{"prefix":"/a","tags":["x"]}',
+                                  '{"all":false}', '{"bogus":1}', 'not json'])
+def test_bad_purge_requests(daemon, body):
+    r = daemon.admin("POST", "/admin/purge", body)
+    assert r.status == 400 and "error" in r.json()
+
+
+def test_large_purge_is_time_sliced_while_others_are_served(daemon):
+    for batch in range(5):
+        entries = [{"key": f"k{batch}:{i:05d}", "value": "v" * 64} for i in range(10000)]
+        assert daemon.put("/kv/big", json.dumps(entries)).status == 200
+    daemon.put("/kv/other/k", b"steady")
+    latencies = []
+    errors = []
+    done = threading.Event()
+
+    def client():
+        import http.client
+        conn = http.client.HTTPConnection(*daemon.tcp_address(), timeout=10)
+        while not done.is_set():
+            t0 = time.time()
+            conn.request("GET", "/kv/other/k")
+            r = conn.getresponse()
+            body = r.read()
+            latencies.append(time.time() - t0)
+            if r.status != 200 or body != b"steady":
+                errors.append(r.status)
+
+    t = threading.Thread(target=client)
+    t.start()
+    try:
+        r = daemon.admin("POST", "/admin/purge", json.dumps({"all": True, "namespace": "big"}))
+    finally:
+        done.set()
+        t.join()
+    assert r.json()["purged"] == 50000
+    assert not errors and len(latencies) > 10
+    assert daemon.get("/kv/big").json()["keys"] == []
+    latencies.sort()
+    print(f"purge of 50k: other client served {len(latencies)} requests, "
+          f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms")
+
+
+def test_warm_streams_ndjson_and_skips_fresh(make_proxy, origin):
+    d = make_proxy(origin)
+    for p in ["/w1", "/w2", "/w3"]:
+        origin.route(p, body=b"warm " + p.encode(), headers={"Cache-Control": "max-age=60"})
+    origin.route("/w-missing", status=404, body=b"no")
+    d.get("/w1")
+    r = d.admin("POST", "/admin/warm", json.dumps({"paths": ["/w1", "/w2", "/w3", "/w-missing"],
+                                                   "concurrency": 2}))
+    assert r.status == 200 and r.headers["content-type"] == "application/x-ndjson"
+    lines = ndjson(r)
+    by_path = {l["path"]: l for l in lines[:-1]}
+    assert by_path["/w1"]["cache"] == "FRESH"
+    assert by_path["/w2"]["status"] == 200 and by_path["/w2"]["cache"] == "MISS"
+    assert by_path["/w2"]["bytes"] == len(b"warm /w2")
+    assert by_path["/w-missing"]["status"] == 404
+    assert lines[-1] == {"done": 4, "failed": 1}
+    assert d.get("/w3").headers["x-cache"] == "HIT"
+    assert origin.hits("/w1") == 1
+
+
+def test_inspect(make_proxy, origin):
+    origin.route("/i", body=b"inspect me", headers={"Cache-Control": "max-age=100, stale-if-error=50",
+                                                    "Cache-Tag": "x"})
+    d = make_proxy(origin)
+    r = d.admin("GET", "/admin/inspect?path=/i")
+    assert r.status == 404
+    d.get("/i")
+    info = d.admin("GET", "/admin/inspect?path=/i").json()
+    assert info["url"] == "/i" and info["status"] == 200 and info["tier"] in ("memory", "disk")
+    assert info["lifetime"] == 100 and info["stale_if_error"] == 50 and info["state"] == "fresh"
+    assert ["Cache-Control", "max-age=100, stale-if-error=50"] in info["headers"]
+    assert info["tags"] == ["x"] and info["body_bytes"] == 10
+    assert d.admin("GET", "/admin/inspect").status == 400
+
+
+def test_config_masks_secrets(make_daemon):
+    d = make_daemon(config={"api_token": "sekrit", "min_ttl": 42})
+    cfg = d.admin("GET", "/admin/config").json()
+    assert cfg["min_ttl"] == 42
+    assert "sekrit" not in json.dumps(cfg)
+
+
+def test_reload_applies_changes_and_keeps_connections(make_daemon, origin, tmp_path):
+    origin.route("/r", body=b"x")  # no freshness: stored only with a route ttl
+    cfg = {"origins": {"o": {"url": "http://" + origin.address}},
+           "routes": [{"name": "r", "prefix": "/", "origin": "o", "ttl": 0}],
+           "listen": ["127.0.0.1:0"]}
+    d = make_daemon(listen=[], config=cfg)
+    conn_port = d.tcp_address()
+    d.get("/r")
+    assert d.get("/r").headers["x-cache"] != "HIT"
+    cfg["routes"][0]["ttl"] = 100
+    cfg["listen"].append("127.0.0.1:0")
+    with open(os.path.join(d.tmp, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    r = d.admin("POST", "/admin/reload")
+    assert r.status == 200, r
+    assert "routes" in r.json()["changes"]
+    # The kept-alive connection on the listener that stayed still works.
+    d.get("/r")
+    assert d.get("/r").headers["x-cache"] == "HIT"
+    assert d.tcp_address() == conn_port
+    # An invalid file is refused with the reason; the running config stays.
+    with open(os.path.join(d.tmp, "config.json"), "w") as f:
+        f.write('{"routes": [{"prefix": "/", "origin": "missing"}]}')
+    r = d.admin("POST", "/admin/reload")
+    assert r.status == 400 and "routes[0].origin" in r.json()["error"]["message"]
+    assert d.get("/r").headers["x-cache"] == "HIT"
+
+
+def test_sighup_reloads(make_daemon, tmp_path):
+    d = make_daemon(config={"min_ttl": 60})
+    assert d.put("/kv/ns/k?ttl=10", b"x").status == 400
+    with open(os.path.join(d.tmp, "config.json"), "w") as f:
+        json.dump({"min_ttl": 5}, f)
+    import signal
+    d.send_signal(signal.SIGHUP)
+    d.wait_log("configuration reloaded")
+    assert d.put("/kv/ns/k?ttl=10", b"x").status == 200
+
+
+def test_backup_and_restore(daemon):
+    for i in range(100):
+        daemon.put(f"/kv/bk/k{i}", f"v{i}".encode())
+    target = os.path.join(short_tmpdir(), "backup")
+    r = daemon.admin("POST", "/admin/backup", json.dumps({"path": target}))
+    assert r.status == 200, r
+    assert r.json()["bytes"] > 0 and os.path.exists(os.path.join(target, "data.mdb"))
+    # Errors: relative path, existing target.
+    assert daemon.admin("POST", "/admin/backup", json.dumps({"path": "rel/dir"})).status == 400
+    assert daemon.admin("POST", "/admin/backup", json.dumps({"path": target})).status == 409
+    # Restore: stop, replace the data dir, start.
+    daemon.put("/kv/bk/after", b"not in the backup")
+    assert daemon.stop() == 0
+    shutil.rmtree(daemon.data_dir)
+    shutil.copytree(target, daemon.data_dir)
+    daemon.start()
+    assert daemon.get("/kv/bk/k42").body == b"v42"
+    assert daemon.get("/kv/bk/after").status == 404
+
+
+def test_full_map_evicts_cache_entries_and_refuses_kv_with_507(make_proxy, origin):
+    origin.route("/obj/*", body=b"o" * 20000, headers={"Cache-Control": "max-age=600"})
+    d = make_proxy(origin, config={"map_size": "4MiB", "memory_cache": "0"})
+    for i in range(400):  # ~8 MiB of cache entries through a 4 MiB map
+        r = d.get(f"/obj/{i}")
+        assert r.status == 200
+    s = d.admin("GET", "/admin/stats").json()
+    assert s["cache"]["evictions"] > 0
+    # KV data is never evicted to make room (unless its namespace is evictable): 507.
+    statuses = []
+    for i in range(400):
+        statuses.append(d.put(f"/kv/full/k{i}", b"v" * 20000).status)
+        if statuses[-1] == 507:
+            break
+    assert statuses[0] == 200 and statuses[-1] == 507  # cache entries made room, then 507
+    r = d.put("/kv/full/one-more", b"v" * 20000)
+    assert r.status == 507 and r.json()["error"]["code"] == "storage_full"
+    # Reads keep being served.
+    assert d.get("/kv/full/k0").status == 200
+    assert d.get("/health").status == 200
