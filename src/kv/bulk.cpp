@@ -265,7 +265,7 @@ Status write_bulk_get_map(std::string& out, store::Store& store, const store::Na
                 w.null();
             else
                 w.raw(val.metadata);
-            if (val.expiration) w.field("expiration", val.expiration);
+            if (val.expiration && req.with_expiration) w.field("expiration", val.expiration);
             w.end_object();
         }
     }

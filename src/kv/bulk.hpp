@@ -41,6 +41,9 @@ struct BulkGetRequest {
     std::vector<std::string> keys; // de-duplicated, in request order
     bool with_metadata = false;
     bool as_json = false; // "type":"json": values are parsed and embedded as JSON
+    // With metadata, entries are {value, metadata, expiration?}; the workerd protocol's are
+    // {value, metadata} (set by the caller, not parsed).
+    bool with_expiration = true;
 };
 // Parses {"keys":[≤100], "withMetadata"?, "type"?: "text"|"json", "cacheTtl"?}.
 Result<BulkGetRequest> parse_bulk_get(std::string_view body);

@@ -24,6 +24,17 @@ public:
     Result<bool> kv_delete(const Namespace& ns, std::string_view key) override;
     int64_t now_s() const override { return now_; }
 
+    // ---- namespace administration (namespaces.cpp) ----
+    // Errors: 404 namespace_not_found, storage errors.
+    Result<Namespace> namespace_for_id(std::string_view id) override;
+    // Moves `ns` to `title`. Errors: 400 namespace_exists, 400 bad_namespace_title.
+    Status rename_namespace(const Namespace& ns, std::string_view title);
+    // Removes the title and id records of `ns` and marks its keys for deletion.
+    Status unlink_namespace(const Namespace& ns);
+    // Deletes up to `budget` records of the unlinked namespace `num`; clears the mark when none
+    // are left (more = false).
+    Result<SweepResult> delete_namespace_records(uint32_t num, size_t budget);
+
     Result<bool> get_record(std::string_view skey, Record* out) override;
     Status put_record(std::string_view skey, std::string_view payload, int64_t expires_at) override;
     Status put_tagged_record(std::string_view skey, std::string_view payload, int64_t expires_at,

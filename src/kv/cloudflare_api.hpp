@@ -1,0 +1,74 @@
+// CloudflareApi: the Workers KV REST API v4 routes, as the official `cloudflare` client calls them.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "http/exchange.hpp"
+#include "http/handler.hpp"
+#include "kv/rules.hpp"
+#include "loop/clock.hpp"
+#include "store/store.hpp"
+
+namespace ec::kv {
+
+// Routes under /client/v4/accounts/{account_id}/storage/kv/namespaces ({account_id} is
+// accepted and ignored; `rest` is the raw path after "/client/v4/"):
+//   GET    namespaces                  ?page=&per_page=(1-1000, 20)&order=id|title&direction=
+//   POST   namespaces                  {"title"}; 400 / 10014 when the title is taken
+//   GET    namespaces/{id}             PUT {"title"} renames; DELETE removes it with its keys
+//   GET    namespaces/{id}/values/{key}     raw bytes (no envelope), `expiration` header
+//   PUT    namespaces/{id}/values/{key}     ?expiration=&expiration_ttl=; raw body or
+//                                           multipart/form-data with `value` and `metadata`
+//   DELETE namespaces/{id}/values/{key}
+//   GET    namespaces/{id}/metadata/{key}
+//   GET    namespaces/{id}/keys        ?prefix=&limit=&cursor=; result_info {count, cursor}
+//   PUT    namespaces/{id}/bulk        [{key, value, base64?, expiration?, expiration_ttl?,
+//                                        metadata?}] (≤ 10,000, all or nothing)
+//   POST   namespaces/{id}/bulk/delete [keys] (also DELETE namespaces/{id}/bulk, as wrangler does)
+//   POST   namespaces/{id}/bulk/get    {"keys":[≤100],"type"?,"withMetadata"?}
+// {id} is 32 lowercase hex; an unknown one is 404 / 10013. Keys are percent-decoded once
+// ('+' stays '+'). Every answer but a value's bytes is the v4 envelope; errors carry the
+// codes of cf_envelope.hpp. Writes answer once durable.
+class CloudflareApi {
+public:
+    CloudflareApi(store::Store& store, loop::Clock& clock);
+
+    void set_rules(const Rules& rules) { rules_ = rules; }
+    void set_max_body_size(uint64_t n) { max_body_size_ = n; }
+
+    http::BodyLimit body_limit(const http::Request& req, std::string_view rest) const;
+    void handle(http::Exchange& ex, std::string_view rest);
+
+    // Room for multipart framing around a value of max_value_size.
+    static constexpr uint64_t kMultipartOverhead = 64 * 1024;
+
+private:
+    struct Target;
+    // Namespaces (cloudflare_api.cpp).
+    void list_namespaces(http::Exchange& ex);
+    void create_namespace(http::Exchange& ex);
+    void get_namespace(http::Exchange& ex, const store::Namespace& ns);
+    void rename_namespace(http::Exchange& ex, const store::Namespace& ns);
+    void delete_namespace(http::Exchange& ex, const store::Namespace& ns);
+    // Keys and values (cloudflare_values.cpp).
+    void get_value(http::Exchange& ex, const store::Namespace& ns, const std::string& key);
+    void put_value(http::Exchange& ex, const store::Namespace& ns, std::string key);
+    void delete_value(http::Exchange& ex, const store::Namespace& ns, std::string key);
+    void get_metadata(http::Exchange& ex, const store::Namespace& ns, const std::string& key);
+    void list_keys(http::Exchange& ex, const store::Namespace& ns);
+    void bulk_put(http::Exchange& ex, const store::Namespace& ns);
+    void bulk_delete(http::Exchange& ex, const store::Namespace& ns);
+    void bulk_get(http::Exchange& ex, const store::Namespace& ns);
+
+    store::Store& store_;
+    loop::Clock& clock_;
+    Rules rules_;
+    uint64_t max_body_size_ = 100ull << 20;
+    store::KvValue value_; // reused across GETs
+};
+
+// The namespace object Cloudflare returns: {"id","title","supports_url_encoding":true}.
+std::string cf_namespace_json(const store::Namespace& ns);
+
+} // namespace ec::kv
