@@ -1,0 +1,265 @@
+// AdminClient: blocking Unix-socket HTTP/1.1 with keep-alive, pipelining and streamed bodies.
+#include "admin_client.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <llhttp.h>
+
+#include "util/strings.hpp"
+
+#include "build_config.hpp"
+
+namespace ec::ctl {
+
+const std::string* Response::header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+        if (iequals(k, name)) return &v;
+    return nullptr;
+}
+
+std::string resolve_socket(const std::string& flag) {
+    if (!flag.empty()) return flag;
+    const char* env = std::getenv("EDGECACHE_SOCKET");
+    if (env && *env) return env;
+    struct stat st;
+    if (::stat("/run/edgecached/admin.sock", &st) == 0) return "/run/edgecached/admin.sock";
+    return "./edgecache-data/admin.sock";
+}
+
+namespace {
+
+// What the llhttp callbacks fill in for one response. Callbacks are noexcept C trampolines:
+// an exception from the body callback is parked here and rethrown after llhttp returns.
+struct ParseState {
+    Response* resp = nullptr;
+    const BodyCallback* on_body = nullptr;
+    std::string field, value;
+    bool in_value = false;
+    bool complete = false;
+    bool keep_alive = false;
+    std::exception_ptr error;
+};
+
+inline ParseState* state(llhttp_t* p) {
+    return static_cast<ParseState*>(p->data);
+}
+
+void flush_header(ParseState* s) {
+    if (!s->in_value && s->field.empty()) return;
+    s->resp->headers.emplace_back(std::move(s->field), std::move(s->value));
+    s->field.clear();
+    s->value.clear();
+    s->in_value = false;
+}
+
+const llhttp_settings_t& settings() {
+    static const llhttp_settings_t s = [] {
+        llhttp_settings_t st;
+        llhttp_settings_init(&st);
+        st.on_header_field = [](llhttp_t* p, const char* at, size_t n) noexcept {
+            ParseState* s = state(p);
+            if (s->in_value) flush_header(s);
+            s->field.append(at, n);
+            return 0;
+        };
+        st.on_header_value = [](llhttp_t* p, const char* at, size_t n) noexcept {
+            ParseState* s = state(p);
+            s->value.append(at, n);
+            s->in_value = true;
+            return 0;
+        };
+        st.on_headers_complete = [](llhttp_t* p) noexcept {
+            ParseState* s = state(p);
+            flush_header(s);
+            s->resp->status = p->status_code;
+            s->keep_alive = llhttp_should_keep_alive(p) != 0;
+            return 0;
+        };
+        st.on_body = [](llhttp_t* p, const char* at, size_t n) noexcept {
+            ParseState* s = state(p);
+            if (!s->on_body || !*s->on_body) {
+                s->resp->body.append(at, n);
+                return 0;
+            }
+            try {
+                (*s->on_body)(*s->resp, std::string_view(at, n));
+            } catch (...) {
+                s->error = std::current_exception();
+                return -1;
+            }
+            return 0;
+        };
+        st.on_message_complete = [](llhttp_t* p) noexcept {
+            state(p)->complete = true;
+            // Stop right after this message: what follows belongs to the next response.
+            return static_cast<int>(HPE_PAUSED);
+        };
+        return st;
+    }();
+    return s;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+    throw CliError(kError, "admin socket " + path + ": " + what);
+}
+
+} // namespace
+
+AdminClient::~AdminClient() {
+    close();
+}
+
+void AdminClient::close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    must_close_ = false;
+    rbuf_.clear();
+}
+
+void AdminClient::connect() {
+    close();
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path_.size() >= sizeof sa.sun_path)
+        throw CliError(kError, "socket path is too long (" + std::to_string(path_.size()) +
+                                   " bytes, at most " + std::to_string(sizeof sa.sun_path - 1) +
+                                   "): " + path_);
+    std::memcpy(sa.sun_path, path_.data(), path_.size());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail(path_, std::strerror(errno));
+    int rc;
+    do {
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+        int err = errno;
+        ::close(fd);
+        // Nothing there, or a socket file left behind by a daemon that is gone.
+        if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR)
+            throw CliError(kError, "cannot connect to " + path_ + ": is edgecached running?", true);
+        if (err == EACCES || err == EPERM)
+            throw CliError(kError, "cannot connect to " + path_ + ": " + std::strerror(err) +
+                                       " (is your user in the edgecached group?)");
+        throw CliError(kError, "cannot connect to " + path_ + ": " + std::strerror(err));
+    }
+    fd_ = fd;
+}
+
+void AdminClient::write_all(std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            close();
+            fail(path_, std::string("write failed: ") + std::strerror(err));
+        }
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+void AdminClient::send(std::string_view method, std::string_view target, std::string_view body,
+                       const Headers& headers) {
+    if (fd_ < 0 || must_close_) connect();
+    std::string req;
+    req.reserve(256 + body.size());
+    req.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+    req.append("Host: localhost\r\nUser-Agent: edgecachectl/" EC_VERSION "\r\n");
+    bool has_type = false;
+    for (const auto& [k, v] : headers) {
+        if (iequals(k, "Content-Type")) has_type = true;
+        req.append(k).append(": ").append(v).append("\r\n");
+    }
+    if (!body.empty() || method == "POST" || method == "PUT") {
+        if (!has_type && !body.empty()) req.append("Content-Type: application/json\r\n");
+        req.append("Content-Length: ");
+        append_u64(req, body.size());
+        req.append("\r\n");
+    }
+    req.append("\r\n");
+    if (body.size() < 64 * 1024) {
+        req.append(body);
+        write_all(req);
+    } else {
+        write_all(req);
+        write_all(body);
+    }
+}
+
+Response AdminClient::receive(const BodyCallback& on_body) {
+    if (fd_ < 0) fail(path_, "no request in flight");
+    Response resp;
+    ParseState st;
+    st.resp = &resp;
+    st.on_body = &on_body;
+    llhttp_t parser;
+    llhttp_init(&parser, HTTP_RESPONSE, &settings());
+    parser.data = &st;
+    char buf[64 * 1024];
+    for (;;) {
+        if (!rbuf_.empty()) {
+            llhttp_errno_t err = llhttp_execute(&parser, rbuf_.data(), rbuf_.size());
+            if (st.error) {
+                close();
+                std::rethrow_exception(st.error);
+            }
+            if (err == HPE_PAUSED) {
+                size_t used = static_cast<size_t>(llhttp_get_error_pos(&parser) - rbuf_.data());
+                rbuf_.erase(0, used);
+                if (resp.status >= 100 && resp.status < 200) {
+                    // An interim response (100 Continue): the real one follows.
+                    resp = Response{};
+                    st = ParseState{};
+                    st.resp = &resp;
+                    st.on_body = &on_body;
+                    llhttp_init(&parser, HTTP_RESPONSE, &settings());
+                    parser.data = &st;
+                    continue;
+                }
+                must_close_ = !st.keep_alive;
+                return resp;
+            }
+            if (err != HPE_OK) {
+                std::string why = llhttp_get_error_reason(&parser);
+                close();
+                fail(path_, "malformed response: " + why);
+            }
+            rbuf_.clear();
+        }
+        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            close();
+            fail(path_, std::string("read failed: ") + std::strerror(err));
+        }
+        if (n == 0) {
+            // A body delimited by the end of the connection completes here.
+            llhttp_finish(&parser);
+            if (st.error) {
+                close();
+                std::rethrow_exception(st.error);
+            }
+            close();
+            if (st.complete) return resp;
+            fail(path_, "edgecached closed the connection before the response was complete");
+        }
+        rbuf_.assign(buf, static_cast<size_t>(n));
+    }
+}
+
+Response AdminClient::request(std::string_view method, std::string_view target,
+                              std::string_view body, const Headers& headers,
+                              const BodyCallback& on_body) {
+    send(method, target, body, headers);
+    return receive(on_body);
+}
+
+} // namespace ec::ctl

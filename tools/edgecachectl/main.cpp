@@ -1,0 +1,279 @@
+// edgecachectl: the admin CLI — argv → subcommand → HTTP over the admin socket → exit code.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "commands.hpp"
+#include "json_util.hpp"
+
+#include "build_config.hpp"
+
+namespace ec::ctl {
+
+namespace {
+
+// Every option any subcommand knows; each subcommand narrows them with allow_only().
+const std::vector<OptionSpec> kOptions = {
+    {"socket", Arity::value}, {"json", Arity::flag},         {"help", Arity::flag},
+    {"version", Arity::flag}, {"watch", Arity::optional},    {"path", Arity::greedy},
+    {"prefix", Arity::value}, {"tag", Arity::greedy},        {"all", Arity::flag},
+    {"soft", Arity::flag},    {"route", Arity::value},       {"namespace", Arity::value},
+    {"file", Arity::value},   {"concurrency", Arity::value}, {"host", Arity::value},
+    {"ttl", Arity::value},    {"expiration", Arity::value},  {"metadata", Arity::value},
+    {"limit", Arity::value},
+};
+
+constexpr const char* kOverview =
+    "Usage: edgecachectl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+    "\n"
+    "Administers a running edgecached over its admin socket.\n"
+    "\n"
+    "Commands:\n"
+    "  health                      is the daemon up? (GET /health)\n"
+    "  stats [--watch [SECONDS]]   counters: requests, hit rate, tiers, routes, namespaces\n"
+    "  stats reset                 zero the counters\n"
+    "  purge --path P... | --prefix P | --tag T... | --all [--soft]\n"
+    "                              remove (or mark stale) cached entries\n"
+    "  warm PATH... | --file F     fetch paths into the cache, with a progress bar\n"
+    "  inspect PATH                show the stored entry for a path\n"
+    "  kv get|put|del|list|import|export ...\n"
+    "                              the KV store (import/export: wrangler's bulk JSON)\n"
+    "  reload                      re-read the config file (like SIGHUP)\n"
+    "  backup DIR                  copy the data (compacted) into a new directory\n"
+    "  config                      show the running configuration\n"
+    "\n"
+    "Options:\n"
+    "  --socket PATH   admin socket (default: $EDGECACHE_SOCKET, then\n"
+    "                  /run/edgecached/admin.sock if it exists, else ./edgecache-data/admin.sock)\n"
+    "  --json          print the daemon's JSON instead of a summary\n"
+    "  --help          help for a command: edgecachectl COMMAND --help\n"
+    "  --version       print the version\n"
+    "\n"
+    "Exit status: 0 ok, 1 error, 2 usage, 3 not found.\n";
+
+constexpr const char* kHealth = "Usage: edgecachectl health [--json]\n"
+                                "\n"
+                                "Asks the daemon whether it is up (GET /health). Exits 0 when it "
+                                "answers \"ok\", 1 when it is\ndraining or unreachable.\n";
+
+constexpr const char* kStats =
+    "Usage: edgecachectl stats [--json] [--watch [SECONDS]]\n"
+    "       edgecachectl stats reset\n"
+    "\n"
+    "Prints the daemon's counters (GET /admin/stats): requests, hit rate, hits by tier, misses,\n"
+    "stale serves, origin errors, the hot tier, the store's map usage, per route and per\n"
+    "namespace.\n"
+    "\n"
+    "  --watch [SECONDS]  redraw every SECONDS (default 2) with per-second rates until Ctrl-C;\n"
+    "                     when stdout is not a terminal, print one line per interval instead\n"
+    "  --json             the daemon's JSON (with --watch: one document per line)\n"
+    "\n"
+    "'stats reset' zeroes every counter (POST /admin/stats/reset).\n";
+
+constexpr const char* kPurge =
+    "Usage: edgecachectl purge --path P... [options]\n"
+    "       edgecachectl purge --prefix P [options]\n"
+    "       edgecachectl purge --tag T... [options]\n"
+    "       edgecachectl purge --all [options]\n"
+    "\n"
+    "Removes cached entries (POST /admin/purge) and prints how many.\n"
+    "\n"
+    "  --path P...       these URL paths, every variant (repeatable; bare words are paths too)\n"
+    "  --prefix P        every path starting with P (a range delete, in time-sliced batches)\n"
+    "  --tag T...        every entry whose Cache-Tag / Surrogate-Key names T\n"
+    "  --all             everything cached (KV data only with --namespace)\n"
+    "  --soft            mark stale instead of deleting (stale-while-revalidate and\n"
+    "                    stale-if-error keep a copy to serve)\n"
+    "  --route NAME      only entries of this route\n"
+    "  --namespace NS    a KV namespace instead of the cache\n";
+
+constexpr const char* kWarm =
+    "Usage: edgecachectl warm PATH... [options]\n"
+    "       edgecachectl warm --file FILE [options]\n"
+    "\n"
+    "Fetches paths through the cache (POST /admin/warm); fresh entries are skipped. On a\n"
+    "terminal a progress bar shows done/total, failures and the rate; otherwise one line per\n"
+    "path and a summary. Exits 1 when any path failed.\n"
+    "\n"
+    "  --file FILE        one path per line ('-' for stdin; blank lines and # comments skipped)\n"
+    "  --concurrency N    fetches at once (default: the daemon's, 8)\n"
+    "  --host H           Host header (default: the daemon's first TCP listener)\n"
+    "  --json             pass the daemon's NDJSON lines through\n";
+
+constexpr const char* kInspect =
+    "Usage: edgecachectl inspect PATH [--host H] [--json]\n"
+    "\n"
+    "Shows the stored entry for PATH (GET /admin/inspect): key, tier, status, age, TTL,\n"
+    "stale windows, tags and stored headers. Exits 3 with \"not cached: PATH\" when there is\n"
+    "none.\n";
+
+constexpr const char* kKv =
+    "Usage: edgecachectl kv get NS KEY\n"
+    "       edgecachectl kv put NS KEY [VALUE | --file F] [--ttl N] [--expiration T]\n"
+    "                                  [--metadata JSON]\n"
+    "       edgecachectl kv del NS KEY\n"
+    "       edgecachectl kv list NS [--prefix P] [--limit N]\n"
+    "       edgecachectl kv import NS FILE\n"
+    "       edgecachectl kv export NS [FILE]\n"
+    "\n"
+    "The KV store over the admin socket (the native /kv routes). Namespaces are titles, created\n"
+    "on first write.\n"
+    "\n"
+    "  get      prints the value as stored (exit 3 when missing); --json adds metadata and\n"
+    "           expiration\n"
+    "  put      VALUE, or the contents of --file F ('-' for stdin); --ttl N seconds or\n"
+    "           --expiration UNIX-TIME; --metadata a JSON value\n"
+    "  del      deletes (succeeds when the key did not exist)\n"
+    "  list     key names in byte order, every page unless --limit N\n"
+    "  import   a JSON array of {key, value, base64?, expiration?, expiration_ttl?, metadata?}\n"
+    "           (wrangler's bulk format; '-' for stdin), written in batches of 10,000\n"
+    "  export   the namespace in the same format (binary values base64 with \"base64\": true),\n"
+    "           to FILE or stdout\n";
+
+constexpr const char* kReload =
+    "Usage: edgecachectl reload [--json]\n"
+    "\n"
+    "Re-reads the config file (POST /admin/reload), as SIGHUP does; command-line flags still\n"
+    "win. An invalid file is rejected with the reason and the running config stays.\n";
+
+constexpr const char* kBackup =
+    "Usage: edgecachectl backup DIR [--json]\n"
+    "\n"
+    "Copies the LMDB environment, compacted, into DIR (POST /admin/backup) while the daemon\n"
+    "keeps serving. DIR must not exist; a relative DIR is taken from the current directory.\n"
+    "The daemon writes it, so its user needs write access to DIR's parent.\n"
+    "Restore: stop edgecached, replace the data directory with DIR, start it again.\n";
+
+constexpr const char* kConfig = "Usage: edgecachectl config [--json]\n"
+                                "\n"
+                                "Prints the running configuration (GET /admin/config).\n";
+
+struct Command {
+    const char* name;
+    int (*run)(Context&);
+    const char* help;
+};
+
+const Command kCommands[] = {
+    {"health", cmd_health, kHealth},    {"stats", cmd_stats, kStats},
+    {"purge", cmd_purge, kPurge},       {"warm", cmd_warm, kWarm},
+    {"inspect", cmd_inspect, kInspect}, {"kv", cmd_kv, kKv},
+    {"reload", cmd_reload, kReload},    {"backup", cmd_backup, kBackup},
+    {"config", cmd_config, kConfig},
+};
+
+const Command* find_command(std::string_view name) {
+    for (const Command& c : kCommands)
+        if (name == c.name) return &c;
+    return nullptr;
+}
+
+} // namespace
+
+const char* help_text(std::string_view command) {
+    if (command.empty()) return kOverview;
+    const Command* c = find_command(command);
+    return c ? c->help : nullptr;
+}
+
+std::string error_message(const Response& r) {
+    simdjson::dom::parser parser;
+    Json doc;
+    if (parser.parse(r.body.data(), r.body.size(), true).get(doc) == simdjson::SUCCESS) {
+        std::string msg = str(doc, {"error", "message"});
+        if (!msg.empty()) return msg;
+        // A plain string error, {"error":"..."}.
+        msg = str(doc, {"error"});
+        if (!msg.empty()) return msg;
+    }
+    std::string body = r.body.substr(0, r.body.find('\n'));
+    if (body.size() > 200) body.resize(200);
+    return "HTTP " + std::to_string(r.status) + (body.empty() ? "" : ": " + body);
+}
+
+void expect_success(const Response& r) {
+    if (r.status >= 200 && r.status < 300) return;
+    throw CliError(r.status == 404 ? kNotFound : kError, error_message(r));
+}
+
+void out(std::string_view s) {
+    if (s.empty()) return;
+    if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size())
+        throw CliError(kError, std::string("cannot write output: ") + std::strerror(errno));
+}
+
+std::string read_file(const std::string& path) {
+    if (path == "-") {
+        std::ostringstream ss;
+        ss << std::cin.rdbuf();
+        return ss.str();
+    }
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw CliError(kError, "cannot read " + path + ": " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) throw CliError(kError, "cannot read " + path);
+    return ss.str();
+}
+
+} // namespace ec::ctl
+
+int main(int argc, char** argv) {
+    using namespace ec::ctl;
+    // SIGPIPE stays at its default: `edgecachectl stats --watch | head` ends quietly, as any
+    // filter would. Socket writes use MSG_NOSIGNAL, so a daemon going away is an error message.
+    std::string command;
+    try {
+        Args args = parse_args(argc, argv, kOptions);
+        if (!args.words.empty()) command = args.words[0];
+        if (args.has("version")) {
+            std::printf("edgecachectl %s\n", EC_VERSION);
+            return kOk;
+        }
+        if (command == "help") {
+            std::string topic = args.words.size() > 1 ? args.words[1] : "";
+            const char* text = help_text(topic);
+            if (!text) throw UsageError("", "unknown command '" + topic + "'");
+            std::fputs(text, stdout);
+            return kOk;
+        }
+        if (args.has("help")) {
+            const char* text = help_text(command);
+            if (!text) throw UsageError("", "unknown command '" + command + "'");
+            std::fputs(text, stdout);
+            return kOk;
+        }
+        if (command.empty()) {
+            std::fputs(kOverview, stderr);
+            return kUsage;
+        }
+        const Command* c = find_command(command);
+        if (!c) throw UsageError("", "unknown command '" + command + "'");
+        std::string socket = resolve_socket(args.get("socket").value_or(""));
+        Context ctx{std::move(args), AdminClient(std::move(socket)), false};
+        ctx.json = ctx.args.has("json");
+        int rc = c->run(ctx);
+        if (std::fflush(stdout) != 0) {
+            std::fprintf(stderr, "edgecachectl: cannot write output: %s\n", std::strerror(errno));
+            return kError;
+        }
+        return rc;
+    } catch (const UsageError& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "edgecachectl: %s\n", e.what());
+        std::string topic = e.command.empty() && find_command(command) ? command : e.command;
+        std::fprintf(stderr, "Try 'edgecachectl %s--help'.\n",
+                     topic.empty() ? "" : (topic + " ").c_str());
+        return kUsage;
+    } catch (const CliError& e) {
+        std::fflush(stdout);
+        if (e.bare)
+            std::fprintf(stderr, "%s\n", e.what());
+        else
+            std::fprintf(stderr, "edgecachectl: %s\n", e.what());
+        return e.code;
+    }
+}
