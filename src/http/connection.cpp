@@ -600,6 +600,8 @@ int Connection::on_chunk_complete() {
 int Connection::on_message_complete() {
     // JSON bodies are parsed in place by simdjson, which reads up to 64 bytes past the end.
     if (body_.capacity() < body_.size() + kBodyPadding) body_.reserve(body_.size() + kBodyPadding);
+    // The message is whole: nothing of it is pending any more (timeouts and drain look at this).
+    body_received_ = 0;
     message_ready_ = true;
     return HPE_PAUSED; // dispatch outside llhttp's stack, one request at a time
 }
