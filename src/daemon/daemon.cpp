@@ -86,8 +86,8 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
 
     server_ = std::make_unique<http::Server>(loop_, limits_from(cfg_));
     native_kv_ = std::make_unique<kv::NativeApi>(*store_, loop_.clock(), ns_stats_);
-    cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*store_, loop_.clock());
-    workerd_kv_ = std::make_unique<kv::WorkerdBackend>(*store_, loop_.clock());
+    cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*store_, loop_.clock(), ns_stats_);
+    workerd_kv_ = std::make_unique<kv::WorkerdBackend>(*store_, loop_.clock(), ns_stats_);
     origins_ = std::make_unique<origin::Origins>(loop_);
     origins_->configure(cfg_.origins);
     proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_.memory_cache);

@@ -56,8 +56,8 @@ std::string cf_namespace_json(const store::Namespace& ns) {
     return out;
 }
 
-CloudflareApi::CloudflareApi(store::Store& store, loop::Clock& clock)
-    : store_(store), clock_(clock) {}
+CloudflareApi::CloudflareApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats)
+    : store_(store), clock_(clock), stats_(stats) {}
 
 http::BodyLimit CloudflareApi::body_limit(const http::Request& req, std::string_view rest) const {
     // A single value (raw or multipart): the value limit plus room for the form's framing.

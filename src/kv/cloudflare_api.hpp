@@ -6,6 +6,7 @@
 
 #include "http/exchange.hpp"
 #include "http/handler.hpp"
+#include "kv/ns_stats.hpp"
 #include "kv/rules.hpp"
 #include "loop/clock.hpp"
 #include "store/store.hpp"
@@ -32,7 +33,7 @@ namespace ec::kv {
 // codes of cf_envelope.hpp. Writes answer once durable.
 class CloudflareApi {
 public:
-    CloudflareApi(store::Store& store, loop::Clock& clock);
+    CloudflareApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats);
 
     void set_rules(const Rules& rules) { rules_ = rules; }
     void set_max_body_size(uint64_t n) { max_body_size_ = n; }
@@ -63,6 +64,7 @@ private:
 
     store::Store& store_;
     loop::Clock& clock_;
+    NamespaceStats& stats_;
     Rules rules_;
     uint64_t max_body_size_ = 100ull << 20;
     store::KvValue value_; // reused across GETs

@@ -54,6 +54,9 @@ void CloudflareApi::get_value(http::Exchange& ex, const store::Namespace& ns,
                               const std::string& key) {
     auto found = store_.kv_get(ns, key, &value_);
     if (!found) return send_cf_error(ex, found.error());
+    NamespaceCounters& c = stats_.of(ns.title);
+    ++c.reads;
+    c.hits += *found;
     if (!*found) return send_cf_error(ex, 404, cf_code::kKeyNotFound, "get: 'key not found'");
     ex.status(200).header("Content-Type", "application/octet-stream");
     if (value_.expiration) ex.header("expiration", static_cast<uint64_t>(value_.expiration));
@@ -109,6 +112,7 @@ void CloudflareApi::put_value(http::Exchange& ex, const store::Namespace& ns, st
 
     // The value is stored straight from the request body (a view of it, multipart or not):
     // the ExchangeRef in `apply` keeps the connection's buffers alive until the op is done.
+    ++stats_.of(ns.title).writes;
     http::ExchangeRef ref = ex.defer();
     store::WriteOp op;
     op.apply = [id = ns.id, key = std::move(key), value, meta = std::move(meta), exp = *expiration,
@@ -122,6 +126,7 @@ void CloudflareApi::put_value(http::Exchange& ex, const store::Namespace& ns, st
 }
 
 void CloudflareApi::delete_value(http::Exchange& ex, const store::Namespace& ns, std::string key) {
+    ++stats_.of(ns.title).deletes;
     store::WriteOp op;
     op.apply = [id = ns.id, key = std::move(key)](store::WriteTxn& txn) -> Status {
         auto n = txn.namespace_for_id(id);
@@ -165,6 +170,7 @@ void CloudflareApi::list_keys(http::Exchange& ex, const store::Namespace& ns) {
     std::string next = cursor.value_or("");
     bool complete = false;
     for (int scan = 0; scan < kMaxScansPerPage && count == 0 && !complete; ++scan) {
+        ++stats_.of(ns.title).lists;
         auto page = store_.kv_list(ns, prefix.value_or(""), next, limit);
         if (!page) return send_cf_error(ex, page.error());
         for (const auto& k : page->keys) {

@@ -27,8 +27,8 @@ void send_workerd_error(http::Exchange& ex, int status, std::string_view message
     ex.send(http::Body::owned(std::move(body)));
 }
 
-WorkerdBackend::WorkerdBackend(store::Store& store, loop::Clock& clock)
-    : store_(store), clock_(clock) {}
+WorkerdBackend::WorkerdBackend(store::Store& store, loop::Clock& clock, NamespaceStats& stats)
+    : store_(store), clock_(clock), stats_(stats) {}
 
 http::BodyLimit WorkerdBackend::body_limit(const http::Request& req) const {
     if (req.method == HTTP_PUT)
@@ -64,6 +64,9 @@ void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, const 
         auto r = store_.kv_get(*ns, key, &value_);
         if (!r) return send_error(ex, r.error());
         found = *r;
+        NamespaceCounters& c = stats_.of(ns_title);
+        ++c.reads;
+        c.hits += found;
     }
     if (!found) return send_workerd_error(ex, 404, "Not Found");
     ex.status(200).header("Content-Type", "application/octet-stream");
@@ -93,6 +96,7 @@ void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::s
     if (!expiration) return send_error(ex, expiration.error());
 
     // Stored straight from the request body; the ExchangeRef keeps it alive until done.
+    ++stats_.of(ns_title).writes;
     http::ExchangeRef ref = ex.defer();
     store::WriteOp op;
     op.apply = [ns_title, key = std::move(key), value = req.body, meta = std::move(meta),
@@ -113,6 +117,7 @@ void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::s
 void WorkerdBackend::del(http::Exchange& ex, const std::string& ns_title, std::string key) {
     if (!store_.namespace_by_title(ns_title)) return ex.status(200).send();
     http::ExchangeRef ref = ex.defer();
+    ++stats_.of(ns_title).deletes;
     store_.kv_delete(ns_title, std::move(key), [ref](Status st) {
         http::Exchange* e = ref.get();
         if (!e) return;
@@ -144,6 +149,7 @@ void WorkerdBackend::list(http::Exchange& ex, const std::string& ns_title) {
     bool complete = true;
     std::string next;
     if (const store::Namespace* ns = store_.namespace_by_title(ns_title)) {
+        ++stats_.of(ns_title).lists;
         auto page = store_.kv_list(*ns, prefix.value_or(""), cursor.value_or(""), limit);
         if (!page) return send_error(ex, page.error());
         for (const auto& k : page->keys) {

@@ -6,6 +6,7 @@
 
 #include "http/exchange.hpp"
 #include "http/handler.hpp"
+#include "kv/ns_stats.hpp"
 #include "kv/rules.hpp"
 #include "loop/clock.hpp"
 #include "store/store.hpp"
@@ -28,7 +29,7 @@ namespace ec::kv {
 // in the JavaScript error ("KV PUT failed: 400 Invalid expiration_ttl of 5. ...").
 class WorkerdBackend {
 public:
-    WorkerdBackend(store::Store& store, loop::Clock& clock);
+    WorkerdBackend(store::Store& store, loop::Clock& clock, NamespaceStats& stats);
 
     void set_rules(const Rules& rules) { rules_ = rules; }
     void set_max_body_size(uint64_t n) { max_body_size_ = n; }
@@ -45,6 +46,7 @@ private:
 
     store::Store& store_;
     loop::Clock& clock_;
+    NamespaceStats& stats_;
     Rules rules_;
     uint64_t max_body_size_ = 100ull << 20;
     store::KvValue value_; // reused across GETs

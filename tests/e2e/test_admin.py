@@ -325,3 +325,14 @@ def test_full_map_evicts_cache_entries_and_refuses_kv_with_507(make_proxy, origi
     # Reads keep being served.
     assert d.get("/kv/full/k0").status == 200
     assert d.get("/health").status == 200
+
+
+def test_namespace_stats_count_every_front_end(make_daemon):
+    d = make_daemon(listen=[], config={"listen": ["127.0.0.1:0",
+                                                  {"address": "127.0.0.1:0", "kv_backend": "wk"}]})
+    d.put("/kv/wk/a", b"1")
+    assert d.get("/a?urlencoded=true", listener=1).body == b"1"  # the workerd protocol
+    ns_id = d.get("/client/v4/accounts/x/storage/kv/namespaces?per_page=100").json()["result"][0]["id"]
+    assert d.get(f"/client/v4/accounts/x/storage/kv/namespaces/{ns_id}/values/a").body == b"1"
+    s = d.admin("GET", "/admin/stats").json()["namespaces"]["wk"]
+    assert s["reads"] == 2 and s["hits"] == 2 and s["writes"] == 1
