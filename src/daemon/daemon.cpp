@@ -170,6 +170,7 @@ void Daemon::open_listeners() {
     routers_.push_back(std::make_unique<Router>(*this, admin));
     http::Listener& l =
         server_->listen("unix:" + admin_socket_path_, routers_.back().get(), "admin");
+    sync_admin_listener();
     // Operators reach the admin socket through the service's group, never the world.
     ::chmod(admin_socket_path_.c_str(), 0660);
     LOG_INFO("admin socket %s", l.bound.c_str() + 5);
@@ -183,12 +184,30 @@ void Daemon::open_listener(const config::ListenSpec& spec) {
     LOG_INFO("listening on %s (%s)", l.bound.c_str(), roles_text(roles).c_str());
 }
 
+void Daemon::sync_admin_listener() {
+    if (cfg_.admin_listen == admin_tcp_address_) return;
+    if (admin_tcp_) {
+        LOG_INFO("no longer serving the admin API on %s", admin_tcp_->bound.c_str());
+        server_->close_listener(*admin_tcp_);
+        admin_tcp_ = nullptr;
+    }
+    admin_tcp_address_.clear();
+    if (cfg_.admin_listen.empty()) return;
+    Roles roles;
+    roles.kv = roles.health = roles.admin = roles.admin_token = true;
+    roles.proxy = false;
+    routers_.push_back(std::make_unique<Router>(*this, roles));
+    admin_tcp_ = &server_->listen(cfg_.admin_listen, routers_.back().get(), "admin-tcp");
+    admin_tcp_address_ = cfg_.admin_listen;
+    LOG_INFO("admin API on %s (bearer token required)", admin_tcp_->bound.c_str());
+}
+
 std::string Daemon::first_tcp_listener() const {
     for (const Bound& b : bound_)
         if (!b.listener->is_unix && !b.listener->closing && b.spec.serve_proxy)
             return b.listener->bound;
     for (const auto& l : server_->listeners())
-        if (!l->is_unix && !l->closing) return l->bound;
+        if (!l->is_unix && !l->closing && l.get() != admin_tcp_) return l->bound;
     return "";
 }
 
@@ -260,6 +279,12 @@ Result<std::vector<std::string>> Daemon::reload() {
         }
     }
     cfg_ = std::move(n);
+    try {
+        sync_admin_listener();
+    } catch (const std::exception& e) {
+        LOG_ERROR("reload: %s; the admin API stays off TCP", e.what());
+        admin_tcp_address_.clear();
+    }
     server_->set_limits(limits_from(cfg_));
     origins_->configure(cfg_.origins);
     apply_runtime_settings();

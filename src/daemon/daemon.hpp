@@ -103,6 +103,11 @@ private:
         http::Listener* listener;
     };
     std::vector<Bound> bound_;
+    // The TCP admin listener (admin_listen), when configured.
+    http::Listener* admin_tcp_ = nullptr;
+    std::string admin_tcp_address_;
+    // Opens, moves or closes the TCP admin listener to match cfg_.admin_listen.
+    void sync_admin_listener();
     int64_t started_at_ = 0;
     std::vector<std::unique_ptr<loop::Signal>> signals_;
     std::unique_ptr<loop::Timer> drain_timer_;

@@ -80,6 +80,19 @@ void Router::handle(http::Exchange& ex) {
         return daemon_.workerd_kv().handle(ex, roles_.kv_backend);
     }
     if ((roles_.health || roles_.admin) && path == "/health") return health(ex);
+    if (roles_.admin_token) {
+        auto auth = req.header("Authorization");
+        if (!auth || !bearer_matches(*auth, daemon_.config().admin_token)) {
+            std::string body = "{\"error\":{\"code\":\"unauthorized\",\"message\":\"";
+            body += auth ? "invalid admin token" : "missing Authorization: Bearer <admin_token>";
+            body += "\"}}\n";
+            ex.status(401)
+                .header("Content-Type", "application/json")
+                .header("WWW-Authenticate", "Bearer");
+            ex.send(http::Body::owned(std::move(body)));
+            return;
+        }
+    }
     if (roles_.kv && path.substr(0, kCloudflarePrefix.size()) == kCloudflarePrefix) {
         if (!authorized_for_kv(ex, AuthStyle::cloudflare)) return;
         return daemon_.cloudflare_kv().handle(ex, path.substr(kCloudflarePrefix.size()));

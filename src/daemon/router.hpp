@@ -17,6 +17,9 @@ struct Roles {
     bool health = true;
     bool metrics = false;
     bool admin = false;
+    // The TCP admin listener (admin_listen): every request but /health needs
+    // "Authorization: Bearer <admin_token>" (compared in constant time), else 401.
+    bool admin_token = false;
     std::string kv_backend; // workerd KV protocol for this namespace title, and nothing else
 };
 

@@ -336,3 +336,35 @@ def test_namespace_stats_count_every_front_end(make_daemon):
     assert d.get(f"/client/v4/accounts/x/storage/kv/namespaces/{ns_id}/values/a").body == b"1"
     s = d.admin("GET", "/admin/stats").json()["namespaces"]["wk"]
     assert s["reads"] == 2 and s["hits"] == 2 and s["writes"] == 1
+
+
+def test_admin_over_tcp_needs_the_token(make_daemon):
+    import re
+    import http.client
+    d = make_daemon(config={"admin_listen": "127.0.0.1:0", "admin_token": "t0ken"})
+    host, port = re.search(r"admin API on (\S+):(\d+)", d.log()).groups()
+
+    def call(path, headers=None):
+        c = http.client.HTTPConnection(host, int(port), timeout=5)
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        out = (r.status, r.read())
+        c.close()
+        return out
+
+    assert call("/admin/stats")[0] == 401
+    assert call("/admin/stats", {"Authorization": "Bearer wrong"})[0] == 401
+    assert call("/admin/stats", {"Authorization": "Bearer t0ken"})[0] == 200
+    assert call("/metrics", {"Authorization": "Bearer t0ken"})[0] == 200
+    assert call("/health")[0] == 200
+    # Never on the data plane.
+    assert d.get("/admin/stats").status == 404
+
+
+def test_admin_listen_without_token_is_a_config_error(tmp_path):
+    import subprocess
+    from ectest import EDGECACHED
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"admin_listen": "127.0.0.1:0"}')
+    r = subprocess.run([EDGECACHED, "--config", str(cfg), "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "admin_token" in r.stderr
