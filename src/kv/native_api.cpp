@@ -57,6 +57,34 @@ std::optional<std::string_view> param(std::string_view query, std::string_view n
     return std::string_view(storage);
 }
 
+// 400 naming every bad entry of a bulk body: {"error":{"code","message","entries":[...]}}.
+void send_bulk_error(http::Exchange& ex, const Error& err,
+                     const std::vector<BulkProblem>& problems) {
+    if (problems.empty()) return send_error(ex, err);
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object().key("error").begin_object();
+    w.field("code", err.code).field("message", err.message);
+    w.key("entries");
+    write_problems(body, problems);
+    w.end_object().end_object();
+    send_json(ex, 400, std::move(body));
+}
+
+// The answer to a bulk write once durable: {"success":true,"<what>":n}, or its error.
+void answer_count(const http::ExchangeRef& ref, const Status& st, const char* what, size_t n) {
+    http::Exchange* e = ref.get();
+    if (!e) return;
+    if (!st) return send_error(*e, st.error());
+    std::string body;
+    JsonWriter(body)
+        .begin_object()
+        .field("success", true)
+        .field(what, static_cast<uint64_t>(n))
+        .end_object();
+    send_json(*e, 200, std::move(body));
+}
+
 } // namespace
 
 NativeApi::NativeApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats)
@@ -230,62 +258,27 @@ void NativeApi::bulk_put(http::Exchange& ex, const std::string& ns_title) {
     std::vector<BulkProblem> problems;
     auto entries = parse_bulk_put(ex.request().body, clock_.now_s(), rules_, &problems);
     if (!entries) {
-        if (problems.empty()) return send_error(ex, entries.error());
-        std::string body;
-        JsonWriter w(body);
-        w.begin_object().key("error").begin_object();
-        w.field("code", entries.error().code).field("message", entries.error().message);
-        w.key("entries");
-        write_problems(body, problems);
-        w.end_object().end_object();
-        return send_json(ex, 400, std::move(body));
+        return send_bulk_error(ex, entries.error(), problems);
     }
     auto shared = std::make_shared<std::vector<BulkPutEntry>>(std::move(*entries));
     size_t count = shared->size();
     stats_.of(ns_title).writes += count;
     http::ExchangeRef ref = ex.defer();
-    store_.submit(bulk_put_op(ns_title, shared, [ref, count](Status st) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_error(*e, st.error());
-        std::string body;
-        JsonWriter(body)
-            .begin_object()
-            .field("success", true)
-            .field("written", static_cast<uint64_t>(count))
-            .end_object();
-        send_json(*e, 200, std::move(body));
-    }));
+    store_.submit(bulk_put_op(
+        ns_title, shared, [ref, count](Status st) { answer_count(ref, st, "written", count); }));
 }
 
 void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
     std::vector<BulkProblem> problems;
     auto keys = parse_key_list(ex.request().body, &problems);
     if (!keys) {
-        if (problems.empty()) return send_error(ex, keys.error());
-        std::string body;
-        JsonWriter w(body);
-        w.begin_object().key("error").begin_object();
-        w.field("code", keys.error().code).field("message", keys.error().message);
-        w.key("entries");
-        write_problems(body, problems);
-        w.end_object().end_object();
-        return send_json(ex, 400, std::move(body));
+        return send_bulk_error(ex, keys.error(), problems);
     }
     auto shared = std::make_shared<std::vector<std::string>>(std::move(*keys));
     stats_.of(ns_title).deletes += shared->size();
     http::ExchangeRef ref = ex.defer();
     store_.submit(bulk_delete_op(ns_title, shared, [ref](Status st, size_t deleted) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_error(*e, st.error());
-        std::string body;
-        JsonWriter(body)
-            .begin_object()
-            .field("success", true)
-            .field("deleted", static_cast<uint64_t>(deleted))
-            .end_object();
-        send_json(*e, 200, std::move(body));
+        answer_count(ref, st, "deleted", deleted);
     }));
 }
 
