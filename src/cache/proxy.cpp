@@ -105,13 +105,19 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
     std::string base =
         base_key(req.path, normalize_query(req.query, route->spec.ignore_query_params),
                  normalize_host(req.host));
+    CacheControl cc;
+    for (const auto& h : req.headers) {
+        if (iequals(h.name, "cache-control")) cc.add(h.value);
+        else if (iequals(h.name, "if-match") || iequals(h.name, "if-unmodified-since")) {
+            // Preconditions on the origin's current state: only it can evaluate them.
+            pass(ex, route, false);
+            return;
+        }
+    }
     Found found = lookup(base, req);
     int64_t now = loop_.clock().now_s();
     if (found.entry) {
         const Entry& e = *found.entry;
-        CacheControl cc;
-        for (const auto& h : req.headers)
-            if (iequals(h.name, "cache-control")) cc.add(h.value);
         switch (decide_reuse(e.freshness(), cc, now, settings_.honor_client_no_cache)) {
         case Reuse::serve: {
             ++(found.memory ? route->stats.hits_memory : route->stats.hits_disk);
@@ -131,6 +137,11 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
         case Reuse::revalidate:
             break;
         }
+    }
+    if (cc.only_if_cached) {
+        // RFC 9111 §5.2.1.7: nothing usable stored, and the client forbids asking the origin.
+        kv::send_error(ex, 504, "not_cached", "only-if-cached: no stored response to use");
+        return;
     }
     if (req.method == HTTP_HEAD && !found.entry) {
         pass(ex, route, false); // a HEAD miss is forwarded as HEAD and nothing is stored
