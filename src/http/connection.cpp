@@ -292,10 +292,15 @@ void Connection::process() {
             parsed_ = end_;
         } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
             parsed_ = static_cast<size_t>(llhttp_get_error_pos(&parser_) - buf_);
-            if (err == HPE_PAUSED)
+            if (err == HPE_PAUSED) {
                 llhttp_resume(&parser_);
-            else
-                upgrade_ = true; // we don't switch protocols: answer, then close
+            } else {
+                // llhttp stays paused after an Upgrade or CONNECT request: what follows is not
+                // HTTP. We don't switch protocols, so it is dropped; the request's response
+                // closes the connection. (Parsing on from here spun forever: fuzz_request_path.)
+                upgrade_ = true;
+                parsed_ = end_;
+            }
         } else {
             if (!err_status_) {
                 // llhttp's own verdict on malformed input; its reason names the problem.
@@ -663,6 +668,7 @@ int Connection::on_message_complete() {
     if (body_.capacity() < body_.size() + kBodyPadding) body_.reserve(body_.size() + kBodyPadding);
     // The message is whole: nothing of it is pending any more (timeouts and drain look at this).
     body_received_ = 0;
+    if (parser_.upgrade) upgrade_ = true; // answered without switching protocols, then closed
     message_ready_ = true;
     return HPE_PAUSED; // dispatch outside llhttp's stack, one request at a time
 }

@@ -168,6 +168,20 @@ def test_absolute_form_target(daemon):
     assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"v")
 
 
+@pytest.mark.parametrize("request_head", [
+    b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n",
+])
+def test_regress_upgrade_is_answered_then_closed_and_the_rest_dropped(daemon, request_head):
+    # We never switch protocols: the request is answered with Connection: close and whatever
+    # follows it (another protocol's bytes) is dropped. Those bytes used to make the loop
+    # re-run llhttp at the same paused position forever (found by fuzz_request_path).
+    data = raw_exchange(*daemon.tcp_address(), request_head + b"\x81\x05hello GET /x HTTP/1.1\r\n\r\n")
+    resps = parse_responses(data)
+    assert len(resps) == 1 and resps[0][1].get("connection") == "close", data[:300]
+    assert daemon.get("/health").status == 200  # the loop is still turning
+
+
 def test_unknown_path_is_json_404(daemon):
     r = daemon.get("/nope")
     assert r.status == 404 and r.json()["error"]["code"] == "not_found"
