@@ -94,14 +94,15 @@ Status parse_part_headers(std::string_view block, MultipartPart* part, size_t in
             bool ok = for_each_param(semi == std::string_view::npos ? "" : value.substr(semi),
                                      [&](const std::string& p, std::string v) {
                                          if (p == "name") {
+                                             has_name = !v.empty();
                                              part->name = std::move(v);
-                                             has_name = true;
                                          } else if (p == "filename") {
                                              part->filename = std::move(v);
                                          }
                                      });
             if (!ok) return bad(where + ": malformed Content-Disposition parameters");
-            if (!has_name) return bad(where + ": Content-Disposition has no name");
+            if (!has_name)
+                return bad(where + ": Content-Disposition has no name (or an empty one)");
         }
         // Other headers (Content-Transfer-Encoding is deprecated by RFC 7578) are ignored.
     }

@@ -152,6 +152,11 @@ TEST_SUITE("kv/multipart") {
         CHECK(
             error_of(form("b", {"Content-Disposition: form-data\r\n\r\nx"}), "b").find("no name") !=
             std::string::npos);
+        // Found by fuzz_multipart: `name=` parsed as a part with an empty name.
+        CHECK(error_of(form("b", {"Content-Disposition: form-data; name=\r\n\r\nx"}), "b")
+                  .find("no name") != std::string::npos);
+        CHECK(error_of(form("b", {"Content-Disposition: form-data; name=\"\"\r\n\r\nx"}), "b")
+                  .find("no name") != std::string::npos);
         CHECK(error_of(form("b", {"Content-Disposition: form-data; name=\"v\r\n\r\nx"}), "b")
                   .find("malformed Content-Disposition") != std::string::npos);
         CHECK(error_of(form("b", {"X-A: 1\r\n 2\r\nContent-Disposition: form-data; "

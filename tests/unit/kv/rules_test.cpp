@@ -73,6 +73,20 @@ TEST_SUITE("kv/rules") {
         CHECK((*ok)[0].metadata == "{\"x\":1}");
         CHECK((*ok)[1].value == "hi");
         CHECK((*ok)[1].expiration == 1120);
+
+        // Whole numbers written as doubles are integers; out-of-range ones are not (found by
+        // fuzz_kv_bulk: casting 3.3e48 to int64 is undefined, caught under UBSan).
+        body = padded(R"([{"key":"a","value":"1","expiration_ttl":1.2e2}])");
+        ok = parse_bulk_put(body, 1000, r, &problems);
+        REQUIRE(ok);
+        CHECK((*ok)[0].expiration == 1120);
+        for (const char* big : {"3.33333e48", "-1e19", "9.3e18", "1e308"}) {
+            body = padded(std::string(R"([{"key":"a","value":"1","expiration":)") + big + "}]");
+            problems.clear();
+            CHECK_FALSE(parse_bulk_put(body, 1000, r, &problems));
+            REQUIRE(problems.size() == 1);
+            CHECK(problems[0].error.message.find("integer") != std::string::npos);
+        }
     }
 
     TEST_CASE("bulk get requests") {
