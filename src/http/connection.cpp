@@ -271,9 +271,14 @@ void Connection::process() {
     if (in_process_) return;
     in_process_ = true;
     served_this_round_ = 0;
+    round_bytes_ = 0;
     while (state_ == State::reading && parsed_ < end_ && !congested_) {
-        if (served_this_round_ >= server_.limits().max_requests_per_round) {
-            // Fairness: let other connections run, continue on a later iteration.
+        if (served_this_round_ >= server_.limits().max_requests_per_round ||
+            round_bytes_ >= server_.limits().write_low_water) {
+            // Fairness: let other connections run, continue on a later iteration. Counting
+            // bytes too keeps a pipeline of large responses from holding the loop: before the
+            // socket and then the high-water mark push back, a client that never reads would
+            // take a dozen of them in one turn.
             stop_reading();
             ++refs_;
             server_.loop().post([this] {
@@ -699,6 +704,7 @@ void Connection::flush() {
     ++writes_in_flight_;
     ++refs_; // the write callback may run after close; keep our memory until it has
     server_.mutable_stats().bytes_out += total;
+    round_bytes_ += total;
     if (uv_stream_get_write_queue_size(stream()) > server_.limits().write_high_water) {
         congested_ = true; // the client reads slower than we answer: stop serving its pipeline
         stop_reading();

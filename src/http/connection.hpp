@@ -162,6 +162,7 @@ private:
     Exchange ex_;
     uint64_t seq_ = 0;
     size_t served_this_round_ = 0;
+    size_t round_bytes_ = 0; // output queued this round (fairness, with the request count)
     uint64_t requests_served_ = 0;
 
     // Output.
