@@ -108,10 +108,13 @@ Result<bool> find_record(const RecordCtx& c, std::string_view skey, RecordView* 
     int rc = mdb_get(c.txn, c.dbs->records, &k, &v);
     if (rc == MDB_NOTFOUND) return false;
     if (rc != 0) return lmdb_error(rc, "read record");
-    // Decode against LMDB's copy of the key: `ekey` dies with this function.
     if (!decode_record(sv(k), sv(v), out)) return corrupt("bad record header");
     // A long key's slot may hold another long key with the same prefix and hash.
-    return out->key == skey;
+    if (out->key != skey) return false;
+    // mdb_get leaves `k` pointing at `ekey`, which dies with this function (a short key's view
+    // pointed into it: a use-after-free ASan found). The found key is `skey` itself.
+    out->key = skey;
+    return true;
 }
 
 Status put_record(const RecordCtx& c, std::string_view skey,

@@ -52,7 +52,8 @@ void for_each_tag(std::string_view block, const std::function<void(std::string_v
 bool decode_record(std::string_view ekey, std::string_view value, RecordView* out);
 
 // Finds the record of logical key `skey`, expired or not. Returns true with *out viewing LMDB
-// memory (valid until the transaction writes or ends); false when absent, or when the encoded
+// memory (valid until the transaction writes or ends) and out->key viewing `skey`; false when
+// absent, or when the encoded
 // key holds a different long key. Errors: 500 storage_error, 500 corrupt_record.
 Result<bool> find_record(const RecordCtx& c, std::string_view skey, RecordView* out);
 

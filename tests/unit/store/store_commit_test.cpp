@@ -103,6 +103,30 @@ TEST_SUITE("store/commit") {
         CHECK(*store->kv_get(*store->namespace_by_title("ns"), "b", &v));
     }
 
+    TEST_CASE("a record read back names its key, short, heap-sized or long") {
+        // Regression: find_record returned the key as a view into its own encoded copy, freed
+        // on return; ASan caught get_record copying from it (keys past the SSO size).
+        TempDir tmp;
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        Results r;
+        const std::vector<std::string> keys = {"Cs", "Chttp://host.example/a/longer/path",
+                                               "C" + std::string(600, 'k')};
+        for (const auto& k : keys) {
+            WriteOp op;
+            op.apply = [k](WriteTxn& txn) -> Status { return txn.put_record(k, "p:" + k, 0); };
+            op.done = r.done(k);
+            store->submit(std::move(op));
+        }
+        REQUIRE(run_until(loop, [&] { return r.size() == keys.size(); }));
+        for (const auto& k : keys) {
+            Record rec;
+            REQUIRE(*store->get_record(k, &rec));
+            CHECK(rec.key == k);
+            CHECK(rec.payload == "p:" + k);
+        }
+    }
+
     TEST_CASE("a write that overflows the map gets 507 and the others commit") {
         TempDir tmp;
         loop::Loop loop;
