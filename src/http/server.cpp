@@ -220,6 +220,19 @@ void Server::close_listener(Listener& l) {
     // listeners_) until they are gone; a closed listener is never used to accept again.
 }
 
+bool Server::adopt_connection_for_test(int fd, Listener& l) {
+    auto* c = new Connection(*this, l);
+    if (!l.is_unix || uv_pipe_open(&c->handle_.pipe, fd) != 0) {
+        ::close(fd);
+        c->close(); // never linked: unlink() knows
+        return false;
+    }
+    link(c);
+    ++stats_.accepted;
+    c->start();
+    return true;
+}
+
 void Server::on_connection(uv_stream_t* server, int status) noexcept {
     auto* l = static_cast<Listener*>(server->data);
     if (!l) return;

@@ -69,6 +69,13 @@ public:
     // Adopts an already-listening socket (systemd socket activation).
     Listener& adopt(int fd, Handler* handler, std::string name);
     void close_listener(Listener& l);
+    // Test hook (fuzz drivers): serves an already-connected stream socket, e.g. one end of a
+    // socketpair(AF_UNIX), as if it had been accepted on `l`. `l` must have is_unix set (the
+    // connection is a uv_pipe_t) and outlive the connection; it need not be listening (handle
+    // may be null) and is not added to listeners(). The connection takes ownership of fd; it
+    // counts against the cap like an accepted one. Returns false (fd closed) when libuv
+    // refuses the descriptor.
+    bool adopt_connection_for_test(int fd, Listener& l);
     const std::vector<std::unique_ptr<Listener>>& listeners() const { return listeners_; }
 
     void set_limits(const Limits& limits);
