@@ -11,8 +11,13 @@ import pytest
 from abuse import (GoodClient, Idle, OversizedBodies, PipelineFlood, RssSampler, Slowloris,
                    close_all, non_readers, over_cap_probe, raise_nofile, report, rss_anon_kib,
                    wait_fds, wait_until)
+from ectest import EDGECACHED
+from procstat import is_asan
 
 MiB = 1 << 20
+# Under ASan freed memory sits in a quarantine (256 MiB by default): RssAnon is reported,
+# not bounded.
+JUDGE_RSS = not is_asan(EDGECACHED)
 KEY = "/kv/abuse/k"
 CACHED = "/cached/page"
 
@@ -176,7 +181,8 @@ def oversized_bodies(make_daemon, origin, conns, limit, unloaded_s, during_s):
         assert s.d.get("/kv/abuse/big-put").status == 404  # nothing half-stored
         growth = rs.peak - s.rss0
         bound = (conns * 3 * limit + 32 * MiB) // 1024
-        assert growth < bound, f"RssAnon grew {growth} KiB with {conns} oversized bodies"
+        assert growth < bound or not JUDGE_RSS, \
+            f"RssAnon grew {growth} KiB with {conns} oversized bodies"
     finally:
         s.close()
 
@@ -210,7 +216,8 @@ def non_reading(make_daemon, origin, n, value_size, idle_timeout_ms, unloaded_s,
         # Per connection: the 1 MiB high-water mark, the response that crossed it, a read
         # buffer; the rest is slack for the allocator.
         bound = (n * (MiB + 2 * value_size + 64 * 1024) + 32 * MiB) // 1024
-        assert growth < bound, (f"RssAnon grew {growth} KiB for {n} non-reading clients "
-                                f"(bound {bound} KiB, {sent} GETs sent)")
+        assert growth < bound or not JUDGE_RSS, (
+            f"RssAnon grew {growth} KiB for {n} non-reading clients "
+            f"(bound {bound} KiB, {sent} GETs sent)")
     finally:
         s.close()

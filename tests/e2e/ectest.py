@@ -58,6 +58,11 @@ def do_request(conn, method, path, body=None, headers=None):
     return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data, r.reason)
 
 
+# What ASan/LSan ("==pid==ERROR: AddressSanitizer: ...") and UBSan ("file:line:col: runtime
+# error: ...") print; the build-san tree (tools/test) makes these fatal.
+SANITIZER_REPORT = re.compile(r"ERROR: (?:Address|Leak)Sanitizer|^\S+:\d+:\d+: runtime error: ", re.M)
+
+
 class Daemon:
     """One edgecached process on an ephemeral port with a temp data dir."""
 
@@ -146,7 +151,16 @@ class Daemon:
             rc = self.proc.wait()
             raise AssertionError("edgecached did not exit after " + str(sig))
         self.logf.close()
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """Fails the test when the log holds an ASan, LeakSanitizer or UBSan report."""
+        text = self.log() if os.path.exists(self.log_path) else ""
+        m = SANITIZER_REPORT.search(text)
+        if m:
+            raise AssertionError("sanitizer report in the edgecached log:\n" +
+                                 text[max(0, m.start() - 200):m.start() + 6000])
 
     def kill9(self):
         self.close_conns()
@@ -162,7 +176,10 @@ class Daemon:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            self.check_sanitizers()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- addresses ----------------------------------------------------------------------------
     @property
