@@ -192,7 +192,8 @@ const Option<Config> g_config[] = {
      .min = 1,
      .max = 1000000,
      .group = g_limits,
-     .doc = "Open client connections at most; beyond it new connections get 503 and are closed."},
+     .doc = "Open client connections at most; beyond it new connections get 503 and are "
+            "closed. The admin socket and admin_listen keep 16 more for operators."},
     {.name = "deferred_concurrency",
      .type = Type::integer,
      .field = &C::deferred_concurrency,

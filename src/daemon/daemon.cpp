@@ -170,6 +170,7 @@ void Daemon::open_listeners() {
     routers_.push_back(std::make_unique<Router>(*this, admin));
     http::Listener& l =
         server_->listen("unix:" + admin_socket_path_, routers_.back().get(), "admin");
+    l.admin = true;
     sync_admin_listener();
     // Operators reach the admin socket through the service's group, never the world.
     ::chmod(admin_socket_path_.c_str(), 0660);
@@ -198,6 +199,7 @@ void Daemon::sync_admin_listener() {
     roles.proxy = false;
     routers_.push_back(std::make_unique<Router>(*this, roles));
     admin_tcp_ = &server_->listen(cfg_.admin_listen, routers_.back().get(), "admin-tcp");
+    admin_tcp_->admin = true;
     admin_tcp_address_ = cfg_.admin_listen;
     LOG_INFO("admin API on %s (bearer token required)", admin_tcp_->bound.c_str());
 }

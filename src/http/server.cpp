@@ -21,6 +21,7 @@ constexpr int kBacklog = 1024;
 constexpr size_t kMaxPooledBuffers = 256;
 constexpr size_t kMaxPooledBatches = 256;
 constexpr size_t kMaxRejecting = 1024; // busy 503s in flight; beyond that, close at once
+constexpr size_t kAdminReserve = 16;   // admin listeners' connections past the cap
 
 [[noreturn]] void listen_error(const std::string& address, const std::string& why) {
     throw std::runtime_error("cannot listen on " + address + ": " + why);
@@ -255,7 +256,7 @@ void Server::accept_one(Listener& l) {
         c->close();
         return;
     }
-    if (connections_ > limits_.max_connections) {
+    if (connections_ > limits_.max_connections + (l.admin ? kAdminReserve : 0)) {
         // At the cap: answer 503 instead of leaving the client hanging in the backlog. These
         // connections don't count against the cap, but are themselves bounded.
         --connections_;

@@ -39,6 +39,9 @@ struct Listener {
     std::string bound;   // as bound ("127.0.0.1:43567")
     bool is_unix = false;
     bool closing = false;
+    // May use kAdminReserve connections past max_connections, so an operator still gets in
+    // (edgecachectl stats, purge) when data-plane clients have filled the cap.
+    bool admin = false;
     uv_stream_t* handle = nullptr; // uv_tcp_t or uv_pipe_t, freed in its close callback
 };
 

@@ -1,11 +1,13 @@
 """The HTTP/1.1 server from outside: keep-alive, pipelining, bodies, limits, strictness."""
+import json
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 
-from ectest import parse_responses, raw_exchange
+from ectest import EDGECACHECTL, parse_responses, raw_exchange
 
 
 def test_pipelined_requests_answer_in_order(daemon):
@@ -228,6 +230,21 @@ def test_connection_cap_answers_503_and_recovers(make_daemon):
             break
         time.sleep(0.05)
     assert data.startswith(b"HTTP/1.1 200 ")
+
+
+def test_regress_admin_socket_still_answers_at_the_connection_cap(make_daemon):
+    # The operator's way in must not be shut by the clients filling the cap: edgecachectl got
+    # the same 503 as everyone else. Admin listeners have a small reserve past the cap.
+    d = make_daemon(config={"max_connections": 5})
+    held = [socket.create_connection(d.tcp_address(), timeout=5) for _ in range(5)]
+    time.sleep(0.2)
+    assert d.raw(b"").startswith(b"HTTP/1.1 503 ")
+    r = subprocess.run([EDGECACHECTL, "--socket", d.admin_sock, "stats", "--json"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["connections"]["rejected"] >= 1
+    for s in held:
+        s.close()
 
 
 def test_malformed_clients_do_not_disturb_others(daemon):
