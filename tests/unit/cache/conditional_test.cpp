@@ -6,19 +6,12 @@
 
 #include "cache/conditional.hpp"
 #include "cache/freshness.hpp"
-#include "util/time_format.hpp"
+#include "tests/unit/cache/http_date.hpp"
 
 using namespace ec::cache;
+using namespace ec::cache::test;
 
 namespace {
-
-constexpr int64_t T = 1'700'000'000;
-
-std::string date(int64_t t) {
-    std::string s;
-    ec::append_http_date(s, t);
-    return s;
-}
 
 Precondition pre(std::vector<FieldView> req, const Validators& v) {
     return evaluate_preconditions(req, v);

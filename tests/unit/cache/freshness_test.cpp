@@ -6,22 +6,15 @@
 #include <vector>
 
 #include "cache/freshness.hpp"
-#include "util/time_format.hpp"
+#include "tests/unit/cache/http_date.hpp"
 
 using namespace ec::cache;
+using namespace ec::cache::test;
 
 namespace {
 
-constexpr int64_t T = 1'700'000'000; // a round "now" for the origin and the cache
-
-std::string date(int64_t t) {
-    std::string s;
-    ec::append_http_date(s, t);
-    return s;
-}
-
 struct Msg {
-    std::vector<Field> fields;
+    std::vector<ec::cache::Field> fields;
     Msg(std::initializer_list<std::pair<const char*, std::string>> l) {
         for (auto& [n, v] : l)
             fields.push_back({n, v});

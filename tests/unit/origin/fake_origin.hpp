@@ -64,7 +64,8 @@ struct SeenRequest {
             size_t eol = head.find("\r\n", p);
             if (colon == std::string::npos || colon > eol) break;
             if (iequals(std::string_view(head).substr(p, colon - p), name))
-                return std::string(trim_ows(std::string_view(head).substr(colon + 1, eol - colon - 1)));
+                return std::string(
+                    trim_ows(std::string_view(head).substr(colon + 1, eol - colon - 1)));
         }
         return {};
     }
@@ -188,8 +189,7 @@ private:
                 }
                 case Step::delay:
                     uv_timer_start(
-                        &timer,
-                        [](uv_timer_t* t) { static_cast<Conn*>(t->data)->run(); },
+                        &timer, [](uv_timer_t* t) { static_cast<Conn*>(t->data)->run(); },
                         static_cast<uint64_t>(s.ms), 0);
                     return;
                 case Step::close:
@@ -340,6 +340,23 @@ inline Request get(std::string target = "/") {
     r.method = "GET";
     r.target = std::move(target);
     r.headers.push_back({"Host", "example.test"});
+    return r;
+}
+
+// Shuts the pool down, stops the origin and checks that nothing is left open on the loop.
+inline void teardown(loop::Loop& loop, size_t baseline, Pool& pool, FakeOrigin& o) {
+    pool.shutdown();
+    o.stop();
+    spin(loop, 5);
+    CHECK(loop.open_handles() == baseline);
+}
+
+// One request through the pool, run to its end.
+inline Recorder fetch_one(loop::Loop& loop, Pool& pool, Request req, int ms = 3000) {
+    Recorder r;
+    pool.fetch(std::move(req), r.sink());
+    REQUIRE(run_until(
+        loop, [&] { return r.finished(); }, ms));
     return r;
 }
 

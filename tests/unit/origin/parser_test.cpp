@@ -99,9 +99,10 @@ TEST_SUITE("origin/parser") {
     }
 
     TEST_CASE("interim responses are skipped; 101 is refused") {
-        Parsed a = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
-                         "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
-                         false, 5);
+        Parsed a =
+            parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                  "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+                  false, 5);
         CHECK(a.complete);
         CHECK(a.status == 201);
         CHECK(a.body == "ok");
@@ -121,7 +122,8 @@ TEST_SUITE("origin/parser") {
         CHECK(a.body.empty());
         CHECK(a.skipped);
         CHECK(a.leftover == 5); // the body a broken origin sent anyway
-        Parsed b = parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"x\"\r\n\r\n");
+        Parsed b =
+            parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\nETag: \"x\"\r\n\r\n");
         CHECK(b.complete);
         CHECK(b.keep_alive);
         Parsed c = parse("HTTP/1.1 204 No Content\r\n\r\n");

@@ -15,13 +15,6 @@ using namespace ec::origin::test;
 
 namespace {
 
-void teardown(loop::Loop& loop, size_t baseline, Pool& pool, FakeOrigin& o) {
-    pool.shutdown();
-    o.stop();
-    spin(loop, 5);
-    CHECK(loop.open_handles() == baseline);
-}
-
 // A port whose accept queue is full, so a new connect hangs (SYNs dropped): connect timeouts.
 struct Blackhole {
     int listen_fd = -1;
@@ -51,13 +44,6 @@ struct Blackhole {
     }
     std::string addr() const { return "127.0.0.1:" + std::to_string(port); }
 };
-
-Recorder fetch_one(loop::Loop& loop, Pool& pool, Request req, int ms = 3000) {
-    Recorder r;
-    pool.fetch(std::move(req), r.sink());
-    REQUIRE(run_until(loop, [&] { return r.finished(); }, ms));
-    return r;
-}
 
 } // namespace
 
@@ -163,7 +149,8 @@ TEST_SUITE("origin/faults") {
         size_t baseline = loop.open_handles();
         FakeOrigin o(loop);
         o.handler = [](const SeenRequest&) {
-            return Script{write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"), close_conn()};
+            return Script{write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"),
+                          close_conn()};
         };
         Pool pool(loop, spec_for({o.addr()}));
         Recorder r = fetch_one(loop, pool, get());
@@ -177,8 +164,9 @@ TEST_SUITE("origin/faults") {
         size_t baseline = loop.open_handles();
         FakeOrigin o(loop);
         o.handler = [](const SeenRequest&) {
-            return Script{write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"),
-                          close_conn()};
+            return Script{
+                write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"),
+                close_conn()};
         };
         Pool pool(loop, spec_for({o.addr()}));
         Recorder r = fetch_one(loop, pool, get());
@@ -239,7 +227,8 @@ TEST_SUITE("origin/faults") {
         teardown(loop, baseline, pool, o);
     }
 
-    TEST_CASE("stale pooled connection: resent once on a fresh connection (POST only when allowed)") {
+    TEST_CASE(
+        "stale pooled connection: resent once on a fresh connection (POST only when allowed)") {
         loop::Loop loop;
         size_t baseline = loop.open_handles();
         FakeOrigin o(loop);
@@ -349,7 +338,8 @@ TEST_SUITE("origin/faults") {
         };
         Pool pool(loop, spec_for({o.addr()}));
         CHECK(fetch_one(loop, pool, get()).body == "one");
-        REQUIRE(run_until(loop, [&] { return pool.stats().connections_open == 0; }, 1000));
+        REQUIRE(run_until(
+            loop, [&] { return pool.stats().connections_open == 0; }, 1000));
         CHECK(fetch_one(loop, pool, get()).body == "one");
         CHECK(o.accepts == 2);
         teardown(loop, baseline, pool, o);

@@ -15,13 +15,6 @@ using namespace ec::origin::test;
 
 namespace {
 
-Recorder fetch_one(loop::Loop& loop, Pool& pool, Request req, int ms = 3000) {
-    Recorder r;
-    pool.fetch(std::move(req), r.sink());
-    REQUIRE(run_until(loop, [&] { return r.finished(); }, ms));
-    return r;
-}
-
 void finish(loop::Loop& loop, size_t baseline, Pool& pool) {
     pool.shutdown();
     spin(loop, 5);
@@ -148,7 +141,8 @@ TEST_SUITE("origin/servers") {
         a.handler = [&](const SeenRequest& q) {
             if (q.target == "/healthz") {
                 ++a_checks;
-                return Script{write(a_healthy ? ok("ok") : "HTTP/1.1 500 No\r\nContent-Length: 0\r\n\r\n")};
+                return Script{
+                    write(a_healthy ? ok("ok") : "HTTP/1.1 500 No\r\nContent-Length: 0\r\n\r\n")};
             }
             return Script{write(ok("a"))};
         };
@@ -205,11 +199,11 @@ TEST_SUITE("origin/servers") {
         loop::Loop loop;
         size_t baseline = loop.open_handles();
         std::atomic<int> calls{0};
-        set_resolve_hook_for_test([&](const std::string&, const std::string&,
-                                      std::vector<sockaddr_storage>&) {
-            ++calls;
-            return UV_EAI_NONAME;
-        });
+        set_resolve_hook_for_test(
+            [&](const std::string&, const std::string&, std::vector<sockaddr_storage>&) {
+                ++calls;
+                return UV_EAI_NONAME;
+            });
         Pool pool(loop, spec_for({"no-such-host.invalid:80"}));
         Recorder r = fetch_one(loop, pool, get());
         set_resolve_hook_for_test(nullptr);

@@ -10,16 +10,6 @@ using namespace ec;
 using namespace ec::origin;
 using namespace ec::origin::test;
 
-namespace {
-// Shuts the pool down, stops the origin and checks that nothing is left open on the loop.
-void teardown(loop::Loop& loop, size_t baseline, Pool& pool, FakeOrigin& o) {
-    pool.shutdown();
-    o.stop();
-    spin(loop, 5);
-    CHECK(loop.open_handles() == baseline);
-}
-} // namespace
-
 TEST_SUITE("origin/pool") {
 
     TEST_CASE("content-length body; request written as given plus our framing") {
@@ -165,7 +155,8 @@ TEST_SUITE("origin/pool") {
         pool.fetch(get(), r.sink());
         REQUIRE(run_until(loop, [&] { return r.finished(); }));
         CHECK(pool.stats().idle == 1);
-        REQUIRE(run_until(loop, [&] { return pool.stats().connections_open == 0; }, 1000));
+        REQUIRE(run_until(
+            loop, [&] { return pool.stats().connections_open == 0; }, 1000));
         Recorder r2;
         pool.fetch(get(), r2.sink());
         REQUIRE(run_until(loop, [&] { return r2.finished(); }));
@@ -277,7 +268,8 @@ TEST_SUITE("origin/pool") {
         CHECK_FALSE(r.finished());
         ex->resume_body();
         CHECK(r.bodies == bodies); // resumes from a posted callback
-        REQUIRE(run_until(loop, [&] { return r.finished(); }, 5000));
+        REQUIRE(run_until(
+            loop, [&] { return r.finished(); }, 5000));
         CHECK(r.completes == 1);
         CHECK(r.body.size() == big.size());
         teardown(loop, baseline, pool, o);

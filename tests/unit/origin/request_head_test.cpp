@@ -11,12 +11,9 @@ TEST_SUITE("origin/request") {
         Request r;
         r.method = "POST";
         r.target = "/a?b=c";
-        r.headers = {{"Host", "h.test"},
-                     {"Content-Length", "99"},
-                     {"Connection", "close"},
-                     {"Transfer-Encoding", "chunked"},
-                     {"X-One", "1"},
-                     {"x-two", "2"}};
+        r.headers = {{"Host", "h.test"},      {"Content-Length", "99"},
+                     {"Connection", "close"}, {"Transfer-Encoding", "chunked"},
+                     {"X-One", "1"},          {"x-two", "2"}};
         r.body = "abc";
         auto h = build_request_head(r);
         REQUIRE(h.is_ok());
@@ -27,7 +24,8 @@ TEST_SUITE("origin/request") {
     TEST_CASE("Content-Length only where a body is expected") {
         Request g;
         g.headers = {{"Host", "h"}};
-        CHECK(*build_request_head(g) == "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
+        CHECK(*build_request_head(g) ==
+              "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
         Request p;
         p.method = "PUT";
         CHECK(build_request_head(p)->find("Content-Length: 0\r\n") != std::string::npos);
