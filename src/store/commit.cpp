@@ -269,6 +269,12 @@ void Store::Impl::drain_completions() {
 
 void Store::Impl::start_sweep() {
     if (sweep_in_flight_ || closing_) return;
+    // Nothing due: no write transaction. (Every commit, even an empty one, marks the store
+    // dirty, so an idle daemon used to fsync once per sweep interval, forever.)
+    if (auto t = read_txn()) {
+        auto due = expiry_due(ctx(*t), now_s());
+        if (due && !*due) return;
+    }
     sweep_in_flight_ = true;
     auto result = std::make_shared<SweepResult>();
     size_t budget = opts_.sweep_budget > 0 ? opts_.sweep_budget : 1;

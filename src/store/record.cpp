@@ -213,6 +213,18 @@ Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_vie
     return std::optional<int64_t>{exp};
 }
 
+Result<bool> expiry_due(const RecordCtx& c, int64_t now) {
+    MDB_cursor* cur = nullptr;
+    int rc = mdb_cursor_open(c.txn, c.dbs->expiry, &cur);
+    if (rc != 0) return lmdb_error(rc, "open expiry cursor");
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return lmdb_error(rc, "read expiry index");
+    return k.mv_size != 8 || static_cast<int64_t>(detail::get_be64(sv(k).data())) <= now;
+}
+
 Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budget) {
     SweepResult res;
     MDB_cursor* cur = nullptr;

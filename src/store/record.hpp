@@ -69,6 +69,8 @@ Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_vie
 // Deletes up to `budget` records with expires_at <= now, oldest first, with their index entries
 // (stale index entries are dropped too and count against the budget).
 Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budget);
+// True when the expiry index holds an entry due at `now` (or one it cannot read).
+Result<bool> expiry_due(const RecordCtx& c, int64_t now);
 
 // Iterates records whose logical key starts with `prefix` and is > `after`, in byte order of the
 // logical keys, expired ones included. Reads each run of long keys whole and sorts it. The

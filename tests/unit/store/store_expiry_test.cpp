@@ -62,10 +62,15 @@ TEST_SUITE("store/expiry") {
         CHECK(record_count(*store) == 13);
         CHECK(store->entry_counts()->expiry_entries == 11);
 
-        // Nothing is due yet: a sweep deletes nothing.
+        // Nothing is due yet: a sweep writes nothing at all. (It used to commit an empty
+        // transaction, which marked the store dirty: an idle daemon fsynced every second.)
         uint64_t commits = store->stats().commits;
+        uint64_t syncs = store->stats().syncs;
         store->sweep_now_for_test();
-        REQUIRE(run_until(loop, [&] { return store->stats().commits == commits + 1; }));
+        for (int i = 0; i < 5; ++i)
+            uv_run(loop.uv(), UV_RUN_NOWAIT);
+        CHECK(store->stats().commits == commits);
+        CHECK(store->stats().syncs == syncs);
         CHECK(store->stats().expired_swept == 0);
         CHECK(record_count(*store) == 13);
 
