@@ -694,6 +694,17 @@ void Connection::flush() {
     b->conn = this;
     b->req.data = b;
     size_t total = b->total();
+    server_.mutable_stats().bytes_out += total;
+    round_bytes_ += total;
+    if (writes_in_flight_ == 0 && try_write_all(*b)) {
+        server_.give_batch(b);
+        last_activity_ms_ = server_.loop().clock().mono_ms();
+        return;
+    }
+    if (state_ == State::closed) {
+        server_.give_batch(b);
+        return;
+    }
     int rc = uv_write(&b->req, stream(), b->bufs.data(), static_cast<unsigned>(b->bufs.size()),
                       on_write);
     if (rc != 0) {
@@ -703,12 +714,32 @@ void Connection::flush() {
     }
     ++writes_in_flight_;
     ++refs_; // the write callback may run after close; keep our memory until it has
-    server_.mutable_stats().bytes_out += total;
-    round_bytes_ += total;
     if (uv_stream_get_write_queue_size(stream()) > server_.limits().write_high_water) {
         congested_ = true; // the client reads slower than we answer: stop serving its pipeline
         stop_reading();
     }
+}
+
+// Writes what the socket takes now, dropping the written bytes from b.bufs. True when all of
+// it went: the usual case, with no write request at all. (uv_write would make the same
+// writev, but a completed request re-arms the fd's epoll interest: one epoll_ctl per
+// response.) On a hard error the connection is closed and false returned.
+bool Connection::try_write_all(WriteBatch& b) {
+    int n = uv_try_write(stream(), b.bufs.data(), static_cast<unsigned>(b.bufs.size()));
+    if (n == UV_EAGAIN || n == UV_ENOSYS) return false;
+    if (n < 0) {
+        close();
+        return false;
+    }
+    auto written = static_cast<size_t>(n);
+    size_t i = 0;
+    while (i < b.bufs.size() && written >= b.bufs[i].len)
+        written -= b.bufs[i++].len;
+    b.bufs.erase(b.bufs.begin(), b.bufs.begin() + static_cast<ptrdiff_t>(i));
+    if (b.bufs.empty()) return true;
+    b.bufs[0].base += written;
+    b.bufs[0].len -= written;
+    return false;
 }
 
 void Connection::on_write(uv_write_t* req, int status) noexcept {

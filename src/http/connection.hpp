@@ -97,6 +97,7 @@ private:
     // Write side.
     WriteBatch& out();
     void flush();
+    bool try_write_all(WriteBatch& b);
     static void on_write(uv_write_t* req, int status) noexcept;
     void after_write(WriteBatch* batch, int status);
     void exchange_complete();
