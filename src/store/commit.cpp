@@ -122,7 +122,11 @@ void Store::Impl::commit_queued(bool start_sync) {
         for (size_t i = 0; i < ops.size(); ++i)
             if (!res.committed[i] && !res.status[i].is_ok() && res.status[i].error().http == 507)
                 full.push_back(i);
-        if (full.empty() || evict_for_space(want) == 0) break;
+        if (full.empty()) break;
+        size_t evicted = evict_for_space(want);
+        LOG_WARN("store: map full: evicted %zu record(s) to retry %zu write(s)", evicted,
+                 full.size());
+        if (evicted == 0) break;
         for (size_t i : full)
             res.status[i] = Status::ok();
         run_batch(ops, std::move(full), res);

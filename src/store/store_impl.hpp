@@ -88,6 +88,9 @@ public:
     // kEvictTargetPercent before committing (a cheap check until the high-water mark gets there).
     static constexpr uint64_t kEvictAheadPercent = 85;
     static constexpr uint64_t kEvictTargetPercent = 75;
+    static constexpr size_t kEvictSlice = 1000; // records per commit while evicting ahead
+    bool evicting_ahead_ = false;               // between the high and the low-water mark
+    size_t evicted_ahead_ = 0;
     struct PageUse {
         uint64_t page_size = 0, map_pages = 0, high_water = 0, used = 0, records = 0;
     };

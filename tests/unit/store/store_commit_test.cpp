@@ -151,6 +151,41 @@ TEST_SUITE("store/commit") {
         CHECK_FALSE(*store->kv_get(ns, "huge", &v));
     }
 
+    TEST_CASE("evicting ahead of a full map goes in slices, one per commit") {
+        // Regression: crossing 85% evicted down to 75% in one transaction (up to 20,000
+        // records, ~260 ms inline in the loop). Now at most 1,000 go per commit.
+        TempDir tmp;
+        loop::Loop loop;
+        Options o = options(tmp.path);
+        o.map_size = 128 << 20; // 10% of it is more than 1,000 records of a page
+        o.durability = Durability::batch;
+        auto store = Store::open(loop, o);
+        uint64_t most_in_one_commit = 0;
+        int n = 0;
+        for (int round = 0; round < 2000 && store->stats().evicted < 5000; ++round) {
+            uint64_t before = store->stats().evicted;
+            Results r;
+            WriteOp op;
+            int64_t expires = loop.clock().now_s() + 3600; // cache entries always expire
+            op.apply = [&n, expires](WriteTxn& txn) -> Status {
+                for (int i = 0; i < 200; ++i) {
+                    std::string k = "Ck" + std::to_string(n + i);
+                    Status st = txn.put_record(k, std::string(3000, 'v'), expires + n + i);
+                    if (!st) return st;
+                }
+                return Status::ok();
+            };
+            op.done = r.done("fill");
+            store->submit(std::move(op));
+            REQUIRE(run_until(loop, [&] { return r.size() == 1; }));
+            REQUIRE_MESSAGE(r.by_name["fill"].is_ok(), r.by_name["fill"].error().message);
+            n += 200;
+            most_in_one_commit = std::max(most_in_one_commit, store->stats().evicted - before);
+        }
+        CHECK(store->stats().evicted >= 5000); // it did evict, over many commits
+        CHECK(most_in_one_commit <= 1000);
+    }
+
     TEST_CASE("ops creating the same namespace in one batch agree on it") {
         TempDir tmp;
         loop::Loop loop;
