@@ -107,7 +107,8 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
                  normalize_host(req.host));
     CacheControl cc;
     for (const auto& h : req.headers) {
-        if (iequals(h.name, "cache-control")) cc.add(h.value);
+        if (iequals(h.name, "cache-control"))
+            cc.add(h.value);
         else if (iequals(h.name, "if-match") || iequals(h.name, "if-unmodified-since")) {
             // Preconditions on the origin's current state: only it can evaluate them.
             pass(ex, route, false);

@@ -302,8 +302,8 @@ void Connection::process() {
             } else {
                 // llhttp stays paused after an Upgrade or CONNECT request: what follows is not
                 // HTTP. We don't switch protocols, so it is dropped; the request's response
-                // closes the connection. (Parsing on from here spun forever: fuzz_request_path.)
-                upgrade_ = true;
+                // closes the connection (on_message_complete set upgrade_). Parsing on from
+                // here spun forever: fuzz_request_path.
                 parsed_ = end_;
             }
         } else {

@@ -491,8 +491,8 @@ void ExchangeImpl::timer_fired() {
             connect_failed(dns ? ErrorKind::dns : ErrorKind::connect_timeout, std::move(msg));
             return;
         }
-        std::string msg = std::string(name) + ": no response within " +
-                          std::to_string(t_.first_byte_ms) + " ms";
+        std::string msg =
+            std::string(name) + ": no response within " + std::to_string(t_.first_byte_ms) + " ms";
         if (!health_) server_->record_failure(n, msg, pool_->tuning());
         fail(ErrorKind::first_byte_timeout, std::move(msg));
         return;

@@ -56,7 +56,7 @@ public:
     bool reused() const { return reused_; }
 
     // From the pool.
-    void start();                            // first attempt
+    void start();                             // first attempt
     void dispatch(std::shared_ptr<Server> s); // out of the queue, onto this server
     void pin(std::shared_ptr<Server> s, bool health);
     // Finishes with an error; `post` = deliver from a posted callback (not on this stack).

@@ -217,8 +217,8 @@ void Server::record_failure(uint64_t now, const std::string& why, const Tuning& 
     last_error_ = why;
     last_failure_ms_ = now;
     if (consecutive_failures_ >= t.fail_threshold) {
-        cooldown_ms_ = cooldown_ms_ ? std::min<uint32_t>(cooldown_ms_ * 2, t.down_max_ms)
-                                    : t.down_base_ms;
+        cooldown_ms_ =
+            cooldown_ms_ ? std::min<uint32_t>(cooldown_ms_ * 2, t.down_max_ms) : t.down_base_ms;
         down_until_ = now + cooldown_ms_;
         LOG_WARN("origin server %s down for %u ms: %s", name_.c_str(), cooldown_ms_, why.c_str());
     }
@@ -245,8 +245,8 @@ void Server::health_result(bool ok, uint64_t now, const std::string& why) {
             if (pool_) pool_->capacity_changed();
         }
     } else {
-        if (!active_down_) LOG_WARN("origin server %s failed its health check: %s", name_.c_str(),
-                                    why.c_str());
+        if (!active_down_)
+            LOG_WARN("origin server %s failed its health check: %s", name_.c_str(), why.c_str());
         active_down_ = true;
         last_error_ = why;
         last_failure_ms_ = now;

@@ -395,7 +395,31 @@ def over_cap_probe(addr, n, timeout=10):
     return out
 
 
-class PipelineFlood:
+class ThreadedAttack:
+    """`conns` threads running self._run(i) until stop(); `ok` counts good answers, anything
+    else lands in `errors`."""
+
+    def __init__(self, conns):
+        self.ok = 0
+        self.errors = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(conns)]
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self, timeout=60):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in self._threads)
+
+
+class PipelineFlood(ThreadedAttack):
     """`conns` connections, each sending `depth` pipelined GETs at a time and reading every
     answer before the next batch, until stop() or `max_batches`. `ok` counts 200s; anything
     else lands in `errors`."""
@@ -403,13 +427,9 @@ class PipelineFlood:
     def __init__(self, addr, conns, depth=200, path="/kv/abuse/k", max_batches=100000):
         self.addr, self.conns, self.depth, self.max_batches = addr, conns, depth, max_batches
         self.batch = (b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path.encode()) * depth
-        self.ok = 0
-        self.errors = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(conns)]
+        super().__init__(conns)
 
-    def _run(self):
+    def _run(self, _i):
         marker = b"HTTP/1.1 "
         try:
             s = socket.create_connection(self.addr, timeout=30)
@@ -441,19 +461,8 @@ class PipelineFlood:
         finally:
             s.close()
 
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
 
-    def stop(self, timeout=60):
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout)
-        return not any(t.is_alive() for t in self._threads)
-
-
-class OversizedBodies:
+class OversizedBodies(ThreadedAttack):
     """`conns` threads, each sending oversized PUTs in turn until stop(): a Content-Length over
     the limit (refused from the head), and a chunked body that grows past it (refused midway).
     Each must get a 413; `ok` counts them."""
@@ -461,12 +470,7 @@ class OversizedBodies:
     def __init__(self, addr, conns, limit, path="/kv/abuse/big-put", max_rounds=100000):
         self.addr, self.conns, self.limit, self.path = addr, conns, limit, path
         self.max_rounds = max_rounds
-        self.ok = 0
-        self.errors = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(conns)]
+        super().__init__(conns)
 
     def _one(self, chunked):
         s = socket.create_connection(self.addr, timeout=30)
@@ -514,17 +518,6 @@ class OversizedBodies:
                     self.ok += 1
                 else:
                     self.errors.append(got[:100])
-
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def stop(self, timeout=60):
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout)
-        return not any(t.is_alive() for t in self._threads)
 
 
 def non_readers(addr, n, path, max_requests=2000, rcvbuf=4096):

@@ -46,8 +46,8 @@ FAULTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def env():
+def start_fault_env():
+    """A test origin, and a started daemon proxying / to it and /refused/ to a dead port."""
     o = Origin().start()
     dead = socket.socket()
     dead.bind(("127.0.0.1", 0))
@@ -59,6 +59,12 @@ def env():
         "routes": [{"name": "r", "prefix": "/", "origin": "o"},
                    {"name": "dead", "prefix": "/refused/", "origin": "dead"}]})
     d.start()
+    return d, o
+
+
+@pytest.fixture(scope="module")
+def env():
+    d, o = start_fault_env()
     # Warm up everything opened lazily (pool, thread pool, store) before taking the baseline.
     o.route("/warm", body=b"w", headers={"Cache-Control": "no-store"})
     assert d.get("/warm").status == 200

@@ -9,15 +9,14 @@ FAULT-LOOP rounds=... fds before=... after=... rss_anon_kb before=... after=... 
 """
 import json
 import os
-import socket
 import time
 
 import pytest
 
 import procstat
-from ectest import EDGECACHED, Daemon
-from origin import Origin
-from test_robust_origin_faults import FAULTS, GOOD, TIMEOUT_MS, check_miss_result, fetch, net_fds
+from ectest import EDGECACHED
+from test_robust_origin_faults import (FAULTS, GOOD, check_miss_result, fetch, net_fds,
+                                       start_fault_env)
 
 ROUNDS = int(os.environ.get("FAULT_ROUNDS", "200"))
 RSS_TOLERANCE_KB = 4096
@@ -25,17 +24,7 @@ RSS_TOLERANCE_KB = 4096
 
 @pytest.fixture
 def env():
-    o = Origin().start()
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))
-    dead_port = dead.getsockname()[1]
-    dead.close()  # nothing listens there: connection refused
-    d = Daemon(config={
-        "origins": {"o": {"url": "http://" + o.address, "timeout_ms": TIMEOUT_MS},
-                    "dead": {"url": f"http://127.0.0.1:{dead_port}", "timeout_ms": TIMEOUT_MS}},
-        "routes": [{"name": "r", "prefix": "/", "origin": "o"},
-                   {"name": "dead", "prefix": "/refused/", "origin": "dead"}]})
-    d.start()
+    d, o = start_fault_env()
     yield d, o
     d.stop()
     d.cleanup()

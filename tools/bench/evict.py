@@ -17,25 +17,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_anon_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import CLIENT_CPU, SERVER_CPU, TOP, free_port, pin, rss_anon_kb  # noqa: E402
 
 
 def main():
@@ -52,11 +40,11 @@ def main():
     with open(os.path.join(tmp, "config.json"), "w") as f:
         json.dump(cfg, f)
     log = open(os.path.join(tmp, "log"), "w")
-    cmd = ["taskset", "-c", "0", args.bin, "--config", os.path.join(tmp, "config.json"),
+    cmd = pin(SERVER_CPU) + [args.bin, "--config", os.path.join(tmp, "config.json"),
            "--data-dir", os.path.join(tmp, "data"), "--listen", f"127.0.0.1:{port}"]
     print("$ " + " ".join(cmd), flush=True)
     daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    os.sched_setaffinity(0, {1})
+    os.sched_setaffinity(0, {CLIENT_CPU})
     try:
         deadline = time.time() + 10
         while True:
@@ -72,7 +60,7 @@ def main():
 
         def sampler():
             while not done.is_set():
-                peak[0] = max(peak[0], rss_anon_kb(daemon.pid))
+                peak[0] = max(peak[0], rss_anon_kb([daemon.pid]))
                 time.sleep(0.02)
 
         def worker(t):
