@@ -22,11 +22,13 @@ TEST_SUITE("store/expiry") {
         CHECK(*store->kv_get(ns, "short", &v));
         CHECK(v.expiration == now + 100);
 
-        loop.clock().advance_for_test(99'000);
+        // Wall time ran on since `now` was read: move the clock to 1 ms before the expiration,
+        // relative to the clock's current reading, not to `now`.
+        loop.clock().advance_for_test((now + 100) * 1000 - 1 - loop.clock().now_ms());
         CHECK(*store->kv_get(ns, "short", &v));
         CHECK(store->stats().expired_on_read == 0);
 
-        loop.clock().advance_for_test(1'000); // now == expiration: expired
+        loop.clock().advance_for_test(1); // now == expiration: expired
         CHECK_FALSE(*store->kv_get(ns, "short", &v));
         CHECK(store->stats().expired_on_read == 1);
         CHECK(*store->kv_get(ns, "long", &v));
