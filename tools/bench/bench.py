@@ -42,6 +42,9 @@ def parse_args():
     ap.add_argument("--long", action="store_true",
                     help="add RssAnon flatness runs (kv mixed, proxy misses) of --long-seconds")
     ap.add_argument("--long-seconds", type=int, default=300, help="(default 300)")
+    ap.add_argument("--long-map-size", default="", metavar="SIZE",
+                    help="map_size for the long proxy-miss run, e.g. 512MiB, so it fills the "
+                         "map and runs eviction (default: the daemon's default)")
     ap.add_argument("--perf", action="store_true",
                     help="profile (perf record, syscalls per request) KV GET/PUT and proxy "
                          "hit/miss")

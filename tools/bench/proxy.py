@@ -125,10 +125,14 @@ def coalesce(b):
 
 
 def run_long(b):
-    say("\n== proxy --long: RssAnon over a long miss-heavy run, memory_cache 64MiB ==")
+    cfg, label = {"memory_cache": "64MiB"}, "proxy misses (new URL each), memory_cache 64MiB"
+    if b.args.long_map_size:
+        cfg["map_size"] = b.args.long_map_size
+        label += f", map_size {b.args.long_map_size}"
+    say(f"\n== proxy --long: RssAnon over a long run ({label}) ==")
     origin, oport = b.origin()
-    proc, port, _ = b.edgecached_proxy("edgecached-proxy-long", oport, memory_cache="64MiB")
-    b.long_run(proc, "proxy misses (new URL each), memory_cache 64MiB", 64,
+    proc, port, _ = b.edgecached_proxy("edgecached-proxy-long", oport, **cfg)
+    b.long_run(proc, label, 64,
                f"http://127.0.0.1:{port}", "miss.lua", ["/obj/1k.bin", "L@U@"])
     b.stop(proc)
     b.stop(origin)
