@@ -193,6 +193,14 @@ void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
         c->buf_cap_ = Server::kReadBufSize;
         c->parsed_ = c->end_ = c->msg_start_ = 0;
     }
+    if (c->state_ == State::handling) {
+        // A deferred handler holds views into the buffer, so nothing may move: what the client
+        // pipelines meanwhile goes into the free tail. A full tail (len 0) comes back to
+        // handle_read as UV_ENOBUFS, which stops reading until the response is done.
+        buf->base = c->buf_ + c->end_;
+        buf->len = c->buf_cap_ - c->end_;
+        return;
+    }
     if (c->buf_cap_ - c->end_ < kMinReadSpace) c->compact();
     buf->base = c->buf_ + c->end_;
     buf->len = c->buf_cap_ - c->end_;
@@ -233,6 +241,13 @@ void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcep
 void Connection::handle_read(ssize_t nread) {
     if (nread == 0) return;
     last_activity_ms_ = server_.loop().clock().mono_ms();
+    if (nread < 0 && state_ == State::handling) {
+        // Reading stayed on under a deferred response: the buffer's tail is full, or the peer
+        // closed or reset. Stop; the finished exchange reads again and meets the end then,
+        // as it would have with reading stopped all along.
+        stop_reading();
+        return;
+    }
     if (nread < 0) {
         peer_eof_ = true;
         stop_reading();
@@ -332,10 +347,9 @@ void Connection::dispatch() {
     ++server_.mutable_stats().requests;
     listener_->handler->handle(ex_);
     if (state_ == State::closed || ex_.complete_) return;
-    if (ex_.deferred_ || ex_.streaming_) {
-        stop_reading(); // buffers must stay put while the handler holds the request
-        return;
-    }
+    // Reading stays on (on_alloc keeps the buffer in place while the handler holds views into
+    // it): stopping and restarting it around every deferred response cost two epoll_ctl calls.
+    if (ex_.deferred_ || ex_.streaming_) return;
     LOG_ERROR("handler for %.*s returned without responding",
               static_cast<int>(ex_.req_.target.size()), ex_.req_.target.data());
     if (!ex_.head_started_) {

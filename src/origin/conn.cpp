@@ -49,27 +49,49 @@ void Conn::on_connect(uv_connect_t* req, int status) noexcept {
         c->close();
 }
 
-void Conn::send(std::shared_ptr<const Outgoing> out) {
+bool Conn::send(std::shared_ptr<const Outgoing> out) {
     state_ = State::active;
     leftover_ = eof_ = false;
-    writing_ = std::move(out);
     uv_buf_t bufs[2];
     unsigned n = 0;
-    bufs[n++] = uv_buf_init(const_cast<char*>(writing_->head.data()),
-                            static_cast<unsigned>(writing_->head.size()));
-    if (!writing_->body.empty())
-        bufs[n++] = uv_buf_init(const_cast<char*>(writing_->body.data()),
-                                static_cast<unsigned>(writing_->body.size()));
-    int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, on_write);
+    bufs[n++] =
+        uv_buf_init(const_cast<char*>(out->head.data()), static_cast<unsigned>(out->head.size()));
+    if (!out->body.empty())
+        bufs[n++] = uv_buf_init(const_cast<char*>(out->body.data()),
+                                static_cast<unsigned>(out->body.size()));
+    // A request nearly always fits in the socket buffer. Written here, without a write request,
+    // libuv never arms POLLOUT, and so spends no epoll_ctl disarming it when the write is done.
+    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+    int rc = uv_try_write(stream, bufs, n);
+    unsigned first = 0;
+    if (rc >= 0) {
+        auto done = static_cast<size_t>(rc);
+        while (first < n && done >= bufs[first].len)
+            done -= bufs[first++].len;
+        if (first < n) {
+            bufs[first].base += done;
+            bufs[first].len -= static_cast<unsigned>(done);
+        }
+        rc = 0;
+    }
+    if (rc == 0 && first == n) {
+        start_reading();
+        return true;
+    }
+    if (rc == 0 || rc == UV_EAGAIN) {
+        writing_ = std::move(out); // the rest is written from these bytes
+        rc = uv_write(&write_req_, stream, bufs + first, n - first, on_write);
+    }
     if (rc != 0) {
         // EPIPE and friends: the server closed it. Tell the exchange later, from the read side.
         writing_.reset();
         eof_ = true;
         sync_error_ = rc;
         close();
-        return;
+        return false;
     }
     start_reading();
+    return false;
 }
 
 void Conn::on_write(uv_write_t* req, int status) noexcept {
@@ -141,7 +163,8 @@ void Conn::release(bool reusable) {
         close();
         return;
     }
-    stop_reading();
+    // Reading stays on (idle connections read to notice a close): stopping and restarting it
+    // would cost two epoll_ctl calls per request.
     give_buffer();
     state_ = State::idle;
     idle_since_ = pool->now();

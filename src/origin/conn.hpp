@@ -33,8 +33,10 @@ public:
     void connect(const sockaddr* addr);
     void attach(ExchangeImpl* ex) { ex_ = ex; }
     void detach() { ex_ = nullptr; }
-    // Writes the request (head + body as two iovecs) and reads the response.
-    void send(std::shared_ptr<const Outgoing> out);
+    // Writes the request (head + body as two iovecs) and reads the response. True when the
+    // whole request went out at once; otherwise ExchangeImpl::conn_written follows from the write
+    // callback, or a failure is reported from the close callback.
+    bool send(std::shared_ptr<const Outgoing> out);
     void start_reading();
     void stop_reading();
     // After a complete response: back to the server's idle list when `reusable`, else closed.

@@ -218,7 +218,7 @@ void ExchangeImpl::send() {
     arm();
     next_span_ = 0;
     conn_->parser().reset(out_->head_request);
-    conn_->send(out_);
+    if (conn_->send(out_)) conn_written(conn_, 0);
 }
 
 void ExchangeImpl::conn_written(Conn* c, int status) {

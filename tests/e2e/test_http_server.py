@@ -33,6 +33,22 @@ def test_pipelined_write_then_read_sees_the_write(daemon):
     assert resps[1][2] == body
 
 
+def test_pipeline_longer_than_the_read_buffer_behind_deferred_writes(daemon):
+    # Each PUT waits for its commit while the rest of the pipeline keeps arriving: the daemon
+    # reads on into its buffer's free tail and stops when that is full. Every request is still
+    # answered, in order, and each GET sees the PUT just before it.
+    reqs = b""
+    for i in range(400):
+        reqs += b"PUT /kv/pl/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nv%04d" % i
+        reqs += b"GET /kv/pl/k HTTP/1.1\r\nHost: x\r\n\r\n"
+    reqs += b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    assert len(reqs) > 2 * 16384  # the daemon's read buffer
+    resps = parse_responses(daemon.raw(reqs, timeout=30))
+    assert len(resps) == 801
+    assert [r[0] for r in resps] == [200] * 801
+    assert [resps[2 * i + 1][2] for i in range(400)] == [b"v%04d" % i for i in range(400)]
+
+
 def test_request_split_at_every_byte(daemon):
     daemon.put("/kv/split/key", b"value")
     req = b"GET /kv/split/key HTTP/1.1\r\nHost: localhost\r\nX-Long: " + b"v" * 50 + b"\r\n\r\n"

@@ -61,6 +61,32 @@ TEST_SUITE("origin/pool") {
         teardown(loop, baseline, pool, o);
     }
 
+    TEST_CASE("a body larger than the socket buffers goes out whole and in order") {
+        // The first write takes what the socket accepts; the rest follows from a write request.
+        loop::Loop loop;
+        size_t baseline = loop.open_handles();
+        FakeOrigin o(loop);
+        std::string body(32 << 20, '\0');
+        for (size_t i = 0; i < body.size(); ++i)
+            body[i] = static_cast<char>('a' + (i * 7) % 26);
+        bool same = false;
+        o.handler = [&](const SeenRequest& q) {
+            same = q.body == body;
+            return Script{write(ok("ok"))};
+        };
+        Pool pool(loop, spec_for({o.addr()}));
+        Recorder r;
+        Request req = get("/big");
+        req.method = "PUT";
+        req.body = body;
+        pool.fetch(std::move(req), r.sink());
+        REQUIRE(run_until(
+            loop, [&] { return r.finished(); }, 10000));
+        CHECK(r.completes == 1);
+        CHECK(same);
+        teardown(loop, baseline, pool, o);
+    }
+
     TEST_CASE("chunked body, split across writes") {
         loop::Loop loop;
         size_t baseline = loop.open_handles();
