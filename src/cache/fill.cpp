@@ -181,7 +181,7 @@ void Fill::on_head(origin::ResponseHead&& head) {
         detach();
         release_waiters();
     }
-    if (primary_streams_) begin_primary_stream();
+    if (primary_streams_) begin_primary_stream(head.more_in_hand);
     if (!buffering_ && !primary_streaming_) {
         // Nobody to deliver to and nothing to keep.
         upstream_->cancel();
@@ -191,7 +191,7 @@ void Fill::on_head(origin::ResponseHead&& head) {
     }
 }
 
-void Fill::begin_primary_stream() {
+void Fill::begin_primary_stream(bool hold_head) {
     http::Exchange* ex = primary_.get();
     if (!ex) return;
     Route& route = *route_;
@@ -226,7 +226,7 @@ void Fill::begin_primary_stream() {
             joined += (joined.empty() ? "" : ",") + t;
         ex->header("Cache-Tag", joined);
     }
-    ex->begin_stream(content_length_);
+    ex->begin_stream(content_length_, hold_head); // held: the body follows from the same read
     primary_streaming_ = true;
 }
 

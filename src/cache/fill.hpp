@@ -53,7 +53,7 @@ private:
 
     void refresh_from_304(const FieldList& not_modified);
     void serve_stale_on_error(const char* why);
-    void begin_primary_stream();
+    void begin_primary_stream(bool hold_head);
     void stop_buffering();
     // Removes the fill from the proxy's map: later requests start a new fill.
     void detach();

@@ -172,7 +172,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
         ex->header("Cache-Status",
                    "edgecached; fwd=bypass; fwd-status=" + std::to_string(head.status));
         ex->header("Via", "1.1 edgecached");
-        ex->begin_stream(head.content_length);
+        ex->begin_stream(head.content_length, head.more_in_hand);
         st->started = true;
     };
     sink.on_body = [st](std::string_view chunk) {

@@ -109,7 +109,7 @@ void Exchange::send_head_only(uint64_t content_length) {
     conn_->exchange_complete();
 }
 
-void Exchange::begin_stream(std::optional<uint64_t> content_length) {
+void Exchange::begin_stream(std::optional<uint64_t> content_length, bool hold_head) {
     streaming_ = true;
     stream_length_ = content_length;
     if (!content_length) {
@@ -120,7 +120,7 @@ void Exchange::begin_stream(std::optional<uint64_t> content_length) {
     }
     finish_head(content_length, chunked_);
     if (req_.is_head() || status_ == 204 || status_ == 304) chunked_ = false;
-    conn_->flush();
+    if (!hold_head) conn_->flush();
 }
 
 bool Exchange::stream_write(Body chunk) {

@@ -44,8 +44,10 @@ public:
     void send_head_only(uint64_t content_length);
 
     // Streaming: with a length the body is sent as is and must add up to it; without one it is
-    // chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
-    void begin_stream(std::optional<uint64_t> content_length);
+    // chunked (HTTP/1.1) or close-delimited (HTTP/1.0). The head is written at once, unless
+    // `hold_head`: then it waits for the first stream_write() or stream_end(), which the caller
+    // must be about to make (one write for head and body instead of two).
+    void begin_stream(std::optional<uint64_t> content_length, bool hold_head = false);
     // Returns false once the client is gone; stop producing then.
     bool stream_write(Body chunk);
     void stream_end();

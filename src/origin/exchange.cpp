@@ -253,6 +253,7 @@ void ExchangeImpl::deliver() {
     ResponseParser& p = conn_->parser();
     if (p.head_ready()) {
         ResponseHead head = p.take_head();
+        head.more_in_hand = !p.body().empty() || p.complete();
         if (!health_) {
             server_->record_success();
             ++pool_->stats().responses[static_cast<size_t>(head.status / 100) % 6];

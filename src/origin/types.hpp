@@ -42,6 +42,9 @@ struct ResponseHead {
     // applied it. content_length is absent for chunked and close-delimited bodies.
     std::optional<uint64_t> content_length{};
     bool chunked = false;
+    // Body bytes (or the end of the response) arrived with the head and follow at once, from the
+    // same read: a caller may hold the head back to write it together with them.
+    bool more_in_hand = false;
 };
 
 // Why an exchange failed. Errors before on_head: dns, connect_refused, connect_timeout,

@@ -40,7 +40,8 @@ Response options (keyword arguments of ``route`` or fields of ``Response``):
   sends the body in these pieces (chunked: one chunk each) with ``chunk_delay`` seconds
   between them. ``content_length=N`` declares N whatever the body is (larger than the body, then
   close: a truncated response).
-- Timing: ``delay`` seconds before the status line; ``chunk_delay`` between pieces.
+- Timing: ``delay`` seconds before the status line; ``chunk_delay`` between pieces;
+  ``body_gate`` (a ``threading.Event``): the head goes out, the body waits until it is set.
 - Faults: ``reset_after=N`` sends the head and N body bytes, then resets the connection (RST);
   ``close_after_head=True`` sends the head and closes; ``hang=True`` reads the request and never
   answers; ``never_close=True`` sends a close-delimited body and then holds the connection open;
@@ -148,6 +149,7 @@ class Response:
     interim: list = field(default_factory=list)
     head_body: bool = False
     keep_alive: bool = True
+    body_gate: Optional[threading.Event] = None
     handler: Optional[Callable[[Request], "Response"]] = None
 
     def body_bytes(self) -> bytes:
@@ -333,6 +335,8 @@ class _Handler(socketserver.BaseRequestHandler):
             return False
         if no_body and not (r.head_body and req.method == "HEAD"):
             return not close
+        if r.body_gate is not None and not r.body_gate.wait(10):
+            return False
         pieces = [p.encode() if isinstance(p, str) else bytes(p) for p in r.chunks] \
             if r.chunks is not None else ([body] if body else [])
         sent = 0

@@ -231,6 +231,24 @@ def test_large_objects_stream_through_unstored(make_proxy, origin):
     assert origin.hits("/big") == 2
 
 
+def test_head_reaches_the_client_before_a_late_body(make_proxy, origin):
+    # A head that comes with its body is written together with it; one whose body is late
+    # must not wait for it (a miss, and a pass for an unsafe method).
+    gate = threading.Event()
+    origin.route("/late", body=b"late body", headers={"Cache-Control": "max-age=60"},
+                 body_gate=gate)
+    d = make_proxy(origin)
+    for method in ("GET", "POST"):
+        gate.clear()
+        conn = http.client.HTTPConnection(*d.tcp_address(), timeout=5)
+        conn.request(method, "/late", body=b"" if method == "POST" else None)
+        r = conn.getresponse()  # times out if the head waits for the body
+        assert r.status == 200 and r.getheader("x-cache") in ("MISS", "BYPASS")
+        gate.set()
+        assert r.read() == b"late body"
+        conn.close()
+
+
 def test_memory_then_disk_hits_survive_restart(make_proxy, origin):
     origin.route("/p", body=b"persist", headers={"Cache-Control": "max-age=600"})
     d = make_proxy(origin)
