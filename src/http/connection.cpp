@@ -6,6 +6,7 @@
 #include "http/handler.hpp"
 #include "http/server.hpp"
 #include "http/status_text.hpp"
+#include "loop/try_write.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
@@ -734,26 +735,17 @@ void Connection::flush() {
     }
 }
 
-// Writes what the socket takes now, dropping the written bytes from b.bufs. True when all of
-// it went: the usual case, with no write request at all. (uv_write would make the same
-// writev, but a completed request re-arms the fd's epoll interest: one epoll_ctl per
-// response.) On a hard error the connection is closed and false returned.
+// Writes what the socket takes now (loop::try_write), dropping the written bytes from b.bufs.
+// True when all of it went: the usual case, with no write request at all. On a hard error the
+// connection is closed and false returned.
 bool Connection::try_write_all(WriteBatch& b) {
-    int n = uv_try_write(stream(), b.bufs.data(), static_cast<unsigned>(b.bufs.size()));
-    if (n == UV_EAGAIN || n == UV_ENOSYS) return false;
-    if (n < 0) {
+    int first = loop::try_write(stream(), b.bufs.data(), static_cast<unsigned>(b.bufs.size()));
+    if (first < 0) {
         close();
         return false;
     }
-    auto written = static_cast<size_t>(n);
-    size_t i = 0;
-    while (i < b.bufs.size() && written >= b.bufs[i].len)
-        written -= b.bufs[i++].len;
-    b.bufs.erase(b.bufs.begin(), b.bufs.begin() + static_cast<ptrdiff_t>(i));
-    if (b.bufs.empty()) return true;
-    b.bufs[0].base += written;
-    b.bufs[0].len -= written;
-    return false;
+    b.bufs.erase(b.bufs.begin(), b.bufs.begin() + first);
+    return b.bufs.empty();
 }
 
 void Connection::on_write(uv_write_t* req, int status) noexcept {

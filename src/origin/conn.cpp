@@ -2,6 +2,7 @@
 // exchange's.
 #include "origin/conn.hpp"
 
+#include "loop/try_write.hpp"
 #include "origin/exchange_impl.hpp"
 #include "origin/pool_core.hpp"
 #include "origin/server.hpp"
@@ -59,26 +60,15 @@ bool Conn::send(std::shared_ptr<const Outgoing> out) {
     if (!out->body.empty())
         bufs[n++] = uv_buf_init(const_cast<char*>(out->body.data()),
                                 static_cast<unsigned>(out->body.size()));
-    // A request nearly always fits in the socket buffer. Written here, without a write request,
-    // libuv never arms POLLOUT, and so spends no epoll_ctl disarming it when the write is done.
+    // A request nearly always fits in the socket buffer: no write request then (loop::try_write).
     auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
-    int rc = uv_try_write(stream, bufs, n);
-    unsigned first = 0;
-    if (rc >= 0) {
-        auto done = static_cast<size_t>(rc);
-        while (first < n && done >= bufs[first].len)
-            done -= bufs[first++].len;
-        if (first < n) {
-            bufs[first].base += done;
-            bufs[first].len -= static_cast<unsigned>(done);
-        }
-        rc = 0;
-    }
-    if (rc == 0 && first == n) {
+    int rc = loop::try_write(stream, bufs, n);
+    if (rc == static_cast<int>(n)) {
         start_reading();
         return true;
     }
-    if (rc == 0 || rc == UV_EAGAIN) {
+    if (rc >= 0) {
+        unsigned first = static_cast<unsigned>(rc);
         writing_ = std::move(out); // the rest is written from these bytes
         rc = uv_write(&write_req_, stream, bufs + first, n - first, on_write);
     }

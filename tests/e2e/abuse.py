@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 
+from ectest import read_to_eof
+
 # -- environment -------------------------------------------------------------------------------
 
 
@@ -262,6 +264,23 @@ def close_all(socks):
             pass
 
 
+def poll_reads(sel, timeout):
+    """One select() over non-blocking sockets: (socket, bytes) for each that has something.
+    b"" means it closed (EOF, or a reset after the server's linger: closed all the same) and
+    is unregistered."""
+    for key, _ in sel.select(timeout=timeout):
+        s = key.fileobj
+        try:
+            b = s.recv(65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            b = b""
+        if not b:
+            sel.unregister(s)
+        yield s, b
+
+
 class Slowloris:
     """n connections that each send a request line and then one header line every `interval`
     seconds, never finishing the head. run() keeps trickling until the server has closed every
@@ -293,18 +312,10 @@ class Slowloris:
             line = 0
             next_trickle = time.monotonic() + self.interval
             while live and time.monotonic() < end:
-                for key, _ in sel.select(timeout=0.05):
-                    s = key.fileobj
-                    try:
-                        b = s.recv(65536)
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        b = b""  # reset after the linger: reaped all the same
+                for s, b in poll_reads(sel, 0.05):
                     if b:
                         data[s] += b
                         continue
-                    sel.unregister(s)
                     live.discard(s)
                     self.reaped += 1
                     if data[s].startswith(b"HTTP/1.1 408 "):
@@ -350,18 +361,10 @@ class Idle:
         unexpected = []
         end = time.monotonic() + timeout
         while live and time.monotonic() < end:
-            for key, _ in sel.select(timeout=0.2):
-                s = key.fileobj
-                try:
-                    b = s.recv(4096)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    b = b""
+            for s, b in poll_reads(sel, 0.2):
                 if b:
                     unexpected.append(b[:100])  # an idle close sends no response
                     continue
-                sel.unregister(s)
                 live.discard(s)
         sel.close()
         return len(self.socks) - len(live), unexpected
@@ -379,15 +382,7 @@ def over_cap_probe(addr, n, timeout=10):
         s = socket.create_connection(addr, timeout=timeout)
         try:
             s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            got = b""
-            try:
-                while True:
-                    b = s.recv(65536)
-                    if not b:
-                        break
-                    got += b
-            except (socket.timeout, ConnectionResetError):
-                pass
+            got = read_to_eof(s)
             status = int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
             out.append(status)
         finally:
@@ -474,7 +469,6 @@ class OversizedBodies(ThreadedAttack):
 
     def _one(self, chunked):
         s = socket.create_connection(self.addr, timeout=30)
-        got = b""
         try:
             size = 2 * self.limit
             piece = b"x" * 65536
@@ -493,17 +487,9 @@ class OversizedBodies(ThreadedAttack):
                     s.sendall(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the 413 came first and the linger ended: read it below
-            try:
-                while True:
-                    b = s.recv(65536)
-                    if not b:
-                        break
-                    got += b
-            except ConnectionResetError:
-                pass
+            return read_to_eof(s)
         finally:
             s.close()
-        return got
 
     def _run(self, i):
         for r in range(self.max_rounds):

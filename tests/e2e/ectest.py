@@ -257,18 +257,24 @@ def raw_exchange(host, port, data, timeout=5, shut_write=False):
             s.sendall(data)
         if shut_write:
             s.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks)
+        return read_to_eof(s)
     finally:
         s.close()
+
+
+def read_to_eof(s):
+    """Everything s receives until EOF; a timeout or a reset ends it too (what came first is
+    returned: a response the server wrote before closing)."""
+    chunks = []
+    while True:
+        try:
+            b = s.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
 
 
 def parse_responses(data):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ectest import EDGECACHECTL, parse_responses, raw_exchange
+from ectest import EDGECACHECTL, parse_responses, raw_exchange, read_to_eof
 
 
 def test_pipelined_requests_answer_in_order(daemon):
@@ -154,20 +154,12 @@ def test_error_reply_survives_unread_body(make_daemon):
     d = make_daemon(config={"max_value_size": 1000})
     s = socket.create_connection(d.tcp_address(), timeout=5)
     s.sendall(b"PUT /kv/x/k HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n")
-    got = b""
     try:
         for _ in range(40):
             s.sendall(b"x" * 50000)
     except (BrokenPipeError, ConnectionResetError):
         pass
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
-    except ConnectionResetError:
-        pass
+    got = read_to_eof(s)
     s.close()
     assert got.startswith(b"HTTP/1.1 413 "), got[:100]
 

@@ -25,8 +25,8 @@ def run_case(b, case, origin_port):
     """One measured run of `case` on b.bin; returns harness's result row."""
     if case.startswith("kv-"):
         durability = "batch" if case == "kv-put-batch" else "sync"
+        # b.seq counts every process started: a fresh name, so a fresh data dir, per run.
         proc, port, _ = b.edgecached(f"ab-{b.seq}", {"durability": durability})
-        b.seq += 1
         if case == "kv-get":
             harness.http_req(port, "PUT", "/kv/bench/k1", b"v" * 1024)
             r = b.wrk(proc, "ab", case, b.bin, 50, f"http://127.0.0.1:{port}/kv/bench/k1",
@@ -36,7 +36,6 @@ def run_case(b, case, origin_port):
                       ["bench", "p@U@"])
     else:
         proc, port, _ = b.edgecached_proxy(f"ab-{b.seq}", origin_port)
-        b.seq += 1
         url = f"http://127.0.0.1:{port}"
         if case == "proxy-hit":
             harness.http_req(port, "GET", "/obj/1k.bin")
@@ -63,15 +62,15 @@ def main():
     # Bench's own options: no waiting for an idle machine, one attempt per run.
     args.bin, args.wait_idle, args.repeat, args.keep_tmp = bins[0], 0, 1, False
     b = harness.Bench(args)
-    rows = {(c, x): [] for c in cases for x in bins}
+    rows = {(c, i): [] for c in cases for i in range(2)}  # by position: A and B may be one file
     try:
         _, origin_port = b.origin() if any(c.startswith("proxy") for c in cases) else (None, 0)
         for rnd in range(1, args.rounds + 1):
             say(f"\n-- round {rnd} of {args.rounds} --")
             for c in cases:
-                for x in bins:
+                for i, x in enumerate(bins):
                     b.bin = x
-                    rows[(c, x)].append(run_case(b, c, origin_port))
+                    rows[(c, i)].append(run_case(b, c, origin_port))
     finally:
         b.close()
 
@@ -84,8 +83,8 @@ def main():
     say("| case | A req/s | B req/s | A p99 ms | B p99 ms | A CPU µs/req | B CPU µs/req "
         "| B/A CPU per round | median |")
     say("|---|---:|---:|---:|---:|---:|---:|---|---:|")
+    a, bb = 0, 1
     for c in cases:
-        a, bb = bins
         ratios = [rb["cpu_us_per_req"] / ra["cpu_us_per_req"]
                   for ra, rb in zip(rows[(c, a)], rows[(c, bb)]) if ra["cpu_us_per_req"]]
         say(f"| {c} | {med(c, a, 'rps'):,.0f} | {med(c, bb, 'rps'):,.0f} "
