@@ -101,7 +101,7 @@ TEST_SUITE("origin/faults") {
             return Script{write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nslow"), hold()};
         };
         auto spec = spec_for({o.addr()});
-        spec.timeout_ms = 80;
+        spec.timeout_ms = 300; // long enough for the head to arrive first under load
         Pool pool(loop, spec);
         Recorder r = fetch_one(loop, pool, get());
         CHECK(r.heads == 1);
@@ -118,7 +118,7 @@ TEST_SUITE("origin/faults") {
             return Script{write("HTTP/1.1 200 OK\r\n\r\nforever..."), hold()};
         };
         auto spec = spec_for({o.addr()});
-        spec.timeout_ms = 80;
+        spec.timeout_ms = 300; // long enough for the head to arrive first under load
         Pool pool(loop, spec);
         Recorder r = fetch_one(loop, pool, get());
         CHECK(r.body == "forever...");

@@ -311,17 +311,19 @@ TEST_SUITE("origin/pool") {
         loop::Loop loop;
         size_t baseline = loop.open_handles();
         FakeOrigin o(loop);
-        std::string big(1 << 20, 'y');
+        std::string big(256 << 10, 'y');
         o.handler = [&](const SeenRequest&) { return Script{write(ok(big))}; };
+        // The paused time must exceed timeout_ms while the exchange's own work stays well
+        // inside it, even in a sanitized build on a loaded machine.
         auto spec = spec_for({o.addr()});
-        spec.timeout_ms = 100;
+        spec.timeout_ms = 1000;
         Pool pool(loop, spec);
         Recorder r;
         std::shared_ptr<Exchange> ex;
         r.on_body_hook = [&](std::string_view) { ex->pause_body(); };
         ex = pool.fetch(get(), r.sink());
         REQUIRE(run_until(loop, [&] { return r.bodies > 0; }));
-        spin(loop, 200);
+        spin(loop, 1200);
         CHECK_FALSE(r.finished());
         r.on_body_hook = nullptr;
         ex->resume_body();
