@@ -171,6 +171,7 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("open", static_cast<uint64_t>(d_.server.connection_count()));
     w.field("accepted", ss.accepted).field("rejected", ss.rejected_busy);
     w.field("bad_requests", ss.bad_requests).field("too_large", ss.too_large);
+    w.field("shed", ss.shed).field("queued_output_bytes", d_.server.queued_output());
     w.field("timeouts", ss.timeouts)
         .field("bytes_in", ss.bytes_in)
         .field("bytes_out", ss.bytes_out);
@@ -287,6 +288,10 @@ void AdminApi::metrics(http::Exchange& ex) {
           "Requests refused as too large (413/414/431).", ss.too_large);
     p.one("edgecached_http_timeouts_total", "counter", "Connections closed by a timeout.",
           ss.timeouts);
+    p.one("edgecached_connections_shed_total", "counter",
+          "Connections closed because queued output exceeded max_queued_output.", ss.shed);
+    p.one("edgecached_queued_output_bytes", "gauge",
+          "Response bytes copied for clients and not yet written.", d_.server.queued_output());
     p.one("edgecached_http_received_bytes_total", "counter", "Bytes read from clients.",
           ss.bytes_in);
     p.one("edgecached_http_sent_bytes_total", "counter", "Bytes written to clients.", ss.bytes_out);

@@ -194,6 +194,16 @@ const Option<Config> g_config[] = {
      .group = g_limits,
      .doc = "Open client connections at most; beyond it new connections get 503 and are "
             "closed. The admin socket and admin_listen keep 16 more for operators."},
+    {.name = "max_queued_output",
+     .type = Type::size,
+     .field = &C::max_queued_output,
+     .default_json = R"("256MiB")",
+     .min = MiB,
+     .max = int64_t{1} << 40,
+     .group = g_limits,
+     .doc = "Response bytes copied for clients and not yet taken by them, over all "
+            "connections; above it, the clients that went longest without reading are "
+            "disconnected."},
     {.name = "deferred_concurrency",
      .type = Type::integer,
      .field = &C::deferred_concurrency,

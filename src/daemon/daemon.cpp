@@ -22,6 +22,7 @@ http::Limits limits_from(const config::Config& cfg) {
     lim.header_timeout_ms = cfg.header_timeout_ms;
     lim.idle_timeout_ms = cfg.idle_timeout_ms;
     lim.max_connections = cfg.max_connections;
+    lim.max_queued_output = cfg.max_queued_output;
     return lim;
 }
 

@@ -116,6 +116,10 @@ void Connection::close() {
         server_.give_batch(pending_);
         pending_ = nullptr;
     }
+    // The write requests are cancelled and their memory freed later in this loop turn; count
+    // it as gone now, so a shedding scan does not close more than it must.
+    server_.output_written(held_);
+    held_ = 0;
     server_.unlink(this);
     uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
 }
@@ -729,10 +733,22 @@ void Connection::flush() {
     }
     ++writes_in_flight_;
     ++refs_; // the write callback may run after close; keep our memory until it has
-    if (uv_stream_get_write_queue_size(stream()) > server_.limits().write_high_water) {
+    size_t queued = uv_stream_get_write_queue_size(stream());
+    if (held_ == 0) held_since_ms_ = server_.loop().clock().mono_ms();
+    queue_seen_ = queued;
+    if (queued > server_.limits().write_high_water) {
         congested_ = true; // the client reads slower than we answer: stop serving its pipeline
         stop_reading();
     }
+    b->held = b->owned_bytes();
+    held_ += b->held;
+    server_.output_queued(b->held); // last: over the budget, this may close us
+}
+
+void Connection::note_write_progress(uint64_t now) {
+    size_t queued = uv_stream_get_write_queue_size(stream());
+    if (queued < queue_seen_) read_seen_ms_ = now;
+    queue_seen_ = queued;
 }
 
 // Writes what the socket takes now (loop::try_write), dropping the written bytes from b.bufs.
@@ -755,6 +771,10 @@ void Connection::on_write(uv_write_t* req, int status) noexcept {
 
 void Connection::after_write(WriteBatch* batch, int status) {
     --writes_in_flight_;
+    if (state_ != State::closed) { // close() took all of held_ off the budget
+        held_ -= batch->held;
+        server_.output_written(batch->held);
+    }
     server_.give_batch(batch);
     if (status < 0) {
         close();
@@ -762,6 +782,8 @@ void Connection::after_write(WriteBatch* batch, int status) {
         return;
     }
     last_activity_ms_ = server_.loop().clock().mono_ms();
+    read_seen_ms_ = last_activity_ms_;
+    queue_seen_ = uv_stream_get_write_queue_size(stream());
     if (congested_ &&
         uv_stream_get_write_queue_size(stream()) <= server_.limits().write_low_water) {
         congested_ = false;

@@ -100,6 +100,7 @@ private:
     bool try_write_all(WriteBatch& b);
     static void on_write(uv_write_t* req, int status) noexcept;
     void after_write(WriteBatch* batch, int status);
+    void note_write_progress(uint64_t now_ms);
     void exchange_complete();
     void send_error_and_close(int status, const char* code, const char* message);
     void begin_shutdown();
@@ -169,7 +170,13 @@ private:
     // Output.
     WriteBatch* pending_ = nullptr; // being filled
     size_t writes_in_flight_ = 0;
-    size_t bytes_in_flight_ = 0;
+    size_t held_ = 0; // owned bytes in write requests (Server::max_queued_output)
+    // For shedding over max_queued_output: the last time the client was seen taking our
+    // output (a write completed, or libuv's queue had shrunk when we looked; 0 = never), and
+    // since when it has held some.
+    uint64_t read_seen_ms_ = 0;
+    uint64_t held_since_ms_ = 0;
+    size_t queue_seen_ = 0; // libuv write queue size when last looked
     bool close_after_write_ = false;
     bool congested_ = false;
     std::function<void()> drain_cb_;

@@ -1,6 +1,7 @@
 // Server: binding listeners, accepting under the connection cap, sweeping timeouts, draining.
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -301,6 +302,53 @@ void Server::sweep() {
         Connection* next = c->next; // check_timeouts may close (and unlink) c
         c->check_timeouts(now);
         c = next;
+    }
+}
+
+void Server::output_queued(size_t n) {
+    queued_output_ += n;
+    if (queued_output_ > limits_.max_queued_output) shed_output();
+}
+
+// Closes connections holding output until what is held fits the budget again: first those
+// never seen reading, oldest first, then those seen reading longest ago. A client that reads,
+// however slowly, keeps its read_seen_ms_ recent; a newcomer that has not read yet is not
+// preferred over it. The scan is linear, but it runs only over the budget, and each run
+// brings the total back under it.
+void Server::shed_output() {
+    uint64_t now = loop_.clock().mono_ms();
+    size_t reached = queued_output_;
+    std::vector<Connection*> held;
+    for (Connection* c = head_; c; c = c->next) {
+        if (c->held_ == 0 || c->listener_->admin) continue;
+        c->note_write_progress(now);
+        held.push_back(c);
+    }
+    std::sort(held.begin(), held.end(), [](const Connection* a, const Connection* b) {
+        if (a->read_seen_ms_ != b->read_seen_ms_) return a->read_seen_ms_ < b->read_seen_ms_;
+        return a->held_since_ms_ < b->held_since_ms_;
+    });
+    size_t closed = 0;
+    uint64_t stalled_ms = 0;
+    if (!held.empty()) {
+        const Connection* c = held.front();
+        stalled_ms = now - (c->read_seen_ms_ ? c->read_seen_ms_ : c->held_since_ms_);
+    }
+    for (Connection* c : held) {
+        if (queued_output_ <= limits_.max_queued_output) break;
+        ++closed;
+        c->close(); // takes its bytes off queued_output_
+    }
+    stats_.shed += closed;
+    shed_unlogged_ += closed;
+    if (shed_unlogged_ > 0 && (shed_logged_ms_ == 0 || now - shed_logged_ms_ >= 1000)) {
+        LOG_WARN("queued output reached %zu bytes (max_queued_output %zu): closed %llu "
+                 "connection(s) whose clients had stopped reading (longest for %llu ms)",
+                 reached, limits_.max_queued_output,
+                 static_cast<unsigned long long>(shed_unlogged_),
+                 static_cast<unsigned long long>(stalled_ms));
+        shed_logged_ms_ = now;
+        shed_unlogged_ = 0;
     }
 }
 

@@ -29,6 +29,9 @@ struct Limits {
     size_t max_requests_per_round = 32; // fairness: pipelined requests served per read event
     size_t write_high_water = 1 << 20;  // stop serving a connection's pipeline above this
     size_t write_low_water = 256 << 10;
+    // Output copied for clients and waiting in write requests, over all connections. Above
+    // it, the connections whose clients have gone longest without reading are closed.
+    size_t max_queued_output = size_t{256} << 20;
 };
 
 struct Listener {
@@ -52,6 +55,7 @@ struct ServerStats {
     uint64_t bad_requests = 0; // 400 / 405 / 505 from the parser layer
     uint64_t too_large = 0;    // 413 / 431
     uint64_t timeouts = 0;     // header, idle and write timeouts
+    uint64_t shed = 0;         // closed to keep queued output under max_queued_output
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
 };
@@ -92,6 +96,8 @@ public:
     void close_all_connections();
 
     size_t connection_count() const { return connections_; }
+    // Bytes counted against max_queued_output now.
+    size_t queued_output() const { return queued_output_; }
     const ServerStats& stats() const { return stats_; }
     ServerStats& mutable_stats() { return stats_; }
 
@@ -120,6 +126,11 @@ private:
     void sweep();
     void arm_sweep();
     void check_drained();
+    // Connections account the output they queue; over the budget, output_queued() sheds at
+    // once, and may close the calling connection.
+    void output_queued(size_t n);
+    void output_written(size_t n) { queued_output_ -= n; }
+    void shed_output();
 
     loop::Loop& loop_;
     Limits limits_;
@@ -127,6 +138,9 @@ private:
     Connection* head_ = nullptr;
     size_t connections_ = 0; // live, not yet closed, counted against the cap
     size_t rejecting_ = 0;   // busy rejections still being written
+    size_t queued_output_ = 0;
+    uint64_t shed_logged_ms_ = 0;
+    uint64_t shed_unlogged_ = 0;
     ServerStats stats_;
     std::unique_ptr<loop::Timer> sweep_timer_;
     bool draining_ = false;

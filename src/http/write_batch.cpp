@@ -10,6 +10,13 @@ size_t WriteBatch::total() const {
     return n;
 }
 
+size_t WriteBatch::owned_bytes() const {
+    size_t n = bytes.size();
+    for (const auto& o : owned)
+        n += o->size();
+    return n;
+}
+
 void WriteBatch::append(std::string_view s) {
     bytes.append(s);
 }
@@ -52,6 +59,7 @@ void WriteBatch::clear() {
     shared.clear();
     bufs.clear();
     copy_start_ = 0;
+    held = 0;
 }
 
 } // namespace ec::http

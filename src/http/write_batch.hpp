@@ -32,8 +32,13 @@ struct WriteBatch {
     std::vector<std::shared_ptr<const std::string>> shared;
     std::vector<uv_buf_t> bufs;
 
+    // Memory this batch owns (copies), counted against the server's output budget while it
+    // waits in a write request; `shared` bodies are not counted: they belong to the hot tier.
+    size_t held = 0;
+
     bool empty() const { return segs.empty() && bytes.empty(); }
     size_t total() const;
+    size_t owned_bytes() const;
 
     // Appends raw bytes (copied).
     void append(std::string_view s);

@@ -2,12 +2,15 @@
 pipelined flood, oversized bodies, clients that never read. A well-behaved client is served
 without error throughout. Full-size runs: test_slow_abuse.py."""
 import json
+import os
 import signal
+import socket
+import threading
 import time
 
 import abuse_scenarios as sc
 from abuse import close_all, open_many, send_unread, wait_until
-from ectest import UnixHTTPConnection
+from ectest import UnixHTTPConnection, short_tmpdir
 
 
 def test_slowloris_100(make_daemon, origin):
@@ -64,3 +67,73 @@ def test_regress_large_responses_share_the_loop(make_daemon):
         close_all(socks)
     print(f"\nserved {served} requests of {n} non-readers before the admin request")
     assert served < 6 * n, served
+
+
+def _unix_clients(path, n):
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        socks.append(s)
+    return socks
+
+
+def test_queued_output_is_bounded_in_total(make_daemon):
+    # Each non-reading client may hold the 1 MiB high-water mark plus a response, so 12 of
+    # them hold ~15 MiB; max_queued_output (2 MiB here) bounds the total. Over it, the daemon
+    # closes the clients never seen reading: the non-readers, not a client already reading
+    # slowly when they arrive, nor a keep-alive client. A Unix socket, because loopback TCP
+    # autotunes its send buffer to megabytes and the kernel would hold it all.
+    n, value, pipelined = 12, 256 * 1024, 16
+    budget = 2 * 1024 * 1024
+    tmp = short_tmpdir()
+    path = os.path.join(tmp, "c.sock")
+    d = make_daemon(listen=["127.0.0.1:0", "unix:" + path], tmp=tmp,
+                    config={"max_queued_output": "2MiB", "max_connections": n + 100})
+    assert d.put("/kv/abuse/big", b"v" * value).status == 200
+    d.close_conns()
+    fds0 = d.open_fds()
+    slow = _unix_clients(path, 1)[0]
+    slow.settimeout(30)
+    got = bytearray()
+    failure = []
+
+    def read_slowly():
+        try:
+            while got.count(b"v") < pipelined * value:
+                chunk = slow.recv(8192)
+                if not chunk:
+                    failure.append(f"slow reader cut off after {len(got)} bytes")
+                    return
+                got.extend(chunk)
+                time.sleep(0.002)
+        except OSError as e:
+            failure.append(f"slow reader: {e!r} after {len(got)} bytes")
+
+    slow.sendall(b"GET /kv/abuse/big HTTP/1.1\r\nHost: a\r\n\r\n" * pipelined)
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    socks = []
+    try:
+        assert wait_until(lambda: len(got) > 2 * value, 10)  # seen reading by the daemon
+        socks = _unix_clients(path, n)
+        send_unread(socks, "/kv/abuse/big", 100)
+
+        def conn_stats():
+            return d.admin("GET", "/admin/stats").json()["connections"]
+
+        # Served until each holds ~1.25 MiB, so one non-reader at most fits beside the reader.
+        assert wait_until(lambda: conn_stats()["shed"] >= n - 1, 10), json.dumps(conn_stats())
+        assert conn_stats()["queued_output_bytes"] <= budget, json.dumps(conn_stats())
+        reader.join(30)
+        assert not failure and not reader.is_alive(), (failure, len(got))
+        assert got.count(b"HTTP/1.1 200 OK") == pipelined
+        assert d.get("/kv/abuse/big").status == 200  # and a keep-alive client is served
+    finally:
+        close_all(socks + [slow])
+        reader.join(5)
+        d.close_conns()
+    assert wait_until(lambda: d.open_fds() <= fds0, 10)
+    m = d.admin("GET", "/metrics").text
+    assert "edgecached_connections_shed_total" in m and "edgecached_queued_output_bytes 0" in m
+    assert "closed" in d.log() and "whose clients had stopped reading" in d.log()

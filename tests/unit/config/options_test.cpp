@@ -96,6 +96,7 @@ TEST_SUITE("config/options") {
                                                "header_timeout_ms",
                                                "idle_timeout_ms",
                                                "max_connections",
+                                               "max_queued_output",
                                                "drain_timeout_ms",
                                                "sync_interval_ms",
                                                "max_readers",
