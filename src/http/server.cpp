@@ -340,16 +340,14 @@ void Server::shed_output() {
         c->close(); // takes its bytes off queued_output_
     }
     stats_.shed += closed;
-    shed_unlogged_ += closed;
-    if (shed_unlogged_ > 0 && (shed_logged_ms_ == 0 || now - shed_logged_ms_ >= 1000)) {
-        LOG_WARN("queued output reached %zu bytes (max_queued_output %zu): closed %llu "
-                 "connection(s) whose clients had stopped reading (longest for %llu ms)",
-                 reached, limits_.max_queued_output,
-                 static_cast<unsigned long long>(shed_unlogged_),
-                 static_cast<unsigned long long>(stalled_ms));
-        shed_logged_ms_ = now;
-        shed_unlogged_ = 0;
-    }
+    uint64_t held_back = 0;
+    if (closed > 0 && shed_log_.allow(now, &held_back))
+        LOG_WARN("queued output reached %zu bytes (max_queued_output %zu): closed %zu "
+                 "connection(s) whose clients had stopped reading (longest for %llu ms); "
+                 "%llu more such run(s) since the last line",
+                 reached, limits_.max_queued_output, closed,
+                 static_cast<unsigned long long>(stalled_ms),
+                 static_cast<unsigned long long>(held_back));
 }
 
 void Server::drain(std::function<void()> on_drained) {

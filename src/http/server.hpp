@@ -12,6 +12,7 @@
 #include "http/write_batch.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
+#include "util/log.hpp"
 
 namespace ec::http {
 
@@ -139,8 +140,7 @@ private:
     size_t connections_ = 0; // live, not yet closed, counted against the cap
     size_t rejecting_ = 0;   // busy rejections still being written
     size_t queued_output_ = 0;
-    uint64_t shed_logged_ms_ = 0;
-    uint64_t shed_unlogged_ = 0;
+    log::Throttle shed_log_;
     ServerStats stats_;
     std::unique_ptr<loop::Timer> sweep_timer_;
     bool draining_ = false;

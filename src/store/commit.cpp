@@ -81,8 +81,12 @@ void Store::Impl::run_batch(std::vector<WriteOp>& ops, std::vector<size_t> idx, 
             if (idx.size() > 1) {
                 // Can't tell which op made the commit fail (e.g. MDB_MAP_FULL while saving the
                 // free list): commit them one by one.
-                LOG_WARN("store: commit of %zu ops failed (%s); committing them one by one",
-                         idx.size(), mdb_strerror(rc));
+                uint64_t held_back = 0;
+                if (commit_fail_log_.allow(loop_.clock().mono_ms(), &held_back))
+                    LOG_WARN("store: commit of %zu ops failed (%s); committing them one by one "
+                             "(%llu more since the last line)",
+                             idx.size(), mdb_strerror(rc),
+                             static_cast<unsigned long long>(held_back));
                 for (size_t i : idx)
                     run_batch(ops, {i}, res);
                 return;
@@ -124,8 +128,11 @@ void Store::Impl::commit_queued(bool start_sync) {
                 full.push_back(i);
         if (full.empty()) break;
         size_t evicted = evict_for_space(want);
-        LOG_WARN("store: map full: evicted %zu record(s) to retry %zu write(s)", evicted,
-                 full.size());
+        uint64_t held_back = 0;
+        if (map_full_log_.allow(loop_.clock().mono_ms(), &held_back))
+            LOG_WARN("store: map full: evicted %zu record(s) to retry %zu write(s) (%llu more "
+                     "since the last line)",
+                     evicted, full.size(), static_cast<unsigned long long>(held_back));
         if (evicted == 0) break;
         for (size_t i : full)
             res.status[i] = Status::ok();

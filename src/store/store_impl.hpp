@@ -14,6 +14,7 @@
 #include "store/key_codec.hpp"
 #include "store/record.hpp"
 #include "store/store.hpp"
+#include "util/log.hpp"
 
 namespace ec::store {
 
@@ -69,6 +70,8 @@ public:
     std::unique_ptr<Env> env_;
     KeyCodec codec_;
     StoreStats stats_;
+    // Under a sustained full map every commit fails the same way: a line a second is enough.
+    log::Throttle commit_fail_log_, map_full_log_;
 
     // The iteration's read transaction: begun once, then reset / renewed (MDB_NOTLS).
     MDB_txn* rtxn_ = nullptr;

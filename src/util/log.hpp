@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstdint>
 #include <string_view>
 
 namespace ec::log {
@@ -21,6 +22,33 @@ inline bool enabled(Level l) {
 // Writes "<ISO-8601 UTC> <level> <message>\n" with a single write(2), so lines never interleave.
 void write(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void vwrite(Level l, const char* fmt, va_list ap);
+
+// For an event that can repeat every loop turn under a sustained fault (a full map, clients
+// being shed): lets one line through per interval and counts the ones held back, so the log
+// says "... (and N more like it)" once a second instead of flooding.
+class Throttle {
+public:
+    explicit Throttle(uint64_t interval_ms = 1000) : interval_ms_(interval_ms) {}
+    // True when this occurrence should be logged; then *held_back is the number of
+    // occurrences swallowed since the last one logged.
+    bool allow(uint64_t now_ms, uint64_t* held_back) {
+        if (logged_ && now_ms - last_ms_ < interval_ms_) {
+            ++held_back_;
+            return false;
+        }
+        logged_ = true;
+        last_ms_ = now_ms;
+        *held_back = held_back_;
+        held_back_ = 0;
+        return true;
+    }
+
+private:
+    uint64_t interval_ms_;
+    uint64_t last_ms_ = 0;
+    uint64_t held_back_ = 0;
+    bool logged_ = false;
+};
 
 } // namespace ec::log
 

@@ -327,6 +327,18 @@ def test_full_map_evicts_cache_entries_and_refuses_kv_with_507(make_proxy, origi
     assert d.get("/health").status == 200
 
 
+def test_sustained_507s_log_a_line_a_second_not_one_per_write(make_daemon):
+    # Every write against a full map fails the same way; the log said so once per write.
+    d = make_daemon(config={"map_size": "4MiB", "memory_cache": "0"})
+    t0 = time.monotonic()
+    statuses = [d.put(f"/kv/full/k{i}", b"v" * 20000).status for i in range(400)]
+    assert statuses[0] == 200 and statuses.count(507) > 100, statuses.count(507)
+    elapsed = time.monotonic() - t0
+    lines = [l for l in d.log().splitlines() if "store: map full" in l]
+    assert 1 <= len(lines) <= elapsed + 2, (len(lines), elapsed)
+    assert "more since the last line" in lines[-1]
+
+
 def test_namespace_stats_count_every_front_end(make_daemon):
     d = make_daemon(listen=[], config={"listen": ["127.0.0.1:0",
                                                   {"address": "127.0.0.1:0", "kv_backend": "wk"}]})

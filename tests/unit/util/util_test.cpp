@@ -5,6 +5,7 @@
 
 #include "util/base64.hpp"
 #include "util/json_writer.hpp"
+#include "util/log.hpp"
 #include "util/percent.hpp"
 #include "util/time_format.hpp"
 #include "util/units.hpp"
@@ -82,6 +83,19 @@ TEST_SUITE("util") {
         append_http_date(out, 784111777);
         CHECK(out == "Sun, 06 Nov 1994 08:49:37 GMT");
         CHECK(iso8601_ms(784111777123) == "1994-11-06T08:49:37.123Z");
+    }
+
+    TEST_CASE("log::Throttle: one line per interval, counting the ones held back") {
+        log::Throttle t(1000);
+        uint64_t held = 99;
+        CHECK(t.allow(5, &held)); // the first always goes through
+        CHECK(held == 0);
+        CHECK_FALSE(t.allow(6, &held));
+        CHECK_FALSE(t.allow(1004, &held));
+        CHECK(t.allow(1005, &held));
+        CHECK(held == 2);
+        CHECK(t.allow(5000, &held));
+        CHECK(held == 0);
     }
 
 } // TEST_SUITE
