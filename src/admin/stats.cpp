@@ -172,6 +172,8 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("accepted", ss.accepted).field("rejected", ss.rejected_busy);
     w.field("bad_requests", ss.bad_requests).field("too_large", ss.too_large);
     w.field("shed", ss.shed).field("queued_output_bytes", d_.server.queued_output());
+    w.field("bodies_shed", ss.bodies_shed)
+        .field("buffered_body_bytes", d_.server.buffered_bodies());
     w.field("timeouts", ss.timeouts)
         .field("bytes_in", ss.bytes_in)
         .field("bytes_out", ss.bytes_out);
@@ -292,6 +294,11 @@ void AdminApi::metrics(http::Exchange& ex) {
           "Connections closed because queued output exceeded max_queued_output.", ss.shed);
     p.one("edgecached_queued_output_bytes", "gauge",
           "Response bytes copied for clients and not yet written.", d_.server.queued_output());
+    p.one("edgecached_http_bodies_shed_total", "counter",
+          "Uploads refused with 503 because request bodies exceeded max_buffered_bodies.",
+          ss.bodies_shed);
+    p.one("edgecached_buffered_body_bytes", "gauge",
+          "Request body bytes held until their responses are done.", d_.server.buffered_bodies());
     p.one("edgecached_http_received_bytes_total", "counter", "Bytes read from clients.",
           ss.bytes_in);
     p.one("edgecached_http_sent_bytes_total", "counter", "Bytes written to clients.", ss.bytes_out);

@@ -85,6 +85,7 @@ struct Config {
     uint32_t idle_timeout_ms = 0;
     uint32_t max_connections = 0;
     uint64_t max_queued_output = 0;
+    uint64_t max_buffered_bodies = 0;
     uint32_t drain_timeout_ms = 0;
     uint32_t sync_interval_ms = 0;
     uint32_t max_readers = 0;

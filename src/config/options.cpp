@@ -204,6 +204,15 @@ const Option<Config> g_config[] = {
      .doc = "Response bytes copied for clients and not yet taken by them, over all "
             "connections; above it, the clients that went longest without reading are "
             "disconnected."},
+    {.name = "max_buffered_bodies",
+     .type = Type::size,
+     .field = &C::max_buffered_bodies,
+     .default_json = R"("1GiB")",
+     .min = MiB,
+     .max = int64_t{1} << 40,
+     .group = g_limits,
+     .doc = "Request body bytes held over all connections until their responses are done; "
+            "above it, the uploads in progress that advanced least recently get 503."},
     {.name = "deferred_concurrency",
      .type = Type::integer,
      .field = &C::deferred_concurrency,

@@ -23,6 +23,7 @@ http::Limits limits_from(const config::Config& cfg) {
     lim.idle_timeout_ms = cfg.idle_timeout_ms;
     lim.max_connections = cfg.max_connections;
     lim.max_queued_output = cfg.max_queued_output;
+    lim.max_buffered_bodies = cfg.max_buffered_bodies;
     return lim;
 }
 

@@ -19,6 +19,7 @@ inline Connection* self(llhttp_t* p) {
 }
 constexpr size_t kMinReadSpace = 2048;
 constexpr size_t kMaxChunkExtension = 1024;
+constexpr size_t kKeptBodyCapacity = 64 * 1024;
 
 // RFC 3986 unreserved and sub-delims, plus '%' (pct-encoded): what a reg-name may hold.
 bool is_host_char(unsigned char c) {
@@ -120,6 +121,7 @@ void Connection::close() {
     // it as gone now, so a shedding scan does not close more than it must.
     server_.output_written(held_);
     held_ = 0;
+    release_body();
     server_.unlink(this);
     uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
 }
@@ -429,7 +431,12 @@ int Connection::on_message_begin() {
     part_ = HeadPart::none;
     method_ = url_ = Span{};
     hdrs_.clear();
-    body_.clear();
+    release_body();
+    // A large body's capacity is not kept for the next request on this connection.
+    if (body_.capacity() > kKeptBodyCapacity)
+        std::string().swap(body_);
+    else
+        body_.clear();
     head_copy_.clear();
     body_received_ = 0;
     trailer_bytes_ = 0;
@@ -671,8 +678,27 @@ int Connection::on_headers_complete() {
 int Connection::on_body(const char* at, size_t len) {
     body_received_ += len;
     if (body_received_ > body_limit_) return fail(413, body_limit_code_, body_limit_message_);
+    body_progress_ms_ = server_.loop().clock().mono_ms();
+    body_held_ += len;
+    if (!server_.body_buffered(len, this)) {
+        release_body();
+        return fail(503, "overloaded",
+                    "request bodies held by the server exceed max_buffered_bodies; retry later");
+    }
     body_.append(at, len);
     return 0;
+}
+
+void Connection::release_body() {
+    server_.body_released(body_held_);
+    body_held_ = 0;
+}
+
+void Connection::refuse_upload() {
+    release_body();
+    send_error_and_close(503, "overloaded",
+                         "request bodies held by the server exceed max_buffered_bodies; retry "
+                         "later");
 }
 
 int Connection::on_chunk_extension(size_t len) {
@@ -810,6 +836,7 @@ void Connection::after_write(WriteBatch* batch, int status) {
 
 void Connection::exchange_complete() {
     ex_.complete_ = true;
+    release_body();
     last_activity_ms_ = server_.loop().clock().mono_ms();
     ++requests_served_;
     if (server_.on_exchange_done) server_.on_exchange_done(ex_);
@@ -840,8 +867,11 @@ void Connection::exchange_complete() {
 }
 
 void Connection::send_error_and_close(int status, const char* code, const char* message) {
-    ++(status == 413 || status == 431 || status == 414 ? server_.mutable_stats().too_large
-                                                       : server_.mutable_stats().bad_requests);
+    release_body();
+    if (status == 413 || status == 431 || status == 414)
+        ++server_.mutable_stats().too_large;
+    else if (status != 503) // 503: counted where it was decided (shedding, the cap)
+        ++server_.mutable_stats().bad_requests;
     LOG_DEBUG("closing connection: %d %s: %s", status, code, message);
     std::string body;
     JsonWriter w(body);

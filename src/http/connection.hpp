@@ -101,6 +101,10 @@ private:
     static void on_write(uv_write_t* req, int status) noexcept;
     void after_write(WriteBatch* batch, int status);
     void note_write_progress(uint64_t now_ms);
+    // Request bodies and Server::max_buffered_bodies.
+    bool uploading() const { return state_ == State::reading && body_received_ > 0; }
+    void refuse_upload();
+    void release_body();
     void exchange_complete();
     void send_error_and_close(int status, const char* code, const char* message);
     void begin_shutdown();
@@ -154,7 +158,9 @@ private:
     const char* body_limit_code_ = nullptr;
     const char* body_limit_message_ = nullptr;
     uint64_t body_received_ = 0;
-    std::string head_copy_; // the head, when a body follows (the read buffer moves on)
+    size_t body_held_ = 0;          // counted against Server::max_buffered_bodies
+    uint64_t body_progress_ms_ = 0; // last time a body byte arrived
+    std::string head_copy_;         // the head, when a body follows (the read buffer moves on)
     std::string body_;
     int err_status_ = 0;
     const char* err_code_ = nullptr;

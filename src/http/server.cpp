@@ -350,6 +350,37 @@ void Server::shed_output() {
                  static_cast<unsigned long long>(held_back));
 }
 
+// Refuses the uploads in progress that advanced least recently until the bodies held fit the
+// budget again; the caller's own upload, which just advanced, goes last. Bodies of requests
+// being handled are counted but not refused: their responses are on the way.
+bool Server::body_buffered(size_t n, Connection* self) {
+    buffered_bodies_ += n;
+    if (buffered_bodies_ <= limits_.max_buffered_bodies) return true;
+    size_t reached = buffered_bodies_;
+    std::vector<Connection*> uploads;
+    for (Connection* c = head_; c; c = c->next)
+        if (c != self && c->uploading() && !c->listener_->admin) uploads.push_back(c);
+    std::sort(uploads.begin(), uploads.end(), [](const Connection* a, const Connection* b) {
+        return a->body_progress_ms_ < b->body_progress_ms_;
+    });
+    size_t refused = 0;
+    for (Connection* c : uploads) {
+        if (buffered_bodies_ <= limits_.max_buffered_bodies) break;
+        ++refused;
+        c->refuse_upload(); // takes its bytes off buffered_bodies_
+    }
+    bool fits = buffered_bodies_ <= limits_.max_buffered_bodies;
+    if (!fits) ++refused; // the caller refuses its own
+    stats_.bodies_shed += refused;
+    uint64_t held_back = 0;
+    if (refused > 0 && body_shed_log_.allow(loop_.clock().mono_ms(), &held_back))
+        LOG_WARN("request bodies held reached %zu bytes (max_buffered_bodies %zu): refused %zu "
+                 "upload(s) with 503; %llu more such run(s) since the last line",
+                 reached, limits_.max_buffered_bodies, refused,
+                 static_cast<unsigned long long>(held_back));
+    return fits;
+}
+
 void Server::drain(std::function<void()> on_drained) {
     draining_ = true;
     on_drained_ = std::move(on_drained);

@@ -33,6 +33,10 @@ struct Limits {
     // Output copied for clients and waiting in write requests, over all connections. Above
     // it, the connections whose clients have gone longest without reading are closed.
     size_t max_queued_output = size_t{256} << 20;
+    // Request body bytes held over all connections, from the first byte received until the
+    // response is complete. Above it, the uploads in progress that advanced least recently
+    // get 503 and are closed.
+    size_t max_buffered_bodies = size_t{1} << 30;
 };
 
 struct Listener {
@@ -57,6 +61,7 @@ struct ServerStats {
     uint64_t too_large = 0;    // 413 / 431
     uint64_t timeouts = 0;     // header, idle and write timeouts
     uint64_t shed = 0;         // closed to keep queued output under max_queued_output
+    uint64_t bodies_shed = 0;  // uploads refused (503) to keep bodies under max_buffered_bodies
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
 };
@@ -99,6 +104,8 @@ public:
     size_t connection_count() const { return connections_; }
     // Bytes counted against max_queued_output now.
     size_t queued_output() const { return queued_output_; }
+    // Bytes counted against max_buffered_bodies now.
+    size_t buffered_bodies() const { return buffered_bodies_; }
     const ServerStats& stats() const { return stats_; }
     ServerStats& mutable_stats() { return stats_; }
 
@@ -132,6 +139,9 @@ private:
     void output_queued(size_t n);
     void output_written(size_t n) { queued_output_ -= n; }
     void shed_output();
+    // Likewise for request bodies; false when `self`, still receiving, must be refused itself.
+    bool body_buffered(size_t n, Connection* self);
+    void body_released(size_t n) { buffered_bodies_ -= n; }
 
     loop::Loop& loop_;
     Limits limits_;
@@ -140,7 +150,8 @@ private:
     size_t connections_ = 0; // live, not yet closed, counted against the cap
     size_t rejecting_ = 0;   // busy rejections still being written
     size_t queued_output_ = 0;
-    log::Throttle shed_log_;
+    size_t buffered_bodies_ = 0;
+    log::Throttle shed_log_, body_shed_log_;
     ServerStats stats_;
     std::unique_ptr<loop::Timer> sweep_timer_;
     bool draining_ = false;

@@ -11,7 +11,7 @@ import time
 
 import abuse_scenarios as sc
 from abuse import close_all, open_many, send_unread, wait_until
-from ectest import EDGECACHECTL, UnixHTTPConnection, short_tmpdir
+from ectest import EDGECACHECTL, UnixHTTPConnection, read_to_eof, short_tmpdir
 
 
 def test_slowloris_100(make_daemon, origin):
@@ -141,3 +141,39 @@ def test_queued_output_is_bounded_in_total(make_daemon):
     p = subprocess.run([EDGECACHECTL, "--socket", d.admin_sock, "stats"], capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 0 and "shed over max_queued_output" in p.stdout, p
+
+
+def test_buffered_bodies_are_bounded_in_total(make_daemon):
+    # Uploads that send half a body and stall each hold it until the idle timeout; in number
+    # only max_connections bounded them. max_buffered_bodies (2 MiB here) bounds the total:
+    # over it, the uploads that advanced least recently get 503 and are closed, and a client
+    # whose upload is moving is served.
+    half = 512 * 1024
+    d = make_daemon(config={"max_buffered_bodies": "2MiB"})
+    stallers = []
+    try:
+        for i in range(6):
+            s = socket.create_connection(d.tcp_address())
+            s.sendall(b"PUT /kv/up/stalled%d HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n"
+                      % (i, 2 * half) + b"s" * half)
+            stallers.append(s)
+            time.sleep(0.05)  # arrival order is the order they last advanced
+        assert wait_until(lambda: d.admin("GET", "/admin/stats").json()["connections"][
+            "bodies_shed"] >= 2, 10)
+        r = d.put("/kv/up/moving", b"m" * (2 * half))
+        assert r.status == 200, r
+        assert d.get("/kv/up/moving").body == b"m" * (2 * half)
+        c = d.admin("GET", "/admin/stats").json()["connections"]
+        assert c["buffered_body_bytes"] <= 2 * 1024 * 1024, c
+        assert c["bodies_shed"] >= 4, c  # two more made room for the moving upload
+        # The oldest stallers were told why, then closed.
+        stallers[0].settimeout(5)
+        answer = read_to_eof(stallers[0])
+        assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
+        assert b'"code":"overloaded"' in answer and b"max_buffered_bodies" in answer
+    finally:
+        close_all(stallers)
+    assert d.get("/kv/up/stalled0").status == 404  # nothing of a refused upload is stored
+    assert "request bodies held reached" in d.log()
+    m = d.admin("GET", "/metrics").text
+    assert "edgecached_http_bodies_shed_total" in m and "edgecached_buffered_body_bytes" in m

@@ -126,10 +126,12 @@ std::string render(Json doc, const Rates* rates) {
              fmt_count(num(doc, {"connections", "accepted"})) + " accepted, " +
              fmt_count(num(doc, {"connections", "rejected"})) + " rejected");
     if (auto c = at(doc, {"connections"})) {
-        std::string more = nonzero_list(*c, {{"bad_requests", "bad requests"},
-                                             {"too_large", "too large"},
-                                             {"timeouts", "timed out"},
-                                             {"shed", "shed over max_queued_output"}});
+        std::string more =
+            nonzero_list(*c, {{"bad_requests", "bad requests"},
+                              {"too_large", "too large"},
+                              {"timeouts", "timed out"},
+                              {"shed", "shed over max_queued_output"},
+                              {"bodies_shed", "uploads refused over max_buffered_bodies"}});
         double queued = num(*c, {"queued_output_bytes"});
         if (queued > 0) more += (more.empty() ? "" : ", ") + fmt_bytes(queued) + " output queued";
         if (!more.empty()) line(s, "", more);

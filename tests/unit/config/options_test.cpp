@@ -97,6 +97,7 @@ TEST_SUITE("config/options") {
                                                "idle_timeout_ms",
                                                "max_connections",
                                                "max_queued_output",
+                                               "max_buffered_bodies",
                                                "drain_timeout_ms",
                                                "sync_interval_ms",
                                                "max_readers",
