@@ -199,7 +199,7 @@ const Option<Config> g_config[] = {
      .field = &C::max_queued_output,
      .default_json = R"("256MiB")",
      .min = MiB,
-     .max = int64_t{1} << 40,
+     .max = TiB,
      .group = g_limits,
      .doc = "Response bytes copied for clients and not yet taken by them, over all "
             "connections; above it, the clients that went longest without reading are "
@@ -209,7 +209,7 @@ const Option<Config> g_config[] = {
      .field = &C::max_buffered_bodies,
      .default_json = R"("1GiB")",
      .min = MiB,
-     .max = int64_t{1} << 40,
+     .max = TiB,
      .group = g_limits,
      .doc = "Request body bytes held over all connections until their responses are done; "
             "above it, the uploads in progress that advanced least recently get 503."},

@@ -20,6 +20,8 @@ inline Connection* self(llhttp_t* p) {
 constexpr size_t kMinReadSpace = 2048;
 constexpr size_t kMaxChunkExtension = 1024;
 constexpr size_t kKeptBodyCapacity = 64 * 1024;
+constexpr const char* kBodiesOverBudget =
+    "request bodies held by the server exceed max_buffered_bodies; retry later";
 
 // RFC 3986 unreserved and sub-delims, plus '%' (pct-encoded): what a reg-name may hold.
 bool is_host_char(unsigned char c) {
@@ -680,11 +682,8 @@ int Connection::on_body(const char* at, size_t len) {
     if (body_received_ > body_limit_) return fail(413, body_limit_code_, body_limit_message_);
     body_progress_ms_ = server_.loop().clock().mono_ms();
     body_held_ += len;
-    if (!server_.body_buffered(len, this)) {
-        release_body();
-        return fail(503, "overloaded",
-                    "request bodies held by the server exceed max_buffered_bodies; retry later");
-    }
+    // Refused: the error path's send_error_and_close() releases what this body held.
+    if (!server_.body_buffered(len, this)) return fail(503, "overloaded", kBodiesOverBudget);
     body_.append(at, len);
     return 0;
 }
@@ -695,10 +694,7 @@ void Connection::release_body() {
 }
 
 void Connection::refuse_upload() {
-    release_body();
-    send_error_and_close(503, "overloaded",
-                         "request bodies held by the server exceed max_buffered_bodies; retry "
-                         "later");
+    send_error_and_close(503, "overloaded", kBodiesOverBudget); // releases the body
 }
 
 int Connection::on_chunk_extension(size_t len) {
@@ -810,8 +806,7 @@ void Connection::after_write(WriteBatch* batch, int status) {
     last_activity_ms_ = server_.loop().clock().mono_ms();
     read_seen_ms_ = last_activity_ms_;
     queue_seen_ = uv_stream_get_write_queue_size(stream());
-    if (congested_ &&
-        uv_stream_get_write_queue_size(stream()) <= server_.limits().write_low_water) {
+    if (congested_ && queue_seen_ <= server_.limits().write_low_water) {
         congested_ = false;
         if (drain_cb_) {
             auto cb = std::move(drain_cb_);
