@@ -45,7 +45,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 PORT = 8787
 CONNS = 12
-KEYS = {"plain": 64, "churn": 8}
+KEYS = {"plain": 128, "churn": 8}
 VERSION_BASE = 1_000_000
 MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
            "virtio_pci", "virtio_blk"]
@@ -214,6 +214,8 @@ def make_disk(path, size_mib):
 class Boot:
     """One qemu run; collects serial lines; kill() is the power cut."""
 
+    running = set()  # killed on the way out, whatever ends the run
+
     def __init__(self, qemu, kernel, initramfs, disk, cmdline, cache_mode):
         self.lines = []
         self.cond = threading.Condition()
@@ -225,6 +227,7 @@ class Boot:
              "-append", "console=ttyS0 quiet loglevel=1 panic=-1 " + cmdline,
              "-drive", f"file={disk},if=virtio,format=raw,{cache_mode}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        Boot.running.add(self.proc)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -265,6 +268,7 @@ class Boot:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        Boot.running.discard(self.proc)
 
     def text(self):
         with self.cond:
@@ -383,6 +387,8 @@ def boot_and_check(args, env, round_no, write_mode, verify):
                 "daemon exited" in line or "mount-failed" in line or \
                 re.match(r"PC verify rc=(?!0$)", line) or "insmod" in line:
             problems.append(line[3:])
+    if len(problems) > 1 and problems[0] == "guest did not start writing":
+        problems.pop(0)  # the reason follows
     if any("initialised a new data dir" in line for line in pc) and verify:
         problems.append("daemon initialised a new data dir over the old one")
     if verify and not any(line.startswith("PROBE 200") for line in lines):
@@ -393,6 +399,10 @@ def boot_and_check(args, env, round_no, write_mode, verify):
             problems.append(line)
     return lines, problems, [line for line in pc if "log|" in line or "stat|" in line
                              or "dump|" in line][:6]
+
+
+def acks(lines):
+    return [line for line in lines if line.startswith(("ACK ", "AD ", "SD "))]
 
 
 def main():
@@ -414,6 +424,7 @@ def main():
     p.add_argument("--verbose", action="store_true", help="print the guest's serial output")
     p.add_argument("--qemu", default=shutil.which("qemu-system-x86_64"))
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("powercut: terminated"))
     for name in ["edgecached", "client", "qemu"]:
         if not getattr(args, name):
             sys.exit(f"powercut: --{name} not given and not found")
@@ -429,7 +440,8 @@ def main():
     try:
         env = {"kernel": kernel, "rng": rng, "disk": os.path.join(work, "disk.img"),
                "initramfs": build_initramfs(work, args.edgecached, args.client, moddir, config)}
-        make_disk(env["disk"], args.disk_mib)
+        with open(env["disk"], "wb") as f:
+            f.truncate(args.disk_mib << 20)
         env["cache_mode"] = "cache=none,aio=native"
         try:
             fd = os.open(env["disk"], os.O_RDONLY | os.O_DIRECT)
@@ -442,19 +454,22 @@ def main():
             last = round_no == args.rounds + 1
             mode = None if last else (args.mode if args.mode != "mix" else
                                       ("churn" if round_no % 2 else "plain"))
-            t0 = time.time()
-            lines, problems, evidence = boot_and_check(args, env, round_no, mode,
-                                                       verify=prev is not None)
+            # Plain rounds start on a fresh disk (data.mdb grows from nothing); churn rounds go
+            # on with the disk the previous round left, so LMDB reuses freed pages.
+            fresh = mode == "plain" or prev is None
             if prev is not None:
+                t0 = time.time()
+                chained = mode == "churn"  # this boot checks round_no - 1, then writes round_no
+                lines, problems, evidence = boot_and_check(args, env, round_no,
+                                                           mode if chained else None, True)
                 kp, w, n = keys.check({"prev": prev, "now": lines}, round_no - 1,
                                       args.durability, args.batch_window_ms)
                 problems += kp
                 in_window += w
                 acked += n
                 r = round_no - 1
-                status = "FAILED" if problems else "ok"
-                log(f"round {r} ({prev_mode}): {n} acknowledged, {status} "
-                    f"[{time.time() - t0:.0f}s boot]")
+                log(f"round {r} ({prev_mode}): {n} acknowledged, "
+                    f"{'FAILED' if problems else 'ok'} [{time.time() - t0:.0f} s]")
                 if problems:
                     failed.append(r)
                     for line in problems[:8] + evidence:
@@ -464,24 +479,32 @@ def main():
                     if args.keep:
                         os.makedirs(args.keep, exist_ok=True)
                         shutil.copy(env["disk"], os.path.join(args.keep, f"round{r}.img"))
-            elif problems:
-                log(f"first boot failed: {problems}")
-                failed.append(0)
-            if problems and not last:
-                # Start clean so later rounds test the commit path, not this round's damage.
+                    # Start clean so later rounds test the commit path, not this damage.
+                    fresh = True
+                elif chained:
+                    prev, prev_mode = acks(lines), mode
+                    continue
+            if last:
+                break
+            if fresh:
                 keys.reset()
                 make_disk(env["disk"], args.disk_mib)
-                lines, problems, _ = boot_and_check(args, env, round_no, mode, verify=False)
-                if problems:
-                    log(f"round {round_no}: fresh disk failed too: {problems[:4]}")
-                    failed.append(round_no)
-            prev, prev_mode = [line for line in lines if line[:3] in ("ACK", "AD ", "SD ")], mode
+            lines, problems, _ = boot_and_check(args, env, round_no, mode, False)
+            if problems:
+                log(f"round {round_no}: the write boot failed: {problems[:4]}")
+                failed.append(round_no)
+                prev = None
+                continue
+            prev, prev_mode = acks(lines), mode
         log(f"POWERCUT rounds={args.rounds} failed={len(failed)} acked={acked} "
             f"lost_in_window={in_window} durability={args.durability} mode={args.mode} "
             f"seed={args.seed} seconds={time.time() - started:.0f}"
             + (f" failed_rounds={','.join(map(str, failed))}" if failed else ""))
         return 1 if failed else 0
     finally:
+        for proc in list(Boot.running):
+            proc.kill()
+            proc.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
