@@ -277,6 +277,30 @@ class Boot:
 
 # ---------------------------------------------------------------- expectations
 
+def judge(want, got, sent_deletes, round_no):
+    """Why found state got cannot follow want (the state the key must at least have), or None.
+    want: ("put", ver, len, hash) | ("del", ver) | None; got: ("put", ver, len, hash, ok) | None.
+    A key may hold a later version than want's if this round sent it (every value names its
+    version and the guest checked its bytes), or be absent if this round sent a later delete."""
+    want_ver = want[1] if want else 0
+    if got is None:
+        if want and want[0] == "put" and not any(v > want_ver for v in sent_deletes):
+            return f"missing, acknowledged put version {want_ver}"
+        return None
+    _, ver, length, hsh, ok = got
+    if ok != "ok":
+        return f"value bytes damaged (version {ver}, {length} bytes)"
+    if ver < want_ver:
+        return f"holds version {ver}, acknowledged {want[0]} version {want_ver}"
+    if ver == want_ver and want[0] == "del":
+        return f"version {ver} was a delete"
+    if ver == want_ver and (length, hsh) != tuple(want[2:4]):
+        return f"version {ver} has {length} bytes {hsh}, acknowledged {want[2]} bytes {want[3]}"
+    if ver > want_ver and ver // VERSION_BASE != round_no:
+        return f"holds version {ver}, not written in round {round_no}"
+    return None
+
+
 class Keys:
     """What each key must hold: the state seen at the last check, overridden by what this
     round's acknowledgements say."""
@@ -286,21 +310,23 @@ class Keys:
 
     def check(self, lines, round_no, durability, window_ms):
         """Checks a boot's GOT/NONE lines against the previous boot's log; returns
-        (problems, lost_in_window, acked) and moves the state to what was found."""
-        acked, acks_of, sent_deletes, last_ms = {}, {}, {}, 0
+        (problems, keys excused by the batch window, acknowledged count) and moves the state to
+        what was found."""
+        acks_of, sent_deletes, last_ms, acked = {}, {}, 0, 0
         for line in lines["prev"]:
             f = line.split()
             if f[0] == "ACK" and len(f) == 6:
-                acked[f[1]] = ("put", int(f[2]), int(f[3]), f[4])
-                acks_of.setdefault(f[1], []).append((int(f[2]), int(f[5])))
-                last_ms = max(last_ms, int(f[5]))
+                acks_of.setdefault(f[1], []).append(
+                    (("put", int(f[2]), int(f[3]), f[4]), int(f[5])))
             elif f[0] == "AD" and len(f) == 4:
-                acked[f[1]] = ("del", int(f[2]))
-                acks_of.setdefault(f[1], []).append((int(f[2]), int(f[3])))
-                last_ms = max(last_ms, int(f[3]))
+                acks_of.setdefault(f[1], []).append((("del", int(f[2])), int(f[3])))
             elif f[0] == "SD" and len(f) == 3:
                 sent_deletes.setdefault(f[1], []).append(int(f[2]))
-        problems, in_window = [], 0
+                continue
+            else:
+                continue
+            acked += 1
+            last_ms = max(last_ms, acks_of[f[1]][-1][1])
         found = {}
         for line in lines["now"]:
             f = line.split()
@@ -308,48 +334,28 @@ class Keys:
                 found[f[1]] = ("put", int(f[2]), int(f[3]), f[4], f[5])
             elif f[0] == "NONE" and len(f) == 2:
                 found[f[1]] = None
-        expected = dict(self.state)
-        expected.update(acked)
-        round_of = lambda v: v // VERSION_BASE  # noqa: E731
-        for key in sorted(set(expected) | set(found)):
-            want = expected.get(key)
-            want_ver = want[1] if want else 0
+        problems, in_window = [], 0
+        for key in sorted(set(self.state) | set(acks_of) | set(found)):
             if key not in found:
                 problems.append(f"{key}: not read back")
                 continue
-            got = found[key]
-            bad = None
-            if got is not None:
-                _, ver, length, hsh, ok = got
-                if ok != "ok":
-                    bad = f"value bytes damaged (version {ver}, {length} bytes)"
-                elif ver == want_ver and want[0] == "put" and (length, hsh) != want[2:4]:
-                    bad = f"version {ver} has {length} bytes {hsh}, acknowledged {want[2:4]}"
-                elif ver == want_ver and want[0] == "del":
-                    bad = f"version {ver} was a delete"
-                elif ver < want_ver:
-                    bad = f"holds version {ver}, acknowledged {want[0]} version {want_ver}"
-                elif ver > want_ver and round_of(ver) != round_no:
-                    bad = f"holds version {ver} from an earlier round than the one written"
-            elif want and want[0] == "put":
-                if not any(v > want_ver for v in sent_deletes.get(key, [])):
-                    bad = f"missing, acknowledged put version {want_ver}"
+            got, acks = found[key], acks_of.get(key, [])
+            want = acks[-1][0] if acks else self.state.get(key)
+            bad = judge(want, got, sent_deletes.get(key, []), round_no)
             if bad and durability == "batch":
-                # Lost only writes acknowledged within the window before the cut?
-                since = got[1] if got else 0
-                later = [ms for v, ms in acks_of.get(key, []) if v > since]
-                if later and min(later) >= last_ms - window_ms and "damaged" not in bad:
+                # Allowed to have lost what was acknowledged within the window before the cut:
+                # judge against the state as of last_ms - window_ms.
+                early = [a for a, ms in acks if ms < last_ms - window_ms]
+                base = early[-1] if early else self.state.get(key)
+                if "damaged" not in bad and judge(base, got, sent_deletes.get(key, []),
+                                                  round_no) is None:
                     in_window += 1
                     bad = None
             if bad:
                 problems.append(f"{key}: {bad}")
             # What the disk holds now is what later rounds must keep.
-            if got is not None:
-                self.state[key] = got[:4]
-            else:
-                self.state[key] = ("del", (round_no + 1) * VERSION_BASE - 1)
-        return problems, in_window, sum(1 for line in lines["prev"] if line.startswith(("ACK",
-                                                                                        "AD ")))
+            self.state[key] = got[:4] if got else ("del", (round_no + 1) * VERSION_BASE - 1)
+        return problems, in_window, acked
 
     def reset(self):
         self.state = {}
