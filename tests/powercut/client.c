@@ -40,8 +40,8 @@
 #define PIPELINE_DEPTH 4
 #define MAX_VALUE (256 * 1024)
 
-static uint64_t fnv1a(const void *data, size_t n, uint64_t h) {
-    const unsigned char *p = data;
+static uint64_t fnv1a(const void* data, size_t n, uint64_t h) {
+    const unsigned char* p = data;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
         h *= 0x100000001b3ULL;
@@ -49,7 +49,7 @@ static uint64_t fnv1a(const void *data, size_t n, uint64_t h) {
     return h;
 }
 
-static uint64_t xorshift(uint64_t *s) {
+static uint64_t xorshift(uint64_t* s) {
     uint64_t x = *s;
     x ^= x << 13;
     x ^= x >> 7;
@@ -63,7 +63,7 @@ static uint64_t now_ms(void) {
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void say(const char *fmt, ...) {
+static void say(const char* fmt, ...) {
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -72,26 +72,23 @@ static void say(const char *fmt, ...) {
     line[n++] = '\n';
     for (int off = 0; off < n;) {
         ssize_t w = write(1, line + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            exit(3);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) exit(3);
         off += (int)w;
     }
 }
 
-static void die(const char *what) {
+static void die(const char* what) {
     say("FATAL %s: %s", what, strerror(errno));
     exit(2);
 }
 
 /* Fills buf with the value of (key, ver) of length len; returns len. */
-static size_t make_value(char *buf, const char *key, uint64_t ver, size_t len) {
+static size_t make_value(char* buf, const char* key, uint64_t ver, size_t len) {
     int h = snprintf(buf, len + 1, "%s %llu %zu\n", key, (unsigned long long)ver, len);
     size_t head = (size_t)h < len ? (size_t)h : len;
     uint64_t s = fnv1a(key, strlen(key), 0xcbf29ce484222325ULL) ^ (ver * 0x9e3779b97f4a7c15ULL);
-    if (s == 0)
-        s = 1;
+    if (s == 0) s = 1;
     for (size_t i = head; i < len; i++)
         buf[i] = (char)('a' + xorshift(&s) % 26);
     return len;
@@ -99,11 +96,10 @@ static size_t make_value(char *buf, const char *key, uint64_t ver, size_t len) {
 
 static int connect_to(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        die("socket");
+    if (fd < 0) die("socket");
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    if (connect(fd, (struct sockaddr*)&a, sizeof a) != 0) {
         close(fd);
         return -1;
     }
@@ -112,13 +108,11 @@ static int connect_to(int port) {
     return fd;
 }
 
-static void send_all(int fd, const char *p, size_t n) {
+static void send_all(int fd, const char* p, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            die("send");
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) die("send");
         p += w;
         n -= (size_t)w;
     }
@@ -126,32 +120,28 @@ static void send_all(int fd, const char *p, size_t n) {
 
 /* Response reader: accumulates bytes, yields (status, body) of each complete response. */
 struct reader {
-    char *buf;
+    char* buf;
     size_t len, cap;
 };
 
-static void reader_fill(struct reader *r, int fd) {
+static void reader_fill(struct reader* r, int fd) {
     if (r->cap - r->len < 65536) {
         r->cap = r->cap ? r->cap * 2 : 1 << 20;
         r->buf = realloc(r->buf, r->cap);
-        if (!r->buf)
-            die("realloc");
+        if (!r->buf) die("realloc");
     }
     ssize_t n = read(fd, r->buf + r->len, r->cap - r->len);
-    if (n < 0 && errno == EINTR)
-        return;
-    if (n <= 0)
-        die("read (daemon closed the connection)");
+    if (n < 0 && errno == EINTR) return;
+    if (n <= 0) die("read (daemon closed the connection)");
     r->len += (size_t)n;
 }
 
 /* Returns 1 and sets status/body/body_len if a complete response is buffered (the caller then
  * calls reader_consume(r, *used)). */
-static int reader_next(struct reader *r, int *status, const char **body, size_t *body_len,
-                       size_t *used) {
-    const char *end = memmem(r->buf, r->len, "\r\n\r\n", 4);
-    if (!end)
-        return 0;
+static int reader_next(struct reader* r, int* status, const char** body, size_t* body_len,
+                       size_t* used) {
+    const char* end = memmem(r->buf, r->len, "\r\n\r\n", 4);
+    if (!end) return 0;
     size_t head = (size_t)(end - r->buf) + 4;
     if (r->len < 12 || sscanf(r->buf, "HTTP/1.1 %d", status) != 1) {
         say("FATAL bad response head");
@@ -159,8 +149,8 @@ static int reader_next(struct reader *r, int *status, const char **body, size_t 
     }
     size_t clen = 0;
     int have_len = 0;
-    for (const char *p = r->buf; p < end;) {
-        const char *eol = memmem(p, (size_t)(end - p) + 2, "\r\n", 2);
+    for (const char* p = r->buf; p < end;) {
+        const char* eol = memmem(p, (size_t)(end - p) + 2, "\r\n", 2);
         if (strncasecmp(p, "content-length:", 15) == 0) {
             clen = strtoull(p + 15, NULL, 10);
             have_len = 1;
@@ -174,27 +164,25 @@ static int reader_next(struct reader *r, int *status, const char **body, size_t 
         say("FATAL response without Content-Length");
         exit(2);
     }
-    if (r->len < head + clen)
-        return 0;
+    if (r->len < head + clen) return 0;
     *body = r->buf + head;
     *body_len = clen;
     *used = head + clen;
     return 1;
 }
 
-static void reader_consume(struct reader *r, size_t used) {
+static void reader_consume(struct reader* r, size_t used) {
     memmove(r->buf, r->buf + used, r->len - used);
     r->len -= used;
 }
 
 /* One request and its blocking answer (the verifier and the probe). */
-static int request(int fd, struct reader *r, const char *head, const char *body, size_t body_len,
-                   char *out, size_t out_cap, size_t *out_len) {
+static int request(int fd, struct reader* r, const char* head, const char* body, size_t body_len,
+                   char* out, size_t out_cap, size_t* out_len) {
     send_all(fd, head, strlen(head));
-    if (body_len)
-        send_all(fd, body, body_len);
+    if (body_len) send_all(fd, body, body_len);
     int status;
-    const char *b;
+    const char* b;
     size_t bl, used;
     while (!reader_next(r, &status, &b, &bl, &used))
         reader_fill(r, fd);
@@ -222,7 +210,8 @@ struct conn {
     uint64_t rng;
 };
 
-static _Noreturn void write_mode(int port, uint64_t round, uint64_t seed, int nconns, int keys, int churn) {
+static _Noreturn void write_mode(int port, uint64_t round, uint64_t seed, int nconns, int keys,
+                                 int churn) {
     static struct conn conns[MAX_CONNS];
     static char value[MAX_VALUE + 64];
     static char head[256];
@@ -230,17 +219,16 @@ static _Noreturn void write_mode(int port, uint64_t round, uint64_t seed, int nc
     for (int c = 0; c < nconns; c++) {
         conns[c].id = c;
         conns[c].fd = connect_to(port);
-        if (conns[c].fd < 0)
-            die("connect");
+        if (conns[c].fd < 0) die("connect");
         conns[c].rng = (seed * 1000003 + (uint64_t)c) | 1;
     }
     say("WRITING round=%llu conns=%d keys=%d mode=%s", (unsigned long long)round, nconns, keys,
         churn ? "churn" : "plain");
     for (;;) {
         for (int c = 0; c < nconns; c++) {
-            struct conn *k = &conns[c];
+            struct conn* k = &conns[c];
             while (k->count < PIPELINE_DEPTH) {
-                struct op *o = &k->inflight[(k->head + k->count) % PIPELINE_DEPTH];
+                struct op* o = &k->inflight[(k->head + k->count) % PIPELINE_DEPTH];
                 snprintf(o->key, sizeof o->key, "k%d-%d", c, (int)(xorshift(&k->rng) % keys));
                 o->ver = round * 1000000 + ++counter;
                 o->is_delete = churn && xorshift(&k->rng) % 5 == 0;
@@ -272,26 +260,24 @@ static _Noreturn void write_mode(int port, uint64_t round, uint64_t seed, int nc
         struct pollfd pf[MAX_CONNS];
         for (int c = 0; c < nconns; c++)
             pf[c] = (struct pollfd){.fd = conns[c].fd, .events = POLLIN};
-        if (poll(pf, (nfds_t)nconns, -1) < 0 && errno != EINTR)
-            die("poll");
+        if (poll(pf, (nfds_t)nconns, -1) < 0 && errno != EINTR) die("poll");
         for (int c = 0; c < nconns; c++) {
-            if (!(pf[c].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            struct conn *k = &conns[c];
+            if (!(pf[c].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            struct conn* k = &conns[c];
             reader_fill(&k->rd, k->fd);
             int status;
-            const char *b;
+            const char* b;
             size_t bl, used;
             while (k->count > 0 && reader_next(&k->rd, &status, &b, &bl, &used)) {
-                struct op *o = &k->inflight[k->head];
+                struct op* o = &k->inflight[k->head];
                 unsigned long long ms = (unsigned long long)(now_ms() - start);
                 if (status != 200)
                     say("FAIL %d %s %.*s", status, o->key, (int)(bl < 200 ? bl : 200), b);
                 else if (o->is_delete)
                     say("AD %s %llu %llu", o->key, (unsigned long long)o->ver, ms);
                 else
-                    say("ACK %s %llu %zu %016llx %llu", o->key, (unsigned long long)o->ver,
-                        o->len, (unsigned long long)o->hash, ms);
+                    say("ACK %s %llu %zu %016llx %llu", o->key, (unsigned long long)o->ver, o->len,
+                        (unsigned long long)o->hash, ms);
                 reader_consume(&k->rd, used);
                 k->head = (k->head + 1) % PIPELINE_DEPTH;
                 k->count--;
@@ -304,8 +290,7 @@ static int verify_mode(int port, int nconns, int keys) {
     static char value[MAX_VALUE + 4096], expect[MAX_VALUE + 64], head[256];
     struct reader rd = {0};
     int fd = connect_to(port);
-    if (fd < 0)
-        die("connect");
+    if (fd < 0) die("connect");
     int bad = 0;
     for (int c = 0; c < nconns; c++) {
         for (int n = 0; n < keys; n++) {
@@ -359,19 +344,16 @@ static int wait_mode(int port, int seconds) {
     return 1;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     if (argc == 8 && strcmp(argv[1], "write") == 0) {
         int nconns = atoi(argv[5]), keys = atoi(argv[6]);
-        if (nconns < 1 || nconns > MAX_CONNS || keys < 1)
-            return 2;
-        write_mode(atoi(argv[2]), strtoull(argv[3], NULL, 10),
-                          strtoull(argv[4], NULL, 10), nconns, keys,
-                          strcmp(argv[7], "churn") == 0);
+        if (nconns < 1 || nconns > MAX_CONNS || keys < 1) return 2;
+        write_mode(atoi(argv[2]), strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10), nconns,
+                   keys, strcmp(argv[7], "churn") == 0);
     }
     if (argc == 5 && strcmp(argv[1], "verify") == 0)
         return verify_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-    if (argc == 4 && strcmp(argv[1], "wait") == 0)
-        return wait_mode(atoi(argv[2]), atoi(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "wait") == 0) return wait_mode(atoi(argv[2]), atoi(argv[3]));
     fprintf(stderr, "usage: powercut_client write PORT ROUND SEED CONNS KEYS plain|churn\n"
                     "       powercut_client verify PORT CONNS KEYS\n"
                     "       powercut_client wait PORT SECONDS\n");
