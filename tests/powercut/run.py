@@ -78,7 +78,12 @@ if [ -f /data/ec/data.mdb ]; then
 fi
 edgecached --config /etc/powercut.json > /tmp/daemon.log 2>&1 &
 pid=$!
-if powercut_client wait __PORT__ 120; then echo "PC daemon up"; else echo "PC daemon down"; fi
+i=0; up=down
+while [ $i -lt 120 ] && kill -0 $pid 2>/dev/null; do
+  if powercut_client wait __PORT__ 1; then up=up; break; fi
+  i=$((i+1))
+done
+echo "PC daemon $up"
 if [ "$PC_verify" = 1 ]; then
   powercut_client verify __PORT__ __CONNS__ __KEYS__; echo "PC verify rc=$?"
 fi
