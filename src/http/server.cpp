@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,21 +45,26 @@ bool unix_socket_alive(const std::string& path) {
 } // namespace
 
 std::string describe_address(const sockaddr* sa) {
+    // Formatted into a buffer: GCC 12 at -O3 reports a false -Wrestrict for string
+    // concatenation here (`"[" + std::string(host)`, and appends alike).
     char host[INET6_ADDRSTRLEN] = "?";
+    char out[sizeof(sockaddr_un::sun_path) + 16];
     if (sa->sa_family == AF_INET) {
         auto* in = reinterpret_cast<const sockaddr_in*>(sa);
         inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-    }
-    if (sa->sa_family == AF_INET6) {
+        std::snprintf(out, sizeof out, "%s:%u", host, unsigned{ntohs(in->sin_port)});
+    } else if (sa->sa_family == AF_INET6) {
         auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+        std::snprintf(out, sizeof out, "[%s]:%u", host, unsigned{ntohs(in6->sin6_port)});
+    } else if (sa->sa_family == AF_UNIX) {
+        const char* path = reinterpret_cast<const sockaddr_un*>(sa)->sun_path;
+        std::snprintf(out, sizeof out, "unix:%.*s",
+                      static_cast<int>(::strnlen(path, sizeof(sockaddr_un::sun_path))), path);
+    } else {
+        return "?";
     }
-    if (sa->sa_family == AF_UNIX) {
-        return "unix:" + std::string(reinterpret_cast<const sockaddr_un*>(sa)->sun_path);
-    }
-    return "?";
+    return out;
 }
 
 Server::Server(loop::Loop& loop, Limits limits) : loop_(loop), limits_(limits) {
