@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/json_syntax.hpp"
 #include "config/options.hpp"
 #include "config/parse.hpp"
 
@@ -44,10 +45,23 @@ const RouteSpec& route_defaults() {
 Result<Config> load_json(std::string_view json, std::string_view source, Config base) {
     Ctx ctx{std::string(source)};
     simdjson::dom::parser parser;
-    simdjson::padded_string padded(json);
+    // Comments are allowed (the installed example is commented): blanked out, so positions in
+    // errors stay those of the file.
+    const std::string text = strip_json_comments(json);
+    simdjson::padded_string padded(text);
     simdjson::dom::element root;
-    if (auto err = parser.parse(padded).get(root))
-        return error_at(ctx, "", std::string("invalid JSON: ") + simdjson::error_message(err));
+    if (auto err = parser.parse(padded).get(root)) {
+        // simdjson says what kind of error, not where: find the spot to show the operator.
+        auto at = find_json_syntax_error(text);
+        if (!at)
+            return error_at(ctx, "", std::string("invalid JSON: ") + simdjson::error_message(err));
+        std::string where = std::string(source) + (source.empty() ? "" : ":") +
+                            std::to_string(at->line) + ":" + std::to_string(at->column);
+        return make_error(
+            0, "config",
+            where + ": invalid JSON: " + at->what +
+                (at->found.empty() ? ", at the end of the file" : ", at: " + at->found));
+    }
     if (!root.is_object())
         return error_at(ctx, "",
                         "expected a JSON object at the top level, got " + detail::describe(root));

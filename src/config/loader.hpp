@@ -9,12 +9,13 @@
 
 namespace ec::config {
 
-// Applies the JSON object in `json` on top of `base`: keys present replace base's values (a
-// list or object option is replaced whole), absent keys keep them. Then checks what spans
-// options (routes name defined origins, admin_listen has admin_token) and sorts routes
-// longest-prefix-first. `source` names the file in errors.
-// Errors (http 0, code "config"): "<source>: <json path>: <sentence>", e.g.
-// `config.json: routes[1].ttl: expected a non-negative integer, got "abc"`.
+// Applies the JSON object in `json` (comments "//" and "/* */" allowed) on top of `base`: keys
+// present replace base's values (a list or object option is replaced whole), absent keys keep them.
+// Then checks what spans options (routes name defined origins, admin_listen has admin_token) and
+// sorts routes longest-prefix-first. `source` names the file in errors. Errors (http 0, code
+// "config"): "<source>: <json path>: <sentence>", e.g. `config.json: routes[1].ttl: expected a
+// non-negative integer, got "abc"`; for invalid JSON
+// "<source>:<line>:<column>: invalid JSON: <what>, at: <the text there>".
 // data_dir / admin_socket stay as written ("" = derived later by load()).
 Result<Config> load_json(std::string_view json, std::string_view source, Config base);
 

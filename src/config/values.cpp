@@ -270,7 +270,8 @@ Status parse_option(const Option<T>& o, element v, T& out, const Ctx& ctx, std::
         return set_integer(o, out, n);
     }
     case Type::size: {
-        const char* phrase = "expected a size (bytes, or a string like \"256MiB\")";
+        const char* phrase = "expected a size: bytes, or a string like \"256MiB\" (KiB, MiB, "
+                             "GiB, TiB are powers of 1024; kB, MB, GB, TB powers of 1000)";
         uint64_t n = 0;
         std::string_view s;
         int64_t i;

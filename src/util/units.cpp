@@ -19,14 +19,22 @@ std::optional<uint64_t> parse_size(std::string_view s) {
     uint64_t mult;
     if (unit.empty() || unit == "b")
         mult = 1;
-    else if (unit == "k" || unit == "kib" || unit == "kb")
+    else if (unit == "k" || unit == "kib")
         mult = 1ULL << 10;
-    else if (unit == "m" || unit == "mib" || unit == "mb")
+    else if (unit == "m" || unit == "mib")
         mult = 1ULL << 20;
-    else if (unit == "g" || unit == "gib" || unit == "gb")
+    else if (unit == "g" || unit == "gib")
         mult = 1ULL << 30;
-    else if (unit == "t" || unit == "tib" || unit == "tb")
+    else if (unit == "t" || unit == "tib")
         mult = 1ULL << 40;
+    else if (unit == "kb")
+        mult = 1000;
+    else if (unit == "mb")
+        mult = 1000 * 1000;
+    else if (unit == "gb")
+        mult = 1000 * 1000 * 1000;
+    else if (unit == "tb")
+        mult = 1000ULL * 1000 * 1000 * 1000;
     else
         return std::nullopt;
     if (*n > UINT64_MAX / mult) return std::nullopt;

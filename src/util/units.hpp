@@ -8,8 +8,10 @@
 
 namespace ec {
 
-// Accepts a plain number of bytes or a number followed by B, K/KiB, M/MiB, G/GiB, T/TiB
-// (binary multiples; "KB"/"MB"/"GB" are read as binary too, as nginx does). nullopt otherwise.
+// Accepts a plain number of bytes or a number followed by a unit, case-insensitive, a space
+// allowed before it: B; KiB, MiB, GiB, TiB (and K, M, G, T) are powers of 1024; kB, MB, GB, TB
+// are powers of 1000 ("1 GB" is 1,000,000,000 bytes, as disk vendors and SI write it).
+// nullopt otherwise.
 std::optional<uint64_t> parse_size(std::string_view s);
 
 // "256MiB", "1.5GiB", "512B".

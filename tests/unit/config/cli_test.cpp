@@ -204,8 +204,9 @@ TEST_SUITE("config/cli") {
     }
 
     TEST_CASE("bad flag values and files are reported with their source") {
-        CHECK(load_error(args({"--map-size", "lots"})) ==
-              R"(--map-size: expected a size (bytes, or a string like "256MiB"), got "lots")");
+        CHECK(
+            load_error(args({"--map-size", "lots"})) ==
+            R"(--map-size: expected a size: bytes, or a string like "256MiB" (KiB, MiB, GiB, TiB are powers of 1024; kB, MB, GB, TB powers of 1000), got "lots")");
         CHECK(load_error(args({"--memory-cache", "2TiB"})) ==
               R"(--memory-cache: must be between 0B and 1TiB, got "2TiB")");
         CHECK(load_error(args({"--log-level", "loud"})) ==

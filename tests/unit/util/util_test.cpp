@@ -66,6 +66,15 @@ TEST_SUITE("util") {
         CHECK(*parse_size("256MiB") == 256ull << 20);
         CHECK(*parse_size("512") == 512);
         CHECK(*parse_size("16k") == 16384);
+        // The SI units are decimal, the IEC ones binary (issue 14: "1 GB" was 1 GiB).
+        CHECK(*parse_size("1 GB") == 1000000000ull);
+        CHECK(*parse_size("1gb") == 1000000000ull);
+        CHECK(*parse_size("5MB") == 5000000ull);
+        CHECK(*parse_size("64kB") == 64000ull);
+        CHECK(*parse_size("2TB") == 2000000000000ull);
+        CHECK(*parse_size("1 GiB") == 1ull << 30);
+        CHECK(*parse_size("1G") == 1ull << 30);
+        CHECK_FALSE(parse_size("1 GBs"));
         CHECK_FALSE(parse_size("lots"));
         CHECK_FALSE(parse_size("-1"));
         CHECK_FALSE(parse_size("99999999999TiB"));
