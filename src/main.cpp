@@ -7,6 +7,7 @@
 #include "config/cli.hpp"
 #include "config/docs.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/preflight.hpp"
 #include "util/log.hpp"
 
 #include "build_config.hpp"
@@ -50,8 +51,15 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (cmd->check_config) {
+        // What a start would open: files, listeners, the data dir (like nginx -t).
+        auto pre = ec::daemon::preflight(*cfg);
+        for (const std::string& p : pre.problems)
+            std::fprintf(stderr, "edgecached: %s\n", p.c_str());
+        if (!pre.problems.empty()) return 1;
         std::printf("edgecached: configuration %s is valid\n",
                     cfg->config_path.empty() ? "(built-in default)" : cfg->config_path.c_str());
+        for (const std::string& n : pre.notes)
+            std::printf("edgecached: note: %s\n", n.c_str());
         return 0;
     }
     ec::log::Level level;

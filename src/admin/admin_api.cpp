@@ -204,7 +204,9 @@ void AdminApi::inspect(http::Exchange& ex) {
         return kv::send_error(ex, 400, "bad_inspect", "path=/... is required");
     std::string host = query_param(req.query, "host").value_or(d_.first_tcp_listener());
     auto peek = d_.proxy.peek(host, *path);
-    if (!peek.entry) return kv::send_error(ex, 404, "not_cached", "not cached: " + *path);
+    if (!peek.entry)
+        return kv::send_error(ex, 404, "not_cached",
+                              "not cached: " + *path + " under Host " + host);
     int64_t now = d_.loop.clock().now_s();
     std::string body;
     JsonWriter w(body);
@@ -276,7 +278,10 @@ void AdminApi::reload(http::Exchange& ex) {
     std::string body;
     JsonWriter w(body);
     w.begin_object().field("reloaded", true).key("changes").begin_array();
-    for (const auto& c : *r)
+    for (const auto& c : r->changes)
+        w.value(c);
+    w.end_array().key("pending_restart").begin_array();
+    for (const auto& c : r->pending_restart)
         w.value(c);
     w.end_array().end_object();
     kv::send_json(ex, 200, std::move(body));

@@ -21,6 +21,12 @@ namespace ec::admin {
 
 class Warmer;
 
+// What a reload applied and what waits for a restart, by option name (table order).
+struct ReloadReport {
+    std::vector<std::string> changes;         // applied now
+    std::vector<std::string> pending_restart; // changed in the file, kept at the running value
+};
+
 // What the admin routes reach into. All references outlive the AdminApi.
 struct AdminDeps {
     loop::Loop& loop;
@@ -31,8 +37,8 @@ struct AdminDeps {
     LatencyHistogram& latency;
     kv::NamespaceStats& namespaces;
     std::function<const config::Config&()> config;
-    // Re-reads the configuration; returns the names of what changed, or why it was refused.
-    std::function<Result<std::vector<std::string>>()> reload;
+    // Re-reads the configuration; returns what changed, or why it was refused.
+    std::function<Result<ReloadReport>()> reload;
     // The first TCP data-plane listener ("127.0.0.1:8787"), for warm's default Host and target.
     std::function<std::string()> first_tcp_listener;
     int64_t started_at_s = 0;

@@ -167,6 +167,7 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("uptime_s", now - d_.started_at_s);
     w.field("hit_rate", total.hit_rate());
     w.field("requests", ss.requests);
+    w.field("admin_requests", ss.admin_requests);
     w.key("connections").begin_object();
     w.field("open", static_cast<uint64_t>(d_.server.connection_count()));
     w.field("accepted", ss.accepted).field("rejected", ss.rejected_busy);
@@ -283,7 +284,10 @@ void AdminApi::metrics(http::Exchange& ex) {
           ss.accepted);
     p.one("edgecached_connections_rejected_total", "counter",
           "Connections answered 503 at the connection cap.", ss.rejected_busy);
-    p.one("edgecached_http_requests_total", "counter", "HTTP requests handled.", ss.requests);
+    p.one("edgecached_http_requests_total", "counter",
+          "HTTP requests handled on data-plane listeners.", ss.requests);
+    p.one("edgecached_admin_requests_total", "counter",
+          "Requests on the admin socket and admin_listen.", ss.admin_requests);
     p.one("edgecached_http_bad_requests_total", "counter", "Requests refused as malformed (4xx).",
           ss.bad_requests);
     p.one("edgecached_http_too_large_total", "counter",

@@ -1,6 +1,8 @@
 // Warmer: cache warming through the daemon's own data-plane listener.
 #include "admin/warm.hpp"
 
+#include <simdjson.h>
+
 #include "cache/freshness.hpp"
 #include "origin/pool.hpp"
 #include "util/json_writer.hpp"
@@ -8,6 +10,24 @@
 #include "util/strings.hpp"
 
 namespace ec::admin {
+
+namespace {
+
+constexpr size_t kErrorBodyBytes = 4096;
+
+// Why a fetch answered >= 400: the daemon's own error document says it ("origin_timeout: the
+// origin did not answer in time"); anything else is the origin's answer, passed through.
+template <class P> std::string failure_reason(const P& prog) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view code, message;
+    if (!parser.parse(prog.error_body).get(doc) && !doc["error"]["code"].get(code) &&
+        !doc["error"]["message"].get(message))
+        return std::string(code) + ": " + std::string(message);
+    return "the origin answered " + std::to_string(prog.status);
+}
+
+} // namespace
 
 struct Warmer::Job {
     WarmRequest req;
@@ -87,6 +107,7 @@ void Warmer::pump(const std::shared_ptr<Job>& job) {
             int status = 0;
             std::string cache = "-";
             uint64_t bytes = 0;
+            std::string error_body; // the start of an error response, to say why it failed
         };
         auto prog = std::make_shared<Progress>();
         auto finish = [this, job, path, prog](bool ok, std::string error) {
@@ -99,6 +120,7 @@ void Warmer::pump(const std::shared_ptr<Job>& job) {
                 .field("path", path)
                 .field("status", static_cast<int64_t>(prog->status));
             w.field("cache", ok ? prog->cache : std::string("ERROR")).field("bytes", prog->bytes);
+            if (error.empty() && prog->status >= 400) error = failure_reason(*prog);
             if (!error.empty()) w.field("error", error);
             w.end_object();
             line(*job, std::move(out));
@@ -111,7 +133,11 @@ void Warmer::pump(const std::shared_ptr<Job>& job) {
             for (const auto& hd : h.headers)
                 if (iequals(hd.name, "x-cache")) prog->cache = hd.value;
         };
-        sink.on_body = [prog](std::string_view chunk) { prog->bytes += chunk.size(); };
+        sink.on_body = [prog](std::string_view chunk) {
+            prog->bytes += chunk.size();
+            if (prog->status >= 400 && prog->error_body.size() < kErrorBodyBytes)
+                prog->error_body.append(chunk.substr(0, kErrorBodyBytes - prog->error_body.size()));
+        };
         sink.on_complete = [finish] { finish(true, ""); };
         sink.on_error = [finish](origin::ErrorKind k, std::string m) {
             finish(false, std::string(origin::error_kind_name(k)) + ": " + m);

@@ -443,13 +443,51 @@ void Proxy::serve(http::Exchange& ex, const Entry& e, const char* x_cache,
     ex.send(http::Body::shared(e.blob(), body));
 }
 
+namespace {
+
+// What a client is told about an origin failure: the kind, never the origin's name, address or
+// system error (those go to the log).
+const char* gateway_message(origin::ErrorKind kind) {
+    switch (kind) {
+    case origin::ErrorKind::connect_timeout:
+    case origin::ErrorKind::first_byte_timeout:
+    case origin::ErrorKind::timeout:
+        return "the origin did not answer in time";
+    case origin::ErrorKind::reset:
+    case origin::ErrorKind::bad_response:
+    case origin::ErrorKind::header_too_large:
+    case origin::ErrorKind::truncated:
+        return "the origin sent an invalid or incomplete response";
+    case origin::ErrorKind::overloaded:
+        return "the origin is busy; try again later";
+    case origin::ErrorKind::invalid_request:
+        return "the request cannot be forwarded to the origin";
+    default:
+        return "the origin could not be reached";
+    }
+}
+
+} // namespace
+
 void Proxy::send_gateway_error(http::Exchange& ex, origin::ErrorKind kind, std::string_view origin,
                                std::string_view message) {
     int status = origin::gateway_status(kind);
-    std::string code = std::string("origin_") + origin::error_kind_name(kind);
-    std::string text = "origin " + std::string(origin) + ": " + std::string(message);
+    uint64_t held_back = 0;
+    if (gateway_error_log_.allow(loop_.clock().mono_ms(), &held_back)) {
+        std::string more =
+            held_back ? " (and " + std::to_string(held_back) + " more since the last line)" : "";
+        LOG_WARN("origin %.*s: %.*s: answered %d%s", static_cast<int>(origin.size()), origin.data(),
+                 static_cast<int>(message.size()), message.data(), status, more.c_str());
+    }
     ex.set_log_tag("ERROR");
-    kv::send_error(ex, status, code, text);
+    if (auto it = error_pages_.find(status); it != error_pages_.end()) {
+        ex.status(status).header("Content-Type", it->second.content_type);
+        ex.header("Cache-Control", "no-store");
+        ex.send(http::Body::shared(it->second.body));
+        return;
+    }
+    std::string code = std::string("origin_") + origin::error_kind_name(kind);
+    kv::send_error(ex, status, code, gateway_message(kind));
 }
 
 } // namespace ec::cache

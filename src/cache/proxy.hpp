@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "cache/entry.hpp"
+#include "cache/error_pages.hpp"
 #include "cache/generations.hpp"
 #include "cache/hot_tier.hpp"
 #include "cache/purge.hpp"
@@ -20,6 +21,7 @@
 #include "loop/loop.hpp"
 #include "origin/origins.hpp"
 #include "store/store.hpp"
+#include "util/log.hpp"
 
 namespace ec::cache {
 
@@ -65,6 +67,9 @@ public:
 
     // Applies routes and settings (at start and on reload). Fills in flight keep their route.
     void configure(const config::Config& cfg);
+    // The operator's bodies for the 502/503/504 answers the proxy makes (error_pages); without
+    // one a status gets a generic JSON error. Loaded by the caller (start, reload).
+    void set_error_pages(ErrorPages pages) { error_pages_ = std::move(pages); }
 
     // True when a route matches this path.
     bool routes(std::string_view path) const { return table_.match(path) != nullptr; }
@@ -148,6 +153,8 @@ private:
     origin::Origins& origins_;
     RouteTable table_;
     ProxySettings settings_;
+    ErrorPages error_pages_;
+    log::Throttle gateway_error_log_;
     HotTier<HotItem> hot_;
     Generations gens_;
     loop::DeferredQueue deferred_;

@@ -19,14 +19,18 @@ const Flag g_flags[] = {
      "Listen on ADDR (\"127.0.0.1:8787\", \"[::1]:8787\", \"unix:/path\"); repeat for more; "
      "replaces the whole listen list."},
     {"--origin", "URL", "",
-     "Proxy every path to the origin URL (one origin and route \"default\"): a pure RFC 9111 "
-     "cache with no default TTL and no stale windows; replaces origins and routes."},
+     "Proxy to the origin URL every path except those the daemon answers itself on a plain "
+     "listener: /health, /kv/... and /client/v4/... (a listener {\"address\", \"serve\": "
+     "[\"proxy\"]} passes those too). One origin and route \"default\": a pure RFC 9111 cache "
+     "with no default TTL and no stale windows; replaces origins and routes."},
     {"--data-dir", "DIR", "data_dir", "Directory of the LMDB environment (data_dir)."},
     {"--admin-socket", "PATH", "admin_socket", "Path of the admin Unix socket (admin_socket)."},
     {"--map-size", "SIZE", "map_size", "Size of the LMDB map, e.g. 4GiB (map_size)."},
     {"--memory-cache", "SIZE", "memory_cache", "Bytes of the in-memory hot tier (memory_cache)."},
     {"--log-level", "LEVEL", "log_level", "debug, info, warn or error (log_level)."},
-    {"--check-config", "", "", "Validate the configuration, print any error and exit."},
+    {"--check-config", "", "",
+     "Validate the configuration and try what a start opens (the access log, error pages, "
+     "every listener and the admin socket, the data dir); print any error and exit 1, else 0."},
     {"--version", "", "", "Print the version and exit."},
     {"--help", "", "", "Print this help and exit."},
 };

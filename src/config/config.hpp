@@ -92,7 +92,8 @@ struct Config {
     uint32_t deferred_concurrency = 0;
 
     std::string log_level;
-    std::string access_log; // empty = off
+    std::string access_log;  // empty = off
+    std::string error_pages; // directory of 502/503/504 pages; empty = generic JSON errors
     bool honor_client_no_cache = false;
     bool expose_tags = false;
     bool heuristic_freshness = false;

@@ -335,6 +335,68 @@ std::string help_text() {
     return out;
 }
 
+std::string default_config_json() {
+    return "// edgecached's built-in default, as installed: the daemon behaves the same without\n"
+           "// this file. edgecached.example.json beside it documents every option and shows an\n"
+           "// origin and a route. Comments (// and /* */) are allowed.\n" +
+           pretty_json(config_json(defaults(), false));
+}
+
+namespace {
+
+// The doc of the option named `name` in `table` as "// ..." lines at `indent`; "" if none.
+template <class T>
+std::string doc_comment(std::span<const Option<T>> table, std::string_view name, size_t indent) {
+    for (const auto& o : table) {
+        if (o.name != name) continue;
+        std::string text = std::string(o.doc);
+        if (!o.reloadable) text += " Restart to change (a reload keeps the running value).";
+        // Wrapped at 100 columns as if indented by indent + 3, then "// " put in those 3.
+        std::string out;
+        wrap(out, text, indent + 3);
+        for (size_t at = 0; at < out.size(); at = out.find('\n', at) + 1)
+            out.replace(at + indent, 3, "// ");
+        return out;
+    }
+    return "";
+}
+
+} // namespace
+
+std::string commented_example_config() {
+    // The example document, then a comment above each key from the tables' docs.
+    std::string json = example_config_json();
+    std::string out =
+        "// edgecached configuration: an example to copy from, not read by the daemon. Every\n"
+        "// option is at its default, except one origin (\"app\") and one route (\"api\") sending\n"
+        "// /api/ to 127.0.0.1:8080. The file edgecached reads is edgecached.json beside this "
+        "one.\n"
+        "// Check a file with: edgecached --config FILE --check-config\n";
+    std::string_view section;
+    size_t pos = 0;
+    while (pos < json.size()) {
+        size_t nl = json.find('\n', pos);
+        std::string_view line(json.data() + pos, nl - pos);
+        pos = nl + 1;
+        size_t indent = line.find_first_not_of(' ');
+        if (indent != std::string_view::npos && line[indent] == '"') {
+            size_t end = line.find('"', indent + 1);
+            std::string_view key = line.substr(indent + 1, end - indent - 1);
+            if (indent == 2) {
+                section = key;
+                out += "\n" + doc_comment(config_options(), key, 2);
+            } else if (indent == 6 && section == "origins") {
+                out += doc_comment(origin_options(), key, 6);
+            } else if (indent == 6 && section == "routes") {
+                out += doc_comment(route_options(), key, 6);
+            }
+        }
+        out.append(line);
+        out += '\n';
+    }
+    return out;
+}
+
 std::string example_config_json() {
     Config ex = defaults();
     OriginSpec origin = origin_defaults();

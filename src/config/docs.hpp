@@ -13,9 +13,17 @@ namespace ec::config {
 std::string help_text();
 
 // A complete config file in pretty-printed JSON: every top-level option at its default, plus
-// one example origin ("app") and route ("api") spelling out all their keys. Pure JSON (no
-// comments); systemd/edgecached.json holds a copy and a unit test keeps them equal.
+// one example origin ("app") and route ("api") spelling out all their keys. Pure JSON.
 std::string example_config_json();
+
+// The built-in default as a config file (a short header comment, then every option at its
+// default: no origins, no routes). systemd/edgecached.json, installed as
+// /etc/edgecached/edgecached.json; a unit test keeps the copy equal.
+std::string default_config_json();
+
+// example_config_json() with a header and each key's doc as "//" comments above it:
+// systemd/edgecached.example.json, installed beside the default.
+std::string commented_example_config();
 
 // A Markdown table "option | type | default | reloadable | description" of every option,
 // origins.<name>.* and routes[].* keys included. The README embeds it verbatim.

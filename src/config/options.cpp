@@ -282,6 +282,15 @@ const Option<Config> g_config[] = {
      .doc = "Access log file (\"-\" for stderr; reopened on SIGUSR1); null turns it off.",
      .check = check_access_log},
 
+    {.name = "error_pages",
+     .type = Type::string,
+     .field = &C::error_pages,
+     .default_json = "null",
+     .nullable = true,
+     .group = g_proxy,
+     .doc = "Directory of the bodies for the 502, 503 and 504 answers the proxy makes when an "
+            "origin fails: files 502.html, 503.json, 504.txt, ... (read at start and reload; an "
+            "unreadable one refuses the config); null sends a generic JSON error."},
     {.name = "origins",
      .type = Type::origins,
      .field = &C::origins,
@@ -548,6 +557,12 @@ std::vector<std::string> reload_changes(const Config& old_cfg, const Config& nex
         if (!same) changed.emplace_back(o.name);
     }
     return changed;
+}
+
+void keep_restart_only(const Config& running, Config& next) {
+    for (const auto& o : g_config)
+        if (!o.reloadable)
+            std::visit([&](auto member) { next.*member = running.*member; }, o.field);
 }
 
 } // namespace ec::config

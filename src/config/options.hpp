@@ -85,4 +85,8 @@ const RouteSpec& route_defaults();
 // order (e.g. {"data_dir", "map_size"}). Empty when a reload can apply everything.
 std::vector<std::string> reload_changes(const Config& old_cfg, const Config& next);
 
+// Gives every non-reloadable option of `next` its value in `running`: what a reload applies
+// while the restart-only changes (reload_changes) wait for the next start.
+void keep_restart_only(const Config& running, Config& next);
+
 } // namespace ec::config

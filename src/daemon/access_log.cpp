@@ -23,19 +23,37 @@ AccessLog::~AccessLog() {
     if (file_ && file_ != stderr) std::fclose(file_);
 }
 
+AccessLogFile::~AccessLogFile() {
+    if (file && file != stderr) std::fclose(file);
+}
+
+Result<AccessLogFile> open_access_log(const std::string& path) {
+    AccessLogFile f;
+    f.path = path;
+    if (path.empty()) return f;
+    if (path == "-") {
+        f.file = stderr;
+        return f;
+    }
+    f.file = std::fopen(path.c_str(), "ae");
+    if (!f.file)
+        return make_error(0, "access_log",
+                          "cannot open access log " + path + ": " + std::strerror(errno));
+    return f;
+}
+
 void AccessLog::open(const std::string& path) {
+    auto f = open_access_log(path);
+    if (!f) throw std::runtime_error(f.error().message);
+    use(std::move(*f));
+}
+
+void AccessLog::use(AccessLogFile f) {
     flush();
     if (file_ && file_ != stderr) std::fclose(file_);
-    file_ = nullptr;
-    path_ = path;
-    if (path.empty()) return;
-    if (path == "-") {
-        file_ = stderr;
-        return;
-    }
-    file_ = std::fopen(path.c_str(), "ae");
-    if (!file_)
-        throw std::runtime_error("cannot open access log " + path + ": " + std::strerror(errno));
+    path_ = std::move(f.path);
+    file_ = f.file;
+    f.file = nullptr;
 }
 
 void AccessLog::reopen() {

@@ -6,6 +6,7 @@
 
 #include "http/exchange.hpp"
 #include "loop/loop.hpp"
+#include "util/status.hpp"
 
 namespace ec::daemon {
 
@@ -14,6 +15,23 @@ namespace ec::daemon {
 // (time, peer, request line, status, body bytes, milliseconds from request to response complete,
 // cache tag). Writes go to the page cache from the loop thread; they are small and buffered, so the
 // loop blocks only as long as a write(2) to an already-open file takes.
+// A destination opened for the log but not yet in use: a reload opens the new file before it
+// commits to the new configuration. Closes its file unless handed to AccessLog::use().
+struct AccessLogFile {
+    std::string path;          // as configured: a path, "-" or "" (off)
+    std::FILE* file = nullptr; // stderr for "-"; nullptr when off
+    AccessLogFile() = default;
+    AccessLogFile(AccessLogFile&& o) noexcept : path(std::move(o.path)), file(o.file) {
+        o.file = nullptr;
+    }
+    AccessLogFile& operator=(AccessLogFile&&) = delete;
+    ~AccessLogFile();
+};
+
+// Opens path for appending ("-" = stderr; "" = off). Error (http 0, code "access_log"):
+// "cannot open access log <path>: <strerror>".
+Result<AccessLogFile> open_access_log(const std::string& path);
+
 class AccessLog {
 public:
     explicit AccessLog(loop::Loop& loop);
@@ -21,6 +39,8 @@ public:
 
     // Opens path for appending ("-" = stderr; "" = off). Throws std::runtime_error on failure.
     void open(const std::string& path);
+    // Writes to `f` from now on (flushing and closing the file in use). Never fails.
+    void use(AccessLogFile f);
     // Reopens the same path (log rotation, SIGUSR1). Keeps the old file on failure.
     void reopen();
     bool enabled() const { return file_ != nullptr; }

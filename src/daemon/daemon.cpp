@@ -7,8 +7,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <simdjson.h>
-
 #include "util/log.hpp"
 #include "util/units.hpp"
 
@@ -58,15 +56,19 @@ Roles roles_of(const config::ListenSpec& spec) {
 
 // A socket passed by systemd serves what the `listen` entry with the same address would, so
 // "serve" and "kv_backend" still apply; any other one serves what a plain string entry does.
-const config::ListenSpec& spec_for_socket(int fd, const std::vector<config::ListenSpec>& listen) {
-    static const config::ListenSpec plain{};
+// nullptr when no entry has its address.
+const config::ListenSpec* spec_for_socket(const std::string& bound,
+                                          const std::vector<config::ListenSpec>& listen) {
+    for (const config::ListenSpec& spec : listen)
+        if (spec.address == bound) return &spec;
+    return nullptr;
+}
+
+std::string socket_address(int fd) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return plain;
-    std::string bound = http::describe_address(reinterpret_cast<sockaddr*>(&ss));
-    for (const config::ListenSpec& spec : listen)
-        if (spec.address == bound) return spec;
-    return plain;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+    return http::describe_address(reinterpret_cast<sockaddr*>(&ss));
 }
 
 } // namespace
@@ -93,11 +95,15 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     origins_ = std::make_unique<origin::Origins>(loop_);
     origins_->configure(cfg_.origins);
     proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_.memory_cache);
+    auto pages = cache::load_error_pages(cfg_.error_pages);
+    if (!pages) throw std::runtime_error(pages.error().message);
+    proxy_->set_error_pages(std::move(*pages));
     // When the map fills up, what the memory tier served recently is evicted last.
     store_->set_eviction_filter([this](std::string_view key) {
         return proxy_->hot().contains(key, loop_.clock().now_ms());
     });
     access_log_ = std::make_unique<AccessLog>(loop_);
+    access_log_->open(cfg_.access_log);
     admin_ = std::make_unique<admin::AdminApi>(admin::AdminDeps{
         loop_, *server_, *store_, *proxy_, *origins_, latency_, ns_stats_,
         [this]() -> const config::Config& { return cfg_; }, [this] { return reload(); },
@@ -142,7 +148,6 @@ void Daemon::apply_runtime_settings() {
     cloudflare_kv_->set_max_body_size(cfg_.max_body_size);
     workerd_kv_->set_rules(rules);
     workerd_kv_->set_max_body_size(cfg_.max_body_size);
-    access_log_->open(cfg_.access_log);
     ec::log::Level lvl;
     if (ec::log::parse_level(cfg_.log_level, &lvl)) ec::log::set_level(lvl);
 }
@@ -152,11 +157,18 @@ void Daemon::open_listeners() {
     auto activated = SystemdNotify::take_listen_fds();
     socket_activated_ = !activated.empty();
     for (const SystemdNotify::ActivatedSocket& s : activated) {
-        Roles roles = roles_of(spec_for_socket(s.fd, cfg_.listen));
+        static const config::ListenSpec plain{};
+        const config::ListenSpec* spec = spec_for_socket(socket_address(s.fd), cfg_.listen);
+        Roles roles = roles_of(spec ? *spec : plain);
         routers_.push_back(std::make_unique<Router>(*this, roles));
         http::Listener& l = server_->adopt(s.fd, routers_.back().get(), s.name);
-        LOG_INFO("listening on %s (%s; socket activation, fd %d %s)", l.bound.c_str(),
-                 roles_text(roles).c_str(), s.fd, s.name.c_str());
+        // systemd names a socket after its unit unless FileDescriptorName= says otherwise;
+        // "unknown" is sd_listen_fds_with_names' word for a socket passed without a name.
+        std::string from =
+            s.name.empty() || s.name == "unknown" ? "fd " + std::to_string(s.fd) : s.name;
+        LOG_INFO("listening on %s (%s; socket activation: %s, %s)", l.bound.c_str(),
+                 roles_text(roles).c_str(), from.c_str(),
+                 spec ? "as its listen entry says" : "no listen entry has this address");
     }
     const std::vector<config::ListenSpec> none;
     for (const config::ListenSpec& spec : socket_activated_ ? none : cfg_.listen)
@@ -173,7 +185,11 @@ void Daemon::open_listeners() {
     http::Listener& l =
         server_->listen("unix:" + admin_socket_path_, routers_.back().get(), "admin");
     l.admin = true;
-    sync_admin_listener();
+    if (!cfg_.admin_listen.empty()) {
+        admin_tcp_ = &bind_admin_tcp(cfg_.admin_listen);
+        admin_tcp_address_ = cfg_.admin_listen;
+        LOG_INFO("admin API on %s (bearer token required)", admin_tcp_->bound.c_str());
+    }
     // Operators reach the admin socket through the service's group, never the world.
     ::chmod(admin_socket_path_.c_str(), 0660);
     LOG_INFO("admin socket %s", l.bound.c_str() + 5);
@@ -187,23 +203,14 @@ void Daemon::open_listener(const config::ListenSpec& spec) {
     LOG_INFO("listening on %s (%s)", l.bound.c_str(), roles_text(roles).c_str());
 }
 
-void Daemon::sync_admin_listener() {
-    if (cfg_.admin_listen == admin_tcp_address_) return;
-    if (admin_tcp_) {
-        LOG_INFO("no longer serving the admin API on %s", admin_tcp_->bound.c_str());
-        server_->close_listener(*admin_tcp_);
-        admin_tcp_ = nullptr;
-    }
-    admin_tcp_address_.clear();
-    if (cfg_.admin_listen.empty()) return;
+http::Listener& Daemon::bind_admin_tcp(const std::string& address) {
     Roles roles;
     roles.kv = roles.health = roles.admin = roles.admin_token = true;
     roles.proxy = false;
     routers_.push_back(std::make_unique<Router>(*this, roles));
-    admin_tcp_ = &server_->listen(cfg_.admin_listen, routers_.back().get(), "admin-tcp");
-    admin_tcp_->admin = true;
-    admin_tcp_address_ = cfg_.admin_listen;
-    LOG_INFO("admin API on %s (bearer token required)", admin_tcp_->bound.c_str());
+    http::Listener& l = server_->listen(address, routers_.back().get(), "admin-tcp");
+    l.admin = true;
+    return l;
 }
 
 std::string Daemon::first_tcp_listener() const {
@@ -213,87 +220,6 @@ std::string Daemon::first_tcp_listener() const {
     for (const auto& l : server_->listeners())
         if (!l->is_unix && !l->closing && l.get() != admin_tcp_) return l->bound;
     return "";
-}
-
-Result<std::vector<std::string>> Daemon::reload() {
-    notify_reloading();
-    struct ReadyAgain {
-        Daemon* d;
-        ~ReadyAgain() { d->notify_ready(); }
-    } ready_again{this};
-    auto next = config::load(cli_, config::Env::from_process());
-    if (!next) {
-        return make_error(400, "invalid_config", next.error().message);
-    }
-    config::Config& n = *next;
-    for (const std::string& name : config::reload_changes(cfg_, n))
-        LOG_WARN("reload: %s changed but needs a restart; keeping the running value", name.c_str());
-    // Options that need a restart keep their running values.
-    n.data_dir = cfg_.data_dir;
-    n.map_size = cfg_.map_size;
-    n.durability = cfg_.durability;
-    n.max_readers = cfg_.max_readers;
-    n.admin_socket = cfg_.admin_socket;
-    n.memory_cache = cfg_.memory_cache;
-    if (socket_activated_) n.listen = cfg_.listen;
-
-    // New listeners first: if one cannot bind, undo and refuse the whole reload.
-    std::vector<config::ListenSpec> added;
-    for (const auto& spec : n.listen) {
-        bool have = false;
-        for (const Bound& b : bound_)
-            have = have || (b.spec == spec && !b.listener->closing);
-        if (!have) added.push_back(spec);
-    }
-    size_t before = bound_.size();
-    for (const auto& spec : added) {
-        try {
-            open_listener(spec);
-        } catch (const std::exception& e) {
-            for (size_t i = before; i < bound_.size(); ++i)
-                server_->close_listener(*bound_[i].listener);
-            bound_.resize(before);
-            return make_error(400, "listen_failed", e.what());
-        }
-    }
-    for (Bound& b : bound_) {
-        bool keep = false;
-        for (const auto& spec : n.listen)
-            keep = keep || b.spec == spec;
-        if (!keep && !b.listener->closing) {
-            LOG_INFO("reload: no longer listening on %s", b.listener->bound.c_str());
-            server_->close_listener(*b.listener);
-        }
-    }
-    std::erase_if(bound_, [](const Bound& b) { return b.listener->closing; });
-
-    // What changed, by option name, for the caller.
-    std::vector<std::string> changed;
-    std::string old_json = config::to_json(cfg_), new_json = config::to_json(n);
-    if (old_json != new_json) {
-        simdjson::dom::parser pa, pb;
-        simdjson::padded_string ja(old_json), jb(new_json);
-        simdjson::dom::object a, b;
-        if (!pa.parse(ja).get_object().get(a) && !pb.parse(jb).get_object().get(b)) {
-            for (auto field : b) {
-                simdjson::dom::element old;
-                if (a[field.key].get(old) || simdjson::minify(old) != simdjson::minify(field.value))
-                    changed.emplace_back(field.key);
-            }
-        }
-    }
-    cfg_ = std::move(n);
-    try {
-        sync_admin_listener();
-    } catch (const std::exception& e) {
-        LOG_ERROR("reload: %s; the admin API stays off TCP", e.what());
-        admin_tcp_address_.clear();
-    }
-    server_->set_limits(limits_from(cfg_));
-    origins_->configure(cfg_.origins);
-    apply_runtime_settings();
-    LOG_INFO("configuration reloaded (%zu option(s) changed)", changed.size());
-    return changed;
 }
 
 int Daemon::run() {

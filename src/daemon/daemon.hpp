@@ -41,12 +41,13 @@ public:
     // up to drain_timeout_ms, commit, close the store.
     void begin_shutdown(const char* why);
 
-    // Re-reads the configuration (SIGHUP, POST /admin/reload). On success returns the names
-    // of the options that changed and applies them: listeners added and removed (connections
-    // on those that stay are untouched), limits, routes, origins, KV rules, tokens, logging.
-    // Options that need a restart keep their old value (logged). An invalid config, or a new
-    // listener that cannot bind, is refused with the reason and changes nothing.
-    Result<std::vector<std::string>> reload();
+    // Re-reads the configuration (SIGHUP, POST /admin/reload). Everything the new config
+    // needs (listeners, the admin TCP listener, the access log file) is built first; only
+    // when all of it succeeded is it swapped in: listeners added and removed (connections on
+    // those that stay are untouched), limits, routes, origins, KV rules, tokens, logging.
+    // Any failure refuses the reload with the reason and changes nothing. Options the table
+    // marks restart-only keep their running value and are reported in pending_restart.
+    Result<admin::ReloadReport> reload();
 
     // systemd hooks for a config reload (SIGHUP / POST /admin/reload): call notify_reloading()
     // before re-reading the file and notify_ready() once the new config is applied or refused
@@ -106,8 +107,8 @@ private:
     // The TCP admin listener (admin_listen), when configured.
     http::Listener* admin_tcp_ = nullptr;
     std::string admin_tcp_address_;
-    // Opens, moves or closes the TCP admin listener to match cfg_.admin_listen.
-    void sync_admin_listener();
+    // Binds the TCP admin listener (token required). Throws like http::Server::listen.
+    http::Listener& bind_admin_tcp(const std::string& address);
     int64_t started_at_ = 0;
     std::vector<std::unique_ptr<loop::Signal>> signals_;
     std::unique_ptr<loop::Timer> drain_timer_;

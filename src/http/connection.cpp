@@ -353,7 +353,9 @@ void Connection::dispatch() {
     state_ = State::handling;
     ex_.reset(++seq_, server_.loop().clock().mono_ms());
     ex_.req_.body = body_;
-    ++server_.mutable_stats().requests;
+    // An operator's polling (edgecachectl stats --watch, scrapes) is not traffic.
+    ++(listener_->admin ? server_.mutable_stats().admin_requests
+                        : server_.mutable_stats().requests);
     listener_->handler->handle(ex_);
     if (state_ == State::closed || ex_.complete_) return;
     // Reading stays on (on_alloc keeps the buffer in place while the handler holds views into

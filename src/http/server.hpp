@@ -55,13 +55,14 @@ struct Listener {
 
 struct ServerStats {
     uint64_t accepted = 0;
-    uint64_t rejected_busy = 0; // 503 at the connection cap
-    uint64_t requests = 0;
-    uint64_t bad_requests = 0; // 400 / 405 / 505 from the parser layer
-    uint64_t too_large = 0;    // 413 / 431
-    uint64_t timeouts = 0;     // header, idle and write timeouts
-    uint64_t shed = 0;         // closed to keep queued output under max_queued_output
-    uint64_t bodies_shed = 0;  // uploads refused (503) to keep bodies under max_buffered_bodies
+    uint64_t rejected_busy = 0;  // 503 at the connection cap
+    uint64_t requests = 0;       // on data-plane listeners
+    uint64_t admin_requests = 0; // on the admin socket and admin_listen (edgecachectl's polls)
+    uint64_t bad_requests = 0;   // 400 / 405 / 505 from the parser layer
+    uint64_t too_large = 0;      // 413 / 431
+    uint64_t timeouts = 0;       // header, idle and write timeouts
+    uint64_t shed = 0;           // closed to keep queued output under max_queued_output
+    uint64_t bodies_shed = 0;    // uploads refused (503) to keep bodies under max_buffered_bodies
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
 };

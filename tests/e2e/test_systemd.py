@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ectest import BUILD, EDGECACHED, ROOT, Daemon, short_tmpdir
+from ectest import BUILD, EDGECACHECTL, EDGECACHED, ROOT, Daemon, short_tmpdir
 
 # Starts argv[2:] with argv[1]'s fd moved to fd 3 and LISTEN_PID naming the process itself:
 # execv keeps the pid, so this is exactly what systemd hands a socket-activated service.
@@ -245,7 +245,8 @@ def test_socket_activation(make_shim_daemon, notify):
     s.close()  # the daemon holds its own copy
     # The passed socket replaces `listen` (the harness passes --listen 127.0.0.1:0).
     assert d.addresses == [f"127.0.0.1:{port}"], d.log()
-    assert "socket activation, fd 3 web" in d.log()
+    assert "(kv, proxy, health; socket activation: web, no listen entry has this address)" \
+        in d.log()
     m = notify.wait_for("READY", "1")
     assert m["STATUS"] == f"serving 1 listener(s): 127.0.0.1:{port}"
     assert d.get("/health").status == 200
@@ -263,6 +264,9 @@ def test_socket_activation_takes_roles_from_matching_listen_entry(make_shim_daem
                          env={"LISTEN_FDS": "1", "LISTEN_PID": "self"})
     s.close()
     assert d.addresses == [f"127.0.0.1:{port}"]
+    # Which socket, and whether a listen entry decided its roles; never "fd 3 unknown".
+    assert "(health; socket activation: fd 3, as its listen entry says)" in d.log(), d.log()
+    assert "unknown" not in d.log()
     assert d.get("/health").status == 200
     assert d.get("/kv/ns/k").status == 404
 
@@ -306,7 +310,8 @@ def test_service_unit_settings():
     s = unit_settings(built_unit("edgecached.service"))
     one = {k: v[-1] for k, v in s.items()}
     assert one["Type"] == "notify"
-    assert one["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # Synchronous: `systemctl reload` fails when the daemon refuses the new config.
+    assert re.match(r"/\S+/edgecachectl reload$", one["ExecReload"]), one["ExecReload"]
     assert re.match(r"/\S+/edgecached --config /etc/edgecached/edgecached\.json$",
                     one["ExecStart"]), one["ExecStart"]
     assert one["User"] == one["Group"] == "edgecached"
@@ -333,6 +338,7 @@ def test_systemd_analyze_verify(tmp_path):
     # config, in a copy of the units.
     text = open(built_unit("edgecached.service")).read()
     text = re.sub(r"^ExecStart=\S+", f"ExecStart={EDGECACHED}", text, flags=re.M)
+    text = re.sub(r"^ExecReload=\S+", f"ExecReload={EDGECACHECTL}", text, flags=re.M)
     text = text.replace("/etc/edgecached/edgecached.json",
                         os.path.join(ROOT, "systemd", "edgecached.json"))
     (tmp_path / "edgecached.service").write_text(text)
@@ -395,12 +401,17 @@ def test_meson_install_into_destdir(tmp_path):
     assert any(at(d + "/edgecached.conf").exists()
                for d in ("/usr/lib/sysusers.d", "/lib/sysusers.d"))
     cfg = at("/etc/edgecached/edgecached.json")
-    assert json.loads(cfg.read_text()) == json.load(open(os.path.join(ROOT, "systemd",
-                                                                      "edgecached.json")))
-    # The installed binary accepts the installed config (with paths the test can write).
-    p = subprocess.run([str(at(os.path.join(bin_path, "edgecached"))), "--config", str(cfg),
-                        "--check-config"], capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    assert cfg.read_text() == open(os.path.join(ROOT, "systemd", "edgecached.json")).read()
+    example = at("/etc/edgecached/edgecached.example.json")
+    assert example.read_text() == open(os.path.join(ROOT, "systemd",
+                                                    "edgecached.example.json")).read()
+    # The installed binary accepts both installed files (with paths the test can use: a start
+    # binds the listeners and writes the data dir, and so does --check-config).
+    for f in (cfg, example):
+        p = subprocess.run([str(at(os.path.join(bin_path, "edgecached"))), "--config", str(f),
+                            "--check-config", "--listen", "127.0.0.1:0", "--data-dir",
+                            str(tmp_path / "data")], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
 
     # A re-install keeps an operator's edits to the config.
     cfg.write_text('{"min_ttl": 30}\n')

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -123,8 +124,62 @@ void AdminClient::close() {
     rbuf_.clear();
 }
 
+void AdminClient::use_tcp(const std::string& url) {
+    std::string_view rest = url;
+    if (!rest.starts_with("http://"))
+        throw UsageError("", "--url takes http://HOST:PORT (admin_listen), got '" + url + "'");
+    rest.remove_prefix(7);
+    while (rest.ends_with('/'))
+        rest.remove_suffix(1);
+    size_t colon = rest.rfind(':');
+    std::string_view host = colon == std::string_view::npos ? rest : rest.substr(0, colon);
+    std::string_view port = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    if (host.empty() || port.empty() || rest.find('/') != std::string_view::npos ||
+        port.find_first_not_of("0123456789") != std::string_view::npos)
+        throw UsageError("", "--url takes http://HOST:PORT (admin_listen), got '" + url + "'");
+    close();
+    tcp_host_ = std::string(host);
+    tcp_port_ = std::string(port);
+    path_ = url;
+}
+
+void AdminClient::connect_tcp() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = ::getaddrinfo(tcp_host_.c_str(), tcp_port_.c_str(), &hints, &res);
+    if (rc != 0) throw CliError(kError, "cannot resolve " + path_ + ": " + ::gai_strerror(rc));
+    int err = ECONNREFUSED;
+    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+        int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int c;
+        do {
+            c = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+        } while (c != 0 && errno == EINTR);
+        if (c == 0) {
+            fd_ = fd;
+            ::freeaddrinfo(res);
+            return;
+        }
+        err = errno;
+        ::close(fd);
+    }
+    ::freeaddrinfo(res);
+    if (err == ECONNREFUSED)
+        throw CliError(kError, "cannot connect to " + path_ + ": is edgecached running?", true);
+    throw CliError(kError, "cannot connect to " + path_ + ": " + std::strerror(err));
+}
+
 void AdminClient::connect() {
     close();
+    if (!tcp_host_.empty()) return connect_tcp();
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
     if (path_.size() >= sizeof sa.sun_path)
@@ -172,6 +227,7 @@ void AdminClient::send(std::string_view method, std::string_view target, std::st
     req.reserve(256 + body.size());
     req.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
     req.append("Host: localhost\r\nUser-Agent: edgecachectl/" EC_VERSION "\r\n");
+    if (!token_.empty()) req.append("Authorization: Bearer ").append(token_).append("\r\n");
     bool has_type = false;
     for (const auto& [k, v] : headers) {
         if (iequals(k, "Content-Type")) has_type = true;

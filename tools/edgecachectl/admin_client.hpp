@@ -41,6 +41,12 @@ public:
 
     const std::string& path() const { return path_; }
 
+    // Talks to admin_listen over TCP instead: `url` is "http://host:port" (what path() shows
+    // from then on). Throws UsageError for anything else.
+    void use_tcp(const std::string& url);
+    // Sends "Authorization: Bearer <token>" with every request (admin_listen requires it).
+    void set_token(std::string token) { token_ = std::move(token); }
+
     // Sends one request and reads its response. With on_body, the (de-chunked) body is handed
     // over piece by piece as it arrives — for streaming NDJSON — together with the response's
     // status and headers, and Response::body stays empty.
@@ -59,7 +65,11 @@ private:
     void connect();
     void write_all(std::string_view data);
 
+    void connect_tcp();
+
     std::string path_;
+    std::string tcp_host_, tcp_port_; // set by use_tcp(): connect over TCP, not path_
+    std::string token_;
     int fd_ = -1;
     bool must_close_ = false; // the last response said "Connection: close"
     std::string rbuf_;        // bytes read but not yet parsed (the next pipelined response)

@@ -10,7 +10,7 @@ namespace ec::ctl {
 
 namespace {
 const std::vector<std::string> kNone;
-const char* const kGlobal[] = {"socket", "json", "help", "version"};
+const char* const kGlobal[] = {"socket", "url", "token", "json", "help", "version"};
 
 bool looks_like_number(const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(),

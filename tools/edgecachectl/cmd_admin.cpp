@@ -1,5 +1,7 @@
 // reload, backup and config: the daemon's process-level admin routes.
+#include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "commands.hpp"
 #include "json_util.hpp"
@@ -23,33 +25,52 @@ void no_operands(const Context& ctx, const char* command) {
 } // namespace
 
 int cmd_reload(Context& ctx) {
-    no_operands(ctx, "reload");
+    allow_only(ctx.args, "reload", {"allow-pending"});
+    if (ctx.args.words.size() > 1) throw UsageError("reload", "reload takes no arguments");
     Response r = ctx.client.request("POST", "/admin/reload");
     if (r.status < 200 || r.status >= 300) {
         // The reason the new config was refused; the old one keeps running.
         throw CliError(r.status == 404 ? kNotFound : kError, "reload failed: " + error_message(r));
     }
-    if (ctx.json) {
-        print_json(r.body);
-        return kOk;
-    }
     simdjson::dom::parser parser;
     Json doc = parse_json(parser, r.body, "/admin/reload");
+    // Restart-only options that changed in the file: the running values stay until a restart,
+    // so the file and the daemon disagree; that is an error unless the caller expects it.
+    std::vector<std::string> pending;
+    simdjson::dom::array list;
+    if (auto p = at(doc, {"pending_restart"}); p && p->get(list) == simdjson::SUCCESS)
+        for (Json name : list)
+            pending.push_back(scalar_text(name));
+    const bool pending_fails = !pending.empty() && !ctx.args.has("allow-pending");
+    if (ctx.json) {
+        print_json(r.body);
+        return pending_fails ? kError : kOk;
+    }
+    std::string s;
     simdjson::dom::array changes;
     if (auto c = at(doc, {"changes"}); !c || c->get(changes) != simdjson::SUCCESS) {
-        out("reloaded\n");
-        return kOk;
+        s = "reloaded\n";
+    } else if (changes.size() == 0) {
+        s = "reloaded (no changes)\n";
+    } else {
+        s = "reloaded, " + std::to_string(changes.size()) +
+            (changes.size() == 1 ? " change:\n" : " changes:\n");
+        for (Json c : changes)
+            s += "  " + scalar_text(c) + "\n";
     }
-    if (changes.size() == 0) {
-        out("reloaded (no changes)\n");
-        return kOk;
-    }
-    std::string s = "reloaded, " + std::to_string(changes.size()) +
-                    (changes.size() == 1 ? " change:\n" : " changes:\n");
-    for (Json c : changes)
-        s += "  " + scalar_text(c) + "\n";
     out(s);
-    return kOk;
+    if (pending.empty()) return kOk;
+    std::string names;
+    for (const std::string& n : pending)
+        names += (names.empty() ? "" : ", ") + n;
+    if (!pending_fails) {
+        out("pending restart: " + names + " (the running values stay until a restart)\n");
+        return kOk;
+    }
+    std::fflush(stdout);
+    throw CliError(kError, "pending restart: " + names +
+                               " changed but only a restart applies them (the running values "
+                               "stay); restart edgecached, or pass --allow-pending");
 }
 
 int cmd_backup(Context& ctx) {

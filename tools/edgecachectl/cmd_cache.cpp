@@ -268,7 +268,15 @@ int cmd_inspect(Context& ctx) {
         std::string msg = error_message(r);
         // A daemon without the route says so; anything else means nothing is stored.
         if (msg.rfind("no admin route", 0) == 0) throw CliError(kNotFound, msg);
-        throw CliError(kNotFound, "not cached: " + path, true);
+        // Entries are keyed by Host: say which one was looked up, and how to ask for another.
+        size_t under = msg.rfind(" under Host ");
+        std::string host = under == std::string::npos ? "" : msg.substr(under + 12);
+        std::string hint;
+        if (!ctx.args.has("host") && !host.empty())
+            hint = "\nlooked up under Host " + host +
+                   " (the daemon's first listener); entries are stored per Host: pass --host "
+                   "with the Host your clients send";
+        throw CliError(kNotFound, "not cached: " + path + hint, true);
     }
     expect_success(r);
     if (ctx.json) {

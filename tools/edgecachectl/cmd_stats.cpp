@@ -140,8 +140,7 @@ std::string render(Json doc, const Rates* rates) {
         double mem = num(*c, {"hits_memory"}), disk = num(*c, {"hits_disk"});
         line(s, "cache",
              fmt_count(mem + disk) + " hits (" + fmt_count(mem) + " memory, " + fmt_count(disk) +
-                 " disk), " + fmt_count(num(*c, {"misses"})) + " misses, " +
-                 fmt_count(num(*c, {"entries"})) + " entries, " + fmt_bytes(num(*c, {"bytes"})));
+                 " disk), " + fmt_count(num(*c, {"misses"})) + " misses");
         std::string more = nonzero_list(*c, {{"coalesced", "coalesced"},
                                              {"stale_served", "stale served"},
                                              {"stale_if_error", "stale-if-error"},
@@ -169,10 +168,11 @@ std::string render(Json doc, const Rates* rates) {
     }
     if (auto st = at(doc, {"store"})) {
         double size = num(*st, {"map_size"}), used = num(*st, {"map_used"});
+        // What is stored: cache entries and KV keys share the map (records counts both).
         line(s, "store",
              fmt_bytes(used) + " of " + fmt_bytes(size) + " map (" +
                  fmt_pct(size > 0 ? used / size : 0) + "), " + fmt_count(num(*st, {"entries"})) +
-                 " records");
+                 " records (cache entries and KV keys)");
     }
     simdjson::dom::object o;
     if (auto routes = at(doc, {"routes"});
@@ -286,13 +286,14 @@ int watch(Context& ctx, double interval) {
             char buf[512];
             std::snprintf(buf, sizeof buf,
                           "%s req/s=%.2f hits/s=%.2f misses/s=%.2f stale/s=%.2f "
-                          "origin_errors/s=%.2f hit_rate=%.4f open=%.0f entries=%.0f "
-                          "bytes=%.0f\n",
+                          "origin_errors/s=%.2f hit_rate=%.4f open=%.0f records=%.0f "
+                          "map_used=%.0f hot_entries=%.0f hot_bytes=%.0f\n",
                           iso8601_ms(static_cast<int64_t>(std::time(nullptr)) * 1000).c_str(),
                           rates->requests, rates->hits, rates->misses, rates->stale,
                           rates->origin_errors, rates->hit_rate < 0 ? 0.0 : rates->hit_rate,
-                          num(doc, {"connections", "open"}), num(doc, {"cache", "entries"}),
-                          num(doc, {"cache", "bytes"}));
+                          num(doc, {"connections", "open"}), num(doc, {"store", "entries"}),
+                          num(doc, {"store", "map_used"}), num(doc, {"hot_tier", "entries"}),
+                          num(doc, {"hot_tier", "bytes"}));
             out(buf);
         }
         std::fflush(stdout);

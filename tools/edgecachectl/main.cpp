@@ -1,6 +1,7 @@
 // edgecachectl: the admin CLI — argv → subcommand → HTTP over the admin socket → exit code.
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -8,6 +9,7 @@
 
 #include "commands.hpp"
 #include "json_util.hpp"
+#include "util/json_writer.hpp"
 
 #include "build_config.hpp"
 
@@ -17,19 +19,20 @@ namespace {
 
 // Every option any subcommand knows; each subcommand narrows them with allow_only().
 const std::vector<OptionSpec> kOptions = {
-    {"socket", Arity::value}, {"json", Arity::flag},         {"help", Arity::flag},
-    {"version", Arity::flag}, {"watch", Arity::optional},    {"path", Arity::greedy},
-    {"prefix", Arity::value}, {"tag", Arity::greedy},        {"all", Arity::flag},
-    {"soft", Arity::flag},    {"route", Arity::value},       {"namespace", Arity::value},
-    {"file", Arity::value},   {"concurrency", Arity::value}, {"host", Arity::value},
-    {"ttl", Arity::value},    {"expiration", Arity::value},  {"metadata", Arity::value},
-    {"limit", Arity::value},
+    {"socket", Arity::value},       {"json", Arity::flag},         {"help", Arity::flag},
+    {"version", Arity::flag},       {"watch", Arity::optional},    {"path", Arity::greedy},
+    {"prefix", Arity::value},       {"tag", Arity::greedy},        {"all", Arity::flag},
+    {"soft", Arity::flag},          {"route", Arity::value},       {"namespace", Arity::value},
+    {"file", Arity::value},         {"concurrency", Arity::value}, {"host", Arity::value},
+    {"ttl", Arity::value},          {"expiration", Arity::value},  {"metadata", Arity::value},
+    {"limit", Arity::value},        {"url", Arity::value},         {"token", Arity::value},
+    {"allow-pending", Arity::flag},
 };
 
 constexpr const char* kOverview =
-    "Usage: edgecachectl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+    "Usage: edgecachectl [--socket PATH | --url URL [--token T]] [--json] COMMAND [ARGS...]\n"
     "\n"
-    "Administers a running edgecached over its admin socket.\n"
+    "Administers a running edgecached over its admin socket (or admin_listen over TCP).\n"
     "\n"
     "Commands:\n"
     "  health                      is the daemon up? (GET /health)\n"
@@ -48,7 +51,11 @@ constexpr const char* kOverview =
     "Options:\n"
     "  --socket PATH   admin socket (default: $EDGECACHE_SOCKET, then\n"
     "                  /run/edgecached/admin.sock if it exists, else ./edgecache-data/admin.sock)\n"
-    "  --json          print the daemon's JSON instead of a summary\n"
+    "  --url URL       the admin API over TCP, http://HOST:PORT (admin_listen; default\n"
+    "                  $EDGECACHE_URL when no socket is given)\n"
+    "  --token TOKEN   admin_token for --url (default $EDGECACHE_TOKEN)\n"
+    "  --json          print the daemon's JSON instead of a summary; errors too, on stdout\n"
+    "                  as {\"error\":{\"code\",\"message\",\"exit\"}} (and on stderr as usual)\n"
     "  --help          help for a command: edgecachectl COMMAND --help\n"
     "  --version       print the version\n"
     "\n"
@@ -134,10 +141,15 @@ constexpr const char* kKv =
     "           to FILE or stdout\n";
 
 constexpr const char* kReload =
-    "Usage: edgecachectl reload [--json]\n"
+    "Usage: edgecachectl reload [--allow-pending] [--json]\n"
     "\n"
-    "Re-reads the config file (POST /admin/reload), as SIGHUP does; command-line flags still\n"
-    "win. An invalid file is rejected with the reason and the running config stays.\n";
+    "Re-reads the config file (POST /admin/reload), as SIGHUP does, and waits for the result;\n"
+    "command-line flags still win. A file the daemon cannot apply (invalid, or naming a file\n"
+    "or port it cannot open) is refused with the reason, the running config stays, exit 1.\n"
+    "Options that only a restart applies (the \"reloadable: no\" rows of the reference) keep\n"
+    "their running values and are listed as \"pending restart\": exit 1 unless\n"
+    "\n"
+    "  --allow-pending    a pending restart is expected: exit 0\n";
 
 constexpr const char* kBackup =
     "Usage: edgecachectl backup DIR [--json]\n"
@@ -219,6 +231,22 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+static void print_json_error(const CliError& e) {
+    const char* code = e.code == kUsage ? "usage" : e.code == kNotFound ? "not_found" : "error";
+    std::string doc;
+    JsonWriter(doc)
+        .begin_object()
+        .key("error")
+        .begin_object()
+        .field("code", code)
+        .field("message", e.what())
+        .field("exit", static_cast<int64_t>(e.code))
+        .end_object()
+        .end_object();
+    doc.push_back('\n');
+    std::fwrite(doc.data(), 1, doc.size(), stdout);
+}
+
 } // namespace ec::ctl
 
 int main(int argc, char** argv) {
@@ -226,6 +254,10 @@ int main(int argc, char** argv) {
     // SIGPIPE stays at its default: `edgecachectl stats --watch | head` ends quietly, as any
     // filter would. Socket writes use MSG_NOSIGNAL, so a daemon going away is an error message.
     std::string command;
+    // With --json, errors are also a JSON document on stdout, for scripts that parse stdout.
+    bool json_errors = false;
+    for (int i = 1; i < argc; ++i)
+        json_errors = json_errors || std::string_view(argv[i]) == "--json";
     try {
         Args args = parse_args(argc, argv, kOptions);
         if (!args.words.empty()) command = args.words[0];
@@ -252,8 +284,24 @@ int main(int argc, char** argv) {
         }
         const Command* c = find_command(command);
         if (!c) throw UsageError("", "unknown command '" + command + "'");
-        std::string socket = resolve_socket(args.get("socket").value_or(""));
+        // --socket, --url, then $EDGECACHE_SOCKET, $EDGECACHE_URL, then the default sockets.
+        std::string url = args.get("url").value_or("");
+        if (!url.empty() && args.has("socket"))
+            throw UsageError("", "give --socket or --url, not both");
+        const char* env_socket = std::getenv("EDGECACHE_SOCKET");
+        const char* env_url = std::getenv("EDGECACHE_URL");
+        if (url.empty() && !args.has("socket") && !(env_socket && *env_socket) && env_url)
+            url = env_url;
+        std::string token = args.get("token").value_or("");
+        if (token.empty())
+            if (const char* t = std::getenv("EDGECACHE_TOKEN")) token = t;
+        for (char ch : token)
+            if (static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f)
+                throw UsageError("", "the token must not contain spaces or control characters");
+        std::string socket = url.empty() ? resolve_socket(args.get("socket").value_or("")) : url;
         Context ctx{std::move(args), AdminClient(std::move(socket)), false};
+        if (!url.empty()) ctx.client.use_tcp(url);
+        ctx.client.set_token(std::move(token));
         ctx.json = ctx.args.has("json");
         int rc = c->run(ctx);
         if (std::fflush(stdout) != 0) {
@@ -262,6 +310,7 @@ int main(int argc, char** argv) {
         }
         return rc;
     } catch (const UsageError& e) {
+        if (json_errors) print_json_error(e);
         std::fflush(stdout);
         std::fprintf(stderr, "edgecachectl: %s\n", e.what());
         std::string topic = e.command.empty() && find_command(command) ? command : e.command;
@@ -269,6 +318,7 @@ int main(int argc, char** argv) {
                      topic.empty() ? "" : (topic + " ").c_str());
         return kUsage;
     } catch (const CliError& e) {
+        if (json_errors) print_json_error(e);
         std::fflush(stdout);
         if (e.bare)
             std::fprintf(stderr, "%s\n", e.what());

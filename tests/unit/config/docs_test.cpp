@@ -94,12 +94,34 @@ TEST_SUITE("config/docs") {
                           o.name);
     }
 
-    TEST_CASE("systemd/edgecached.json is the generated example") {
+    TEST_CASE("systemd/edgecached.json is the built-in default, as generated") {
         auto path = example_file();
         REQUIRE_MESSAGE(!path.empty(), "cannot locate the source tree from " __FILE__);
         REQUIRE_MESSAGE(std::filesystem::exists(path), path.string());
-        CHECK_MESSAGE(slurp(path) == example_config_json(),
-                      "regenerate " << path.string() << " from example_config_json()");
+        CHECK_MESSAGE(slurp(path) == default_config_json(),
+                      "regenerate " << path.string() << " with tools/update-docs");
+        // Loading it changes nothing: a fresh install behaves as no config at all.
+        auto r = parse(default_config_json());
+        REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+        CHECK(to_json(*r) == to_json(defaults()));
+    }
+
+    TEST_CASE("systemd/edgecached.example.json is the commented example, and loads") {
+        auto path = example_file().parent_path() / "edgecached.example.json";
+        REQUIRE_MESSAGE(std::filesystem::exists(path), path.string());
+        std::string ex = commented_example_config();
+        CHECK_MESSAGE(slurp(path) == ex,
+                      "regenerate " << path.string() << " with tools/update-docs");
+        auto r = parse(ex);
+        REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+        REQUIRE(r->routes.size() == 1);
+        CHECK(r->routes[0].prefix == "/api/");
+        // Every top-level option, origin key and route key has its doc above it.
+        for (const auto& o : config_options())
+            CHECK_MESSAGE(ex.find("  // " + std::string(o.doc.substr(0, 30))) != std::string::npos,
+                          o.name);
+        CHECK(ex.find("      // The origin as \"http://host[:port]\"") != std::string::npos);
+        CHECK(ex.find("      // Request path prefix this route serves") != std::string::npos);
     }
 
     TEST_CASE("reference_markdown has one well-formed row per option") {

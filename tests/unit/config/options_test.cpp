@@ -108,6 +108,7 @@ TEST_SUITE("config/options") {
                                                "expose_tags",
                                                "heuristic_freshness",
                                                "evictable_namespaces",
+                                               "error_pages",
                                                "origins",
                                                "routes"};
         CHECK(names == expected);
