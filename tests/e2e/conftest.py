@@ -5,7 +5,31 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ectest  # noqa: E402
 from ectest import Daemon  # noqa: E402
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a test's body has run, every daemon it started is stopped (SIGTERM) and checked:
+    exit status 0, no crash, no sanitizer report; one that died on its own fails the test with
+    its log tail. Module-scoped (shared) daemons are checked by their fixtures."""
+    outcome = yield
+    rep = outcome.get_result()
+    if call.when != "call":
+        return
+    problems = []
+    for d in [d for d in ectest.started if not d.shared]:
+        problems += d.finish()
+        ectest.started.remove(d)
+    if not problems:
+        return
+    text = "daemon check at the end of the test:\n" + "\n".join(problems)
+    if rep.failed:
+        rep.sections.append(("edgecached exit check", text))
+    else:
+        rep.outcome = "failed"
+        rep.longrepr = text
 
 
 @pytest.fixture
@@ -21,12 +45,9 @@ def make_daemon():
         return d
 
     yield make
+    # The daemons were stopped and checked when the test body ended (pytest_runtest_makereport).
     for d in made:
-        try:
-            if d.proc and d.proc.poll() is None:
-                d.stop()
-        finally:
-            d.cleanup()
+        d.cleanup()
 
 
 @pytest.fixture

@@ -240,10 +240,14 @@ def test_inspect(make_proxy, origin):
 
 
 def test_config_masks_secrets(make_daemon):
-    d = make_daemon(config={"api_token": "sekrit", "min_ttl": 42})
+    d = make_daemon(config={"api_token": "sekrit", "admin_token": "adm1nsecret",
+                            "admin_listen": "127.0.0.1:0", "min_ttl": 42})
     cfg = d.admin("GET", "/admin/config").json()
     assert cfg["min_ttl"] == 42
-    assert "sekrit" not in json.dumps(cfg)
+    text = json.dumps(cfg)
+    assert "sekrit" not in text and "adm1nsecret" not in text, text
+    # Both are still shown as set, just not what they are.
+    assert cfg["api_token"] and cfg["admin_token"], cfg
 
 
 def test_reload_applies_changes_and_keeps_connections(make_daemon, origin, tmp_path):
@@ -366,6 +370,9 @@ def test_admin_over_tcp_needs_the_token(make_daemon):
 
     assert call("/admin/stats")[0] == 401
     assert call("/admin/stats", {"Authorization": "Bearer wrong"})[0] == 401
+    # A prefix, a suffix or an extension of the token is not the token.
+    for wrong in ("t", "t0ke", "0ken", "t0ken0", "T0KEN", ""):
+        assert call("/admin/stats", {"Authorization": "Bearer " + wrong})[0] == 401, wrong
     assert call("/admin/stats", {"Authorization": "Bearer t0ken"})[0] == 200
     assert call("/metrics", {"Authorization": "Bearer t0ken"})[0] == 200
     assert call("/health")[0] == 200

@@ -37,7 +37,7 @@ def run_scenario(daemon, scenario, token=None):
 @pytest.fixture(scope="module")
 def daemon():
     npm_env.cache_dir()  # install (or skip) before starting anything
-    d = Daemon()
+    d = Daemon(shared=True)
     d.start()
     yield d
     try:
@@ -49,7 +49,7 @@ def daemon():
 @pytest.fixture(scope="module")
 def token_daemon():
     npm_env.cache_dir()
-    d = Daemon(config={"api_token": TOKEN})
+    d = Daemon(config={"api_token": TOKEN}, shared=True)
     d.start()
     yield d
     try:

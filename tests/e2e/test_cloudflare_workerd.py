@@ -173,7 +173,7 @@ def env():
     origin = Origin()
     # drain_timeout_ms: workerd keeps idle keep-alive connections open, which the drain on
     # restart waits out.
-    daemon = Daemon(tmp=tmp, listen=[], config={
+    daemon = Daemon(tmp=tmp, listen=[], shared=True, config={
         "api_token": TOKEN, "drain_timeout_ms": 2000,
         "listen": ["127.0.0.1:0", {"address": "unix:" + kv_sock, "kv_backend": "CACHE"}]})
     daemon.start()

@@ -1,17 +1,18 @@
 """Command line and configuration: flags, validation errors, precedence, --check-config."""
 import json
 import os
-import socket
+import shutil
 import subprocess
 
 import pytest
 
-from ectest import EDGECACHED, short_tmpdir
+from ectest import (EDGECACHED, UnixHTTPConnection, crash_problems, do_request, run_cli,
+                    short_tmpdir)
 
 
 def run(*args, cwd=None, timeout=10):
-    return subprocess.run([EDGECACHED, *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
+    return run_cli([EDGECACHED, *args], capture_output=True, text=True, cwd=cwd,
+                   timeout=timeout)
 
 
 def test_version_and_help():
@@ -100,16 +101,21 @@ def test_listen_roles_from_config(make_daemon):
     assert r.status == 404 and r.json()["error"]["code"] == "not_found"
 
 
+def in_private_network(cmd):
+    """cmd run in a network namespace of its own (its own loopback), so the fixed default port
+    8787 is free whatever runs on this machine: root needs --net, anyone else a user namespace
+    too. The admin socket (a file) stays reachable from here."""
+    unshare = shutil.which("unshare")
+    if not unshare:
+        pytest.skip("unshare (util-linux) is not installed")
+    ns = ["--net"] if os.geteuid() == 0 else ["--net", "--user", "--map-root-user"]
+    return [unshare] + ns + ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + cmd
+
+
 def test_embedded_default_runs_without_arguments():
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", 8787))
-    except OSError:
-        pytest.skip("port 8787 is in use on this machine")
-    finally:
-        s.close()
     cwd = short_tmpdir()
-    p = subprocess.Popen([EDGECACHED], cwd=cwd, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(in_private_network([EDGECACHED]), cwd=cwd, stderr=subprocess.PIPE,
+                         text=True)
     try:
         lines = []
         for line in p.stderr:
@@ -117,9 +123,15 @@ def test_embedded_default_runs_without_arguments():
             if " ready " in line:
                 break
         text = "".join(lines)
-        assert "listening on 127.0.0.1:8787" in text
+        assert "listening on 127.0.0.1:8787" in text, text
         assert os.path.isdir(os.path.join(cwd, "edgecache-data"))
-        assert os.path.exists(os.path.join(cwd, "edgecache-data", "admin.sock"))
+        sock = os.path.join(cwd, "edgecache-data", "admin.sock")
+        conn = UnixHTTPConnection(sock)
+        assert do_request(conn, "GET", "/health").status == 200
+        conn.close()
     finally:
         p.terminate()
-        assert p.wait(10) == 0
+        rest = p.stderr.read()
+        assert p.wait(10) == 0, "".join(lines) + rest
+        assert not crash_problems(p.returncode, "".join(lines) + rest, "edgecached")
+        shutil.rmtree(cwd, ignore_errors=True)

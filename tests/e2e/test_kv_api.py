@@ -230,6 +230,9 @@ def test_api_token_guards_kv_routes(make_daemon):
     r = d.put("/kv/ns/k", b"x")
     assert r.status == 401 and r.json()["error"]["code"] == "unauthorized"
     assert r.headers["www-authenticate"] == "Bearer"
+    for wrong in ("s", "s3cre", "3cret", "s3crets", "S3CRET", ""):
+        r = d.put("/kv/ns/k", b"x", headers={"Authorization": "Bearer " + wrong})
+        assert r.status == 401, wrong
     r = d.put("/kv/ns/k", b"x", headers={"Authorization": "Bearer wrong"})
     assert r.status == 401
     assert d.put("/kv/ns/k", b"x", headers={"Authorization": "Bearer s3cret"}).status == 200

@@ -1,14 +1,13 @@
 """Process lifecycle: persistence across restarts, signals, draining, crash safety, locking."""
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
 import time
 
 import crashcheck
-from ectest import EDGECACHED, Daemon, UnixHTTPConnection
+from ectest import EDGECACHED, Daemon, UnixHTTPConnection, request_in_progress, seeded_rng
 
 
 def test_data_survives_restart(daemon):
@@ -33,18 +32,18 @@ def test_sigterm_and_sigint_exit_zero(daemon):
 
 def test_health_turns_503_while_draining(daemon):
     # A request in progress keeps the daemon draining; the response it gets says so.
-    s = socket.create_connection(daemon.tcp_address(), timeout=5)
-    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n")
-    time.sleep(0.1)
+    s = request_in_progress(daemon.tcp_address())
     daemon.send_signal(signal.SIGTERM)
-    daemon.wait_log("draining")
+    daemon.wait_log("draining 1 connection")
     # New connections are refused once the listener is closed.
-    time.sleep(0.1)
-    try:
-        socket.create_connection(daemon.tcp_address(), timeout=1).close()
-        refused = False
-    except OSError:
-        refused = True
+    deadline = time.monotonic() + 5
+    refused = False
+    while not refused and time.monotonic() < deadline:
+        try:
+            socket.create_connection(daemon.tcp_address(), timeout=1).close()
+            time.sleep(0.01)
+        except OSError:
+            refused = True
     assert refused
     s.sendall(b"\r\n")
     data = b""
@@ -55,14 +54,12 @@ def test_health_turns_503_while_draining(daemon):
         data += b
     assert data.startswith(b"HTTP/1.1 503 "), data
     assert b'"status":"draining"' in data and b"Connection: close" in data
-    assert daemon.proc.wait(10) == 0
+    assert daemon.wait_exit(10) == 0
 
 
 def test_drain_timeout_bounds_shutdown(make_daemon):
     d = make_daemon(config={"drain_timeout_ms": 300})
-    s = socket.create_connection(d.tcp_address(), timeout=5)
-    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n")  # never finished
-    time.sleep(0.1)
+    s = request_in_progress(d.tcp_address())  # never finished
     start = time.time()
     assert d.stop() == 0
     assert time.time() - start < 5
@@ -76,7 +73,7 @@ def test_second_daemon_on_same_data_dir_is_refused(daemon):
         with open(other.log_path, "w"):
             pass
         other.start(wait=False)
-        assert other.proc.wait(10) == 1
+        assert other.wait_exit(10) == 1
         assert "in use by another edgecached" in other.log()
     finally:
         other.cleanup()
@@ -96,19 +93,21 @@ def test_acknowledged_writes_survive_kill9(make_daemon):
     moment; restart: every acknowledged write is there (tests/e2e/test_slow_crash.py: many
     rounds)."""
     d = make_daemon(config={"durability": "sync"})
-    tally = crashcheck.kv_crash_rounds(d, rounds=4, writers=3, keys_per_writer=100)
+    rng = seeded_rng("kv crash rounds")
+    tally = crashcheck.kv_crash_rounds(d, rounds=4, writers=3, keys_per_writer=100, rng=rng)
     print("\n" + tally.line())
-    assert tally.reopen_failures == 0 and tally.lost == 0 and not tally.problems, tally.problems
+    assert tally.reopen_failures == 0 and tally.lost == 0 and not tally.problems, \
+        (f"seed {rng.seed_value}", tally.problems)
     assert tally.acked > 0, "no write was acknowledged before the kills"
 
 
 def test_fills_cut_by_kill9_never_come_back_truncated(make_proxy, origin):
     d = make_proxy(origin)
-    rng = random.Random()
+    rng = seeded_rng("cache crash rounds")
     total = 0
     for round_no in range(2):
         stored, problems = crashcheck.cache_crash_round(d, origin, round_no, rng, paths_n=40)
-        assert not problems, problems
+        assert not problems, (f"seed {rng.seed_value}", problems)
         total += stored
     print(f"\nCRASH-CACHE rounds=2 stored={total} truncated=0")
 

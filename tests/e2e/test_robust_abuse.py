@@ -152,13 +152,22 @@ def test_buffered_bodies_are_bounded_in_total(make_daemon):
     half = 512 * 1024
     d = make_daemon(config={"max_buffered_bodies": "2MiB"})
     stallers = []
+
+    def held():
+        c = d.admin("GET", "/admin/stats").json()["connections"]
+        return c["buffered_body_bytes"], c["bodies_shed"]
+
     try:
         for i in range(6):
+            held_before, shed_before = held()
             s = socket.create_connection(d.tcp_address())
             s.sendall(b"PUT /kv/up/stalled%d HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n"
                       % (i, 2 * half) + b"s" * half)
             stallers.append(s)
-            time.sleep(0.05)  # arrival order is the order they last advanced
+            # Arrival order is the order they last advanced: the daemon holds all of this
+            # half body (or shed an older one for it) before the next one starts.
+            assert wait_until(lambda: held()[0] >= held_before + half or
+                              held()[1] > shed_before, 10), held()
         assert wait_until(lambda: d.admin("GET", "/admin/stats").json()["connections"][
             "bodies_shed"] >= 2, 10)
         r = d.put("/kv/up/moving", b"m" * (2 * half))

@@ -49,22 +49,25 @@ FAULTS = {
 def start_fault_env():
     """A test origin, and a started daemon proxying / to it and /refused/ to a dead port."""
     o = Origin().start()
+    # Bound but never listening: connecting is refused, and no other test can take the port
+    # while the daemon holds this socket (closing it and reusing the number could race).
     dead = socket.socket()
     dead.bind(("127.0.0.1", 0))
     dead_port = dead.getsockname()[1]
-    dead.close()  # nothing listens there: connection refused
     d = Daemon(config={
         "origins": {"o": {"url": "http://" + o.address, "timeout_ms": TIMEOUT_MS},
                     "dead": {"url": f"http://127.0.0.1:{dead_port}", "timeout_ms": TIMEOUT_MS}},
         "routes": [{"name": "r", "prefix": "/", "origin": "o"},
                    {"name": "dead", "prefix": "/refused/", "origin": "dead"}]})
     d.start()
+    d.refused_socket = dead
     return d, o
 
 
 @pytest.fixture(scope="module")
 def env():
     d, o = start_fault_env()
+    d.shared = True
     # Warm up everything opened lazily (pool, thread pool, store) before taking the baseline.
     o.route("/warm", body=b"w", headers={"Cache-Control": "no-store"})
     assert d.get("/warm").status == 200
