@@ -76,8 +76,6 @@ std::string socket_address(int fd) {
 Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     : cfg_(std::move(cfg)), cli_(std::move(cli)) {
     started_at_ = loop_.clock().now_s();
-    const char* hooks = std::getenv("EDGECACHED_TEST_HOOKS");
-    test_hooks_ = hooks && std::string(hooks) == "1";
 
     store::Options so;
     so.data_dir = cfg_.data_dir;

@@ -72,8 +72,6 @@ public:
     store::Store& store() { return *store_; }
     http::Server& server() { return *server_; }
     bool draining() const { return draining_; }
-    // EDGECACHED_TEST_HOOKS=1 enables test-only admin routes (moving the clock).
-    bool test_hooks() const { return test_hooks_; }
 
 private:
     void open_listeners();
@@ -116,7 +114,6 @@ private:
     bool draining_ = false;
     bool socket_activated_ = false;
     bool finished_ = false;
-    bool test_hooks_ = false;
 };
 
 http::Limits limits_from(const config::Config& cfg);

@@ -2,6 +2,7 @@
 #include "daemon/router.hpp"
 
 #include "daemon/daemon.hpp"
+#include "daemon/test_hooks.hpp"
 #include "http/exchange.hpp"
 #include "kv/api_error.hpp"
 #include "kv/cf_envelope.hpp"
@@ -18,7 +19,20 @@ namespace {
 constexpr std::string_view kKvPrefix = "/kv/";
 constexpr std::string_view kCloudflarePrefix = "/client/v4/";
 
+TestRouteHandler test_routes = nullptr;
+
 } // namespace
+
+void set_test_route_handler(TestRouteHandler handler) {
+    test_routes = handler;
+}
+
+std::optional<int64_t> clock_advance_ms(std::string_view seconds) {
+    constexpr int64_t kMaxSeconds = 100LL * 366 * 24 * 3600;
+    auto secs = parse_i64(seconds);
+    if (!secs || *secs > kMaxSeconds || *secs < -kMaxSeconds) return std::nullopt;
+    return *secs * 1000;
+}
 
 bool bearer_matches(std::string_view authorization, std::string_view token) {
     if (!istarts_with(authorization, "Bearer ")) return false;
@@ -121,18 +135,7 @@ void Router::health(http::Exchange& ex) {
 }
 
 void Router::admin(http::Exchange& ex) {
-    const http::Request& req = ex.request();
-    if (req.path == "/admin/test/clock" && daemon_.test_hooks()) {
-        // Test-only: moves the daemon's wall clock so TTL tests need no sleeping.
-        if (req.method != HTTP_POST) return kv::send_method_not_allowed(ex, "POST");
-        auto adv = query_param(req.query, "advance");
-        auto secs = adv ? parse_i64(*adv) : std::nullopt;
-        if (!secs) return kv::send_error(ex, 400, "bad_request", "advance=<seconds> required");
-        daemon_.loop().clock().advance_for_test(*secs * 1000);
-        std::string body;
-        JsonWriter(body).begin_object().field("now", daemon_.loop().clock().now_s()).end_object();
-        return kv::send_json(ex, 200, std::move(body));
-    }
+    if (test_routes && test_routes(daemon_, ex)) return; // only in -Dtest_hooks=true builds
     daemon_.admin().handle(ex);
 }
 
