@@ -291,7 +291,7 @@ TEST_SUITE("cache/hot_tier") {
         CHECK(lru_hits == 0);
     }
 
-    TEST_CASE("Zipf: S3-FIFO's hit ratio beats LRU's at the same byte capacity") {
+    TEST_CASE("Zipf: S3-FIFO's hit ratio beats LRU's by 6-11 points at the same byte capacity") {
         // 100k keys of 256 B..4 KiB, 1M requests (seed 42), cache = 1%, 2%, 5% of the working set
         // bytes.
         struct Case {
@@ -303,7 +303,10 @@ TEST_SUITE("cache/hot_tier") {
             MESSAGE("Zipf alpha=" << c.alpha << " cache=" << c.share * 100
                                   << "% of working set: S3-FIFO " << r.s3fifo << " vs LRU "
                                   << r.lru);
-            CHECK(r.s3fifo > r.lru);
+            // README.md: "beats LRU of the same size by 6–11 points of hit ratio".
+            long points = std::lround((r.s3fifo - r.lru) * 100);
+            CHECK(points >= 6);
+            CHECK(points <= 11);
         }
     }
 }
