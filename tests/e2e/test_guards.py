@@ -2,7 +2,6 @@
 eviction of evictable KV namespaces, edge_ttl, the second SIGTERM, the open-file limit, and
 test hooks kept out of release builds."""
 import os
-import re
 import resource
 import signal
 import time
@@ -10,6 +9,7 @@ import time
 import pytest
 
 from ectest import EDGECACHED, EDGECACHED_NOHOOKS, request_in_progress
+from test_build_options import project_default
 
 
 # -- eviction ----------------------------------------------------------------------------------
@@ -97,11 +97,7 @@ def test_daemon_raises_its_open_file_limit_to_the_hard_limit(make_daemon):
 
 # -- test hooks --------------------------------------------------------------------------------
 def test_test_hooks_are_off_by_default():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(root, "meson_options.txt")) as f:
-        text = f.read()
-    m = re.search(r"option\('test_hooks', type: 'boolean', value: (\w+)", text)
-    assert m and m.group(1) == "false", "test_hooks must default to false"
+    assert project_default("test_hooks") is False
 
 
 def test_default_build_has_no_test_clock_even_with_the_variable(make_daemon):
