@@ -69,6 +69,25 @@ std::string base_key(std::string_view path, std::string_view normalized_query,
     return k;
 }
 
+std::string request_key(std::string_view host, std::string_view path, std::string_view query,
+                        const std::vector<std::string>& ignore_query_params) {
+    return base_key(path, normalize_query(query, ignore_query_params), normalize_host(host));
+}
+
+std::string request_url(std::string_view path, std::string_view query,
+                        const std::vector<std::string>& ignore_query_params) {
+    std::string url(path);
+    std::string q = normalize_query(query, ignore_query_params);
+    if (!q.empty()) url.append("?").append(q);
+    return url;
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
+    size_t q = target.find('?');
+    if (q == std::string_view::npos) return {target, {}};
+    return {target.substr(0, q), target.substr(q + 1)};
+}
+
 std::string url_range(std::string_view path_and_query) {
     std::string k(1, kCachePrefix);
     k.append(path_and_query);
@@ -93,6 +112,13 @@ std::string_view key_host(std::string_view key) {
     if (a == std::string_view::npos) return {};
     size_t b = key.find('\0', a + 1);
     return key.substr(a + 1, b == std::string_view::npos ? std::string_view::npos : b - a - 1);
+}
+
+std::string_view key_base(std::string_view key) {
+    size_t a = key.find('\0');
+    if (a == std::string_view::npos) return key;
+    size_t b = key.find('\0', a + 1);
+    return b == std::string_view::npos ? key : key.substr(0, b + 1);
 }
 
 } // namespace ec::cache

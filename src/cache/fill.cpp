@@ -3,6 +3,7 @@
 
 #include "cache/cache_key.hpp"
 #include "cache/conditional.hpp"
+#include "cache/fields.hpp"
 #include "cache/proxy.hpp"
 #include "cache/tags.hpp"
 #include "util/log.hpp"
@@ -11,14 +12,6 @@
 namespace ec::cache {
 
 namespace {
-
-FieldList to_fields(const std::vector<origin::Header>& headers) {
-    FieldList out;
-    out.reserve(headers.size());
-    for (const auto& h : headers)
-        out.push_back(Field{h.name, h.value});
-    return out;
-}
 
 FieldList to_fields(const http::Request& req) {
     FieldList out;
@@ -44,7 +37,7 @@ Fill::Fill(Proxy& proxy, std::shared_ptr<Route> route, std::string base, std::st
     : proxy_(proxy), route_(std::move(route)), base_(std::move(base)), map_key_(key),
       key_(std::move(key)), stale_(std::move(stale)) {
     url_ = std::string(key_url(base_));
-    snap_ = proxy_.gens_.snapshot(url_);
+    snap_ = proxy_.gens_.snapshot(base_);
 }
 
 void Fill::start(const http::Request& req, http::ExchangeRef primary, bool is_background) {
@@ -142,7 +135,7 @@ void Fill::on_head(origin::ResponseHead&& head) {
     if (finished_) return;
     got_head_ = true;
     status_ = head.status;
-    fields_ = to_fields(head.headers);
+    fields_ = storable_fields(head.headers); // hop-by-hop and Connection-listed fields go
     content_length_ = head.content_length;
     int64_t now = proxy_.loop_.clock().now_s();
 
@@ -162,7 +155,9 @@ void Fill::on_head(origin::ResponseHead&& head) {
     shareable_ = fresh_.shareable && !vary_.star;
     storable_ = fresh_.storable && !vary_.star;
     if (content_length_ && *content_length_ > proxy_.settings_.max_object_size) storable_ = false;
-    if (!shareable_) proxy_.mark_hit_for_pass(base_);
+    // Not shareable only because this client sent credentials: the URL is not private, and
+    // the next anonymous request must not be sent past the cache (issue 11 defect 5).
+    if (!shareable_ && fresh_.why_not != "authorization") proxy_.mark_hit_for_pass(base_);
     if (!vary_.names.empty()) {
         // The response varies: the entry belongs to the primary's variant.
         key_ = base_;
@@ -243,10 +238,7 @@ void Fill::on_body(std::string_view chunk) {
             upstream_->pause_body();
             std::weak_ptr<Fill> weak = shared_from_this();
             ex->on_drain([weak] {
-                if (auto self = weak.lock()) {
-                    self->paused_ = false;
-                    if (self->upstream_) self->upstream_->resume_body();
-                }
+                if (auto self = weak.lock()) self->primary_drained();
             });
         }
     }
@@ -262,6 +254,23 @@ void Fill::on_body(std::string_view chunk) {
         detach();
         finish_background(true, "");
     }
+}
+
+// The paused primary read what it had, or left (then nothing is being kept for anyone: a
+// paused fill only streams).
+void Fill::primary_drained() {
+    paused_ = false;
+    if (finished_ || !upstream_) return;
+    if (primary_.get() || buffering_) {
+        upstream_->resume_body();
+        return;
+    }
+    primary_streaming_ = false;
+    primary_ = {};
+    upstream_->cancel();
+    finished_ = true;
+    detach();
+    finish_background(true, "");
 }
 
 // The body outgrew max_object_size: it is streamed to the primary but neither kept nor shared.

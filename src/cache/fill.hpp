@@ -55,6 +55,7 @@ private:
     void serve_stale_on_error(const char* why);
     void begin_primary_stream(bool hold_head);
     void stop_buffering();
+    void primary_drained();
     // Removes the fill from the proxy's map: later requests start a new fill.
     void detach();
     void serve_all(const std::shared_ptr<const Entry>& e, const char* x_cache,
@@ -71,7 +72,7 @@ private:
     std::string base_;
     std::string map_key_; // where the proxy's map holds this fill
     std::string key_;     // where the response is stored: the variant's key once Vary is known
-    std::string url_;     // path-and-query part of base_, for generations
+    std::string url_;     // path-and-query part of base_, for logs
     std::shared_ptr<const Entry> stale_;
     Generations::Snapshot snap_;
     FieldList req_fields_; // the primary's request headers (Vary keys, conditionals)

@@ -5,6 +5,7 @@
 #include "cache/cache_key.hpp"
 #include "cache/fields.hpp"
 #include "cache/proxy.hpp"
+#include "cache/vary.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 #include "util/time_format.hpp"
@@ -71,6 +72,8 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
     for (const auto& h : req.headers)
         if (iequals(h.name, "connection")) connection = h.value;
     std::string via;
+    AcceptEncoding accept_encoding;
+    bool has_accept_encoding = false;
     for (const auto& h : req.headers) {
         std::string_view n = h.name;
         if (is_unstorable(n) || iequals(n, "host") || iequals(n, "content-length") ||
@@ -81,8 +84,17 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
             continue;
         }
         if (cacheable && (istarts_with(n, "if-") || iequals(n, "range"))) continue;
+        if (cacheable && iequals(n, "accept-encoding")) {
+            accept_encoding.add(h.value);
+            has_accept_encoding = true;
+            continue;
+        }
         out.push_back(origin::Header{std::string(n), std::string(h.value)});
     }
+    // A fill asks with the Accept-Encoding class its Vary key names, so the coding the origin
+    // picks is one every client of that variant accepts (issue 11 defect 10).
+    if (has_accept_encoding)
+        out.push_back(origin::Header{"Accept-Encoding", std::string(accept_encoding.class_name())});
     std::string host = spec && !spec->host.empty() ? spec->host : std::string(req.host);
     out.insert(out.begin(), origin::Header{"Host", host});
     out.push_back(origin::Header{"Via", via + (req.version_minor ? "1.1" : "1.0") + " edgecached"});
@@ -105,8 +117,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
     st->host = std::string(req.host);
     if (req.method == HTTP_PUT && route->spec.write == config::WriteMode::through) {
         st->write_through = true;
-        st->base = base_key(req.path, normalize_query(req.query, route->spec.ignore_query_params),
-                            normalize_host(req.host));
+        st->base = request_key(req.host, req.path, req.query, route->spec.ignore_query_params);
         st->put_body = std::string(req.body);
         st->put_type = std::string(req.header("content-type").value_or(""));
     }
@@ -124,10 +135,10 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
         if (st->unsafe && head.status >= 200 && head.status < 400) {
             // RFC 9111 §4.4: a successful unsafe request invalidates what it changed.
             ++st->route->stats.invalidations;
-            invalidate_url(st->target);
+            invalidate(st->host, st->target);
             for (const auto& h : head.headers) {
                 if (!iequals(h.name, "location") && !iequals(h.name, "content-location")) continue;
-                if (auto p = same_origin_path(h.value, st->host)) invalidate_url(*p);
+                if (auto p = same_origin_path(h.value, st->host)) invalidate(st->host, *p);
             }
             if (st->write_through && head.status < 300) {
                 // The PUT's body becomes the stored representation, fresh for the route's ttl.
@@ -150,7 +161,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
                         200, f, {}, Entry::header_block(fields), st->put_body));
                     const std::string& base = st->base;
                     // The invalidation above bumped the generation; this store comes after it.
-                    store_entry(base, base, e, {}, {}, gens_.snapshot(key_url(base)), r);
+                    store_entry(base, base, e, {}, {}, gens_.snapshot(base), r);
                 }
             }
         }
@@ -160,9 +171,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
             if (!st->unsafe && st->upstream) st->upstream->cancel();
             return;
         }
-        FieldList fields;
-        for (const auto& h : head.headers)
-            fields.push_back(Field{h.name, h.value});
+        FieldList fields = storable_fields(head.headers); // not hop-by-hop ones
         ex->set_log_tag(tag);
         ex->status(head.status);
         ex->raw_headers(Entry::header_block(fields));
@@ -186,10 +195,13 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
             st->upstream->pause_body();
             std::weak_ptr<Pass> weak = st;
             ex->on_drain([weak] {
-                if (auto s = weak.lock()) {
-                    s->paused = false;
-                    s->upstream->resume_body();
-                }
+                auto s = weak.lock();
+                if (!s) return;
+                s->paused = false;
+                if (!s->client.get() && !s->unsafe)
+                    s->upstream->cancel(); // the client left: free the origin connection
+                else
+                    s->upstream->resume_body(); // an unsafe request runs to completion
             });
         }
     };

@@ -3,6 +3,7 @@
 
 #include "cache/cache_key.hpp"
 #include "cache/conditional.hpp"
+#include "cache/fields.hpp"
 #include "cache/fill.hpp"
 #include "cache/range.hpp"
 #include "kv/api_error.hpp"
@@ -14,7 +15,9 @@
 namespace ec::cache {
 
 namespace {
-constexpr size_t kMaxHitForPass = 100000; // keys remembered; the map is cleared beyond it
+// Keys remembered (as hashes: ~40 bytes each, whatever the URL's length, so at most ~4 MiB);
+// the map is cleared beyond it.
+constexpr size_t kMaxHitForPass = 100000;
 constexpr size_t kDeferredQueue = 10000;  // background revalidations waiting at most
 constexpr size_t kInvalidateBatch = 1000; // variants deleted per URL invalidation op
 } // namespace
@@ -81,9 +84,37 @@ http::BodyLimit Proxy::body_limit(const http::Request&) const {
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
+namespace {
+
+// RFC 9110 §7.6.1: fields named in Connection are for this hop only. They go before anything
+// reads the request — Vary keys, freshness, forwarding — so no key is built from a field the
+// origin never sees (issue 11 defect 8).
+void drop_connection_listed(http::Request& req) {
+    std::vector<std::string_view> lines; // rarely more than one
+    for (const auto& h : req.headers)
+        if (iequals(h.name, "connection")) lines.push_back(h.value);
+    if (lines.empty()) return;
+    std::erase_if(req.headers, [&](const http::Header& h) {
+        if (iequals(h.name, "connection")) return false;
+        for (std::string_view line : lines)
+            if (listed_in_connection(line, h.name)) return true;
+        return false;
+    });
+}
+
+} // namespace
+
 void Proxy::handle(http::Exchange& ex) {
+    drop_connection_listed(ex.mutable_request());
     const http::Request& req = ex.request();
-    std::shared_ptr<Route> route = table_.match(req.path);
+    RouteTable::Match m = table_.match_request(req.path);
+    if (m.ambiguous) {
+        // Issue 11 defect 7: an origin resolving "..%2F" would answer another route's URL.
+        kv::send_error(ex, 400, "ambiguous_path",
+                       "the path chooses another route once %-decoded and dot-segments removed");
+        return;
+    }
+    std::shared_ptr<Route> route = std::move(m.route);
     if (!route) {
         kv::send_error(ex, 404, "not_found", "no route for " + std::string(req.path));
         return;
@@ -102,9 +133,7 @@ void Proxy::handle(http::Exchange& ex) {
 
 void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) {
     const http::Request& req = ex.request();
-    std::string base =
-        base_key(req.path, normalize_query(req.query, route->spec.ignore_query_params),
-                 normalize_host(req.host));
+    std::string base = request_key(req.host, req.path, req.query, route->spec.ignore_query_params);
     CacheControl cc;
     for (const auto& h : req.headers) {
         if (iequals(h.name, "cache-control"))
@@ -213,7 +242,7 @@ void Proxy::schedule_revalidation(const std::shared_ptr<Route>& route, const std
 std::shared_ptr<const Entry> Proxy::load(const std::string& key, bool* memory) {
     int64_t now_ms = loop_.clock().now_ms();
     if (auto item = hot_.get(key, now_ms)) {
-        if (item->url_gen == gens_.snapshot(key_url(key)).slot) {
+        if (item->gen == gens_.slots(key)) {
             *memory = true;
             return item->entry;
         }
@@ -247,7 +276,7 @@ void Proxy::remember(const std::string& key, const std::shared_ptr<const Entry>&
         deadline = std::min(deadline, loop_.clock().now_ms() + route->spec.edge_ttl * 1000);
     auto item = std::make_shared<HotItem>();
     item->entry = e;
-    item->url_gen = gens_.snapshot(key_url(key)).slot;
+    item->gen = gens_.slots(key);
     hot_.put(key, std::move(item), e->charge(), deadline);
 }
 
@@ -271,14 +300,7 @@ Proxy::Found Proxy::lookup(const std::string& base, const http::Request& req) {
 
 Proxy::Peek Proxy::peek(std::string_view host, std::string_view target) {
     Peek p;
-    size_t q = target.find('?');
-    std::string_view path = target.substr(0, q);
-    std::string_view query =
-        q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-    auto route = table_.match(path);
-    std::vector<std::string> none;
-    p.base = base_key(path, normalize_query(query, route ? route->spec.ignore_query_params : none),
-                      normalize_host(host));
+    p.base = target_key(host, target);
     p.entry = load(p.base, &p.memory);
     return p;
 }
@@ -288,7 +310,7 @@ void Proxy::store_entry(const std::string& base, const std::string& key,
                         std::vector<std::string> tags, Generations::Snapshot snap, Route& route,
                         std::function<void()> settled) {
     std::string url(key_url(base));
-    if (!gens_.still_valid(url, snap)) {
+    if (!gens_.still_valid(base, snap)) {
         ++route.stats.stores_skipped; // purged while in flight: don't bring it back
         if (settled) settled();
         return;
@@ -313,10 +335,10 @@ void Proxy::store_entry(const std::string& base, const std::string& key,
         std::string_view payload = *e->blob();
         return txn.put_tagged_record(key, payload, expires, tags);
     };
-    op.on_commit = [this, base, key, e, marker, url, snap, once] {
+    op.on_commit = [this, base, key, e, marker, snap, once] {
         // The hot tier only ever holds what LMDB holds; a purge between submit and commit
         // already deleted the record, so leave memory alone too.
-        if (gens_.still_valid(url, snap)) {
+        if (gens_.still_valid(base, snap)) {
             if (marker) remember(base, marker);
             remember(key, e);
         }
@@ -329,10 +351,17 @@ void Proxy::store_entry(const std::string& base, const std::string& key,
     store_.submit(std::move(op));
 }
 
-void Proxy::invalidate_url(std::string_view path_and_query) {
-    std::string url(path_and_query);
-    gens_.bump(url); // hot-tier entries of every variant and host, and fills in flight
-    std::string range = url_range(url);
+std::string Proxy::target_key(std::string_view host, std::string_view target) const {
+    auto [path, query] = split_target(target);
+    static const std::vector<std::string> kNone;
+    auto route = table_.match_request(path).route;
+    return request_key(host, path, query, route ? route->spec.ignore_query_params : kNone);
+}
+
+void Proxy::invalidate(std::string_view host, std::string_view target) {
+    std::string range = target_key(host, target); // the base key: every variant on this host
+    gens_.bump_target(range);                     // its hot-tier entries and fills in flight
+    std::string url(key_url(range));
     store::WriteOp op;
     op.apply = [range](store::WriteTxn& txn) -> Status {
         std::vector<std::string> keys;
@@ -351,7 +380,7 @@ void Proxy::invalidate_url(std::string_view path_and_query) {
 }
 
 bool Proxy::hit_for_pass(const std::string& base) {
-    auto it = hfp_.find(base);
+    auto it = hfp_.find(std::hash<std::string_view>{}(base));
     if (it == hfp_.end()) return false;
     if (it->second > loop_.clock().now_s()) return true;
     hfp_.erase(it);
@@ -360,7 +389,7 @@ bool Proxy::hit_for_pass(const std::string& base) {
 
 void Proxy::mark_hit_for_pass(const std::string& base) {
     if (hfp_.size() >= kMaxHitForPass) hfp_.clear(); // forgetting only costs a queued request
-    hfp_[base] = loop_.clock().now_s() + settings_.hit_for_pass_s;
+    hfp_[std::hash<std::string_view>{}(base)] = loop_.clock().now_s() + settings_.hit_for_pass_s;
 }
 
 void Proxy::fill_finished(const std::string& key, const Fill* fill) {

@@ -38,11 +38,11 @@ struct ProxySettings {
     int64_t hit_for_pass_s = 30; // how long a non-shareable answer sends a key past coalescing
 };
 
-// What sits in the hot tier: an entry and the URL generation it was valid for, so one
-// counter bump invalidates every variant of a URL in memory without finding them.
+// What sits in the hot tier: an entry and the generations it was valid for, so one counter
+// bump invalidates every variant of a URL in memory without finding them.
 struct HotItem {
     std::shared_ptr<const Entry> entry;
-    uint32_t url_gen = 0;
+    Generations::Slots gen;
 };
 
 // Request flow for GET (HEAD is answered from stored GETs; a HEAD miss is passed as HEAD):
@@ -55,8 +55,8 @@ struct HotItem {
 //   buffered copy when it is complete. Origin failure (refused, timeout, reset, 5xx) with an
 //   entry inside stale-if-error → the stale entry; else 502 / 504.
 // Unsafe and unknown methods are forwarded with their bodies; a 2xx/3xx answer invalidates
-// the target URL (all variants) and same-origin Location / Content-Location. With
-// write: "through", a successful PUT's body becomes the stored representation.
+// the target URL on the request's host (all variants) and same-origin Location / Content-Location.
+// With write: "through", a successful PUT's body becomes the stored representation.
 class Proxy {
 public:
     Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
@@ -77,10 +77,12 @@ public:
     // Handles a request whose path matches a route (404 otherwise).
     void handle(http::Exchange& ex);
 
-    // Invalidates every stored variant of a URL ("/path?query", all hosts): LMDB records,
-    // hot-tier entries (by generation) and fills in flight. Returns at once; the delete is a
-    // write op.
-    void invalidate_url(std::string_view path_and_query);
+    // Invalidates every stored variant of a target ("/path?query") on one host (RFC 9111
+    // §4.4): LMDB records, hot-tier entries (by generation) and fills in flight. The key is
+    // derived as a lookup derives it. Returns at once; the delete is a write op.
+    void invalidate(std::string_view host, std::string_view target);
+    // The cache key of a target on a host, with the matching route's query rules.
+    std::string target_key(std::string_view host, std::string_view target) const;
 
     // The stored entry for a URL on a host, as a request without Vary-relevant headers would
     // find it (a Vary marker is returned as such), without going to the origin.
@@ -159,15 +161,19 @@ private:
     Generations gens_;
     loop::DeferredQueue deferred_;
     std::unordered_map<std::string, std::shared_ptr<Fill>> fills_;
-    std::unordered_map<std::string, int64_t> hfp_; // base key → until (unix s)
-    CacheCounters retired_;                        // counters of routes removed by reloads
+    // Hit-for-pass: hash of the base key → until (unix s). Hashes, not keys, so a client
+    // sending long unique URLs cannot grow it past its count bound; a collision only passes a
+    // request that could have waited for a fill.
+    std::unordered_map<size_t, int64_t> hfp_;
+    CacheCounters retired_; // counters of routes removed by reloads
     std::unique_ptr<Purger> purger_;
     bool shut_down_ = false;
 };
 
 // Headers a client request forwards upstream: everything but hop-by-hop, framing and Host
 // (set from the origin's `host` or the client's), plus Via. With `cacheable`, the client's
-// conditional and Range headers are dropped too: a fill asks for the whole representation.
+// conditional and Range headers are dropped too: a fill asks for the whole representation,
+// and Accept-Encoding is sent as the class the Vary key uses (AcceptEncoding::class_name).
 std::vector<origin::Header> upstream_headers(const http::Request& req,
                                              const config::OriginSpec* spec, bool cacheable);
 

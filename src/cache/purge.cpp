@@ -90,18 +90,9 @@ void Purger::submit(PurgeRequest req, std::function<void(Result<PurgeResult>)> d
                 if (p.empty() || p[0] != '/')
                     return fail(400, "bad_purge", "paths must start with \"/\": \"" + p + "\"");
                 if (!scope.empty() && p.rfind(scope, 0) != 0) continue;
-                // The same query normalisation the route applies when storing.
-                size_t q = p.find('?');
-                std::string path = p.substr(0, q);
-                auto route = proxy_.route_table().match(path);
-                std::string url = path;
-                if (q != std::string::npos) {
-                    std::string query = normalize_query(std::string_view(p).substr(q + 1),
-                                                        route ? route->spec.ignore_query_params
-                                                              : std::vector<std::string>{});
-                    if (!query.empty()) url += "?" + query;
-                }
-                proxy_.gens_.bump(url); // hot-tier copies and fills of this URL, at once
+                // The key derivation lookups use (every host: the range is the URL's).
+                std::string url(key_url(proxy_.target_key("", p)));
+                proxy_.gens_.bump_url(url); // hot-tier copies and fills of this URL, at once
                 job->ranges.push_back(url_range(url));
             }
             break;

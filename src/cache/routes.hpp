@@ -19,6 +19,10 @@ struct Route {
     CacheCounters stats;
 };
 
+// The path a request's route is chosen on: every %XX decoded (%2F and %2E included), '\\'
+// taken as '/', then dot-segments removed (RFC 3986 §5.2.4; ".." never climbs above "/").
+std::string routing_path(std::string_view raw_path);
+
 class RouteTable {
 public:
     // Replaces the routes (already validated and sorted longest prefix first by config).
@@ -26,6 +30,16 @@ public:
     void configure(const std::vector<config::RouteSpec>& routes, bool heuristic_freshness);
     // The route for a path, or nullptr.
     std::shared_ptr<Route> match(std::string_view path) const;
+
+    // The route for a request path as received. Routes are chosen on the path an origin may
+    // resolve it to (routing_path()); when that and the raw path would choose different
+    // routes, `ambiguous` is set and the request must be refused: caching it under either
+    // route's rules may store a private page under a cacheable one (web cache deception).
+    struct Match {
+        std::shared_ptr<Route> route;
+        bool ambiguous = false;
+    };
+    Match match_request(std::string_view raw_path) const;
     std::shared_ptr<Route> find(std::string_view name) const;
     const std::vector<std::shared_ptr<Route>>& routes() const { return routes_; }
     bool empty() const { return routes_.empty(); }

@@ -90,7 +90,9 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     native_kv_ = std::make_unique<kv::NativeApi>(*store_, loop_.clock(), ns_stats_);
     cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*store_, loop_.clock(), ns_stats_);
     workerd_kv_ = std::make_unique<kv::WorkerdBackend>(*store_, loop_.clock(), ns_stats_);
-    origins_ = std::make_unique<origin::Origins>(loop_);
+    origin::Tuning tuning;
+    tuning.max_pause_ms = cfg_.idle_timeout_ms; // a client stalled this long is closed anyway
+    origins_ = std::make_unique<origin::Origins>(loop_, tuning);
     origins_->configure(cfg_.origins);
     proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_.memory_cache);
     auto pages = cache::load_error_pages(cfg_.error_pages);

@@ -2,6 +2,7 @@
 #include "http/connection.hpp"
 
 #include <cstring>
+#include <utility>
 
 #include "http/handler.hpp"
 #include "http/server.hpp"
@@ -107,7 +108,10 @@ void Connection::close() {
     if (state_ == State::closed) return;
     state_ = State::closed;
     reading_ = false;
-    drain_cb_ = nullptr;
+    // Whoever paused on this client's drain must hear that it is gone, or it waits forever
+    // (an origin fetch holding its connection): the callback runs on a later loop turn, where
+    // the Exchange's ref already yields nullptr.
+    if (drain_cb_) server_.loop().post(std::exchange(drain_cb_, nullptr));
     // Buffers go back now, not in the destructor: a deferred handler's ref may keep this
     // object's memory alive long after, and the pools are the server's. body_ stays (see
     // Request::body).

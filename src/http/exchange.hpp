@@ -56,7 +56,9 @@ public:
     void stream_abort();
     // True while buffered output is above the high-water mark; wait for on_drain then.
     bool congested() const;
-    // cb runs once when buffered output falls below the low-water mark.
+    // cb runs once: when buffered output falls below the low-water mark, or (from a posted
+    // callback) when the connection closes first — then the ExchangeRef yields nullptr, and the
+    // caller must stop or finish whatever it paused for this client.
     void on_drain(std::function<void()> cb);
 
     // The handler will respond later. The returned ref yields this Exchange while the

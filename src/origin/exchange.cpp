@@ -276,13 +276,10 @@ void ExchangeImpl::deliver() {
     }
     if (paused_) {
         // Keep the remaining spans (they point into the connection's read buffer, which stays
-        // put while reading is stopped), and stop the clock if pause_body() came before the body.
+        // put while reading is stopped), and switch to the pause clock if pause_body() came
+        // before the body.
         conn_->stop_reading();
-        if (!timer_paused_ && timer_.is_open()) {
-            uv_timer_stop(timer_.get());
-            timer_paused_ = true;
-            paused_at_ = now();
-        }
+        start_pause_clock();
         return;
     }
     spans.clear();
@@ -435,12 +432,17 @@ void ExchangeImpl::do_pause() {
     if (done_ || paused_) return;
     paused_ = true;
     if (conn_ && phase_ == Phase::receiving) conn_->stop_reading();
-    if (timer_.is_open() && phase_ == Phase::receiving) {
-        // The downstream client is slow, not the origin: the clock stops while we wait.
-        uv_timer_stop(timer_.get());
-        timer_paused_ = true;
-        paused_at_ = now();
-    }
+    if (phase_ == Phase::receiving) start_pause_clock();
+}
+
+// The downstream client is slow, not the origin: the exchange's deadlines stop while we wait,
+// but the timer keeps running on the pause limit, so a paused exchange whose client never
+// drains (or vanished unnoticed) still ends and gives its connection back.
+void ExchangeImpl::start_pause_clock() {
+    if (timer_paused_ || !timer_.is_open()) return;
+    timer_paused_ = true;
+    paused_at_ = now();
+    arm();
 }
 
 void ExchangeImpl::do_resume() {
@@ -468,9 +470,10 @@ void ExchangeImpl::do_resume() {
 // Timer
 
 void ExchangeImpl::arm() {
-    if (!timer_.is_open() || done_ || timer_paused_) return;
+    if (!timer_.is_open() || done_) return;
     uint64_t deadline = total_deadline_;
     if (phase_deadline_ && phase_deadline_ < deadline) deadline = phase_deadline_;
+    if (timer_paused_) deadline = paused_at_ + t_.max_pause_ms;
     uint64_t n = now();
     uv_timer_start(timer_.get(), on_timer, deadline > n ? deadline - n : 0, 0);
 }
@@ -484,6 +487,15 @@ void ExchangeImpl::timer_fired() {
     if (done_) return;
     uint64_t n = now();
     const char* name = server_ ? server_->name().c_str() : pool_->spec().name.c_str();
+    if (timer_paused_) {
+        if (n < paused_at_ + t_.max_pause_ms) {
+            arm();
+            return;
+        }
+        fail(ErrorKind::timeout, std::string(name) + ": the client took no data for " +
+                                     std::to_string(t_.max_pause_ms) + " ms");
+        return;
+    }
     if (phase_deadline_ && n >= phase_deadline_ && phase_deadline_ <= total_deadline_) {
         if (phase_kind_ == ErrorKind::connect_timeout) {
             bool dns = phase_ == Phase::resolving;

@@ -18,7 +18,8 @@ public:
 
     // Backpressure for a slow downstream client: stop reading from the origin; no on_body or
     // on_complete until resume_body(). Time spent paused does not count against the timeouts
-    // (the downstream connection has its own). Buffered bytes (at most one read) stay put.
+    // (the downstream connection has its own), but one pause longer than Tuning::max_pause_ms
+    // fails the exchange with timeout. Buffered bytes (at most one read) stay put.
     void pause_body();
     // Undoes pause_body(); delivery continues from a posted callback, never on this stack.
     void resume_body();

@@ -31,6 +31,7 @@ struct Timeouts {
     uint32_t connect_ms = 1000;
     uint32_t first_byte_ms = 5000;
     uint32_t total_ms = 5000;
+    uint32_t max_pause_ms = 60000; // one pause_body() longer than this fails with timeout
 };
 
 // Phases: starting → (queued) → resolving → connecting → sending → waiting → receiving → done.
@@ -90,6 +91,7 @@ private:
     void attach(Conn* c);
     Conn* detach();
     void arm();
+    void start_pause_clock();
     static void on_timer(uv_timer_t* t) noexcept;
     void timer_fired();
     uint64_t now() const;
@@ -139,7 +141,7 @@ private:
     uint64_t phase_deadline_ = 0; // 0 = none
     ErrorKind phase_kind_ = ErrorKind::connect_timeout;
     uint64_t paused_at_ = 0;
-    bool timer_paused_ = false;
+    bool timer_paused_ = false; // the timer runs the pause limit instead of the deadlines
 };
 
 } // namespace ec::origin

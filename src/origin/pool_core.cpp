@@ -33,6 +33,7 @@ Timeouts PoolCore::timeouts() const {
     t.connect_ms = spec_.connect_timeout_ms;
     t.total_ms = spec_.timeout_ms;
     t.first_byte_ms = spec_.first_byte_timeout_ms ? spec_.first_byte_timeout_ms : spec_.timeout_ms;
+    t.max_pause_ms = tuning_.max_pause_ms;
     return t;
 }
 

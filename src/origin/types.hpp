@@ -99,6 +99,10 @@ struct Tuning {
     uint32_t fail_threshold = 2;    // consecutive failures that mark a server down
     uint32_t down_base_ms = 1000;   // first cooldown; doubles while failures continue
     uint32_t down_max_ms = 30000;
+    // A response whose downstream client took nothing for this long (one pause_body() without
+    // resume) fails with timeout: the client is gone or stuck, and the connection is wanted.
+    // The daemon sets it to the client idle_timeout_ms.
+    uint32_t max_pause_ms = 60000;
     // A request sent on a reused keep-alive connection that the server closed meanwhile (EOF or
     // reset before any response byte) is retried once on a fresh connection. For idempotent
     // requests always; for the others only when this is true (see Pool::fetch). Off by

@@ -333,6 +333,32 @@ TEST_SUITE("origin/pool") {
         teardown(loop, baseline, pool, o);
     }
 
+    TEST_CASE("a pause longer than max_pause_ms fails the exchange and closes its connection") {
+        // Issue 11 defect 1: a paused fetch whose client never drains must still end.
+        loop::Loop loop;
+        size_t baseline = loop.open_handles();
+        FakeOrigin o(loop);
+        std::string big(1 << 20, 'p');
+        o.handler = [&](const SeenRequest&) { return Script{write(ok(big))}; };
+        Tuning tuning;
+        tuning.max_pause_ms = 150;
+        Pool pool(loop, spec_for({o.addr()}), tuning);
+        Recorder r;
+        std::shared_ptr<Exchange> ex;
+        r.on_body_hook = [&](std::string_view) { ex->pause_body(); };
+        ex = pool.fetch(get(), r.sink());
+        REQUIRE(run_until(loop, [&] { return r.bodies > 0; }));
+        REQUIRE(run_until(
+            loop, [&] { return r.finished(); }, 3000));
+        CHECK(r.errors == 1);
+        CHECK(r.error == ErrorKind::timeout);
+        CHECK(r.message.find("took no data") != std::string::npos);
+        PoolStats s = pool.stats();
+        CHECK(s.connections_open == 0);
+        CHECK(s.in_flight == 0);
+        teardown(loop, baseline, pool, o);
+    }
+
     TEST_CASE("cancel mid-body: no more callbacks, the connection is closed") {
         loop::Loop loop;
         size_t baseline = loop.open_handles();
