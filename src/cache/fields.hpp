@@ -68,13 +68,16 @@ bool listed_in_connection(std::string_view connection_value, std::string_view na
 // is_unstorable() ones and any named by its Connection field(s). Copies; order is kept.
 template <FieldRange R> FieldList storable_fields(const R& fields) {
     FieldList out;
+    bool has_connection = find_field(fields, "connection").has_value(); // rare: skip the lists
+    out.reserve(std::ranges::size(fields));
     for (const auto& f : fields) {
         std::string_view name(f.name);
         if (is_unstorable(name)) continue;
         bool listed = false;
-        for_each_field(fields, "connection", [&](std::string_view conn) {
-            listed = listed || listed_in_connection(conn, name);
-        });
+        if (has_connection)
+            for_each_field(fields, "connection", [&](std::string_view conn) {
+                listed = listed || listed_in_connection(conn, name);
+            });
         if (listed) continue;
         out.push_back(Field{std::string(name), std::string(std::string_view(f.value))});
     }

@@ -361,9 +361,16 @@ std::string Proxy::target_key(std::string_view host, std::string_view target) co
 void Proxy::invalidate(std::string_view host, std::string_view target) {
     std::string range = target_key(host, target); // the base key: every variant on this host
     gens_.bump_target(range);                     // its hot-tier entries and fills in flight
-    std::string url(key_url(range));
+    delete_range(std::move(range));
+}
+
+// One op per kInvalidateBatch records, the next submitted when one commits, until the range is
+// empty: a URL may have any number of variants, and one left behind would be found again once
+// a new Vary marker is stored.
+void Proxy::delete_range(std::string range) {
+    auto more = std::make_shared<bool>(false);
     store::WriteOp op;
-    op.apply = [range](store::WriteTxn& txn) -> Status {
+    op.apply = [range, more](store::WriteTxn& txn) -> Status {
         std::vector<std::string> keys;
         auto page = txn.scan_prefix(range, "", kInvalidateBatch, [&](const store::RecordView& rv) {
             keys.emplace_back(rv.key);
@@ -371,10 +378,16 @@ void Proxy::invalidate(std::string_view host, std::string_view target) {
         if (!page) return page.error();
         for (const auto& k : keys)
             if (auto r = txn.delete_record(k); !r) return r.error();
+        *more = !page->complete;
         return Status::ok();
     };
-    op.done = [url](Status st) {
-        if (!st) LOG_WARN("invalidating %s failed: %s", url.c_str(), st.error().message.c_str());
+    op.on_commit = [this, range, more] {
+        if (*more && !shut_down_) delete_range(range);
+    };
+    op.done = [range](Status st) {
+        if (!st)
+            LOG_WARN("invalidating %s failed: %s", std::string(key_url(range)).c_str(),
+                     st.error().message.c_str());
     };
     store_.submit(std::move(op));
 }

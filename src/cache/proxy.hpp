@@ -145,6 +145,8 @@ private:
                      std::vector<std::string> tags, Generations::Snapshot snap, Route& route,
                      std::function<void()> settled = nullptr);
 
+    // Deletes every record whose key starts with `range`, in committed slices.
+    void delete_range(std::string range);
     bool hit_for_pass(const std::string& base);
     void mark_hit_for_pass(const std::string& base);
     void fill_finished(const std::string& key, const Fill* fill);

@@ -1,5 +1,7 @@
 """Issue 11 defects 6 and 9: an unsafe request invalidates the key a lookup would use (query
 sorted, ignored parameters dropped) and only on its own host (RFC 9111 §4.4)."""
+import socket
+
 from origin import Response
 
 
@@ -58,3 +60,30 @@ def test_an_unsafe_request_on_one_host_leaves_other_hosts_alone(make_proxy, orig
     assert d.post("/index.html", b"x", headers=victim).status == 204
     assert d.post("/index.html", b"x", headers=attacker).status == 204
     assert cached(d, "/index.html", headers=victim)
+
+
+def test_invalidation_removes_every_variant_however_many(make_proxy, origin):
+    # Found in the class hunt: one op deleted at most 1,000 records; the variants after those
+    # survived, and were found again (stale) once a request stored a new Vary marker.
+    origin.route("/many", handler=lambda req: Response(
+        status=204 if req.method == "PUT" else 200,
+        body=b"" if req.method == "PUT" else (req.header("x-v") or "").encode(),
+        headers={"Cache-Control": "max-age=300", "Vary": "X-V"}))
+    d = make_proxy(origin)
+    host, port = d.tcp_address()
+    s = socket.create_connection((host, port), timeout=30)
+    names = [b"v%04d" % i for i in range(1100)]
+    for i in range(0, len(names), 100):
+        s.sendall(b"".join(b"GET /many HTTP/1.1\r\nHost: x\r\nX-V: " + n + b"\r\n\r\n"
+                           for n in names[i:i + 100]))
+        buf = b""
+        while buf.count(b"HTTP/1.1 200") < 100 or not buf.endswith(names[i + 99]):
+            chunk = s.recv(1 << 16)
+            assert chunk
+            buf += chunk
+    s.close()
+    last = {"Host": "x", "X-V": "v1099"}
+    assert d.get("/many", headers=last).headers["x-cache"] == "HIT"
+    assert d.put("/many", b"x", headers={"Host": "x"}).status == 204
+    assert d.get("/many", headers={"Host": "x", "X-V": "v0000"}).headers["x-cache"] == "MISS"
+    assert d.get("/many", headers=last).headers["x-cache"] == "MISS"
