@@ -381,9 +381,8 @@ def test_admin_over_tcp_needs_the_token(make_daemon):
 
 
 def test_admin_listen_without_token_is_a_config_error(tmp_path):
-    import subprocess
-    from ectest import EDGECACHED
+    from ectest import EDGECACHED, run_cli
     cfg = tmp_path / "c.json"
     cfg.write_text('{"admin_listen": "127.0.0.1:0"}')
-    r = subprocess.run([EDGECACHED, "--config", str(cfg), "--check-config"], capture_output=True, text=True)
+    r = run_cli([EDGECACHED, "--config", str(cfg), "--check-config"], capture_output=True, text=True)
     assert r.returncode == 1 and "admin_token" in r.stderr

@@ -1,13 +1,12 @@
 """The HTTP/1.1 server from outside: keep-alive, pipelining, bodies, limits, strictness."""
 import json
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
-from ectest import EDGECACHECTL, parse_responses, raw_exchange, read_to_eof
+from ectest import EDGECACHECTL, parse_responses, raw_exchange, read_to_eof, run_cli
 
 
 def test_pipelined_requests_answer_in_order(daemon):
@@ -247,7 +246,7 @@ def test_regress_admin_socket_still_answers_at_the_connection_cap(make_daemon):
     held = [socket.create_connection(d.tcp_address(), timeout=5) for _ in range(5)]
     time.sleep(0.2)
     assert d.raw(b"").startswith(b"HTTP/1.1 503 ")
-    r = subprocess.run([EDGECACHECTL, "--socket", d.admin_sock, "stats", "--json"],
+    r = run_cli([EDGECACHECTL, "--socket", d.admin_sock, "stats", "--json"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["connections"]["rejected"] >= 1

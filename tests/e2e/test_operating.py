@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from ectest import BUILD, EDGECACHECTL, EDGECACHED, ROOT, short_tmpdir
+from ectest import BUILD, EDGECACHECTL, EDGECACHED, ROOT, run_cli, short_tmpdir
 
 
 def ctl(d, *args, env=None, socket_path=None, timeout=30):
@@ -17,7 +17,7 @@ def ctl(d, *args, env=None, socket_path=None, timeout=30):
     e.update(env or {})
     sock = d.admin_sock if socket_path is None else socket_path
     cmd = [EDGECACHECTL] + (["--socket", sock] if sock else []) + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    return run_cli(cmd, capture_output=True, text=True, env=e, timeout=timeout)
 
 
 def closed_port():
@@ -85,7 +85,7 @@ def test_link_ctl_puts_this_builds_edgecachectl_on_path():
 # -- item 6: --origin keeps the daemon's own paths, and says which ----------------------------
 def test_origin_flag_proxies_everything_but_the_daemons_own_paths(make_daemon, origin):
     origin.route("/*", body=b"from origin")
-    helptext = " ".join(subprocess.run([EDGECACHED, "--help"], capture_output=True,
+    helptext = " ".join(run_cli([EDGECACHED, "--help"], capture_output=True,
                                        text=True).stdout.split())
     assert "except those the daemon answers itself on a plain" in helptext
     assert "/health, /kv/... and /client/v4/..." in helptext
@@ -113,7 +113,7 @@ def test_installed_config_is_the_builtin_default_and_the_example_loads(make_daem
     assert b["routes"] == [] and b["origins"] == {}
     example = os.path.join(ROOT, "systemd", "edgecached.example.json")
     assert open(example).read().startswith("// edgecached configuration: an example")
-    p = subprocess.run([EDGECACHED, "--config", example, "--check-config", "--data-dir",
+    p = run_cli([EDGECACHED, "--config", example, "--check-config", "--data-dir",
                         short_tmpdir() + "/d", "--listen", "127.0.0.1:0"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p
@@ -125,7 +125,7 @@ def test_invalid_json_names_line_column_and_text():
     path = os.path.join(tmp, "bad.json")
     with open(path, "w") as f:
         f.write('{\n  "min_ttl": 60\n  "log_level": "debug"\n}\n')
-    p = subprocess.run([EDGECACHED, "--config", path, "--check-config"], capture_output=True,
+    p = run_cli([EDGECACHED, "--config", path, "--check-config"], capture_output=True,
                        text=True)
     assert p.returncode == 1
     assert p.stderr == (f"edgecached: {path}:3:3: invalid JSON: expected \",\" or \"}}\" after "
@@ -180,7 +180,7 @@ def test_an_unreadable_error_page_refuses_start_and_check_config():
     with open(path, "w") as f:
         json.dump({"error_pages": pages}, f)
     for extra in (["--check-config"], []):
-        p = subprocess.run([EDGECACHED, "--config", path, "--data-dir", tmp + "/d", "--listen",
+        p = run_cli([EDGECACHED, "--config", path, "--data-dir", tmp + "/d", "--listen",
                             "127.0.0.1:0", *extra], capture_output=True, text=True, timeout=30)
         assert p.returncode == 1, p
         assert f"error_pages: cannot read {pages}/504.html" in p.stderr, p.stderr

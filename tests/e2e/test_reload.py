@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 
-from ectest import BUILD, EDGECACHECTL, EDGECACHED, ROOT, short_tmpdir
+from ectest import BUILD, EDGECACHECTL, EDGECACHED, ROOT, run_cli, short_tmpdir
 
 
 def ctl(d, *args, env=None):
@@ -15,7 +15,7 @@ def ctl(d, *args, env=None):
     for k in ("EDGECACHE_SOCKET", "EDGECACHE_URL", "EDGECACHE_TOKEN"):
         e.pop(k, None)
     e.update(env or {})
-    return subprocess.run([EDGECACHECTL, "--socket", d.admin_sock] + list(args),
+    return run_cli([EDGECACHECTL, "--socket", d.admin_sock] + list(args),
                           capture_output=True, text=True, env=e, timeout=30)
 
 
@@ -28,7 +28,7 @@ def check_config(cfg, tmp, *extra):
     path = os.path.join(tmp, "check.json")
     with open(path, "w") as f:
         f.write(cfg if isinstance(cfg, str) else json.dumps(cfg))
-    return subprocess.run([EDGECACHED, "--config", path, "--check-config", *extra],
+    return run_cli([EDGECACHED, "--config", path, "--check-config", *extra],
                           capture_output=True, text=True, timeout=30, cwd=tmp)
 
 

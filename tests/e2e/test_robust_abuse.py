@@ -5,13 +5,12 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 
 import abuse_scenarios as sc
 from abuse import close_all, open_many, send_unread, wait_until
-from ectest import EDGECACHECTL, UnixHTTPConnection, read_to_eof, short_tmpdir
+from ectest import EDGECACHECTL, UnixHTTPConnection, read_to_eof, run_cli, short_tmpdir
 
 
 def test_slowloris_100(make_daemon, origin):
@@ -139,7 +138,7 @@ def test_queued_output_is_bounded_in_total(make_daemon):
     m = d.admin("GET", "/metrics").text
     assert "edgecached_connections_shed_total" in m and "edgecached_queued_output_bytes 0" in m
     assert "closed" in d.log() and "whose clients had stopped reading" in d.log()
-    p = subprocess.run([EDGECACHECTL, "--socket", d.admin_sock, "stats"], capture_output=True,
+    p = run_cli([EDGECACHECTL, "--socket", d.admin_sock, "stats"], capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 0 and "shed over max_queued_output" in p.stdout, p
 
