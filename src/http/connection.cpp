@@ -320,11 +320,19 @@ void Connection::process() {
             });
             break;
         }
-        llhttp_errno_t err = llhttp_execute(&parser_, buf_ + parsed_, end_ - parsed_);
+        size_t from = parsed_;
+        framing_.buffer(buf_ + from, end_ - from);
+        llhttp_errno_t err = llhttp_execute(&parser_, buf_ + from, end_ - from);
         if (err == HPE_OK) {
             parsed_ = end_;
+            framing_.consumed(buf_ + from, end_ - from);
         } else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
             parsed_ = static_cast<size_t>(llhttp_get_error_pos(&parser_) - buf_);
+            framing_.consumed(buf_ + from, parsed_ - from);
+            if (message_ready_ && !framing_.message_end()) {
+                send_error_and_close(400, "bad_chunked_framing", framing_.problem());
+                break;
+            }
             if (err == HPE_PAUSED) {
                 llhttp_resume(&parser_);
             } else {
@@ -417,6 +425,10 @@ const llhttp_settings_t& Connection::settings() {
         st.on_chunk_extension_value = [](llhttp_t* p, const char*, size_t n) noexcept {
             return self(p)->on_chunk_extension(n);
         };
+        st.on_chunk_header = [](llhttp_t* p) noexcept {
+            self(p)->framing_.chunk_header();
+            return 0;
+        };
         st.on_chunk_complete = [](llhttp_t* p) noexcept { return self(p)->on_chunk_complete(); };
         return st;
     }();
@@ -449,6 +461,7 @@ int Connection::on_message_begin() {
     body_received_ = 0;
     trailer_bytes_ = 0;
     chunk_ext_bytes_ = 0;
+    framing_.reset();
     upgrade_ = false;
     head_started_ms_ = server_.loop().clock().mono_ms();
     return 0;
@@ -482,6 +495,7 @@ int Connection::on_url(const char* at, size_t len) {
 
 int Connection::on_header_field(const char* at, size_t len) {
     if (in_trailers_) {
+        framing_.trailer_field();
         trailer_bytes_ += len;
         return trailer_bytes_ > server_.limits().max_header_size
                    ? fail(431, "trailer_too_large", "trailer section is too large")
@@ -509,6 +523,8 @@ int Connection::on_header_field_complete() {
 
 int Connection::on_header_value(const char* at, size_t len) {
     if (in_trailers_) {
+        if (len && !framing_.trailer_value(at, len))
+            return fail(400, "obs_fold", framing_.problem());
         trailer_bytes_ += len;
         return trailer_bytes_ > server_.limits().max_header_size
                    ? fail(431, "trailer_too_large", "trailer section is too large")
@@ -684,6 +700,8 @@ int Connection::on_headers_complete() {
 }
 
 int Connection::on_body(const char* at, size_t len) {
+    if ((parser_.flags & F_CHUNKED) && !framing_.body(parser_, at, len))
+        return fail(400, "bad_chunked_framing", framing_.problem());
     body_received_ += len;
     if (body_received_ > body_limit_) return fail(413, body_limit_code_, body_limit_message_);
     body_progress_ms_ = server_.loop().clock().mono_ms();
@@ -712,6 +730,7 @@ int Connection::on_chunk_extension(size_t len) {
 
 int Connection::on_chunk_complete() {
     chunk_ext_bytes_ = 0;
+    if (!framing_.chunk_complete()) return fail(400, "bad_chunked_framing", framing_.problem());
     return 0;
 }
 

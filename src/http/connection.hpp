@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "http/chunk_framing.hpp"
 #include "http/exchange.hpp"
 #include "http/write_batch.hpp"
 
@@ -154,6 +155,7 @@ private:
     size_t head_bytes_ = 0;
     size_t trailer_bytes_ = 0;
     size_t chunk_ext_bytes_ = 0;
+    ChunkFraming framing_; // the CRLFs llhttp skips unread
     uint64_t body_limit_ = 0;
     const char* body_limit_code_ = nullptr;
     const char* body_limit_message_ = nullptr;

@@ -46,6 +46,15 @@ const llhttp_settings_t& ResponseParser::settings() {
         st.on_message_complete = [](llhttp_t* p) noexcept {
             return self(p)->on_message_complete();
         };
+        st.on_chunk_header = [](llhttp_t* p) noexcept {
+            self(p)->framing_.chunk_header();
+            return 0;
+        };
+        st.on_chunk_complete = [](llhttp_t* p) noexcept {
+            ResponseParser* r = self(p);
+            if (r->framing_.chunk_complete()) return 0;
+            return r->fail(Fail::malformed, r->framing_.problem());
+        };
         return st;
     }();
     return s;
@@ -69,17 +78,24 @@ void ResponseParser::reset(bool head_request) {
     body_.clear();
     fail_ = Fail::none;
     message_.clear();
+    framing_.reset();
 }
 
 size_t ResponseParser::feed(const char* data, size_t len) {
     if (fail_ != Fail::none || complete_ || len == 0) return 0;
     bytes_seen_ = true;
     cur_ = data;
+    framing_.buffer(data, len);
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
     size_t used = len;
     if (err == HPE_PAUSED) {
         // Paused by on_message_complete: the response ended inside this buffer.
         used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        framing_.consumed(data, used);
+        if (!framing_.message_end()) {
+            complete_ = false;
+            fail(Fail::malformed, framing_.problem());
+        }
     } else if (err != HPE_OK) {
         if (fail_ == Fail::none) {
             const char* why = llhttp_get_error_reason(&parser_);
@@ -89,6 +105,7 @@ size_t ResponseParser::feed(const char* data, size_t len) {
         used = at ? static_cast<size_t>(at - data) : 0;
     }
     if (awaiting_value_ && fail_ == Fail::none) gap_lf_ = gap_lf_ || gap_has_lf(base_pos_ + used);
+    if (err != HPE_PAUSED) framing_.consumed(data, used);
     base_pos_ += used;
     cur_ = nullptr;
     return used;
@@ -154,7 +171,10 @@ int ResponseParser::on_header_field(const char* at, size_t len) {
     if (!count_head(len))
         return fail(Fail::too_large, in_trailers_ ? "response trailer section is too large"
                                                   : "response header section is too large");
-    if (in_trailers_) return 0; // trailers are counted, not kept
+    if (in_trailers_) { // trailers are counted, not kept
+        framing_.trailer_field();
+        return 0;
+    }
     if (part_ != Part::field) {
         head_.headers.emplace_back();
         part_ = Part::field;
@@ -171,7 +191,11 @@ int ResponseParser::on_header_value(const char* at, size_t len) {
     if (!count_head(len))
         return fail(Fail::too_large, in_trailers_ ? "response trailer section is too large"
                                                   : "response header section is too large");
-    if (in_trailers_) return 0;
+    if (in_trailers_) {
+        if (len && !framing_.trailer_value(at, len))
+            return fail(Fail::malformed, framing_.problem());
+        return 0;
+    }
     part_ = Part::value;
     uint64_t p = pos(at);
     if (awaiting_value_ && len > 0) {
@@ -247,6 +271,8 @@ int ResponseParser::on_headers_complete() {
 }
 
 int ResponseParser::on_body(const char* at, size_t len) {
+    if ((parser_.flags & F_CHUNKED) && !framing_.body(parser_, at, len))
+        return fail(Fail::malformed, framing_.problem());
     if (len) body_.push_back(Span{at, len});
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <llhttp.h>
 
+#include "http/chunk_framing.hpp"
 #include "origin/types.hpp"
 
 namespace ec::origin {
@@ -108,6 +109,7 @@ private:
     bool gap_lf_ = false;
     bool gap_has_lf(uint64_t until) const;
 
+    http::ChunkFraming framing_; // the CRLFs llhttp skips unread
     ResponseHead head_;
     std::vector<Span> body_;
     Fail fail_ = Fail::none;
