@@ -10,6 +10,7 @@
 #include "kv/api_error.hpp"
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 
 #include "build_config.hpp"
 
@@ -83,16 +84,26 @@ void counters_json(JsonWriter& w, const cache::CacheCounters& c) {
     w.end_object();
 }
 
-// Prometheus label values escape backslash, double quote and newline.
+// A Prometheus label value: \\, \" and \n escaped as the text format defines; bytes that are
+// not valid UTF-8 and other control characters (a namespace made before titles were checked)
+// become U+FFFD, since one invalid label makes a scraper reject the whole page.
 std::string label(std::string_view v) {
     std::string out;
-    for (char c : v) {
-        if (c == '\\' || c == '"') out.push_back('\\');
-        if (c == '\n') {
-            out += "\\n";
+    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+    for (size_t i = 0; i < v.size();) {
+        size_t n = utf8_seq_len(p + i, v.size() - i);
+        char c = v[i];
+        if (n == 0 || (n == 1 && ((p[i] < 0x20 && c != '\n') || p[i] == 0x7f))) {
+            out += "\xEF\xBF\xBD";
+            i += 1;
             continue;
         }
-        out.push_back(c);
+        if (c == '\\' || c == '"') out.push_back('\\');
+        if (c == '\n')
+            out += "\\n";
+        else
+            out.append(v.substr(i, n));
+        i += n;
     }
     return out;
 }
@@ -205,6 +216,7 @@ void AdminApi::stats(http::Exchange& ex) {
 
     w.key("namespaces").begin_object();
     for (const auto& [title, c] : d_.namespaces.all()) {
+        if (!d_.store.namespace_by_title(title)) continue; // deleted or renamed since
         w.key(title).begin_object();
         w.field("reads", c.reads).field("hits", c.hits).field("writes", c.writes);
         w.field("deletes", c.deletes).field("lists", c.lists);
@@ -393,6 +405,7 @@ void AdminApi::metrics(http::Exchange& ex) {
 
     p.head("edgecached_kv_operations_total", "counter", "KV operations by namespace.");
     for (const auto& [title, c] : d_.namespaces.all()) {
+        if (!d_.store.namespace_by_title(title)) continue; // deleted or renamed since
         std::string l = "namespace=\"" + label(title) + "\",op=\"";
         p.sample("edgecached_kv_operations_total", l + "read\"", c.reads);
         p.sample("edgecached_kv_operations_total", l + "write\"", c.writes);

@@ -34,6 +34,7 @@ Result<std::string> read_title(std::string_view body) {
     std::string_view title;
     if (doc["title"].get_string().get(title))
         return make_error(400, "invalid_json", "request body must be {\"title\": \"...\"}");
+    if (Status st = check_title(title); !st) return st.error();
     return std::string(title);
 }
 
@@ -231,17 +232,20 @@ void CloudflareApi::rename_namespace(http::Exchange& ex, const store::Namespace&
     auto title = read_title(ex.request().body);
     if (!title) return send_cf_error(ex, title.error());
     http::ExchangeRef ref = ex.defer();
-    store_.rename_namespace(ns.id, std::move(*title), [ref](Result<store::Namespace> r) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!r) return send_cf_error(*e, r.error());
-        send_cf_result(*e, cf_namespace_json(*r));
-    });
+    store_.rename_namespace(ns.id, std::move(*title),
+                            [ref, old = ns.title, stats = &stats_](Result<store::Namespace> r) {
+                                if (r) stats->rename(old, r->title);
+                                http::Exchange* e = ref.get();
+                                if (!e) return;
+                                if (!r) return send_cf_error(*e, r.error());
+                                send_cf_result(*e, cf_namespace_json(*r));
+                            });
 }
 
 void CloudflareApi::delete_namespace(http::Exchange& ex, const store::Namespace& ns) {
     http::ExchangeRef ref = ex.defer();
-    store_.delete_namespace(ns.id, [ref](Status st) {
+    store_.delete_namespace(ns.id, [ref, title = ns.title, stats = &stats_](Status st) {
+        if (st) stats->forget(title);
         http::Exchange* e = ref.get();
         if (!e) return;
         if (!st) return send_cf_error(*e, st.error());

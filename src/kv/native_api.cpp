@@ -26,10 +26,15 @@ struct Target {
 Result<Target> parse_target(std::string_view rest, llhttp_method_t method) {
     Target t;
     size_t slash = rest.find('/');
-    auto ns = percent_decode(rest.substr(0, slash));
+    std::string_view raw_ns = rest.substr(0, slash);
+    // Percent-encoding at most triples a title: a longer raw title is refused undecoded.
+    if (raw_ns.size() > 3 * kMaxTitleBytes)
+        return make_error(400, "bad_namespace_title", "namespace title is longer than 256 bytes");
+    auto ns = percent_decode(raw_ns);
     if (!ns) return make_error(400, "invalid_namespace", "namespace is not valid percent-encoding");
     if (ns->empty())
         return make_error(404, "not_found", "no namespace in the path: use /kv/{namespace}/{key}");
+    if (Status st = check_title(*ns); !st) return st.error();
     t.ns = std::move(*ns);
     if (slash == std::string_view::npos) return t;
     std::string_view key = rest.substr(slash + 1);
@@ -173,7 +178,6 @@ void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string
     auto expiration = resolve_expiration(ttl, exp, clock_.now_s(), rules_);
     if (!expiration) return send_error(ex, expiration.error());
 
-    ++stats_.of(ns_title).writes;
     // The value is written straight from the request body: the ExchangeRef keeps the
     // connection's buffers alive until the op is done, even if the client disconnects.
     http::ExchangeRef ref = ex.defer();
@@ -184,7 +188,8 @@ void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string
         if (!ns) return ns.error();
         return txn.kv_put(*ns, key, value, meta, exp);
     };
-    op.done = [ref](Status st) {
+    op.done = [ref, ns_title, stats = &stats_](Status st) {
+        if (st) ++stats->of(ns_title).writes; // counted once the namespace surely exists
         http::Exchange* e = ref.get();
         if (!e) return;
         if (st)
@@ -262,10 +267,11 @@ void NativeApi::bulk_put(http::Exchange& ex, const std::string& ns_title) {
     }
     auto shared = std::make_shared<std::vector<BulkPutEntry>>(std::move(*entries));
     size_t count = shared->size();
-    stats_.of(ns_title).writes += count;
     http::ExchangeRef ref = ex.defer();
-    store_.submit(bulk_put_op(
-        ns_title, shared, [ref, count](Status st) { answer_count(ref, st, "written", count); }));
+    store_.submit(bulk_put_op(ns_title, shared, [ref, count, ns_title, stats = &stats_](Status st) {
+        if (st) stats->of(ns_title).writes += count;
+        answer_count(ref, st, "written", count);
+    }));
 }
 
 void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
@@ -275,11 +281,13 @@ void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
         return send_bulk_error(ex, keys.error(), problems);
     }
     auto shared = std::make_shared<std::vector<std::string>>(std::move(*keys));
-    stats_.of(ns_title).deletes += shared->size();
     http::ExchangeRef ref = ex.defer();
-    store_.submit(bulk_delete_op(ns_title, shared, [ref](Status st, size_t deleted) {
-        answer_count(ref, st, "deleted", deleted);
-    }));
+    // Counted by keys actually deleted, so a namespace that does not exist gets no counters.
+    store_.submit(bulk_delete_op(ns_title, shared,
+                                 [ref, ns_title, stats = &stats_](Status st, size_t deleted) {
+                                     if (st && deleted) stats->of(ns_title).deletes += deleted;
+                                     answer_count(ref, st, "deleted", deleted);
+                                 }));
 }
 
 void NativeApi::bulk_get(http::Exchange& ex, const std::string& ns_title) {

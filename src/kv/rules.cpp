@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 
 namespace ec::kv {
 
@@ -14,6 +15,25 @@ Status check_key(std::string_view key) {
     if (key.empty()) return make_error(400, "invalid_key", "key must not be empty");
     if (key == "." || key == "..")
         return make_error(400, "invalid_key", "key must not be \".\" or \"..\"");
+    return Status::ok();
+}
+
+Status check_title(std::string_view title) {
+    auto bad = [](std::string why) {
+        return make_error(400, "bad_namespace_title", "namespace title " + why);
+    };
+    if (title.empty()) return bad("is empty");
+    if (title.size() > kMaxTitleBytes)
+        return bad("is " + std::to_string(title.size()) + " bytes; the limit is 256");
+    if (!is_valid_utf8(title)) return bad("is not valid UTF-8");
+    for (size_t i = 0; i < title.size(); ++i) {
+        auto u = static_cast<unsigned char>(title[i]);
+        // C0 controls, DEL, and C1 controls (U+0080-U+009F, encoded C2 80-9F).
+        bool c1 =
+            u == 0xC2 && i + 1 < title.size() && static_cast<unsigned char>(title[i + 1]) < 0xA0;
+        if (u < 0x20 || u == 0x7f || c1) return bad("contains a control character");
+        if (u == '/') return bad("contains '/'");
+    }
     return Status::ok();
 }
 

@@ -15,6 +15,8 @@ inline constexpr size_t kMaxMetadataBytes = 1024;
 inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr size_t kMaxBulkWrite = 10000;
 inline constexpr size_t kMaxBulkGet = 100;
+// Namespace titles: bytes (the store's limit; titles are names, not data).
+inline constexpr size_t kMaxTitleBytes = 256;
 
 struct Rules {
     int64_t min_ttl = 60;
@@ -23,6 +25,11 @@ struct Rules {
 
 // 1..512 bytes, not "." or "..". Errors: 414 key_too_long, 400 invalid_key.
 Status check_key(std::string_view key);
+
+// A namespace title as a client sends it: 1..256 bytes of valid UTF-8 without control
+// characters (C0 including NUL/CR/LF, DEL, C1) or '/'. Checked before anything is created or
+// counted for it. Errors: 400 bad_namespace_title naming what is wrong.
+Status check_title(std::string_view title);
 
 // Metadata as sent: valid JSON, at most 1024 bytes. Returns it minified (safe to echo in a
 // header and to embed in JSON output). Errors: 400 invalid_metadata / metadata_too_large.

@@ -96,7 +96,6 @@ void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::s
     if (!expiration) return send_error(ex, expiration.error());
 
     // Stored straight from the request body; the ExchangeRef keeps it alive until done.
-    ++stats_.of(ns_title).writes;
     http::ExchangeRef ref = ex.defer();
     store::WriteOp op;
     op.apply = [ns_title, key = std::move(key), value = req.body, meta = std::move(meta),
@@ -105,7 +104,8 @@ void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::s
         if (!ns) return ns.error();
         return txn.kv_put(*ns, key, value, meta, exp);
     };
-    op.done = [ref](Status st) {
+    op.done = [ref, ns_title, stats = &stats_](Status st) {
+        if (st) ++stats->of(ns_title).writes; // counted once the namespace surely exists
         http::Exchange* e = ref.get();
         if (!e) return;
         if (!st) return send_error(*e, st.error());
