@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "store/bytes.hpp"
+#include "store/run_index.hpp"
 #include "util/log.hpp"
 
 namespace ec::store {
@@ -91,6 +92,7 @@ void Env::init_databases() {
     open_db("tags", MDB_DUPSORT, &dbs_.tags);
     open_db("namespaces", 0, &dbs_.namespaces);
     open_db("meta", 0, &dbs_.meta);
+    open_db("runs", MDB_DUPSORT, &dbs_.runs);
 
     auto get = [&](std::string_view key, std::string* out) {
         MDB_val k = mval(key), v;
@@ -124,9 +126,9 @@ void Env::init_databases() {
         LOG_INFO("store: initialised a new data dir in %s", dir_.c_str());
     } else {
         uint32_t version = format.size() == 4 ? detail::get_le32(format.data()) : 0;
-        if (version != kFormatVersion) {
+        if (version != kFormatVersion && version != 1) {
             fail("data dir " + dir_ + " has storage format version " + std::to_string(version) +
-                 "; this edgecached supports version " + std::to_string(kFormatVersion));
+                 "; this edgecached supports versions 1 and " + std::to_string(kFormatVersion));
         }
         if (!get(kMetaMaxKey, &maxkey) || maxkey.size() != 4)
             fail("data dir " + dir_ + " has no key-encoding record in its meta database");
@@ -135,6 +137,16 @@ void Env::init_databases() {
             fail("data dir " + dir_ + " was written by an LMDB with max key size " +
                  std::to_string(stored) + ", but this build's LMDB has " +
                  std::to_string(max_key_size_));
+        }
+        if (version == 1) {
+            // Format 2 adds the run index (run_index.hpp), built here from the records in the
+            // same transaction as the version bump; an older edgecached refuses format 2 rather
+            // than write records without index entries.
+            auto n = build_run_index(txn, dbs_, max_key_size_ - KeyCodec::kHashBytes);
+            if (!n) fail("cannot upgrade " + dir_ + " to storage format 2: " + n.error().message);
+            put(kMetaFormat, u32(kFormatVersion));
+            LOG_INFO("store: upgraded %s to storage format %u (run index: %zu long keys)",
+                     dir_.c_str(), kFormatVersion, *n);
         }
     }
     if (!get(kMetaHashKey, &hk) || hk.size() != 16)

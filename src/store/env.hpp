@@ -17,7 +17,8 @@ inline constexpr std::string_view kMetaFormat = "format_version"; // u32le
 inline constexpr std::string_view kMetaHashKey = "hash_key";      // 16 random bytes
 inline constexpr std::string_view kMetaMaxKey = "max_key_size";   // u32le, fixes the encoding
 inline constexpr std::string_view kMetaNsNext = "ns_next";        // u32le, next namespace num
-inline constexpr uint32_t kFormatVersion = 1;
+// 1: records, expiry, tags, namespaces, meta. 2: + runs (the run index; 1 is upgraded on open).
+inline constexpr uint32_t kFormatVersion = 2;
 
 class Env {
 public:

@@ -42,7 +42,7 @@ Store::Impl::PageUse Store::Impl::page_use() {
     if (mdb_txn_begin(env_->env(), nullptr, MDB_RDONLY, &txn) != 0) return u;
     const Dbs& d = env_->dbs();
     for (MDB_dbi dbi :
-         {MDB_dbi{0}, MDB_dbi{1}, d.records, d.expiry, d.tags, d.namespaces, d.meta}) {
+         {MDB_dbi{0}, MDB_dbi{1}, d.records, d.expiry, d.tags, d.namespaces, d.meta, d.runs}) {
         if (mdb_stat(txn, dbi, &st) == 0) {
             u.used += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
             if (dbi == d.records) u.records = st.ms_entries;

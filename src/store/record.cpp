@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "store/bytes.hpp"
+#include "store/run_index.hpp"
 #include "util/log.hpp"
 
 namespace ec::store {
@@ -189,6 +190,9 @@ Status put_record(const RecordCtx& c, std::string_view skey,
         rc = mdb_put(c.txn, c.dbs->expiry, &ik, &iv, 0);
         if (rc != 0) return lmdb_error(rc, "update expiry index");
     }
+    if (long_key) {
+        if (Status st = run_index_add(c, skey, ekey); !st) return st;
+    }
     return tag(c, tag_block, ekey);
 }
 
@@ -203,6 +207,9 @@ Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_vie
     MDB_val k = mval(ekey);
     int rc = mdb_del(c.txn, c.dbs->records, &k, nullptr);
     if (rc != 0) return lmdb_error(rc, "delete record");
+    if (c.codec->is_long(skey)) {
+        if (Status st = run_index_remove(c, skey, ekey); !st) return st.error();
+    }
     if (Status st = untag(c, tags, ekey); !st) return st.error();
     if (exp != 0) {
         std::string xk = detail::expiry_key(exp);
@@ -261,8 +268,12 @@ Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budge
                 // Only delete the record the entry describes; otherwise the entry is stale.
                 if (decode_record(sv(rk), sv(rv), &rec) && rec.expires_at == exp) {
                     std::string tags(rec.tags);
+                    std::string full_key(c.codec->is_run_key(ekey) ? rec.key : "");
                     rc = mdb_del(c.txn, c.dbs->records, &rk, nullptr);
                     if (rc != 0) return lmdb_error(rc, "delete expired record");
+                    if (!full_key.empty()) {
+                        if (Status st = run_index_remove(c, full_key, ekey); !st) return st.error();
+                    }
                     if (Status st = untag(c, tags, ekey); !st) return st.error();
                     ++res.deleted;
                 }
@@ -288,6 +299,7 @@ RecordScanner::RecordScanner(const RecordCtx& c, std::string_view prefix, std::s
 
 RecordScanner::~RecordScanner() {
     if (cur_) mdb_cursor_close(cur_);
+    if (runs_) mdb_cursor_close(runs_);
 }
 
 bool RecordScanner::matches(std::string_view key) const {
@@ -332,56 +344,134 @@ Result<bool> RecordScanner::fetch(MDB_val* k, MDB_val* v) {
     return true;
 }
 
-Status RecordScanner::read_run(MDB_val k, MDB_val v) {
-    std::string run(c_.codec->run_prefix(sv(k)));
-    run_.clear();
-    run_pos_ = 0;
-    for (;;) {
-        RecordView rv;
-        if (decode_record(sv(k), sv(v), &rv)) {
-            if (matches(rv.key))
-                run_.push_back(rv);
-            else if (beyond(rv.key))
-                stop_after_run_ = true;
-        } else {
-            LOG_WARN("store: skipping a record with a corrupt header during a scan");
-        }
-        int rc = mdb_cursor_get(cur_, &k, &v, MDB_NEXT);
-        if (rc == MDB_NOTFOUND) {
-            pos_ = Pos::end;
-            break;
-        }
-        if (rc != 0) return lmdb_error(rc, "scan records");
-        std::string_view ek = sv(k);
-        if (!c_.codec->is_run_key(ek) || c_.codec->run_prefix(ek) != run) {
-            pos_ = Pos::at_current; // the next fetch starts with this entry
-            break;
+Status RecordScanner::enter_run(std::string_view run_prefix) {
+    run_prefix_.assign(run_prefix);
+    in_run_ = true;
+    run_taken_ = false;
+    if (!runs_) {
+        int rc = mdb_cursor_open(c_.txn, c_.dbs->runs, &runs_);
+        if (rc != 0) {
+            runs_ = nullptr;
+            return lmdb_error(rc, "open run index cursor");
         }
     }
-    std::sort(run_.begin(), run_.end(),
-              [](const RecordView& a, const RecordView& b) { return a.key < b.key; });
+    // Seek to the lower bound inside the run when it lies in this run, else to its start.
+    size_t t = c_.codec->threshold();
+    std::string_view lb = (!after_.empty() && after_ > prefix_) ? after_ : prefix_;
+    MDB_val k = mval(run_prefix_), v;
+    int rc;
+    std::string seek;
+    if (lb.size() >= t && lb.substr(0, t) == run_prefix_) {
+        seek = run_seek(t, lb);
+        v = mval(seek);
+        rc = mdb_cursor_get(runs_, &k, &v, MDB_GET_BOTH_RANGE);
+    } else {
+        rc = mdb_cursor_get(runs_, &k, &v, MDB_SET_KEY);
+    }
+    if (rc == MDB_NOTFOUND) {
+        in_run_ = false; // nothing of the run is at or after the bound
+        return leave_run();
+    }
+    if (rc != 0) return lmdb_error(rc, "read run index");
+    return Status::ok();
+}
+
+Result<bool> RecordScanner::next_group() {
+    size_t t = c_.codec->threshold();
+    group_.clear();
+    group_pos_ = 0;
+    while (!run_taken_ && !stop_) {
+        // The entries of one group: a single key, or every key whose order() was cut alike.
+        std::vector<std::string> ekeys;
+        std::string cut;
+        int rc = 0;
+        for (;;) {
+            MDB_val k, v;
+            rc = mdb_cursor_get(runs_, &k, &v, MDB_GET_CURRENT);
+            if (rc != 0) break;
+            std::string_view e = sv(v);
+            if (e.size() < KeyCodec::kHashBytes) return corrupt("run index entry");
+            std::string_view head = e.substr(0, e.size() - KeyCodec::kHashBytes);
+            bool is_cut = run_entry_cut(t, e);
+            if (!ekeys.empty() && !(is_cut && head == cut)) break;
+            ekeys.push_back(run_prefix_ + std::string(e.substr(head.size())));
+            rc = mdb_cursor_get(runs_, &k, &v, MDB_NEXT_DUP);
+            if (rc != 0 || !is_cut) break;
+            cut.assign(head);
+        }
+        if (rc == MDB_NOTFOUND)
+            run_taken_ = true; // the last entry of the run was taken
+        else if (rc != 0)
+            return lmdb_error(rc, "read run index");
+        for (const std::string& ekey : ekeys) {
+            MDB_val rk = mval(ekey), rv;
+            int grc = mdb_get(c_.txn, c_.dbs->records, &rk, &rv);
+            if (grc == MDB_NOTFOUND) {
+                LOG_WARN("store: run index names a record that is gone; skipped");
+                continue;
+            }
+            if (grc != 0) return lmdb_error(grc, "read record");
+            ++records_read_;
+            RecordView rec;
+            if (!decode_record(sv(rk), sv(rv), &rec) || rec.key.size() < t) {
+                LOG_WARN("store: skipping a record with a corrupt header during a scan");
+                continue;
+            }
+            if (matches(rec.key))
+                group_.push_back(rec);
+            else if (beyond(rec.key))
+                stop_ = true; // keys come in order: the rest are beyond too
+        }
+        if (group_.size() > 1)
+            std::sort(group_.begin(), group_.end(),
+                      [](const RecordView& a, const RecordView& b) { return a.key < b.key; });
+        if (!group_.empty()) return true;
+    }
+    return false;
+}
+
+Status RecordScanner::leave_run() {
+    // Past the run in the records database: every key of the run is run prefix + 8 bytes.
+    std::string past = run_prefix_ + std::string(KeyCodec::kHashBytes, '\xff');
+    MDB_val k = mval(past), v;
+    int rc = mdb_cursor_get(cur_, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        pos_ = Pos::end;
+        return Status::ok();
+    }
+    if (rc != 0) return lmdb_error(rc, "scan records");
+    pos_ = sv(k) == past ? Pos::moved : Pos::at_current;
     return Status::ok();
 }
 
 Result<bool> RecordScanner::next(RecordView* out) {
     if (!cur_) return lmdb_error(open_rc_, "open record cursor");
     for (;;) {
-        if (run_pos_ < run_.size()) {
-            *out = run_[run_pos_++];
+        if (group_pos_ < group_.size()) {
+            *out = group_[group_pos_++];
             return true;
         }
-        if (stop_after_run_) return false;
+        if (stop_) return false;
+        if (in_run_) {
+            auto got = next_group();
+            if (!got) return got.error();
+            if (*got) continue;
+            if (stop_) return false;
+            in_run_ = false;
+            if (Status st = leave_run(); !st) return st.error();
+            continue;
+        }
         MDB_val k, v;
         auto got = fetch(&k, &v);
         if (!got) return got.error();
         if (!*got) return false;
         std::string_view ek = sv(k);
         if (c_.codec->is_run_key(ek)) {
-            Status st = read_run(k, v);
-            if (!st) return st.error();
+            if (Status st = enter_run(c_.codec->run_prefix(ek)); !st) return st.error();
             continue;
         }
         // A short key is its own logical key.
+        ++records_read_;
         if (beyond(ek)) {
             pos_ = Pos::end;
             return false;

@@ -23,6 +23,7 @@ struct Dbs {
     MDB_dbi tags = 0;       // DUPSORT: tag → encoded key (cache layer)
     MDB_dbi namespaces = 0; // "t"+title → u32le num + id; "i"+id → title
     MDB_dbi meta = 0;       // format version, hash key, key threshold, counters
+    MDB_dbi runs = 0;       // DUPSORT: run prefix → long key in byte order (run_index.hpp)
 };
 
 // A transaction and what is needed to address records in it. Borrows everything.
@@ -73,8 +74,9 @@ Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budge
 Result<bool> expiry_due(const RecordCtx& c, int64_t now);
 
 // Iterates records whose logical key starts with `prefix` and is > `after`, in byte order of the
-// logical keys, expired ones included. Reads each run of long keys whole and sorts it. The
-// transaction must not be written while the scanner lives; views stay valid until then.
+// logical keys, expired ones included. Inside a run of long keys it walks the run index, so a
+// page costs O(records returned · log n) whatever the run's length. The transaction must not be
+// written while the scanner lives; views stay valid until then.
 class RecordScanner {
 public:
     RecordScanner(const RecordCtx& c, std::string_view prefix, std::string_view after);
@@ -84,12 +86,17 @@ public:
 
     // Returns true with the next record in *out, false at the end. Errors: 500 storage_error.
     Result<bool> next(RecordView* out);
+    // Records read from the database so far (returned or passed over): what a page costs.
+    size_t records_read() const { return records_read_; }
 
 private:
     enum class Pos { start, moved, at_current, end };
     // Reads the LMDB entry after the last one consumed. False at the end of the database.
     Result<bool> fetch(MDB_val* k, MDB_val* v);
-    Status read_run(MDB_val k, MDB_val v);
+    Status enter_run(std::string_view run_prefix);
+    // Fills group_ with the run's next records in key order. False when the run is done.
+    Result<bool> next_group();
+    Status leave_run();
     bool matches(std::string_view key) const;
     bool beyond(std::string_view key) const;
 
@@ -97,11 +104,16 @@ private:
     std::string prefix_;
     std::string after_;
     MDB_cursor* cur_ = nullptr;
+    MDB_cursor* runs_ = nullptr; // on the run index while in_run_
     int open_rc_ = 0;
     Pos pos_ = Pos::start;
-    bool stop_after_run_ = false;
-    std::vector<RecordView> run_;
-    size_t run_pos_ = 0;
+    bool in_run_ = false;    // the records cursor is on a run, which runs_ walks
+    bool run_taken_ = false; // runs_ has handed out the run's last entry
+    bool stop_ = false;      // a key past the prefix was seen: nothing after it can match
+    std::string run_prefix_;
+    std::vector<RecordView> group_;
+    size_t group_pos_ = 0;
+    size_t records_read_ = 0;
 };
 
 // Calls fn for up to `limit` records tagged `tag` (expired ones included), in encoded-key order,

@@ -200,7 +200,7 @@ Store::MapUsage Store::Impl::map_usage() {
         const Dbs& d = env_->dbs();
         uint64_t pages = 0;
         for (MDB_dbi dbi :
-             {MDB_dbi{0}, MDB_dbi{1}, d.records, d.expiry, d.tags, d.namespaces, d.meta})
+             {MDB_dbi{0}, MDB_dbi{1}, d.records, d.expiry, d.tags, d.namespaces, d.meta, d.runs})
             if (mdb_stat(txn, dbi, &st) == 0)
                 pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
         mdb_txn_abort(txn);
