@@ -168,13 +168,13 @@ def test_socket_resolution(daemon, tmp_path):
     assert p.returncode == 0, p
     if os.path.exists("/run/edgecached/admin.sock"):
         pytest.skip("/run/edgecached/admin.sock exists here and would take precedence")
-    # Neither: ./edgecache-data/admin.sock from the working directory.
+    # Neither: ./edgecache-data/admin.sock from the working directory, when it is ours.
     os.symlink(os.path.dirname(daemon.admin_sock), tmp_path / "edgecache-data")
     p = ctl(daemon, "health", socket_path="", cwd=tmp_path)
     assert p.returncode == 0, p
     p = ctl(daemon, "health", socket_path="", cwd="/")
     assert p.returncode == 1
-    assert err(p) == "cannot connect to ./edgecache-data/admin.sock: is edgecached running?\n"
+    assert err(p) == "cannot connect to /run/edgecached/admin.sock: is edgecached running?\n"
 
 
 # -- health ------------------------------------------------------------------------------------

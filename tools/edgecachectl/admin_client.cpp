@@ -29,9 +29,15 @@ std::string resolve_socket(const std::string& flag) {
     if (!flag.empty()) return flag;
     const char* env = std::getenv("EDGECACHE_SOCKET");
     if (env && *env) return env;
+    constexpr const char* kSystem = "/run/edgecached/admin.sock";
+    constexpr const char* kLocal = "./edgecache-data/admin.sock";
     struct stat st;
-    if (::stat("/run/edgecached/admin.sock", &st) == 0) return "/run/edgecached/admin.sock";
-    return "./edgecache-data/admin.sock";
+    if (::stat(kSystem, &st) == 0) return kSystem;
+    // tools/run's socket, relative to the working directory: only a socket of this user's own,
+    // never one another user planted in a shared directory (it would read what we send and
+    // answer what it likes).
+    if (::stat(kLocal, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == ::getuid()) return kLocal;
+    return kSystem; // "cannot connect to /run/edgecached/admin.sock: is edgecached running?"
 }
 
 namespace {
@@ -41,6 +47,8 @@ namespace {
 struct ParseState {
     Response* resp = nullptr;
     const BodyCallback* on_body = nullptr;
+    size_t head_bytes = 0;       // status line excluded; bounded by kMaxResponseHead
+    const char* limit = nullptr; // the bound the response went past
     std::string field, value;
     bool in_value = false;
     bool complete = false;
@@ -50,6 +58,19 @@ struct ParseState {
 
 inline ParseState* state(llhttp_t* p) {
     return static_cast<ParseState*>(p->data);
+}
+
+// What a reply may make edgecachectl hold: a socket that streams without end (not edgecached,
+// or a broken one) gets a clear error instead of all the memory there is. Bodies handed to a
+// BodyCallback (streamed NDJSON, `kv get` values) are not held, so not bounded here.
+constexpr size_t kMaxResponseHead = 64 * 1024;
+constexpr size_t kMaxBufferedBody = 128u << 20;
+constexpr const char* kHeadTooLarge = "the response head is larger than 64 KiB";
+constexpr const char* kBodyTooLarge = "the response body is larger than 128 MiB";
+
+int fail_in_callback(ParseState* s, const char* what) {
+    s->limit = what;
+    return -1;
 }
 
 void flush_header(ParseState* s) {
@@ -66,12 +87,14 @@ const llhttp_settings_t& settings() {
         llhttp_settings_init(&st);
         st.on_header_field = [](llhttp_t* p, const char* at, size_t n) noexcept {
             ParseState* s = state(p);
+            if ((s->head_bytes += n) > kMaxResponseHead) return fail_in_callback(s, kHeadTooLarge);
             if (s->in_value) flush_header(s);
             s->field.append(at, n);
             return 0;
         };
         st.on_header_value = [](llhttp_t* p, const char* at, size_t n) noexcept {
             ParseState* s = state(p);
+            if ((s->head_bytes += n) > kMaxResponseHead) return fail_in_callback(s, kHeadTooLarge);
             s->value.append(at, n);
             s->in_value = true;
             return 0;
@@ -86,6 +109,8 @@ const llhttp_settings_t& settings() {
         st.on_body = [](llhttp_t* p, const char* at, size_t n) noexcept {
             ParseState* s = state(p);
             if (!s->on_body || !*s->on_body) {
+                if (n > kMaxBufferedBody - s->resp->body.size())
+                    return fail_in_callback(s, kBodyTooLarge);
                 s->resp->body.append(at, n);
                 return 0;
             }
@@ -262,6 +287,10 @@ Response AdminClient::receive(const BodyCallback& on_body) {
     for (;;) {
         if (!rbuf_.empty()) {
             llhttp_errno_t err = llhttp_execute(&parser, rbuf_.data(), rbuf_.size());
+            if (st.limit) {
+                close();
+                fail(path_, std::string(st.limit) + "; stopped reading (is this edgecached?)");
+            }
             if (st.error) {
                 close();
                 std::rethrow_exception(st.error);

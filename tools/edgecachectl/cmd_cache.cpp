@@ -158,7 +158,7 @@ private:
         if (json_) out(l + "\n");
         Json doc;
         if (parser_.parse(l.data(), l.size(), true).get(doc) != simdjson::SUCCESS) {
-            if (!json_) out("? " + l + "\n");
+            if (!json_) out("? " + printable(l) + "\n");
             return;
         }
         if (auto d = at(doc, {"done"}); d && is_number(*d)) {
@@ -176,14 +176,14 @@ private:
             std::fflush(stdout);
             return;
         }
-        std::string path = str(doc, {"path"}, "?");
+        std::string path = printable(str(doc, {"path"}, "?"));
         std::string detail = "status=" + fmt_count(status);
-        if (auto c = at(doc, {"cache"})) detail += " cache=" + scalar_text(*c);
+        if (auto c = at(doc, {"cache"})) detail += " cache=" + printable(scalar_text(*c));
         if (auto b = at(doc, {"bytes"}); b && is_number(*b))
             detail += " bytes=" + std::to_string(static_cast<uint64_t>(as_number(*b)));
         if (auto e = at(doc, {"error"})) {
             std::string msg = str(*e, {"message"});
-            detail += " error=" + (msg.empty() ? scalar_text(*e) : msg);
+            detail += " error=" + printable(msg.empty() ? scalar_text(*e) : msg);
         }
         if (!tty_) {
             out(std::string(failed ? "failed " : "ok ") + path + " " + detail + "\n");
@@ -300,8 +300,8 @@ int cmd_inspect(Context& ctx) {
     };
     for (const char* k : {"key", "url", "host", "tier"})
         if (auto v = at(doc, {k})) row(k, printable(scalar_text(*v)));
-    if (auto v = at(doc, {"vary"})) row("vary", minify(*v));
-    if (auto v = at(doc, {"variants"})) row("variants", minify(*v));
+    if (auto v = at(doc, {"vary"})) row("vary", printable(minify(*v)));
+    if (auto v = at(doc, {"variants"})) row("variants", printable(minify(*v)));
     if (auto v = at(doc, {"status"})) row("status", scalar_text(*v));
     if (auto v = at(doc, {"body_bytes"}); v && is_number(*v))
         row("body", fmt_count(as_number(*v)) + " bytes");
@@ -321,7 +321,7 @@ int cmd_inspect(Context& ctx) {
     if (auto v = at(doc, {"tags"}); v && v->get(arr) == simdjson::SUCCESS) {
         std::string tags;
         for (Json t : arr)
-            tags += (tags.empty() ? "" : ", ") + scalar_text(t);
+            tags += (tags.empty() ? "" : ", ") + printable(scalar_text(t));
         row("tags", tags.empty() ? "-" : tags);
     }
     if (auto v = at(doc, {"headers"}); v && v->get(arr) == simdjson::SUCCESS) {
@@ -329,10 +329,10 @@ int cmd_inspect(Context& ctx) {
         for (Json h : arr) {
             simdjson::dom::array pair;
             if (h.get(pair) == simdjson::SUCCESS && pair.size() == 2)
-                s += "  " + scalar_text(pair.at(0).value()) + ": " +
-                     scalar_text(pair.at(1).value()) + "\n";
+                s += "  " + printable(scalar_text(pair.at(0).value())) + ": " +
+                     printable(scalar_text(pair.at(1).value())) + "\n";
             else
-                s += "  " + minify(h) + "\n";
+                s += "  " + printable(minify(h)) + "\n";
         }
     }
     out(s);

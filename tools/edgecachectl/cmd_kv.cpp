@@ -67,12 +67,24 @@ int kv_get(Context& ctx) {
     allow_only(ctx.args, "kv", {});
     need_words(ctx, 4, 4, "kv get NS KEY");
     const std::string& key = ctx.args.words[3];
-    Response r = ctx.client.request("GET", key_target(ctx.args.words[2], key));
-    expect_success(r);
     if (!ctx.json) {
-        out(r.body);
+        // The value goes out as it arrives (it may be as large as max_value_size), exactly as
+        // stored: what `kv get` is for. Only an error body is kept, and only its start.
+        std::string error_body;
+        Response r = ctx.client.request("GET", key_target(ctx.args.words[2], key), {}, {},
+                                        [&](const Response& head, std::string_view piece) {
+                                            if (head.status >= 200 && head.status < 300)
+                                                out(piece);
+                                            else if (error_body.size() < 64 * 1024)
+                                                error_body.append(
+                                                    piece.substr(0, 64 * 1024 - error_body.size()));
+                                        });
+        r.body = std::move(error_body);
+        expect_success(r);
         return kOk;
     }
+    Response r = ctx.client.request("GET", key_target(ctx.args.words[2], key));
+    expect_success(r);
     std::string j;
     JsonWriter w(j);
     write_entry(w, key, r.body, r.header("X-KV-Expiration"), r.header("X-KV-Metadata"));
@@ -186,7 +198,7 @@ int kv_list(Context& ctx) {
     simdjson::dom::parser parser;
     std::string names;
     for (const auto& k : keys) {
-        names += str(parse_json(parser, k, "kv list"), {"name"});
+        names += printable(str(parse_json(parser, k, "kv list"), {"name"}));
         names += '\n';
     }
     out(names);

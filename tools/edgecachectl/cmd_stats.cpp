@@ -193,7 +193,7 @@ std::string render(Json doc, const Rates* rates) {
     if (auto nss = at(doc, {"namespaces"}); nss && nss->get(o) == simdjson::SUCCESS && o.size()) {
         s += "namespaces\n";
         for (auto f : o) {
-            std::string label = "  " + std::string(f.key);
+            std::string label = "  " + printable(f.key); // titles are chosen by clients
             std::string text;
             if (auto k = at(f.value, {"keys"}); k && is_number(*k))
                 text = fmt_count(as_number(*k)) + " keys, ";

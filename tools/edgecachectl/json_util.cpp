@@ -1,12 +1,14 @@
 // JSON access and pretty-printing over simdjson's DOM; human number formats.
 #include "json_util.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "cli_error.hpp"
 #include "util/json_writer.hpp"
 #include "util/units.hpp"
+#include "util/utf8.hpp"
 
 namespace ec::ctl {
 
@@ -178,17 +180,36 @@ std::string fmt_bytes(double bytes) {
 
 std::string printable(std::string_view s) {
     std::string r;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", u);
-            r += buf;
-        } else {
-            r += c;
+    r.reserve(s.size());
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    auto hex = [&r](unsigned char u) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", u);
+        r += buf;
+    };
+    for (size_t i = 0; i < s.size();) {
+        size_t n = utf8_seq_len(p + i, s.size() - i);
+        // C0 controls and DEL; C1 controls (U+0080-U+009F: CSI and friends for a terminal);
+        // bytes that are not UTF-8 (a terminal may read them as C1 controls too).
+        bool c1 = n == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0;
+        if (n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f)) || c1) {
+            for (size_t j = 0; j < std::max<size_t>(n, 1); ++j)
+                hex(p[i + j]);
+            i += std::max<size_t>(n, 1);
+            continue;
         }
+        r.append(s.substr(i, n));
+        i += n;
     }
     return r;
+}
+
+std::string printable_lines(std::string_view s) {
+    std::string r;
+    size_t from = 0;
+    for (size_t nl; (nl = s.find('\n', from)) != std::string_view::npos; from = nl + 1)
+        r += printable(s.substr(from, nl - from)) + "\n";
+    return r + printable(s.substr(from));
 }
 
 bool valid_utf8(std::string_view s) {

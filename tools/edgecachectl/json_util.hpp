@@ -46,8 +46,13 @@ std::string fmt_duration(double seconds);
 // A byte count as format_size does ("256MiB").
 std::string fmt_bytes(double bytes);
 
-// `s` with control characters shown as \xNN, for printing keys that hold separators.
+// `s` safe for a terminal: control characters (C0, DEL, C1) and bytes that are not UTF-8
+// shown as \xNN, so keys, titles and headers a client or origin chose cannot move the cursor,
+// retitle the window or hide text. Every daemon-supplied string in human output goes through
+// this (--json output stays exact).
 std::string printable(std::string_view s);
+// The same, keeping line feeds (multi-line messages).
+std::string printable_lines(std::string_view s);
 
 // Whether `s` is valid UTF-8 (values that are not are exported as base64).
 bool valid_utf8(std::string_view s);

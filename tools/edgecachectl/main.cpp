@@ -50,7 +50,8 @@ constexpr const char* kOverview =
     "\n"
     "Options:\n"
     "  --socket PATH   admin socket (default: $EDGECACHE_SOCKET, then\n"
-    "                  /run/edgecached/admin.sock if it exists, else ./edgecache-data/admin.sock)\n"
+    "                  /run/edgecached/admin.sock, else ./edgecache-data/admin.sock if it\n"
+    "                  exists and is your own)\n"
     "  --url URL       the admin API over TCP, http://HOST:PORT (admin_listen; default\n"
     "                  $EDGECACHE_URL when no socket is given)\n"
     "  --token TOKEN   admin_token for --url (default $EDGECACHE_TOKEN)\n"
@@ -320,10 +321,12 @@ int main(int argc, char** argv) {
     } catch (const CliError& e) {
         if (json_errors) print_json_error(e);
         std::fflush(stdout);
+        // Messages may quote what the daemon (or whatever holds the socket) said.
+        std::string msg = printable_lines(e.what());
         if (e.bare)
-            std::fprintf(stderr, "%s\n", e.what());
+            std::fprintf(stderr, "%s\n", msg.c_str());
         else
-            std::fprintf(stderr, "edgecachectl: %s\n", e.what());
+            std::fprintf(stderr, "edgecachectl: %s\n", msg.c_str());
         return e.code;
     }
 }
