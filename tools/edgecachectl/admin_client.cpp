@@ -1,6 +1,7 @@
 // AdminClient: blocking Unix-socket HTTP/1.1 with keep-alive, pipelining and streamed bodies.
 #include "admin_client.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -109,9 +110,14 @@ const llhttp_settings_t& settings() {
         st.on_body = [](llhttp_t* p, const char* at, size_t n) noexcept {
             ParseState* s = state(p);
             if (!s->on_body || !*s->on_body) {
-                if (n > kMaxBufferedBody - s->resp->body.size())
-                    return fail_in_callback(s, kBodyTooLarge);
-                s->resp->body.append(at, n);
+                std::string& body = s->resp->body;
+                if (n > kMaxBufferedBody - body.size()) return fail_in_callback(s, kBodyTooLarge);
+                // Grow by doubling, but never past the limit (a doubling from 64 MiB would
+                // take 256 MiB for a body refused at 128).
+                if (body.size() + n > body.capacity())
+                    body.reserve(
+                        std::min(std::max(2 * body.capacity(), body.size() + n), kMaxBufferedBody));
+                body.append(at, n);
                 return 0;
             }
             try {

@@ -21,7 +21,7 @@ def proxy():
     o = Origin().start()
     o.route("/*", body=b"origin-body", headers={"Cache-Control": "no-store"})
     d = Daemon(config={"origins": {"o": {"url": "http://" + o.address, "timeout_ms": 3000}},
-                       "routes": [{"name": "r", "prefix": "/", "origin": "o"}]})
+                       "routes": [{"name": "r", "prefix": "/", "origin": "o"}]}, shared=True)
     d.start()
     yield d, o
     d.stop()
