@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from ectest import short_tmpdir
+from ectest import check_cli, short_tmpdir
 
 EDGECACHECTL = os.environ.get("EDGECACHECTL_BIN", "edgecachectl")
 ESC = "\x1b]0;pwned\x07\x1b[2J"
@@ -32,7 +32,8 @@ def run_ctl(*args, sock=None, cwd=None, timeout=60):
                        cwd=cwd, env=env, timeout=timeout)
     with open(report) as f:
         rc, peak = (int(x) for x in f.read().split())
-    return subprocess.CompletedProcess(cmd, rc, p.stdout, p.stderr), peak
+    # Crash detection as for every command-line run (ectest.run_cli).
+    return check_cli(subprocess.CompletedProcess(cmd, rc, p.stdout, p.stderr)), peak
 
 
 # Runs argv[2:] as its child, with 1 GiB of address space at most (a client that does not
