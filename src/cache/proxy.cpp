@@ -18,8 +18,9 @@ namespace {
 // Keys remembered (as hashes: ~40 bytes each, whatever the URL's length, so at most ~4 MiB);
 // the map is cleared beyond it.
 constexpr size_t kMaxHitForPass = 100000;
-constexpr size_t kDeferredQueue = 10000;  // background revalidations waiting at most
-constexpr size_t kInvalidateBatch = 1000; // variants deleted per URL invalidation op
+constexpr size_t kDeferredQueue = 10000;        // background revalidations waiting at most
+constexpr size_t kRevalidationBytes = 16 << 20; // ...and the bytes they hold at most
+constexpr size_t kInvalidateBatch = 1000;       // variants deleted per URL invalidation op
 } // namespace
 
 Proxy::Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
@@ -200,11 +201,25 @@ void Proxy::schedule_revalidation(const std::shared_ptr<Route>& route, const std
                                   const std::string& key, std::shared_ptr<const Entry> stale,
                                   const http::Request& req) {
     if (fills_.count(key)) return; // one is already on its way
+    // What a queued task holds: the keys (four copies: the queue's key set and item, the
+    // task's base and key), the label, and the request it will send.
+    size_t charge =
+        4 * key.size() + base.size() + req.path.size() + req.query.size() + req.host.size() + 256;
+    for (const auto& h : req.headers)
+        charge += h.name.size() + h.value.size() + 64;
+    // Bounded in bytes as well as in count: a client with long unique URLs would otherwise
+    // queue up to kDeferredQueue × tens of KiB. A full queue only means the stale entry keeps
+    // being served until a later request schedules its revalidation.
+    if (revalidation_bytes_->held + charge > kRevalidationBytes) return;
     // The task needs the request later, when the client may be long gone: keep what the
-    // origin request is built from.
+    // origin request is built from. The charge is released when the task is destroyed (run or
+    // dropped).
     struct Saved {
         std::string method = "GET", path, query, host;
         std::vector<std::pair<std::string, std::string>> headers;
+        std::shared_ptr<QueuedBytes> budget;
+        size_t charge = 0;
+        ~Saved() { budget->held -= charge; }
     };
     auto saved = std::make_shared<Saved>();
     saved->path = req.path;
@@ -212,6 +227,9 @@ void Proxy::schedule_revalidation(const std::shared_ptr<Route>& route, const std
     saved->host = req.host;
     for (const auto& h : req.headers)
         saved->headers.emplace_back(h.name, h.value);
+    saved->budget = revalidation_bytes_;
+    saved->charge = charge;
+    revalidation_bytes_->held += charge;
     bool queued =
         deferred_.schedule("revalidate " + key, "revalidate " + std::string(key_url(key)),
                            [this, route, base, key, stale, saved](loop::DeferredQueue::Done done) {

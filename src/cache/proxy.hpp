@@ -163,6 +163,12 @@ private:
     Generations gens_;
     loop::DeferredQueue deferred_;
     std::unordered_map<std::string, std::shared_ptr<Fill>> fills_;
+    // Bytes held by queued revalidations; shared with the tasks, which may outlive the proxy's
+    // queue during destruction.
+    struct QueuedBytes {
+        size_t held = 0;
+    };
+    std::shared_ptr<QueuedBytes> revalidation_bytes_ = std::make_shared<QueuedBytes>();
     // Hit-for-pass: hash of the base key → until (unix s). Hashes, not keys, so a client
     // sending long unique URLs cannot grow it past its count bound; a collision only passes a
     // request that could have waited for a fill.
