@@ -375,10 +375,18 @@ def boot_and_check(args, env, round_no, write_mode, verify):
     keys = KEYS.get(write_mode, 0)
     cmdline = (f"pc.round={round_no} pc.seed={rng.randrange(1 << 30)} pc.keys={keys} "
                f"pc.write={write_mode or 'none'} pc.verify={1 if verify else 0}")
-    b = Boot(args.qemu, kernel, initramfs, disk, cmdline, env["cache_mode"])
-    problems = []
+    for attempt in range(3):
+        b = Boot(args.qemu, kernel, initramfs, disk, cmdline, env["cache_mode"])
+        problems = []
+        started = b.wait_for("WRITING" if write_mode else "PC ", args.boot_timeout)
+        if b.wait_for("PC ", 0) is not None:
+            break
+        # The guest never reached /init (qemu or the kernel failed before it; the disk was
+        # not touched): not a verdict on the data dir, so boot again.
+        b.kill()
+        log(f"round {round_no}: the guest never reached /init, booting again: "
+            f"{b.text()[-3:]} (qemu exit status {b.proc.returncode})")
     if write_mode:
-        started = b.wait_for("WRITING", args.boot_timeout)
         if started is None:
             b.kill()
             problems.append("guest did not start writing")
@@ -408,8 +416,11 @@ def boot_and_check(args, env, round_no, write_mode, verify):
     for line in lines:
         if line.startswith(("FAIL", "FATAL")) and len(problems) < 12:
             problems.append(line)
-    return lines, problems, [line for line in pc if "log|" in line or "stat|" in line
-                             or "dump|" in line][:6]
+    evidence = [line for line in pc if "log|" in line or "stat|" in line or "dump|" in line][:6]
+    if problems:
+        evidence += ["last serial line: " + line for line in lines[-2:]]
+        evidence.append(f"qemu exit status {b.proc.returncode}")
+    return lines, problems, evidence
 
 
 def acks(lines):
@@ -500,9 +511,9 @@ def main():
             if fresh:
                 keys.reset()
                 make_disk(env["disk"], args.disk_mib)
-            lines, problems, _ = boot_and_check(args, env, round_no, mode, False)
+            lines, problems, evidence = boot_and_check(args, env, round_no, mode, False)
             if problems:
-                log(f"round {round_no}: the write boot failed: {problems[:4]}")
+                log(f"round {round_no}: the write boot failed: {problems[:4] + evidence}")
                 failed.append(round_no)
                 prev = None
                 continue
