@@ -65,9 +65,12 @@ std::optional<int64_t> status_ttl(const FreshnessPolicy& p, int status) {
 void ResponseInfo::add_field(std::string_view name, std::string_view value) {
     switch (name.size()) {
     case 3:
-        if (iequals(name, "age")) {
-            auto a = parse_delta_seconds(trim_ows(value));
-            if (a >= 0) age = std::max(age, a);
+        // §5.1: Age is a single value. The first field line's first member is the value (a
+        // list or later lines are a sender's mistake); an invalid one means "no Age".
+        if (iequals(name, "age") && !age_seen) {
+            age_seen = true;
+            auto a = parse_delta_seconds(trim_ows(value.substr(0, value.find(','))));
+            age = a >= 0 ? a : 0;
         }
         return;
     case 4:

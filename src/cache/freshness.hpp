@@ -63,7 +63,8 @@ struct ResponseInfo {
     bool has_expires = false;             // an Expires field is present...
     std::optional<int64_t> expires;       // ...and this is its value; nullopt = invalid = past
     std::optional<int64_t> last_modified; // a valid Last-Modified
-    int64_t age = 0;                      // Age (largest valid value), 0 when absent/invalid
+    int64_t age = 0;                      // Age's first member, 0 when absent/invalid
+    bool age_seen = false;                // an Age field line was folded in (the first counts)
     std::string_view etag;                // the first ETag field value, raw; empty when none
     bool set_cookie = false;
     bool vary_star = false; // Vary lists "*" (or a member that is not a field name)

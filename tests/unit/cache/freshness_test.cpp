@@ -116,11 +116,20 @@ TEST_SUITE("cache/freshness") {
         CHECK(state_at(f, 1055) == State::expired); // current_age 60 == lifetime: stale
     }
 
-    TEST_CASE("Age header: largest valid value, junk ignored") {
-        Msg resp = {{"Age", "x"}, {"Age", "30"}, {"Age", "20"}, {"Cache-Control", "max-age=60"}};
-        auto si = ResponseInfo::from_fields(200, resp.fields);
-        CHECK(si.age == 30);
-        auto f = evaluate({}, si, {}, T, T);
+    TEST_CASE("Age is a single value: the first member of the first line (RFC 9111 §5.1)") {
+        auto age_of = [](const Msg& m) { return ResponseInfo::from_fields(200, m.fields).age; };
+        CHECK(age_of({{"Age", "7200, 0"}}) == 7200);
+        CHECK(age_of({{"Age", "7200 ,0"}}) == 7200);
+        CHECK(age_of({{"Age", "0"}, {"Age", "7200"}}) == 0);
+        CHECK(age_of({{"Age", "20"}, {"Age", "30"}}) == 20);
+        // An invalid value is ignored as if Age were absent, later lines included.
+        CHECK(age_of({{"Age", "x"}, {"Age", "30"}}) == 0);
+        CHECK(age_of({{"Age", "x, 30"}}) == 0);
+        CHECK(age_of({{"Age", "-5"}}) == 0);
+        CHECK(age_of({{"Age", ""}}) == 0);
+
+        Msg resp = {{"Age", "30, 0"}, {"Age", "20"}, {"Cache-Control", "max-age=60"}};
+        auto f = evaluate({}, ResponseInfo::from_fields(200, resp.fields), {}, T, T);
         CHECK(current_age(f, T) == 30);
         CHECK(state_at(f, T + 29) == State::fresh);
         CHECK(state_at(f, T + 30) == State::expired);
