@@ -486,7 +486,8 @@ void Proxy::serve(http::Exchange& ex, const Entry& e, const char* x_cache,
     ex.status(status);
     ex.raw_headers(e.header_block());
     if (e.header("date")) ex.omit_date();
-    if (status == 206) ex.header("Content-Range", range.content_range);
+    // Only a range cut here adds one: a 206 the origin sent keeps its own (RFC 9110 §14.4).
+    if (range.kind == RangeAnswer::Kind::partial) ex.header("Content-Range", range.content_range);
     ex.header("Age", static_cast<uint64_t>(current_age(e.freshness(), now)));
     ex.header("X-Cache", x_cache);
     ex.header("Cache-Status", cache_status);
