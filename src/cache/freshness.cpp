@@ -137,7 +137,10 @@ Freshness evaluate(const RequestInfo& req, const ResponseInfo& resp, const Fresh
     };
 
     // Privacy (§3, §3.5; SPEC): these make the response unfit for anyone but its requester.
-    if (cc.no_store) return refuse("no-store");
+    // §5.2.2.3: with must-understand, a cache that implements the status code's caching
+    // rules ignores no-store; one that does not, stores nothing (checked below).
+    if (cc.no_store && !(cc.must_understand && understood_status(resp.status)))
+        return refuse("no-store");
     if (cc.private_) return refuse("private"); // qualified private="f" → unqualified (safe)
     if (req.has_authorization && !cc.public_ && !cc.s_maxage.present && !cc.must_revalidate)
         return refuse("authorization");

@@ -154,7 +154,7 @@ struct Freshness {
 //   heuristically cacheable, with explicit freshness, or listed in ttl_by_status) →
 //   must-understand with a status not understood → no lifetime → not useful (nothing left
 //   to serve: lifetime and windows already used up and no validator to revalidate with).
-//   `must-understand` does not lift `no-store` here: no-store always wins.
+//   `no-store` alongside `must-understand` is ignored when understood_status() (§5.2.2.3).
 //
 // Lifetime, in order:
 //   force_ttl:   ttl_by_status[status] if listed, else `ttl` for heuristically cacheable

@@ -64,3 +64,18 @@ def test_a_206_from_the_origin_keeps_its_single_content_range(make_proxy, origin
         assert [v for k, v in fields if k == "content-range"] == ["bytes 0-3/10"]
     # A 206 is not stored (a partial response is not the representation): each one is fetched.
     assert origin.hits("/part") == rounds
+
+
+# RFC 9111 §5.2.2.3: "a cache ... SHOULD ignore the no-store directive if it understands and
+# implements the status code's caching requirements"; one that does not MUST NOT store it.
+@pytest.mark.parametrize("status, stored", [(200, True), (404, True), (299, False)])
+def test_must_understand_lifts_no_store_for_an_understood_status(make_proxy, origin, status,
+                                                                 stored):
+    origin.route("/mu", status=status, body=b"m",
+                 headers={"Cache-Control": "max-age=60, must-understand, no-store"})
+    d = make_proxy(origin)
+    assert d.get("/mu").status == status
+    r = d.get("/mu")
+    assert r.status == status and r.body == b"m"
+    assert (r.headers["x-cache"] == "HIT") == stored
+    assert origin.hits("/mu") == (1 if stored else 2)

@@ -173,8 +173,14 @@ TEST_SUITE("cache/freshness") {
         CHECK(eval(cc60, 304).why_not == "status");
         CHECK(eval(cc60, 103).why_not == "status");
         CHECK(eval(cc60, 600).why_not == "status");
-        CHECK(eval({{"Cache-Control", "must-understand, no-store, max-age=60"}}).why_not ==
-              "no-store"); // no-store always wins here
+        // §5.2.2.3: a status code the cache understands lifts no-store; any other is refused.
+        CHECK(eval({{"Cache-Control", "must-understand, no-store, max-age=60"}}).storable);
+        CHECK(eval({{"Cache-Control", "must-understand, no-store, max-age=60"}}, 404).storable);
+        CHECK(eval({{"Cache-Control", "no-store, max-age=60"}}).why_not == "no-store");
+        CHECK(eval({{"Cache-Control", "must-understand, no-store, max-age=60"}}, 299).why_not ==
+              "no-store");
+        CHECK(eval({{"Cache-Control", "must-understand, no-store, private, max-age=60"}}).why_not ==
+              "private");
         CHECK(eval({{"Cache-Control", "must-understand, max-age=60"}}, 299).why_not ==
               "must-understand");
         CHECK(eval({{"Cache-Control", "must-understand, max-age=60"}}, 200).storable);
