@@ -1,10 +1,11 @@
 """RFC 9111 / 9110 / 9112 details (issue 13), each exchange taken from the RFC text: what the
 client sees and what the origin is asked."""
 import http.client
+import time
 
 import pytest
 
-from origin import Response
+from origin import http_date
 
 
 # RFC 9111 §5.1: "Age = delta-seconds"; a cache seeing a list or several lines uses the first
@@ -79,3 +80,22 @@ def test_must_understand_lifts_no_store_for_an_understood_status(make_proxy, ori
     assert r.status == status and r.body == b"m"
     assert (r.headers["x-cache"] == "HIT") == stored
     assert origin.hits("/mu") == (1 if stored else 2)
+
+
+# RFC 9111 §4.3.2: "If a request contains an If-Modified-Since header field and the
+# Last-Modified header field is not present in a stored response, a cache SHOULD use the stored
+# response's Date field value ... to evaluate the conditional."
+def test_if_modified_since_without_last_modified_uses_the_stored_date(make_proxy, origin):
+    stored_date = time.time() - 100
+    origin.route("/nolm", date=False, body=b"d",
+                 headers={"Date": http_date(stored_date), "Cache-Control": "max-age=600"})
+    d = make_proxy(origin)
+    assert d.get("/nolm").status == 200
+    # Not modified since the stored Date (nor since a later time): 304 from the cache.
+    for since in (stored_date, stored_date + 50):
+        r = d.get("/nolm", headers={"If-Modified-Since": http_date(since)})
+        assert r.status == 304 and r.body == b"" and r.headers["x-cache"] == "HIT"
+    # Asked about a time before the stored Date: the full response.
+    r = d.get("/nolm", headers={"If-Modified-Since": http_date(stored_date - 10)})
+    assert r.status == 200 and r.body == b"d" and r.headers["x-cache"] == "HIT"
+    assert origin.hits("/nolm") == 1
