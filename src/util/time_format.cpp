@@ -48,7 +48,20 @@ std::optional<int64_t> to_unix(int y, int mon, int d, int h, int mi, int se) {
     return days_from_civil(y, static_cast<unsigned>(mon + 1), static_cast<unsigned>(d)) * 86400 +
            h * 3600 + mi * 60 + se;
 }
+
+int current_year() {
+    time_t now = std::time(nullptr);
+    tm t;
+    gmtime_r(&now, &t);
+    return t.tm_year + 1900;
+}
 } // namespace
+
+int rfc850_full_year(int yy, int current_year) {
+    int y = current_year - current_year % 100 + yy;
+    if (y > current_year + 50) return y - 100;
+    return y <= current_year - 50 ? y + 100 : y;
+}
 
 std::string iso8601_ms(int64_t unix_ms) {
     time_t s = static_cast<time_t>(unix_ms / 1000);
@@ -94,7 +107,7 @@ std::optional<int64_t> parse_http_date(std::string_view s) {
             if (!parse_num(rest.substr(0, 2), &d) || !parse_num(rest.substr(7, 2), &y) ||
                 !parse_hms(rest.substr(10, 8), &h, &mi, &se))
                 return std::nullopt;
-            y += y < 70 ? 2000 : 1900;
+            y = rfc850_full_year(y, current_year());
             return to_unix(y, mon, d, h, mi, se);
         }
         return std::nullopt;

@@ -99,3 +99,50 @@ def test_if_modified_since_without_last_modified_uses_the_stored_date(make_proxy
     r = d.get("/nolm", headers={"If-Modified-Since": http_date(stored_date - 10)})
     assert r.status == 200 and r.body == b"d" and r.headers["x-cache"] == "HIT"
     assert origin.hits("/nolm") == 1
+
+
+def _rfc850(ts):
+    return time.strftime("%A, %d-%b-%y %H:%M:%S GMT", time.gmtime(ts))
+
+
+def _asctime(ts):
+    t = time.gmtime(ts)
+    return time.strftime("%a %b ", t) + f"{t.tm_mday:2d}" + time.strftime(" %H:%M:%S %Y", t)
+
+
+# RFC 9110 §5.6.7: "A recipient that parses a timestamp value in an HTTP header field MUST
+# accept all three HTTP-date formats"; an rfc850-date year "more than 50 years in the future"
+# is the most recent past one; HTTP-date is case-sensitive.
+@pytest.mark.parametrize("form", ["imf", "rfc850", "asctime"])
+def test_expires_in_each_http_date_form(make_proxy, origin, form):
+    fmt = {"imf": http_date, "rfc850": _rfc850, "asctime": _asctime}[form]
+    now = time.time()
+    origin.route("/when", date=False, body=b"w",
+                 headers={"Date": fmt(now), "Expires": fmt(now + 300)})
+    d = make_proxy(origin)
+    d.get("/when")
+    assert d.get("/when").headers["x-cache"] == "HIT"
+    d.advance_clock(400)
+    assert d.get("/when").headers["x-cache"] != "HIT"
+    assert origin.hits("/when") == 2
+
+
+def test_rfc850_two_digit_year_within_50_years_is_in_the_future(make_proxy, origin):
+    year = time.gmtime().tm_year + 47  # "yy" 47 years ahead: that future year, not a past one
+    expires = time.strftime("%A, %d-%b-", time.gmtime()) + f"{year % 100:02d} 00:00:00 GMT"
+    origin.route("/far", body=b"f", headers={"Expires": expires})
+    d = make_proxy(origin)
+    d.get("/far")
+    assert d.get("/far").headers["x-cache"] == "HIT"
+    assert origin.hits("/far") == 1
+
+
+@pytest.mark.parametrize("zone", ["gmt", "UTC"])
+def test_a_wrong_case_zone_makes_expires_invalid(make_proxy, origin, zone):
+    # An invalid Expires means "already expired" (RFC 9111 §5.3): stored only to revalidate.
+    expires = http_date(time.time() + 300)[:-3] + zone
+    origin.route("/zone", body=b"z", headers={"Expires": expires})
+    d = make_proxy(origin)
+    d.get("/zone")
+    assert d.get("/zone").headers["x-cache"] != "HIT"
+    assert origin.hits("/zone") == 2

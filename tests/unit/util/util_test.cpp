@@ -82,11 +82,26 @@ TEST_SUITE("util") {
         CHECK(format_size(1000) == "1000B");
     }
 
+    TEST_CASE("RFC 850 two-digit years: never more than 50 years ahead (RFC 9110 §5.6.7)") {
+        CHECK(rfc850_full_year(94, 2026) == 1994);
+        CHECK(rfc850_full_year(26, 2026) == 2026);
+        CHECK(rfc850_full_year(72, 2026) == 2072);
+        CHECK(rfc850_full_year(76, 2026) == 2076); // exactly 50 years ahead
+        CHECK(rfc850_full_year(77, 2026) == 1977);
+        CHECK(rfc850_full_year(0, 2099) == 2100);
+        CHECK(rfc850_full_year(50, 2099) == 2050);
+    }
+
     TEST_CASE("HTTP dates: all three forms parse, IMF-fixdate formats") {
         CHECK(*parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777);
         CHECK(*parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT") == 784111777);
         CHECK(*parse_http_date("Sun Nov  6 08:49:37 1994") == 784111777);
         CHECK_FALSE(parse_http_date("yesterday"));
+        // Case-sensitive zone (RFC 9110 §5.6.7): only "GMT".
+        CHECK_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37 gmt"));
+        CHECK_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 Gmt"));
+        CHECK_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"));
+        CHECK(*parse_http_date("Sun Nov 16 08:49:37 1994") == 784111777 + 10 * 86400);
         CHECK_FALSE(parse_http_date("0"));
         std::string out;
         append_http_date(out, 784111777);
