@@ -12,7 +12,8 @@ namespace ec::kv {
 
 namespace {
 
-void send_error(http::Exchange& ex, const Error& e) {
+// Named apart from api_error.hpp's send_error (JSON errors): in a unity build both are seen.
+void send_backend_error(http::Exchange& ex, const Error& e) {
     send_workerd_error(ex, e.http ? e.http : 500, e.message);
 }
 
@@ -49,7 +50,7 @@ void WorkerdBackend::handle(http::Exchange& ex, const std::string& ns_title) {
     } else if (!path.empty() && path[0] == '/') {
         auto key = percent_decode(path.substr(1));
         if (!key) return send_workerd_error(ex, 400, "Key is not valid percent-encoding.");
-        if (Status st = check_key(*key); !st) return send_error(ex, st.error());
+        if (Status st = check_key(*key); !st) return send_backend_error(ex, st.error());
         if (m == HTTP_GET || m == HTTP_HEAD) return get(ex, ns_title, *key);
         if (m == HTTP_PUT) return put(ex, ns_title, std::move(*key));
         if (m == HTTP_DELETE) return del(ex, ns_title, std::move(*key));
@@ -62,7 +63,7 @@ void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, const 
     bool found = false;
     if (ns) {
         auto r = store_.kv_get(*ns, key, &value_);
-        if (!r) return send_error(ex, r.error());
+        if (!r) return send_backend_error(ex, r.error());
         found = *r;
         NamespaceCounters& c = stats_.of(ns_title);
         ++c.reads;
@@ -81,11 +82,11 @@ void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, const 
 void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::string key) {
     const http::Request& req = ex.request();
     if (Status st = check_value_size(req.body.size(), rules_); !st)
-        return send_error(ex, st.error());
+        return send_backend_error(ex, st.error());
     std::string meta;
     if (auto m = req.header("CF-KV-Metadata")) {
         auto r = check_metadata(*m);
-        if (!r) return send_error(ex, r.error());
+        if (!r) return send_backend_error(ex, r.error());
         meta = std::move(*r);
     }
     bool bad = false;
@@ -93,7 +94,7 @@ void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::s
     auto exp = query_param(req.query, "expiration", true, &bad);
     if (bad) return send_workerd_error(ex, 400, "Query string is not valid percent-encoding.");
     auto expiration = cf_resolve_expiration(ttl, exp, clock_.now_s(), rules_);
-    if (!expiration) return send_error(ex, expiration.error());
+    if (!expiration) return send_backend_error(ex, expiration.error());
 
     // Stored straight from the request body; the ExchangeRef keeps it alive until done.
     http::ExchangeRef ref = ex.defer();
@@ -108,7 +109,7 @@ void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::s
         if (st) ++stats->of(ns_title).writes; // counted once the namespace surely exists
         http::Exchange* e = ref.get();
         if (!e) return;
-        if (!st) return send_error(*e, st.error());
+        if (!st) return send_backend_error(*e, st.error());
         e->status(200).send();
     };
     store_.submit(std::move(op));
@@ -121,7 +122,7 @@ void WorkerdBackend::del(http::Exchange& ex, const std::string& ns_title, std::s
     store_.kv_delete(ns_title, std::move(key), [ref](Status st) {
         http::Exchange* e = ref.get();
         if (!e) return;
-        if (!st) return send_error(*e, st.error());
+        if (!st) return send_backend_error(*e, st.error());
         e->status(200).send();
     });
 }
@@ -151,7 +152,7 @@ void WorkerdBackend::list(http::Exchange& ex, const std::string& ns_title) {
     if (const store::Namespace* ns = store_.namespace_by_title(ns_title)) {
         ++stats_.of(ns_title).lists;
         auto page = store_.kv_list(*ns, prefix.value_or(""), cursor.value_or(""), limit);
-        if (!page) return send_error(ex, page.error());
+        if (!page) return send_backend_error(ex, page.error());
         for (const auto& k : page->keys) {
             w.begin_object().field("name", k.name);
             if (k.expiration) w.field("expiration", k.expiration);
@@ -173,12 +174,12 @@ void WorkerdBackend::list(http::Exchange& ex, const std::string& ns_title) {
 
 void WorkerdBackend::bulk_get(http::Exchange& ex, const std::string& ns_title) {
     auto req = parse_bulk_get(ex.request().body);
-    if (!req) return send_error(ex, req.error());
+    if (!req) return send_backend_error(ex, req.error());
     req->with_expiration = false;
     std::string body;
     if (Status st = write_bulk_get_map(body, store_, store_.namespace_by_title(ns_title), *req);
         !st)
-        return send_error(ex, st.error());
+        return send_backend_error(ex, st.error());
     ex.status(200).header("Content-Type", "application/json");
     ex.send(http::Body::owned(std::move(body)));
 }

@@ -11,9 +11,9 @@ using Kind = RangeAnswer::Kind;
 
 namespace {
 
-constexpr int64_t T = 1'700'000'000;
+constexpr int64_t kRangeNow = 1'700'000'000;
 
-std::string date(int64_t t) {
+std::string http_date(int64_t t) {
     std::string s;
     ec::append_http_date(s, t);
     return s;
@@ -92,17 +92,17 @@ TEST_SUITE("cache/range") {
 
     TEST_CASE("If-Range with a date: exact Last-Modified match, and it must be strong") {
         Validators v;
-        v.last_modified = T - 60;
-        v.date = T;
-        std::string lm = date(T - 60);
+        v.last_modified = kRangeNow - 60;
+        v.date = kRangeNow;
+        std::string lm = http_date(kRangeNow - 60);
         auto with = [&](const std::string& ir) {
             return evaluate_range(std::optional<std::string_view>("bytes=0-9"),
                                   std::optional<std::string_view>(ir), 100, v);
         };
         CHECK(with(lm).kind == Kind::partial);
-        CHECK(with(date(T - 59)).kind == Kind::full);
+        CHECK(with(http_date(kRangeNow - 59)).kind == Kind::full);
         CHECK(with("garbage").kind == Kind::full);
-        v.date = T - 60; // Date == Last-Modified: weak
+        v.date = kRangeNow - 60; // Date == Last-Modified: weak
         CHECK(with(lm).kind == Kind::full);
         v.date.reset();
         CHECK(with(lm).kind == Kind::full);
