@@ -5,10 +5,14 @@ label and made Prometheus reject the whole scrape. Titles are now checked first 
 UTF-8, no control characters, no '/'), counters exist only for namespaces that exist, and label
 values are escaped as the text format requires.
 """
+import os
 import re
 import socket
 
 from abuse import rss_anon_kib
+
+with open(os.environ.get("EDGECACHED_BIN", "edgecached"), "rb") as _f:
+    SANITIZED = b"__asan_init" in _f.read()
 
 
 def pipeline(d, requests, batch=500):
@@ -69,7 +73,9 @@ def test_regress_bulk_deletes_on_unknown_titles_leave_memory_and_metrics_flat(da
     assert set(statuses) == {200}
     grown = rss_anon_kib(d.proc.pid) - before_rss
     # Before the fix: ~32 MB for the huge titles and ~4 MB for the unknown ones, kept for good.
-    assert grown < 4096, f"RssAnon grew by {grown} KiB"
+    # (ASan's quarantine holds freed request buffers: there only /metrics below is the proof.)
+    if not SANITIZED:
+        assert grown < 4096, f"RssAnon grew by {grown} KiB"
     after = metrics(d)
     print(f"TITLES RssAnon +{grown} KiB, /metrics {before_metrics} -> {len(after)} bytes")
     assert len(after) - before_metrics < 512, (before_metrics, len(after))
