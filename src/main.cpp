@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "edgecached: %s\n", cfg.error().message.c_str());
         return 1;
     }
+    if (cmd->print_config) {
+        std::fputs(ec::config::to_pretty_json(*cfg).c_str(), stdout);
+        return 0;
+    }
     if (cmd->check_config) {
         // What a start would open: files, listeners, the data dir (like nginx -t).
         auto pre = ec::daemon::preflight(*cfg);
@@ -64,6 +68,9 @@ int main(int argc, char** argv) {
     }
     ec::log::Level level;
     if (ec::log::parse_level(cfg->log_level, &level)) ec::log::set_level(level);
+    ec::log::Format format;
+    if (ec::log::parse_format(cfg->log_format, &format)) ec::log::set_format(format);
+    ec::log::detect_journal();
     raise_fd_limit();
     try {
         ec::daemon::Daemon daemon(std::move(*cfg), std::move(*cmd));

@@ -87,6 +87,10 @@ void AdminApi::handle(http::Exchange& ex) {
         if (only(HTTP_POST, "POST")) reload(ex);
     } else if (p == "/admin/backup") {
         if (only(HTTP_POST, "POST")) backup(ex);
+    } else if (p == "/admin/origins") {
+        if (only(HTTP_GET, "GET")) origins(ex);
+    } else if (p == "/admin/origins/health") {
+        if (only(HTTP_POST, "POST")) origin_health(ex);
     } else if (p == "/admin/config") {
         if (only(HTTP_GET, "GET")) kv::send_json(ex, 200, config::to_json(d_.config()));
     } else if (p == "/metrics") {

@@ -53,6 +53,8 @@ struct AdminDeps {
 //   POST /admin/reload         re-read the config (flags still win)
 //   POST /admin/backup         {"path":"/abs/new-dir"} → compacted copy of the environment
 //   GET  /admin/config         the effective configuration (secrets masked)
+//   GET  /admin/origins        {"origins":[{"name", "servers":[{"server","up","admin",...}]}]}
+//   POST /admin/origins/health {"origin", "health":"sick|healthy|drain|auto", "server"?}
 //   GET  /metrics              Prometheus text format
 class AdminApi {
 public:
@@ -74,6 +76,8 @@ private:
     void inspect(http::Exchange& ex);
     void reload(http::Exchange& ex);
     void backup(http::Exchange& ex);
+    void origins(http::Exchange& ex);
+    void origin_health(http::Exchange& ex);
 
     AdminDeps d_;
     std::unique_ptr<Warmer> warmer_;

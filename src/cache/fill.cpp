@@ -58,7 +58,7 @@ void Fill::start(const http::Request& req, http::ExchangeRef primary, bool is_ba
     origin::Request up;
     up.method = "GET";
     up.target = upstream_target(req);
-    up.headers = upstream_headers(req, &pool->spec(), true);
+    up.headers = upstream_headers(req, &pool->spec(), true, proxy_.settings_);
     if (stale_) {
         // §4.3.1: validate the stored response rather than fetch it again.
         RevalidationFields rv = revalidation_fields(stale_->fields());
@@ -144,6 +144,8 @@ void Fill::on_head(origin::ResponseHead&& head) {
         return;
     }
     if (stale_ && status_ >= 500 && usable_on_error(stale_->freshness(), now)) {
+        LOG_DEBUG("cache %s: origin answered %d; serving the stale copy (inside stale-if-error)",
+                  url_.c_str(), status_);
         upstream_->cancel();
         serve_stale_on_error("origin answered 5xx");
         return;
@@ -155,6 +157,7 @@ void Fill::on_head(origin::ResponseHead&& head) {
     shareable_ = fresh_.shareable && !vary_.star;
     storable_ = fresh_.storable && !vary_.star;
     if (content_length_ && *content_length_ > proxy_.settings_.max_object_size) storable_ = false;
+    if (log::enabled(log::Level::debug)) log_verdict();
     // Not shareable only because this client sent credentials: the URL is not private, and
     // the next anonymous request must not be sent past the cache (issue 11 defect 5).
     if (!shareable_ && fresh_.why_not != "authorization") proxy_.mark_hit_for_pass(base_);
@@ -206,6 +209,7 @@ void Fill::begin_primary_stream(bool hold_head) {
         }
     }
     ex->set_log_tag("MISS");
+    ex->mark_upstream_head(proxy_.loop_.clock().mono_ms());
     ex->status(status_);
     ex->raw_headers(Entry::header_block(fields_));
     if (find_field(fields_, "date")) ex->omit_date();
@@ -271,6 +275,26 @@ void Fill::primary_drained() {
     finished_ = true;
     detach();
     finish_background(true, "");
+}
+
+void Fill::log_verdict() const {
+    if (storable_) {
+        LOG_DEBUG("cache %s: status %d stored: lifetime %llds from %s, swr %llds, sie %llds, "
+                  "keep %llds%s",
+                  url_.c_str(), status_, static_cast<long long>(fresh_.lifetime),
+                  lifetime_source_name(fresh_.source), static_cast<long long>(fresh_.swr),
+                  static_cast<long long>(fresh_.sie), static_cast<long long>(fresh_.keep),
+                  fresh_.revalidate_each_use ? ", no-cache: validated on every use" : "");
+        return;
+    }
+    std::string_view why = !fresh_.why_not.empty() ? fresh_.why_not
+                           : vary_.star            ? "vary-star"
+                                                   : "larger than max_object_size";
+    LOG_DEBUG("cache %s: status %d not stored: %.*s%s", url_.c_str(), status_,
+              static_cast<int>(why.size()), why.data(),
+              shareable_                         ? ""
+              : fresh_.why_not == "authorization" ? "; not shareable (this client's credentials)"
+                                                  : "; not shareable, so the key goes hit-for-pass");
 }
 
 // The body outgrew max_object_size: it is streamed to the primary but neither kept nor shared.
@@ -350,10 +374,16 @@ void Fill::on_error(origin::ErrorKind kind, std::string message) {
     }
     int64_t now = proxy_.loop_.clock().now_s();
     if (stale_ && usable_on_error(stale_->freshness(), now)) {
+        LOG_DEBUG("cache %s: origin failed; serving the stale copy (inside stale-if-error)",
+                  url_.c_str());
         finished_ = false; // serve_stale_on_error finishes
         serve_stale_on_error(origin::error_kind_name(kind));
         return;
     }
+    if (stale_)
+        LOG_DEBUG("cache %s: origin failed; the stale copy is past stale-if-error, answering "
+                  "with an error",
+                  url_.c_str());
     if (primary_) {
         waiters_.insert(waiters_.begin(), std::move(primary_));
         primary_ = {};

@@ -56,6 +56,8 @@ private:
     void begin_primary_stream(bool hold_head);
     void stop_buffering();
     void primary_drained();
+    // The debug line saying whether the response is stored, and why (not).
+    void log_verdict() const;
     // Removes the fill from the proxy's map: later requests start a new fill.
     void detach();
     void serve_all(const std::shared_ptr<const Entry>& e, const char* x_cache,

@@ -234,6 +234,38 @@ State state_at(const Freshness& f, int64_t now) {
     return State::expired;
 }
 
+const char* lifetime_source_name(LifetimeSource s) {
+    switch (s) {
+    case LifetimeSource::none:
+        return "none";
+    case LifetimeSource::origin:
+        return "origin";
+    case LifetimeSource::status_ttl:
+        return "ttl_by_status";
+    case LifetimeSource::route_ttl:
+        return "route_ttl";
+    case LifetimeSource::heuristic:
+        return "heuristic";
+    case LifetimeSource::forced:
+        return "force_ttl";
+    }
+    return "?";
+}
+
+const char* state_name(State s) {
+    switch (s) {
+    case State::fresh:
+        return "fresh";
+    case State::stale_while_revalidate:
+        return "stale-while-revalidate";
+    case State::stale_if_error_only:
+        return "stale-if-error only";
+    case State::expired:
+        return "expired";
+    }
+    return "?";
+}
+
 bool usable_on_error(const Freshness& f, int64_t now) {
     return state_at(f, now) != State::expired;
 }

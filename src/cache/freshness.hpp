@@ -210,6 +210,10 @@ int64_t retain_until(const Freshness& f);
 enum class State : uint8_t { fresh, stale_while_revalidate, stale_if_error_only, expired };
 State state_at(const Freshness& f, int64_t now);
 
+// Stable names for debug lines: "origin", "route_ttl", ... and "fresh", "expired", ...
+const char* lifetime_source_name(LifetimeSource s);
+const char* state_name(State s);
+
 // True when the entry may be served because the origin failed (refused, timeout, reset,
 // 5xx) at `now`: fresh, or stale within stale-if-error (or stale-while-revalidate, which
 // permits serving without validation anyway). Never for revalidate_each_use entries.

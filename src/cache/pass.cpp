@@ -1,5 +1,7 @@
 // Proxy::pass: forwarding without caching — unsafe methods, HEAD misses, hit-for-pass keys —
 // with invalidation (RFC 9111 §4.4) and write-through.
+#include <sys/socket.h>
+
 #include <memory>
 
 #include "cache/cache_key.hpp"
@@ -65,13 +67,21 @@ struct Pass {
 } // namespace
 
 std::vector<origin::Header> upstream_headers(const http::Request& req,
-                                             const config::OriginSpec* spec, bool cacheable) {
+                                             const config::OriginSpec* spec, bool cacheable,
+                                             const ProxySettings& settings) {
     std::vector<origin::Header> out;
-    out.reserve(req.headers.size() + 2);
+    out.reserve(req.headers.size() + 5);
     std::string_view connection;
     for (const auto& h : req.headers)
         if (iequals(h.name, "connection")) connection = h.value;
-    std::string via;
+    bool trusted = false;
+    if (req.peer && req.peer->sa_family == AF_UNIX) {
+        trusted = true; // a local process allowed by the socket's permissions (a TLS terminator)
+    } else if (req.peer) {
+        for (const Cidr& c : settings.trusted_proxies)
+            trusted = trusted || cidr_contains(c, req.peer);
+    }
+    std::string via, xff, forwarded, xf_proto;
     AcceptEncoding accept_encoding;
     bool has_accept_encoding = false;
     for (const auto& h : req.headers) {
@@ -89,6 +99,18 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
             has_accept_encoding = true;
             continue;
         }
+        // The client's claims about who it is are kept only from a trusted proxy.
+        bool is_xff = iequals(n, "x-forwarded-for"), is_xfp = iequals(n, "x-forwarded-proto");
+        if (settings.x_forwarded && (is_xff || is_xfp)) {
+            if (trusted && is_xff) xff += std::string(h.value) + ", ";
+            if (trusted && is_xfp && xf_proto.empty()) xf_proto = h.value;
+            continue;
+        }
+        if (!req.request_id.empty() && iequals(n, "x-request-id")) continue; // sent below
+        if (settings.forwarded && iequals(n, "forwarded")) {
+            if (trusted) forwarded += std::string(h.value) + ", ";
+            continue;
+        }
         out.push_back(origin::Header{std::string(n), std::string(h.value)});
     }
     // A fill asks with the Accept-Encoding class its Vary key names, so the coding the origin
@@ -98,6 +120,29 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
     std::string host = spec && !spec->host.empty() ? spec->host : std::string(req.host);
     out.insert(out.begin(), origin::Header{"Host", host});
     out.push_back(origin::Header{"Via", via + (req.version_minor ? "1.1" : "1.0") + " edgecached"});
+    if (!req.request_id.empty())
+        out.push_back(origin::Header{"X-Request-Id", std::string(req.request_id)});
+    if (!req.peer) return out;              // our own request: no client to speak of
+    std::string client = ip_text(req.peer); // "" for a Unix-socket peer
+    if (settings.x_forwarded) {
+        if (!client.empty())
+            xff += client;
+        else if (xff.size() >= 2)
+            xff.resize(xff.size() - 2);
+        if (!xff.empty()) out.push_back(origin::Header{"X-Forwarded-For", std::move(xff)});
+        out.push_back(origin::Header{"X-Forwarded-Proto", xf_proto.empty() ? "http" : xf_proto});
+    }
+    if (settings.forwarded) {
+        // RFC 7239 §6: an IPv6 node is bracketed and quoted; an unknown one is "unknown".
+        if (client.empty())
+            forwarded += "for=unknown";
+        else if (client.find(':') != std::string::npos)
+            forwarded += "for=\"[" + client + "]\"";
+        else
+            forwarded += "for=" + client;
+        forwarded += ";proto=http";
+        out.push_back(origin::Header{"Forwarded", std::move(forwarded)});
+    }
     return out;
 }
 
@@ -124,7 +169,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
     origin::Request up;
     up.method = std::string(req.method_name);
     up.target = st->target;
-    up.headers = upstream_headers(req, &pool->spec(), false);
+    up.headers = upstream_headers(req, &pool->spec(), false, settings_);
     up.body = std::string(req.body);
     up.idempotent = idempotent(req.method);
     st->client = ex.defer();
@@ -173,6 +218,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
         }
         FieldList fields = storable_fields(head.headers); // not hop-by-hop ones
         ex->set_log_tag(tag);
+        ex->mark_upstream_head(loop_.clock().mono_ms());
         ex->status(head.status);
         ex->raw_headers(Entry::header_block(fields));
         if (find_field(fields, "date")) ex->omit_date();

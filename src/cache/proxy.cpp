@@ -47,6 +47,13 @@ void Proxy::configure(const config::Config& cfg) {
     settings_.max_object_size = cfg.max_object_size;
     settings_.max_body_size = cfg.max_body_size;
     settings_.hot_object_max = cfg.hot_object_max;
+    settings_.x_forwarded = cfg.x_forwarded;
+    settings_.forwarded = cfg.forwarded;
+    settings_.trusted_proxies.clear();
+    for (const std::string& s : cfg.trusted_proxies) {
+        std::string error;
+        if (auto c = parse_cidr(s, &error)) settings_.trusted_proxies.push_back(*c);
+    }
     deferred_.set_max_running(cfg.deferred_concurrency);
 }
 
@@ -120,6 +127,7 @@ void Proxy::handle(http::Exchange& ex) {
         kv::send_error(ex, 404, "not_found", "no route for " + std::string(req.path));
         return;
     }
+    ex.set_route(route->log_name, route->log_origin);
     if (shut_down_) {
         kv::send_error(ex, 503, "shutting_down", "edgecached is shutting down");
         return;
@@ -149,7 +157,10 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
     int64_t now = loop_.clock().now_s();
     if (found.entry) {
         const Entry& e = *found.entry;
-        switch (decide_reuse(e.freshness(), cc, now, settings_.honor_client_no_cache)) {
+        Reuse reuse = decide_reuse(e.freshness(), cc, now, settings_.honor_client_no_cache);
+        if (log::enabled(log::Level::debug))
+            log_reuse(base, e.freshness(), reuse, now, found.memory);
+        switch (reuse) {
         case Reuse::serve: {
             ++(found.memory ? route->stats.hits_memory : route->stats.hits_disk);
             int64_t ttl = fresh_until(e.freshness()) - now;
@@ -178,7 +189,11 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
         pass(ex, route, false); // a HEAD miss is forwarded as HEAD and nothing is stored
         return;
     }
+    if (!found.entry) LOG_DEBUG("cache %s: no stored copy", std::string(key_url(base)).c_str());
     if (hit_for_pass(base)) {
+        LOG_DEBUG("cache %s: hit-for-pass: a recent answer was not shareable, forwarding "
+                  "without coalescing",
+                  std::string(key_url(base)).c_str());
         ++route->stats.hit_for_pass;
         pass(ex, route, true);
         return;
@@ -187,6 +202,28 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
     auto it = fills_.find(key);
     if (it != fills_.end() && it->second->join(ex.defer())) return;
     start_fill(ex, route, std::move(base), std::move(key), found.entry);
+}
+
+void Proxy::log_reuse(const std::string& base, const Freshness& f, Reuse reuse, int64_t now,
+                      bool memory) {
+    State st = state_at(f, now);
+    const char* verdict = reuse == Reuse::serve ? "HIT"
+                          : reuse == Reuse::serve_stale
+                              ? "STALE served, revalidating in the background"
+                              : "not served unvalidated";
+    const char* why = reuse != Reuse::revalidate ? ""
+                      : st == State::fresh || st == State::stale_while_revalidate
+                          ? " (the client's Cache-Control asks for a fresher copy)"
+                      : st == State::stale_if_error_only
+                          ? " (past stale-while-revalidate; stale-if-error keeps it for failures)"
+                          : " (past every stale window)";
+    LOG_DEBUG("cache %s: %s: stored copy (%s) is %s%s: age %llds, lifetime %llds from %s, "
+              "swr %llds, sie %llds%s",
+              std::string(key_url(base)).c_str(), verdict, memory ? "memory" : "disk",
+              state_name(st), why, static_cast<long long>(current_age(f, now)),
+              static_cast<long long>(f.lifetime), lifetime_source_name(f.source),
+              static_cast<long long>(f.swr), static_cast<long long>(f.sie),
+              f.revalidate_each_use ? ", no-cache: validated on every use" : "");
 }
 
 void Proxy::start_fill(http::Exchange& ex, const std::shared_ptr<Route>& route, std::string base,

@@ -22,6 +22,7 @@
 #include "origin/origins.hpp"
 #include "store/store.hpp"
 #include "util/log.hpp"
+#include "util/ip.hpp"
 
 namespace ec::cache {
 
@@ -36,6 +37,9 @@ struct ProxySettings {
     uint64_t max_body_size = 100ull << 20;
     uint64_t hot_object_max = 1ull << 20;
     int64_t hit_for_pass_s = 30; // how long a non-shareable answer sends a key past coalescing
+    bool x_forwarded = true;     // X-Forwarded-For / X-Forwarded-Proto upstream
+    bool forwarded = true;       // RFC 7239 Forwarded upstream
+    std::vector<Cidr> trusted_proxies; // peers whose forwarding headers are kept
 };
 
 // What sits in the hot tier: an entry and the generations it was valid for, so one counter
@@ -124,6 +128,9 @@ private:
     void remember(const std::string& key, const std::shared_ptr<const Entry>& e);
 
     void handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route);
+    // The debug line explaining how a stored copy was (or was not) used.
+    void log_reuse(const std::string& base, const Freshness& f, Reuse reuse, int64_t now,
+                   bool memory);
     void start_fill(http::Exchange& ex, const std::shared_ptr<Route>& route, std::string base,
                     std::string key, std::shared_ptr<const Entry> stale);
     void schedule_revalidation(const std::shared_ptr<Route>& route, const std::string& base,
@@ -182,7 +189,12 @@ private:
 // (set from the origin's `host` or the client's), plus Via. With `cacheable`, the client's
 // conditional and Range headers are dropped too: a fill asks for the whole representation,
 // and Accept-Encoding is sent as the class the Vary key uses (AcceptEncoding::class_name).
+// With settings.x_forwarded / settings.forwarded, the client's address is appended to
+// X-Forwarded-For / Forwarded (and X-Forwarded-Proto set) — keeping the incoming values only
+// when the peer is in settings.trusted_proxies or on a Unix socket; a request without a peer
+// (background revalidation) carries none of them.
 std::vector<origin::Header> upstream_headers(const http::Request& req,
-                                             const config::OriginSpec* spec, bool cacheable);
+                                             const config::OriginSpec* spec, bool cacheable,
+                                             const ProxySettings& settings);
 
 } // namespace ec::cache

@@ -1,6 +1,8 @@
 // RouteTable: longest-prefix route matching, policies derived from route options.
 #include "cache/routes.hpp"
 
+#include "util/intern.hpp"
+
 namespace ec::cache {
 
 void CacheCounters::add(const CacheCounters& o) {
@@ -33,6 +35,8 @@ void RouteTable::configure(const std::vector<config::RouteSpec>& routes, bool he
     for (const config::RouteSpec& spec : routes) {
         auto r = std::make_shared<Route>();
         r->spec = spec;
+        r->log_name = intern(spec.name);
+        r->log_origin = intern(spec.origin);
         r->policy.ttl = spec.ttl;
         r->policy.force_ttl = spec.force_ttl;
         r->policy.stale_while_revalidate = spec.stale_while_revalidate;

@@ -17,6 +17,9 @@ struct Route {
     config::RouteSpec spec;
     FreshnessPolicy policy; // policy.ttl_by_status points into spec
     CacheCounters stats;
+    // spec.name and spec.origin interned (util/intern.hpp): access records keep these.
+    const char* log_name = "";
+    const char* log_origin = "";
 };
 
 // The path a request's route is chosen on: every %XX decoded (%2F and %2E included), '\\'

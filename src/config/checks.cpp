@@ -1,7 +1,9 @@
 // Value checks for string options: paths, names, addresses, patterns.
 #include "config/checks.hpp"
 
+#include "config/access_format.hpp"
 #include "config/address.hpp"
+#include "util/ip.hpp"
 
 namespace ec::config::detail {
 
@@ -61,6 +63,16 @@ std::string check_socket_path(std::string_view v) {
 std::string check_access_log(std::string_view v) {
     if (v.empty()) return "must be a file path or \"-\" (stderr); use null to turn it off";
     return "";
+}
+
+std::string check_access_format(std::string_view v) {
+    std::string error;
+    return compile_access_format(v, &error) ? "" : error;
+}
+
+std::string check_cidr(std::string_view v) {
+    std::string error;
+    return parse_cidr(v, &error) ? "" : error;
 }
 
 } // namespace ec::config::detail

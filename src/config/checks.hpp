@@ -15,5 +15,7 @@ std::string check_host_header(std::string_view v);     // host[:port] for a Host
 std::string check_tcp_address(std::string_view v);     // a listen address that is not unix:
 std::string check_socket_path(std::string_view v);     // fits sun_path
 std::string check_access_log(std::string_view v);      // a path or "-"
+std::string check_access_format(std::string_view v);   // "default", "json" or a $template
+std::string check_cidr(std::string_view v);            // "10.0.0.0/8", "::1", ...
 
 } // namespace ec::config::detail

@@ -31,6 +31,8 @@ const Flag g_flags[] = {
     {"--check-config", "", "",
      "Validate the configuration and try what a start opens (the access log, error pages, "
      "every listener and the admin socket, the data dir); print any error and exit 1, else 0."},
+    {"--print-config", "", "",
+     "Print the effective configuration (defaults filled in, flags applied) as JSON and exit."},
     {"--version", "", "", "Print the version and exit."},
     {"--help", "", "", "Print this help and exit."},
 };
@@ -101,6 +103,8 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args) {
             cmd.origin = *value;
         else if (name == "--check-config")
             cmd.check_config = true;
+        else if (name == "--print-config")
+            cmd.print_config = true;
         else if (name == "--version")
             cmd.version = true;
         else if (name == "--help")

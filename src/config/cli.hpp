@@ -31,6 +31,7 @@ struct CommandLine {
     std::string origin;                         // --origin URL; non-empty replaces origins+routes
     std::map<std::string, std::string> options; // option name -> value, from the other flags
     bool check_config = false;
+    bool print_config = false;
     bool version = false;
     bool help = false;
 };

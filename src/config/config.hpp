@@ -92,12 +92,19 @@ struct Config {
     uint32_t deferred_concurrency = 0;
 
     std::string log_level;
+    std::string log_format;
     std::string access_log;  // empty = off
+    std::string access_log_format;
+    bool request_id = true;
     std::string error_pages; // directory of 502/503/504 pages; empty = generic JSON errors
     bool honor_client_no_cache = false;
     bool expose_tags = false;
     bool heuristic_freshness = false;
     std::vector<std::string> evictable_namespaces;
+
+    bool x_forwarded = true;
+    bool forwarded = true;
+    std::vector<std::string> trusted_proxies;
 
     std::map<std::string, OriginSpec> origins;
     std::vector<RouteSpec> routes;

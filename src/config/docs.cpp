@@ -430,4 +430,111 @@ std::string to_json(const Config& cfg) {
     return config_json(cfg, true);
 }
 
+std::string to_pretty_json(const Config& cfg) {
+    return pretty_json(to_json(cfg));
+}
+
+std::string roff_escape(std::string_view text) {
+    std::string out;
+    bool line_start = true;
+    for (char c : text) {
+        if (line_start && (c == '.' || c == '\'')) out += "\\&";
+        if (c == '\\')
+            out += "\\e";
+        else if (c == '-')
+            out += "\\-";
+        else
+            out += c;
+        line_start = c == '\n';
+    }
+    return out;
+}
+
+namespace {
+
+std::string man_header(std::string_view name, int section, std::string_view title) {
+    return ".TH " + std::string(name) + " " + std::to_string(section) + " \"\" \"edgecached " +
+           EC_VERSION + "\" \"" + std::string(title) + "\"\n";
+}
+
+template <class T> void man_option(std::string& out, std::string_view name, const Option<T>& o) {
+    out += ".TP\n\\fB" + roff_escape(name) + "\\fR (" + roff_escape(type_cell(o));
+    std::string d = default_cell(o);
+    if (!d.empty()) out += d == "required" ? "; required" : "; default " + roff_escape(d);
+    if (!o.reloadable) out += "; restart to change";
+    out += ")\n" + roff_escape(o.doc) + "\n";
+}
+
+} // namespace
+
+std::string man_daemon() {
+    std::string out = man_header("EDGECACHED", 8, "System Administration");
+    out += ".SH NAME\nedgecached \\- edge cache daemon: caching reverse proxy and key\\-value "
+           "store\n.SH SYNOPSIS\n.B edgecached\n[\\fIFLAGS\\fR]\n.SH DESCRIPTION\n"
+           "edgecached serves a Workers\\-KV\\-style key\\-value API and caches origin responses "
+           "(RFC 9111) in an LMDB environment with an in\\-memory hot tier. It is administered "
+           "with \\fBedgecachectl\\fR(8) over a Unix socket; its configuration file is described "
+           "in \\fBedgecached.json\\fR(5).\n.PP\n"
+           "Precedence: flag > config file > systemd environment > built\\-in default. Flags "
+           "still win after a reload.\n.SH OPTIONS\n";
+    for (const Flag& f : flags()) {
+        out += ".TP\n\\fB" + roff_escape(f.name) + "\\fR";
+        if (!f.metavar.empty()) out += " \\fI" + roff_escape(f.metavar) + "\\fR";
+        out += "\n" + roff_escape(f.doc) + "\n";
+    }
+    out += ".SH SIGNALS\n"
+           ".TP\n\\fBSIGHUP\\fR\nRe\\-read the configuration file; an invalid one is refused "
+           "and the running configuration stays (\\fBedgecachectl reload\\fR reports the "
+           "result).\n"
+           ".TP\n\\fBSIGUSR1\\fR\nReopen the access log (after rotation).\n"
+           ".TP\n\\fBSIGTERM\\fR, \\fBSIGINT\\fR\nStop accepting, finish in\\-flight requests "
+           "for up to drain_timeout_ms, commit and exit; a second signal closes what is left.\n"
+           ".SH ENVIRONMENT\n"
+           ".TP\n\\fBSTATE_DIRECTORY\\fR, \\fBRUNTIME_DIRECTORY\\fR\nSet by systemd: the "
+           "default data directory and the directory of the admin socket.\n"
+           ".TP\n\\fBJOURNAL_STREAM\\fR\nWhen it names standard error, every log line starts "
+           "with its syslog priority (<3> error ... <7> debug) for journald.\n"
+           ".TP\n\\fBNOTIFY_SOCKET\\fR, \\fBLISTEN_FDS\\fR\nsd_notify readiness and socket "
+           "activation.\n"
+           ".SH FILES\n"
+           ".TP\n/etc/edgecached/edgecached.json\nThe configuration file the systemd unit "
+           "passes with \\-\\-config.\n"
+           ".TP\n/var/lib/edgecached\nThe data directory (data_dir) under systemd.\n"
+           ".TP\n/run/edgecached/admin.sock\nThe admin socket under systemd.\n"
+           ".SH EXIT STATUS\n0 after a clean shutdown or a valid \\-\\-check\\-config; 1 on a "
+           "configuration or start\\-up error; 2 on a usage error.\n"
+           ".SH SEE ALSO\n\\fBedgecachectl\\fR(8), \\fBedgecached.json\\fR(5), "
+           "\\fBsystemctl\\fR(1), \\fBjournalctl\\fR(1)\n";
+    return out;
+}
+
+std::string man_config() {
+    std::string out = man_header("EDGECACHED.JSON", 5, "File Formats");
+    out += ".SH NAME\nedgecached.json \\- edgecached configuration file\n.SH SYNOPSIS\n"
+           "/etc/edgecached/edgecached.json\n.SH DESCRIPTION\n"
+           "A JSON object; every key is optional and takes its default when absent. Sizes take "
+           "bytes or strings like \"4GiB\"; durations are milliseconds. "
+           "\\fBedgecached \\-\\-print\\-config\\fR prints the effective configuration with "
+           "every default filled in; \\fBedgecached \\-\\-check\\-config\\fR validates a file. "
+           "Options marked \"restart to change\" are not applied by a reload.\n";
+    std::string_view group;
+    for (const auto& o : config_options()) {
+        if (o.group != group) {
+            group = o.group;
+            out += ".SH " + roff_escape(group) + "\n";
+        }
+        man_option(out, o.name, o);
+    }
+    out += ".SH ORIGIN KEYS\nEach value under \\fBorigins\\fR is an object with these keys "
+           "(give url or servers).\n";
+    for (const auto& o : origin_options())
+        man_option(out, "origins.<name>." + std::string(o.name), o);
+    out += ".SH ROUTE KEYS\nEach element of \\fBroutes\\fR is an object with these keys; the "
+           "longest matching prefix wins.\n";
+    for (const auto& o : route_options())
+        man_option(out, "routes[]." + std::string(o.name), o);
+    out += ".SH SEE ALSO\n\\fBedgecached\\fR(8), \\fBedgecachectl\\fR(8)\n";
+    return out;
+}
+
 } // namespace ec::config

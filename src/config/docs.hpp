@@ -29,9 +29,18 @@ std::string commented_example_config();
 // origins.<name>.* and routes[].* keys included. The README embeds it verbatim.
 std::string reference_markdown();
 
+// Manual pages (roff, man(7) macros) from the same tables: edgecached(8) from the flags, with
+// signals, files and environment; edgecached.json(5) from every option, origin and route key.
+std::string man_daemon();
+std::string man_config();
+// Escapes text for roff: backslashes, and a leading '.' or '\'' that would start a request.
+std::string roff_escape(std::string_view text);
+
 // The config as compact JSON in the config file's shape (loadable again), for
 // GET /admin/config: secrets that are set (admin_token, api_token) are written as "***",
 // unset nullable options as null, sizes as strings like "1GiB", origins given a url keep it.
 std::string to_json(const Config& cfg);
+// The same, pretty-printed with two-space indents (edgecached --print-config).
+std::string to_pretty_json(const Config& cfg);
 
 } // namespace ec::config

@@ -272,7 +272,15 @@ const Option<Config> g_config[] = {
      .default_json = R"("info")",
      .choices = "debug|info|warn|error",
      .group = g_log,
-     .doc = "Least severe level written to stderr."},
+     .doc = "Least severe level written to stderr (debug explains every cache decision)."},
+    {.name = "log_format",
+     .type = Type::enumeration,
+     .field = &C::log_format,
+     .default_json = R"("text")",
+     .choices = "text|json",
+     .group = g_log,
+     .doc = "stderr lines as text (\"<time> <level> <message>\") or JSON objects {\"time\", "
+            "\"level\", \"msg\"}; under journald each line starts with its <N> priority."},
     {.name = "access_log",
      .type = Type::string,
      .field = &C::access_log,
@@ -281,6 +289,46 @@ const Option<Config> g_config[] = {
      .group = g_log,
      .doc = "Access log file (\"-\" for stderr; reopened on SIGUSR1); null turns it off.",
      .check = check_access_log},
+    {.name = "access_log_format",
+     .type = Type::string,
+     .field = &C::access_log_format,
+     .default_json = R"("default")",
+     .group = g_log,
+     .doc =
+         "\"default\", \"json\" (one object per line, every field) or a template of text and "
+         "$fields: $time $peer $client $method $target $protocol $request $status $bytes "
+         "$duration_ms $cache $host $user_agent $referer $request_id $upstream_ms $route $origin.",
+     .check = check_access_format},
+    {.name = "request_id",
+     .type = Type::boolean,
+     .field = &C::request_id,
+     .default_json = "true",
+     .group = g_log,
+     .doc = "Give each data-plane request an X-Request-Id (the client's, else generated): sent "
+            "to origins, echoed in the response, logged as $request_id."},
+
+    {.name = "x_forwarded",
+     .type = Type::boolean,
+     .field = &C::x_forwarded,
+     .default_json = "true",
+     .group = g_proxy,
+     .doc = "Tell origins who asked: append the client's address to X-Forwarded-For and set "
+            "X-Forwarded-Proto."},
+    {.name = "forwarded",
+     .type = Type::boolean,
+     .field = &C::forwarded,
+     .default_json = "true",
+     .group = g_proxy,
+     .doc = "Append an RFC 7239 Forwarded element (for=<client>;proto=http) on requests to "
+            "origins."},
+    {.name = "trusted_proxies",
+     .type = Type::string_list,
+     .field = &C::trusted_proxies,
+     .default_json = "[]",
+     .group = g_proxy,
+     .doc = "Peers (IP or CIDR, like \"10.0.0.0/8\") whose X-Forwarded-For, X-Forwarded-Proto "
+            "and Forwarded are kept and appended to; from any other peer they are replaced.",
+     .check = check_cidr},
 
     {.name = "error_pages",
      .type = Type::string,

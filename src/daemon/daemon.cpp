@@ -104,6 +104,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     });
     access_log_ = std::make_unique<AccessLog>(loop_);
     access_log_->open(cfg_.access_log);
+    tail_ = std::make_unique<Tail>(loop_, *access_log_);
     admin_ = std::make_unique<admin::AdminApi>(admin::AdminDeps{
         loop_, *server_, *store_, *proxy_, *origins_, latency_, ns_stats_,
         [this]() -> const config::Config& { return cfg_; }, [this] { return reload(); },
@@ -112,6 +113,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     server_->on_exchange_done = [this](http::Exchange& ex) {
         latency_.record(uv_hrtime() - ex.start_ns());
         access_log_->record(ex);
+        tail_->publish(ex);
     };
     systemd_ = std::make_unique<SystemdNotify>(loop_);
     open_listeners();
@@ -148,8 +150,13 @@ void Daemon::apply_runtime_settings() {
     cloudflare_kv_->set_max_body_size(cfg_.max_body_size);
     workerd_kv_->set_rules(rules);
     workerd_kv_->set_max_body_size(cfg_.max_body_size);
+    std::string format_error;
+    if (auto format = config::compile_access_format(cfg_.access_log_format, &format_error))
+        access_log_->set_format(*format); // the loader checked it; this cannot fail
     ec::log::Level lvl;
     if (ec::log::parse_level(cfg_.log_level, &lvl)) ec::log::set_level(lvl);
+    ec::log::Format format;
+    if (ec::log::parse_format(cfg_.log_format, &format)) ec::log::set_format(format);
 }
 
 void Daemon::open_listeners() {
@@ -242,6 +249,7 @@ void Daemon::begin_shutdown(const char* why) {
         return;
     }
     draining_ = true;
+    tail_->shutdown(); // tail streams never end by themselves
     systemd_->stopping("draining " + std::to_string(server_->connection_count()) +
                        " connection(s)");
     LOG_INFO("%s: draining %zu connection(s), up to %u ms", why, server_->connection_count(),

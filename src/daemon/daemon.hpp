@@ -15,6 +15,7 @@
 #include "daemon/access_log.hpp"
 #include "daemon/router.hpp"
 #include "daemon/systemd_notify.hpp"
+#include "daemon/tail.hpp"
 #include "http/server.hpp"
 #include "kv/cloudflare_api.hpp"
 #include "kv/native_api.hpp"
@@ -65,6 +66,7 @@ public:
     kv::WorkerdBackend& workerd_kv() { return *workerd_kv_; }
     cache::Proxy& proxy() { return *proxy_; }
     admin::AdminApi& admin() { return *admin_; }
+    Tail& tail() { return *tail_; }
     kv::NamespaceStats& namespace_stats() { return ns_stats_; }
     // The first TCP data-plane listener as bound ("127.0.0.1:8787"); "" when there is none.
     std::string first_tcp_listener() const;
@@ -93,6 +95,7 @@ private:
     std::unique_ptr<origin::Origins> origins_;
     std::unique_ptr<cache::Proxy> proxy_;
     std::unique_ptr<AccessLog> access_log_;
+    std::unique_ptr<Tail> tail_; // after access_log_, which renders its records
     std::unique_ptr<admin::AdminApi> admin_;
     std::unique_ptr<SystemdNotify> systemd_;
     std::vector<std::unique_ptr<Router>> routers_;

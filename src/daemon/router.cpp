@@ -89,6 +89,7 @@ bool Router::authorized_for_kv(http::Exchange& ex, AuthStyle style) {
 void Router::handle(http::Exchange& ex) {
     const http::Request& req = ex.request();
     std::string_view path = req.path;
+    if (!roles_.admin && daemon_.config().request_id) ex.assign_request_id();
     if (!roles_.kv_backend.empty()) {
         if (!authorized_for_kv(ex, AuthStyle::workerd)) return;
         return daemon_.workerd_kv().handle(ex, roles_.kv_backend);
@@ -136,6 +137,10 @@ void Router::health(http::Exchange& ex) {
 
 void Router::admin(http::Exchange& ex) {
     if (test_routes && test_routes(daemon_, ex)) return; // only in -Dtest_hooks=true builds
+    if (ex.request().path == "/admin/tail") {
+        if (ex.request().method != HTTP_GET) return kv::send_method_not_allowed(ex, "GET");
+        return daemon_.tail().subscribe(ex);
+    }
     daemon_.admin().handle(ex);
 }
 

@@ -87,6 +87,8 @@ void Connection::start() {
         int len = sizeof peer_;
         uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&peer_), &len);
         uv_tcp_nodelay(&handle_.tcp, 1);
+    } else {
+        peer_.ss_family = AF_UNIX;
     }
     start_reading();
 }
@@ -565,6 +567,7 @@ void Connection::fill_request(const char* base) {
     r.expect_continue = false;
     r.headers.clear();
     r.host = {};
+    r.peer = reinterpret_cast<const sockaddr*>(&peer_);
     for (const HeaderSpan& h : hdrs_) {
         r.headers.push_back(Header{view(h.name), trim_ows(view(h.value))});
         if (iequals(r.headers.back().name, "host")) r.host = r.headers.back().value;

@@ -18,6 +18,53 @@ void Exchange::reset(uint64_t seq, uint64_t now_ms) {
     body_bytes_ = 0;
     stream_length_.reset();
     log_tag_ = "-";
+    upstream_ms_.reset();
+    route_ = origin_ = nullptr;
+    response_has_request_id_ = false;
+    req_.request_id = {};
+}
+
+namespace {
+// 64 random bits per process, so ids from two runs (or two nodes) do not collide.
+uint64_t process_nonce() {
+    static const uint64_t nonce = [] {
+        uint64_t n = 0;
+        uv_random(nullptr, nullptr, &n, sizeof n, 0, nullptr);
+        return n ^ uv_hrtime();
+    }();
+    return nonce;
+}
+bool acceptable_request_id(std::string_view v) {
+    if (v.empty() || v.size() > 128) return false;
+    for (char c : v)
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+    return true;
+}
+// True when a "Name: value\r\n" block holds an X-Request-Id line.
+bool block_has_request_id(std::string_view block) {
+    for (size_t at = 0; at < block.size();) {
+        if (istarts_with(block.substr(at), "x-request-id:")) return true;
+        size_t nl = block.find('\n', at);
+        if (nl == std::string_view::npos) break;
+        at = nl + 1;
+    }
+    return false;
+}
+} // namespace
+
+void Exchange::assign_request_id() {
+    if (auto v = req_.header("x-request-id"); v && acceptable_request_id(*v)) {
+        req_.request_id = *v;
+        return;
+    }
+    // A process-wide counter, mixed with the nonce: unique within the run, unguessable across.
+    static uint64_t counter = 0;
+    uint64_t words[2] = {process_nonce(), ++counter};
+    static constexpr char hex[] = "0123456789abcdef";
+    for (int w = 0; w < 2; ++w)
+        for (int i = 0; i < 16; ++i)
+            generated_id_[w * 16 + i] = hex[(words[w] >> (60 - 4 * i)) & 0xf];
+    req_.request_id = std::string_view(generated_id_, sizeof generated_id_);
 }
 
 Exchange& Exchange::status(int code, std::string_view reason) {
@@ -34,6 +81,7 @@ Exchange& Exchange::status(int code, std::string_view reason) {
 }
 
 Exchange& Exchange::header(std::string_view name, std::string_view value) {
+    if (iequals(name, "x-request-id")) response_has_request_id_ = true;
     std::string& b = conn_->out().bytes;
     b.append(name);
     b.append(": ");
@@ -52,6 +100,8 @@ Exchange& Exchange::header(std::string_view name, uint64_t value) {
 }
 
 Exchange& Exchange::raw_headers(std::string_view block) {
+    if (!req_.request_id.empty() && !response_has_request_id_)
+        response_has_request_id_ = block_has_request_id(block);
     conn_->out().bytes.append(block);
     return *this;
 }
@@ -78,6 +128,11 @@ void Exchange::finish_head(std::optional<uint64_t> content_length, bool chunked)
         } else if (chunked) {
             b.append("Transfer-Encoding: chunked\r\n");
         }
+    }
+    if (!req_.request_id.empty() && !response_has_request_id_) {
+        b.append("X-Request-Id: ");
+        b.append(req_.request_id);
+        b.append("\r\n");
     }
     if (!omit_date_) {
         b.append("Date: ");

@@ -76,6 +76,22 @@ public:
     // Free-form tag the access log prints (e.g. "HIT", "MISS"); must point to static storage.
     void set_log_tag(const char* tag) { log_tag_ = tag; }
     const char* log_tag() const { return log_tag_; }
+    // The proxy route and origin that took the request, for access records; both must point to
+    // storage that outlives the exchange (interned names). nullptr when no route took it.
+    void set_route(const char* route, const char* origin) {
+        route_ = route;
+        origin_ = origin;
+    }
+    const char* route() const { return route_; }
+    const char* origin() const { return origin_; }
+    // Milliseconds from the request's arrival to the origin's response head, for the access
+    // log; nullopt when no origin was asked on this request's behalf.
+    void mark_upstream_head(uint64_t now_mono_ms) { upstream_ms_ = now_mono_ms - start_mono_ms_; }
+    std::optional<uint64_t> upstream_ms() const { return upstream_ms_; }
+    // Gives the request an id in request().request_id: the client's X-Request-Id when it is 1
+    // to 128 visible ASCII characters, else 32 hex digits unique to this process run. The id
+    // is echoed as X-Request-Id in the response unless the response already carries one.
+    void assign_request_id();
 
 private:
     friend class Connection;
@@ -100,6 +116,11 @@ private:
     uint64_t body_bytes_ = 0;
     std::optional<uint64_t> stream_length_;
     const char* log_tag_ = "-";
+    std::optional<uint64_t> upstream_ms_;
+    const char* route_ = nullptr;
+    const char* origin_ = nullptr;
+    bool response_has_request_id_ = false;
+    char generated_id_[32] = {};
 };
 
 // A handle to a deferred Exchange that keeps its connection's memory alive (not the connection

@@ -8,6 +8,8 @@
 
 #include <llhttp.h>
 
+struct sockaddr;
+
 namespace ec::http {
 
 inline constexpr size_t kBodyPadding = 64;
@@ -42,6 +44,12 @@ public:
     std::string_view body;
 
     std::vector<Header> headers; // capacity reused across the connection's requests
+    // The client's address (the connection's; AF_UNIX for a Unix-socket listener), or nullptr
+    // for a request the daemon makes itself (a background revalidation).
+    const sockaddr* peer = nullptr;
+    // X-Request-Id for this request (the client's or a generated one; see
+    // Exchange::assign_request_id), empty when none was assigned. Valid like the other views.
+    std::string_view request_id;
 
     // First header with this name (ASCII case-insensitive), or nullopt.
     std::optional<std::string_view> header(std::string_view name) const;

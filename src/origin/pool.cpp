@@ -34,6 +34,9 @@ PoolStats Pool::stats() const {
 std::vector<ServerStatus> Pool::servers() const {
     return core_->server_status();
 }
+bool Pool::set_admin_health(std::string_view server, AdminHealth h) {
+    return core_->set_admin_health(server, h);
+}
 void Pool::reset_stats() {
     core_->stats() = PoolStats{};
 }

@@ -86,6 +86,10 @@ public:
     PoolStats stats() const;
     std::vector<ServerStatus> servers() const;
     void reset_stats();
+    // The operator's override for one server ("host:port" as configured) or, with an empty
+    // name, every server of the origin. Returns false when no server has that name. Servers a
+    // reload keeps keep their override; queued requests re-pick at once.
+    bool set_admin_health(std::string_view server, AdminHealth h);
 
 private:
     std::unique_ptr<PoolCore> core_;

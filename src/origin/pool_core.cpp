@@ -103,13 +103,13 @@ PoolCore::Pick PoolCore::pick(ExchangeImpl& ex, std::shared_ptr<Server>& out) {
     // longest ago; its cooldown is the likeliest to have been too pessimistic.
     std::shared_ptr<Server> best;
     for (const auto& s : servers_) {
-        if (ex.tried(s.get()) || !s->valid()) continue;
+        if (ex.tried(s.get()) || !s->valid() || s->taken_out()) continue;
         if (!best || s->last_failure_ms() < best->last_failure_ms()) best = s;
     }
     if (!best) {
         // Servers whose names do not even parse: let the exchange report why.
         for (const auto& s : servers_)
-            if (!ex.tried(s.get())) {
+            if (!ex.tried(s.get()) && !s->taken_out()) {
                 out = s;
                 return Pick::server;
             }
@@ -264,6 +264,17 @@ PoolStats PoolCore::snapshot() const {
     s.queued = queue_.size();
     s.in_flight = in_flight_;
     return s;
+}
+
+bool PoolCore::set_admin_health(std::string_view server, AdminHealth h) {
+    bool found = false;
+    for (const auto& s : servers_)
+        if (server.empty() || s->name() == server) {
+            s->set_admin_health(h);
+            found = true;
+        }
+    if (found) capacity_changed(); // queued requests re-pick: a server came up or went away
+    return found;
 }
 
 std::vector<ServerStatus> PoolCore::server_status() const {

@@ -50,6 +50,8 @@ public:
     PoolStats& stats() { return stats_; }
     PoolStats snapshot() const;
     std::vector<ServerStatus> server_status() const;
+    // See Pool::set_admin_health.
+    bool set_admin_health(std::string_view server, AdminHealth h);
     uint64_t now() const { return uv_now(const_cast<loop::Loop&>(loop_).uv()); }
     bool is_shut() const { return shut_; }
     // True on the stack of fetch(): failures must be posted, not delivered.

@@ -206,6 +206,11 @@ void Server::close_idle_older_than(uint64_t cutoff) {
         idle_.front()->close(); // conn_closed() removes it
 }
 
+void Server::set_admin_health(AdminHealth h) {
+    admin_ = h;
+    if (taken_out()) close_idle_older_than(UINT64_MAX);
+}
+
 void Server::close_all() {
     while (!conns_.empty())
         conns_.back()->close();
@@ -266,6 +271,7 @@ ServerStatus Server::status(uint64_t now) const {
     s.requests = requests;
     s.failures = failures_;
     s.last_error = last_error_;
+    s.admin = admin_;
     return s;
 }
 

@@ -58,7 +58,18 @@ public:
     size_t idle() const { return idle_.size(); }
 
     // --- Health
-    bool up(uint64_t now) const { return !active_down_ && now >= down_until_; }
+    // Up for new requests: the operator's override first (admin_health), then the checks.
+    bool up(uint64_t now) const {
+        if (admin_ != AdminHealth::automatic) return admin_ == AdminHealth::healthy;
+        return !active_down_ && now >= down_until_;
+    }
+    // Sick or draining by the operator: not even panic mode may pick it.
+    bool taken_out() const {
+        return admin_ == AdminHealth::sick || admin_ == AdminHealth::draining;
+    }
+    AdminHealth admin_health() const { return admin_; }
+    // Sets the override; taking the server out closes its idle connections at once.
+    void set_admin_health(AdminHealth h);
     uint64_t last_failure_ms() const { return last_failure_ms_; }
     void record_failure(uint64_t now, const std::string& why, const Tuning& t);
     void record_success();
@@ -103,6 +114,7 @@ private:
     uint64_t down_until_ = 0;
     uint64_t last_failure_ms_ = 0;
     bool active_down_ = false;
+    AdminHealth admin_ = AdminHealth::automatic;
     uint64_t failures_ = 0;
     std::string last_error_;
 };

@@ -49,4 +49,28 @@ int gateway_status(ErrorKind k) {
     }
 }
 
+const char* admin_health_name(AdminHealth h) {
+    switch (h) {
+    case AdminHealth::automatic:
+        return "auto";
+    case AdminHealth::sick:
+        return "sick";
+    case AdminHealth::healthy:
+        return "healthy";
+    case AdminHealth::draining:
+        return "drain";
+    }
+    return "?";
+}
+
+bool parse_admin_health(std::string_view s, AdminHealth* out) {
+    for (auto h :
+         {AdminHealth::automatic, AdminHealth::sick, AdminHealth::healthy, AdminHealth::draining})
+        if (s == admin_health_name(h)) {
+            *out = h;
+            return true;
+        }
+    return false;
+}
+
 } // namespace ec::origin

@@ -135,6 +135,17 @@ struct PoolStats {
 };
 
 // One configured server, for metrics and /admin/stats.
+// An operator's override of a server's health (edgecachectl origin sick|healthy|drain|auto).
+enum class AdminHealth : uint8_t {
+    automatic, // health checks and failures decide
+    sick,      // down as if every check failed: no new requests
+    healthy,   // up whatever the checks and failures say
+    draining,  // no new requests; in-flight ones finish, idle connections close
+};
+// "auto", "sick", "healthy", "drain"; parse_admin_health returns false on anything else.
+const char* admin_health_name(AdminHealth h);
+bool parse_admin_health(std::string_view s, AdminHealth* out);
+
 struct ServerStatus {
     std::string server; // "host:port" as configured
     bool up = true;
@@ -146,6 +157,7 @@ struct ServerStatus {
     uint64_t requests = 0; // attempts sent to this server
     uint64_t failures = 0; // connect failures, first-byte timeouts, resets
     std::string last_error;
+    AdminHealth admin = AdminHealth::automatic;
 };
 
 } // namespace ec::origin

@@ -15,11 +15,26 @@ const char* level_name(Level l);
 
 void set_level(Level l);
 Level level();
+
+// How a line looks. text: "<ISO-8601 UTC> <level> <message>"; json: {"time":…,"level":…,
+// "msg":…} (one object per line, for collectors that parse JSON).
+enum class Format { text, json };
+// Parses "text" | "json"; returns false on anything else.
+bool parse_format(std::string_view s, Format* out);
+void set_format(Format f);
+
+// Looks at JOURNAL_STREAM (set by systemd when stderr is connected to the journal) and, when it
+// names stderr's device:inode, prefixes every later line with its syslog priority ("<3>" for
+// error, "<4>" warn, "<6>" info, "<7>" debug, as sd-daemon.h's SD_ERR… do) so journald files it
+// under that priority (`journalctl -p warning`) and drops the line's own timestamp, which the
+// journal records anyway. Returns true when stderr is the journal.
+bool detect_journal();
 inline bool enabled(Level l) {
     return static_cast<int>(l) >= static_cast<int>(level());
 }
 
-// Writes "<ISO-8601 UTC> <level> <message>\n" with a single write(2), so lines never interleave.
+// Writes one line (see Format, detect_journal) with a single write(2), so lines never
+// interleave. Messages longer than about 4 KiB are truncated.
 void write(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void vwrite(Level l, const char* fmt, va_list ap);
 

@@ -27,3 +27,4 @@ def test_access_log_lines_and_reopen(make_daemon, tmp_path):
     while time.time() < deadline and not (log.exists() and log.read_text()):
         time.sleep(0.05)
     assert '"GET /health HTTP/1.1" 200' in log.read_text()
+

@@ -27,6 +27,8 @@ const std::vector<OptionSpec> kOptions = {
     {"ttl", Arity::value},          {"expiration", Arity::value},  {"metadata", Arity::value},
     {"limit", Arity::value},        {"url", Arity::value},         {"token", Arity::value},
     {"allow-pending", Arity::flag},
+    {"server", Arity::value},       {"filter", Arity::value},      {"count", Arity::value},
+    {"seconds", Arity::value},      {"interval", Arity::value},    {"once", Arity::value},
 };
 
 constexpr const char* kOverview =
@@ -47,6 +49,11 @@ constexpr const char* kOverview =
     "  reload                      re-read the config file (like SIGHUP)\n"
     "  backup DIR                  copy the data (compacted) into a new directory\n"
     "  config                      show the running configuration\n"
+    "  origin list                 origins' servers: health, connections, errors\n"
+    "  origin sick|healthy|drain|auto NAME [--server H:P]\n"
+    "                              override a server's health (drain: no new requests)\n"
+    "  tail [--filter F]...        stream access records live (status>=500, cache=MISS, /api/)\n"
+    "  top [--filter F]...         hottest paths, miss and error rates by route and origin\n"
     "\n"
     "Options:\n"
     "  --socket PATH   admin socket (default: $EDGECACHE_SOCKET, then\n"
@@ -164,6 +171,53 @@ constexpr const char* kConfig = "Usage: edgecachectl config [--json]\n"
                                 "\n"
                                 "Prints the running configuration (GET /admin/config).\n";
 
+constexpr const char* kOrigin =
+    "Usage: edgecachectl origin list [--json]\n"
+    "       edgecachectl origin sick|healthy|drain|auto NAME [--server HOST:PORT] [--json]\n"
+    "\n"
+    "Shows and overrides the health of an origin's servers (GET /admin/origins,\n"
+    "POST /admin/origins/health), like varnishadm backend.set_health.\n"
+    "\n"
+    "  list      every origin's servers: up/down, the override, open and idle connections,\n"
+    "            requests, failures and the last error\n"
+    "  sick      take the servers out as if their health checks failed\n"
+    "  healthy   keep the servers in whatever their checks and failures say\n"
+    "  drain     send no new requests; requests in flight finish, idle connections close\n"
+    "  auto      back to the health checks and failure counting\n"
+    "\n"
+    "  --server HOST:PORT  one server of the origin (as configured) instead of all of them\n"
+    "\n"
+    "An override lasts until changed or the daemon restarts; a reload keeps it for servers it\n"
+    "keeps. Exits 3 when the origin or server does not exist.\n";
+
+constexpr const char* kTail =
+    "Usage: edgecachectl tail [--filter F]... [--count N] [--seconds N] [--json]\n"
+    "\n"
+    "Streams the daemon's access records as requests complete (GET /admin/tail), like\n"
+    "varnishncsa or redis-cli MONITOR, without touching the access log file. Lines look like\n"
+    "the default access log; --json prints each record as the JSON access-log form.\n"
+    "\n"
+    "  --filter F   keep records matching F (repeatable; all must match):\n"
+    "                 status>=500  status=404  status!=200   (= != >= <= > <)\n"
+    "                 cache=MISS   method=POST  host=H  route=R  origin=O   (= or !=)\n"
+    "                 path=/api/ or just /api/  (the path starts with it)\n"
+    "  --count N    stop after N records\n"
+    "  --seconds N  stop after N seconds\n"
+    "\n"
+    "A reader slower than the traffic loses records rather than slow the daemon; the count\n"
+    "lost so far is reported on stderr (a {\"dropped\":N} line with --json).\n";
+
+constexpr const char* kTop =
+    "Usage: edgecachectl top [--filter F]... [--interval S] [--once S] [--limit N] [--json]\n"
+    "\n"
+    "Watches live traffic (GET /admin/tail) and shows the hottest paths and, per route and\n"
+    "origin, request counts, miss and 5xx rates since it started, like varnishtop. On a\n"
+    "terminal it redraws every --interval seconds (default 2) until Ctrl-C; otherwise (or\n"
+    "with --once S or --json) it prints one report after S seconds (default --interval).\n"
+    "\n"
+    "  --filter F   as for tail\n"
+    "  --limit N    paths shown (default 20)\n";
+
 struct Command {
     const char* name;
     int (*run)(Context&);
@@ -175,7 +229,8 @@ const Command kCommands[] = {
     {"purge", cmd_purge, kPurge},       {"warm", cmd_warm, kWarm},
     {"inspect", cmd_inspect, kInspect}, {"kv", cmd_kv, kKv},
     {"reload", cmd_reload, kReload},    {"backup", cmd_backup, kBackup},
-    {"config", cmd_config, kConfig},
+    {"config", cmd_config, kConfig},    {"origin", cmd_origin, kOrigin},
+    {"tail", cmd_tail, kTail},          {"top", cmd_top, kTop},
 };
 
 const Command* find_command(std::string_view name) {
