@@ -138,8 +138,19 @@ def setup_session(e):
     e.proxy()
 
 
+def setup_operator(e):
+    """"Watching and steering a running node": an origin "app" (shown as 127.0.0.1:8080)."""
+    e.origin = Origin().start()
+    e.start({"origins": {"app": {"url": e.origin.url}},
+             "routes": [{"name": "api", "prefix": "/api/", "origin": "app"}]})
+    del e.subst["127.0.0.1:8787"]  # --print-config shows the file's listen, not the daemon's
+    e.subst["127.0.0.1:8080"] = e.origin.address
+    e.subst["/etc/edgecached/edgecached.json"] = os.path.join(ROOT, "systemd", "edgecached.json")
+
+
 SETUPS = {"not-running": setup_not_running, "check-config": setup_check_config,
-          "admin-purge": setup_admin_purge, "session": setup_session}
+          "admin-purge": setup_admin_purge, "session": setup_session,
+          "operator": setup_operator}
 
 
 def test_every_console_block_is_tested():
