@@ -36,7 +36,12 @@ def deb(tmp_path_factory):
         pytest.skip("debhelper is not installed")
     work = tmp_path_factory.mktemp("pkg")
     src = work / "edgecached"
-    ignore = shutil.ignore_patterns("build*", "obj-*", ".git", "__pycache__", "*.pyc")
+    def ignore(directory, names):
+        # Build trees and git metadata at the top; caches anywhere.
+        top = os.path.samefile(directory, ROOT)
+        return [n for n in names if n in ("__pycache__", ".git") or n.endswith(".pyc") or
+                (top and (n.startswith("build") or n.startswith("obj-")))]
+
     shutil.copytree(ROOT, src, ignore=ignore, symlinks=True)
     env = dict(os.environ, DEB_BUILD_OPTIONS="parallel=2")
     run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env)
