@@ -292,9 +292,10 @@ void Fill::log_verdict() const {
                                                    : "larger than max_object_size";
     LOG_DEBUG("cache %s: status %d not stored: %.*s%s", url_.c_str(), status_,
               static_cast<int>(why.size()), why.data(),
-              shareable_                         ? ""
-              : fresh_.why_not == "authorization" ? "; not shareable (this client's credentials)"
-                                                  : "; not shareable, so the key goes hit-for-pass");
+              shareable_ ? ""
+              : fresh_.why_not == "authorization"
+                  ? "; not shareable (this client's credentials)"
+                  : "; not shareable, so the key goes hit-for-pass");
 }
 
 // The body outgrew max_object_size: it is streamed to the primary but neither kept nor shared.

@@ -21,8 +21,8 @@
 #include "loop/loop.hpp"
 #include "origin/origins.hpp"
 #include "store/store.hpp"
-#include "util/log.hpp"
 #include "util/ip.hpp"
+#include "util/log.hpp"
 
 namespace ec::cache {
 

@@ -26,9 +26,9 @@ const std::vector<OptionSpec> kOptions = {
     {"file", Arity::value},         {"concurrency", Arity::value}, {"host", Arity::value},
     {"ttl", Arity::value},          {"expiration", Arity::value},  {"metadata", Arity::value},
     {"limit", Arity::value},        {"url", Arity::value},         {"token", Arity::value},
-    {"allow-pending", Arity::flag},
-    {"server", Arity::value},       {"filter", Arity::value},      {"count", Arity::value},
-    {"seconds", Arity::value},      {"interval", Arity::value},    {"once", Arity::value},
+    {"allow-pending", Arity::flag}, {"server", Arity::value},      {"filter", Arity::value},
+    {"count", Arity::value},        {"seconds", Arity::value},     {"interval", Arity::value},
+    {"once", Arity::value},
 };
 
 constexpr const char* kOverview =
