@@ -238,6 +238,11 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("expirations", st.expired_swept + st.expired_on_read);
     w.field("expired_swept", st.expired_swept).field("expired_on_read", st.expired_on_read);
     w.field("backup_in_progress", d_.store.backup_in_progress());
+    w.key("commit_failures").begin_object();
+    w.field("disk_full", st.commit_failures[2]).field("map_full", st.commit_failures[1]);
+    w.field("io", st.commit_failures[3]);
+    w.end_object();
+    if (*d_.store.fault_reason()) w.field("fault", d_.store.fault_reason());
     w.end_object();
 
     w.key("hot_tier").begin_object();
@@ -397,7 +402,15 @@ void AdminApi::metrics(http::Exchange& ex) {
     p.one("edgecached_store_map_size_bytes", "gauge", "LMDB map size.", mu.map_size);
     p.one("edgecached_store_map_used_bytes", "gauge", "LMDB map in use.", mu.used_bytes);
     p.one("edgecached_store_commits_total", "counter", "Write transactions committed.", st.commits);
-    p.one("edgecached_store_syncs_total", "counter", "fdatasync calls.", st.syncs);
+    p.one("edgecached_store_syncs_total", "counter",
+          "mdb_env_sync calls (batch durability's periodic syncs).", st.syncs);
+    p.head("edgecached_store_commit_failures_total", "counter",
+           "Writes refused for lack of room or a failing disk, by reason.");
+    p.sample("edgecached_store_commit_failures_total", "reason=\"disk_full\"",
+             st.commit_failures[2]);
+    p.sample("edgecached_store_commit_failures_total", "reason=\"map_full\"",
+             st.commit_failures[1]);
+    p.sample("edgecached_store_commit_failures_total", "reason=\"io\"", st.commit_failures[3]);
     p.one("edgecached_store_evicted_total", "counter", "Records evicted because the map was full.",
           st.evicted);
     p.one("edgecached_store_expired_total", "counter", "Records expired (swept or found on read).",

@@ -321,8 +321,8 @@ std::shared_ptr<const Entry> Proxy::load(const std::string& key, bool* memory) {
     return e;
 }
 
-void Proxy::remember(const std::string& key, const std::shared_ptr<const Entry>& e) {
-    if (hot_.capacity() == 0 || e->charge() > settings_.hot_object_max) return;
+bool Proxy::remember(const std::string& key, const std::shared_ptr<const Entry>& e) {
+    if (hot_.capacity() == 0 || e->charge() > settings_.hot_object_max) return false;
     const std::shared_ptr<Route> route =
         table_.match(key_url(key).substr(0, key_url(key).find('?')));
     int64_t deadline = HotTierBase::kNoDeadline;
@@ -333,6 +333,12 @@ void Proxy::remember(const std::string& key, const std::shared_ptr<const Entry>&
     item->entry = e;
     item->gen = gens_.slots(key);
     hot_.put(key, std::move(item), e->charge(), deadline);
+    return true;
+}
+
+void Proxy::forget(const std::string& key, const std::shared_ptr<const Entry>& e) {
+    auto item = hot_.get(key, loop_.clock().now_ms());
+    if (item && item->entry == e) hot_.erase(key);
 }
 
 Proxy::Found Proxy::lookup(const std::string& base, const http::Request& req) {
@@ -371,12 +377,15 @@ void Proxy::store_entry(const std::string& base, const std::string& key,
         return;
     }
     int64_t expires = retain_until(e->freshness());
-    if (expires <= loop_.clock().now_s()) {
+    // A full or failing disk: serve without storing (a fill a second still tries, to notice
+    // when space is back).
+    if (expires <= loop_.clock().now_s() || !store_.admit_optional_write()) {
         ++route.stats.not_stored;
         if (settled) settled();
         return;
     }
-    // Exactly once, from on_commit or (when the op failed) from done.
+    // Exactly once: once lookups can find the entry (in memory, else in LMDB after the
+    // commit), or when the op failed.
     auto once = std::make_shared<std::function<void()>>(std::move(settled));
     ++route.stats.stores;
     std::shared_ptr<const Entry> marker;
@@ -390,17 +399,24 @@ void Proxy::store_entry(const std::string& base, const std::string& key,
         std::string_view payload = *e->blob();
         return txn.put_tagged_record(key, payload, expires, tags);
     };
-    op.on_commit = [this, base, key, e, marker, snap, once] {
-        // The hot tier only ever holds what LMDB holds; a purge between submit and commit
-        // already deleted the record, so leave memory alone too.
-        if (gens_.still_valid(base, snap)) {
-            if (marker) remember(base, marker);
-            remember(key, e);
-        }
+    // Served from memory at once: the commit is a round trip to the store's writer thread (an
+    // fsync with durability sync), and the next request must not go to the origin meanwhile.
+    // A purge meanwhile sweeps memory and deletes the record after this op commits; a failed
+    // store takes the entry out again, so memory holds only what LMDB holds or is committing.
+    if (marker) remember(base, marker);
+    // Lookups find it in memory now: the fill need not hold on to it until the commit.
+    if (remember(key, e)) {
+        if (auto fn = std::exchange(*once, nullptr)) fn();
+    }
+    op.on_commit = [once] {
         if (auto fn = std::exchange(*once, nullptr)) fn();
     };
-    op.done = [url, once](Status st) {
-        if (!st) LOG_WARN("storing %s failed: %s", url.c_str(), st.error().message.c_str());
+    op.done = [this, base, key, e, marker, url, once](Status st) {
+        if (!st) {
+            LOG_WARN("storing %s failed: %s", url.c_str(), st.error().message.c_str());
+            forget(key, e);
+            if (marker) forget(base, marker);
+        }
         if (auto fn = std::exchange(*once, nullptr)) fn();
     };
     store_.submit(std::move(op));

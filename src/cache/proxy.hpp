@@ -125,7 +125,10 @@ private:
     // this request should store under when the Vary names are known.
     Found lookup(const std::string& base, const http::Request& req);
     std::shared_ptr<const Entry> load(const std::string& key, bool* memory);
-    void remember(const std::string& key, const std::shared_ptr<const Entry>& e);
+    // Puts e in the memory tier; false when the tier takes no object of its size.
+    bool remember(const std::string& key, const std::shared_ptr<const Entry>& e);
+    // Drops key's memory-tier entry if it is still `e` (a store of it failed).
+    void forget(const std::string& key, const std::shared_ptr<const Entry>& e);
 
     void handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route);
     // The debug line explaining how a stored copy was (or was not) used.

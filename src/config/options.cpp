@@ -99,8 +99,9 @@ const Option<Config> g_config[] = {
      .choices = "sync|batch",
      .reloadable = false,
      .group = g_storage,
-     .doc = "\"sync\" acknowledges writes after fsync; \"batch\" at commit, syncing every "
-            "sync_interval_ms (a power loss may lose that window)."},
+     .doc = "\"sync\" acknowledges writes after their commit is durable; \"batch\" at commit, "
+            "with the meta page synced by the next commit or sync_interval_ms later (a power "
+            "loss may undo the last transaction)."},
     {.name = "sync_interval_ms",
      .type = Type::duration,
      .field = &C::sync_interval_ms,
@@ -108,7 +109,7 @@ const Option<Config> g_config[] = {
      .min = 10,
      .max = hour_ms,
      .group = g_storage,
-     .doc = "How often durability \"batch\" flushes committed writes to disk."},
+     .doc = "How long after a commit durability \"batch\" syncs the last meta page to disk."},
     {.name = "max_readers",
      .type = Type::integer,
      .field = &C::max_readers,

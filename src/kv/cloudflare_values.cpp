@@ -112,7 +112,6 @@ void CloudflareApi::put_value(http::Exchange& ex, const store::Namespace& ns, st
 
     // The value is stored straight from the request body (a view of it, multipart or not):
     // the ExchangeRef in `apply` keeps the connection's buffers alive until the op is done.
-    ++stats_.of(ns.title).writes;
     http::ExchangeRef ref = ex.defer();
     store::WriteOp op;
     op.apply = [id = ns.id, key = std::move(key), value, meta = std::move(meta), exp = *expiration,
@@ -121,7 +120,11 @@ void CloudflareApi::put_value(http::Exchange& ex, const store::Namespace& ns, st
         if (!n) return n.error();
         return txn.kv_put(*n, key, value, meta, exp);
     };
-    op.done = answer(ref, "{}");
+    // Only a committed write counts (the stats outlive the store: declared before it).
+    op.done = [answer = answer(ref, "{}"), stats = &stats_, title = ns.title](Status st) {
+        if (st) ++stats->of(title).writes;
+        answer(std::move(st));
+    };
     store_.submit(std::move(op));
 }
 

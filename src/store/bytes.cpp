@@ -14,6 +14,11 @@ Error lmdb_error(int rc, std::string_view what) {
                           "storage is full (map_size reached) while trying to " +
                               std::string(what));
     }
+    if (rc == ENOSPC || rc == EDQUOT || rc == EIO) {
+        // The disk under the data dir is full (LMDB reports a short write as EIO) or failing.
+        return make_error(507, "storage_full",
+                          "cannot store: " + std::string(what) + ": " + mdb_strerror(rc));
+    }
     return make_error(500, "storage_error", std::string(what) + ": " + mdb_strerror(rc));
 }
 

@@ -72,8 +72,9 @@ inline std::string expiry_key(int64_t expires_at) {
     return k;
 }
 
-// Maps an LMDB return code to an API error: MDB_MAP_FULL → 507 storage_full, anything else →
-// 500 storage_error with mdb_strerror's text. `what` names the operation ("put record").
+// Maps an LMDB return code to an API error: MDB_MAP_FULL, ENOSPC, EDQUOT and EIO → 507
+// storage_full, anything else → 500 storage_error with mdb_strerror's text. `what` names the
+// operation ("put record").
 Error lmdb_error(int rc, std::string_view what);
 
 // Fills buf with n bytes from the kernel CSPRNG (getrandom, else /dev/urandom). False on failure.

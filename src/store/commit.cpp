@@ -1,5 +1,6 @@
-// Group commit: queued ops share one write txn per loop iteration; syncs run on the thread pool.
+// Group commit, loop side: batches to the writer thread, completions, map-full retries, flush.
 #include <exception>
+#include <sys/statvfs.h>
 
 #include "store/bytes.hpp"
 #include "store/store_impl.hpp"
@@ -11,17 +12,6 @@ namespace ec::store {
 using detail::lmdb_error;
 
 namespace {
-
-Status apply_op(WriteOp& op, WriteTxn& txn) {
-    if (!op.apply) return Status::ok();
-    try {
-        return op.apply(txn);
-    } catch (const std::exception& e) {
-        return make_error(500, "internal", std::string("write failed: ") + e.what());
-    } catch (...) {
-        return make_error(500, "internal", "write failed");
-    }
-}
 
 // Runs user code that must not throw into the loop.
 template <class Fn> void call_safely(const char* what, Fn&& fn) {
@@ -38,226 +28,165 @@ template <class Fn> void call_safely(const char* what, Fn&& fn) {
 
 void Store::Impl::submit(WriteOp op) {
     queue_.push_back(std::move(op));
-    // The commit runs in this iteration's check phase; make sure the loop gets there without
+    // The hand-off runs in this iteration's check phase; make sure the loop gets there without
     // blocking in poll when the caller is a timer or a posted callback.
     loop_.wake();
 }
 
 void Store::Impl::on_iteration() {
-    // No snapshot is held across the commit (it would pin the pages the commit frees).
+    // No snapshot is held across iterations (it would pin the pages commits free).
     reset_read_txn();
-    commit_queued(true);
+    dispatch();
     reset_read_txn();
 }
 
-void Store::Impl::run_batch(std::vector<WriteOp>& ops, std::vector<size_t> idx, BatchResult& res) {
-    while (!idx.empty()) {
-        MDB_txn* txn = nullptr;
-        int rc = mdb_txn_begin(env_->env(), nullptr, 0, &txn);
-        if (rc != 0) {
-            Error e = lmdb_error(rc, "begin write transaction");
-            for (size_t i : idx)
-                res.status[i] = e;
-            return;
-        }
-        WriteTxnImpl wt(txn, env_->dbs(), codec_, now_s());
-        bool retry = false;
-        for (size_t pos = 0; pos < idx.size(); ++pos) {
-            Status st = apply_op(ops[idx[pos]], wt);
-            if (!st) {
-                // The op may have written half its changes: drop the whole txn and rerun the
-                // batch without it, so one bad write never fails the others.
-                mdb_txn_abort(txn);
-                res.status[idx[pos]] = st;
-                idx.erase(idx.begin() + static_cast<ptrdiff_t>(pos));
-                retry = true;
-                break;
-            }
-        }
-        if (retry) continue;
-        stats_.expired_skipped += wt.expired_skipped();
-        rc = mdb_txn_commit(txn);
-        if (rc != 0) {
-            if (idx.size() > 1) {
-                // Can't tell which op made the commit fail (e.g. MDB_MAP_FULL while saving the
-                // free list): commit them one by one.
-                uint64_t held_back = 0;
-                if (commit_fail_log_.allow(loop_.clock().mono_ms(), &held_back))
-                    LOG_WARN("store: commit of %zu ops failed (%s); committing them one by one "
-                             "(%llu more since the last line)",
-                             idx.size(), mdb_strerror(rc),
-                             static_cast<unsigned long long>(held_back));
-                for (size_t i : idx)
-                    run_batch(ops, {i}, res);
-                return;
-            }
-            res.status[idx[0]] = lmdb_error(rc, "commit");
-            return;
-        }
-        ++stats_.commits;
-        dirty_ = true;
-        for (size_t i : idx)
-            res.committed[i] = true;
-        for (const auto& ns : wt.created())
-            add_namespace(ns);
-        return;
+void Store::Impl::dispatch() {
+    // What arrives while the writer commits forms the next transaction.
+    if (!writer_ || writer_->busy()) return;
+    std::unique_ptr<Batch> b = std::move(retry_);
+    if (b) {
+        b->evict = plan_eviction(b->map_full_round == 1 ? 1000 : 20000);
+    } else {
+        if (queue_.empty()) return;
+        b = std::make_unique<Batch>();
+        b->ops.swap(queue_);
+        b->idx.resize(b->ops.size());
+        for (size_t i = 0; i < b->ops.size(); ++i)
+            b->idx[i] = i;
+        b->evict = plan_evict_ahead();
     }
+    b->now_s = now_s();
+    writer_->start(std::move(b));
 }
 
-void Store::Impl::commit_queued(bool start_sync) {
-    // A callback below may flush() or submit(): new ops wait for the next round.
-    if (committing_ || queue_.empty()) return;
-    committing_ = true;
-    evict_ahead();
-    std::vector<WriteOp> ops;
-    ops.swap(queue_);
-    BatchResult res;
-    res.status.assign(ops.size(), Status::ok());
-    res.committed.assign(ops.size(), false);
-    std::vector<size_t> idx(ops.size());
-    for (size_t i = 0; i < ops.size(); ++i)
-        idx[i] = i;
-    run_batch(ops, std::move(idx), res);
-
-    // The map is full: make room and retry what failed for lack of it (two rounds, the second
-    // evicting more).
-    for (size_t want : {size_t{1000}, size_t{20000}}) {
-        std::vector<size_t> full;
-        for (size_t i = 0; i < ops.size(); ++i)
-            if (!res.committed[i] && !res.status[i].is_ok() && res.status[i].error().http == 507)
-                full.push_back(i);
-        if (full.empty()) break;
-        size_t evicted = evict_for_space(want);
-        uint64_t held_back = 0;
-        if (map_full_log_.allow(loop_.clock().mono_ms(), &held_back))
-            LOG_WARN("store: map full: evicted %zu record(s) to retry %zu write(s) (%llu more "
-                     "since the last line)",
-                     evicted, full.size(), static_cast<unsigned long long>(held_back));
-        if (evicted == 0) break;
-        for (size_t i : full)
-            res.status[i] = Status::ok();
-        run_batch(ops, std::move(full), res);
+void Store::Impl::retry_map_full(Batch& b, std::vector<bool>& handed_on) {
+    if (b.map_full_round >= 2) return;
+    auto next = std::make_unique<Batch>();
+    next->map_full_round = b.map_full_round + 1;
+    for (size_t i = 0; i < b.ops.size(); ++i) {
+        if (b.committed[i] || b.fault[i] != StorageFault::map_full) continue;
+        next->idx.push_back(next->ops.size());
+        next->ops.push_back(std::move(b.ops[i]));
+        // Kept when the writer finds nothing to evict and does not run the op again.
+        next->status.push_back(b.status[i]);
+        next->fault.push_back(StorageFault::map_full);
+        handed_on[i] = true;
     }
+    if (next->ops.empty()) return;
+    uint64_t held_back = 0;
+    if (map_full_log_.allow(loop_.clock().mono_ms(), &held_back))
+        LOG_WARN("store: map full: evicting to retry %zu write(s) (%llu more since the last line)",
+                 next->ops.size(), static_cast<unsigned long long>(held_back));
+    retry_ = std::move(next);
+}
+
+void Store::Impl::note_fault(StorageFault f, const std::string& error) {
+    bool new_state = fault_ != f;
+    fault_ = f;
+    fault_message_ = error;
+    uint64_t held_back = 0;
+    if (!new_state && !fault_log_.allow(loop_.clock().mono_ms(), &held_back)) return;
+    struct statvfs fs;
+    unsigned long long free_bytes = 0;
+    if (::statvfs(opts_.data_dir.c_str(), &fs) == 0)
+        free_bytes = static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize;
+    if (f == StorageFault::map_full)
+        LOG_ERROR("store: writes to %s fail: the map is full (map_size %llu bytes) and nothing "
+                  "more can be evicted: %s (%llu more since the last line)",
+                  opts_.data_dir.c_str(), static_cast<unsigned long long>(opts_.map_size),
+                  error.c_str(), static_cast<unsigned long long>(held_back));
+    else
+        LOG_ERROR("store: writes to %s fail (%s, %llu bytes free on its filesystem): %s (%llu "
+                  "more since the last line)",
+                  opts_.data_dir.c_str(), fault_name(f), free_bytes, error.c_str(),
+                  static_cast<unsigned long long>(held_back));
+}
+
+void Store::Impl::on_batch_done(std::unique_ptr<Batch> b) {
+    if (int rc = writer_->take_sync_error(); rc != 0) {
+        StorageFault f = classify_fault(rc, opts_.data_dir);
+        ++stats_.commit_failures[static_cast<size_t>(f)];
+        note_fault(f, std::string("mdb_env_sync: ") + mdb_strerror(rc));
+    }
+    if (!b) return;
+    stats_.commits += b->commits;
+    stats_.expired_skipped += b->expired_skipped;
+    stats_.expired_swept += b->expired_swept;
+    stats_.evicted += b->evicted;
+    for (const auto& ns : b->created)
+        add_namespace(ns);
+    if (b->map_full_round == 0 && b->evict.want > 0) {
+        evicted_ahead_ += b->freed;
+        if (b->freed == 0) evicting_ahead_ = false; // nothing evictable: MAP_FULL will say so
+    }
+    std::vector<bool> handed_on(b->ops.size(), false);
+    retry_map_full(*b, handed_on);
 
     // Readers from here on (on_commit, dones) see the commit.
     reset_read_txn();
 
     // Queue every done before running on_commit, so each is delivered exactly once even if a
     // callback destroys the store (its destructor drains the queue).
-    for (size_t i = 0; i < ops.size(); ++i) {
-        if (!res.committed[i]) {
-            ++stats_.ops_failed;
-            if (res.status[i].is_ok())
-                res.status[i] = Status(make_error(500, "internal", "write was not committed"));
-            complete(std::move(ops[i].done), res.status[i]);
-        } else {
+    bool wrote = false, faulted = false;
+    for (size_t i = 0; i < b->ops.size(); ++i) {
+        if (handed_on[i]) continue;
+        WriteOp& op = b->ops[i];
+        if (b->committed[i]) {
             ++stats_.ops_committed;
-            if (opts_.durability == Durability::sync)
-                sync_waiting_.push_back(std::move(ops[i].done));
-            else
-                complete(std::move(ops[i].done), Status::ok());
+            wrote = true;
+            complete(std::move(op.done), Status::ok());
+            continue;
         }
+        ++stats_.ops_failed;
+        Status st = std::move(b->status[i]);
+        if (st.is_ok()) st = Status(make_error(500, "internal", "write was not committed"));
+        if (StorageFault f = b->fault[i]; f != StorageFault::none) {
+            ++stats_.commit_failures[static_cast<size_t>(f)];
+            if (!faulted) note_fault(f, st.error().message);
+            faulted = true;
+        }
+        complete(std::move(op.done), std::move(st));
     }
-    committing_ = false;
+    if (wrote && !faulted && fault_ != StorageFault::none) {
+        LOG_INFO("store: writes to %s succeed again", opts_.data_dir.c_str());
+        fault_ = StorageFault::none;
+        fault_message_.clear();
+    }
     std::weak_ptr<bool> alive = alive_;
-    for (size_t i = 0; i < ops.size(); ++i) {
-        if (!res.committed[i] || !ops[i].on_commit) continue;
-        call_safely("on_commit", ops[i].on_commit);
+    for (size_t i = 0; i < b->ops.size(); ++i) {
+        if (handed_on[i] || !b->committed[i] || !b->ops[i].on_commit) continue;
+        call_safely("on_commit", b->ops[i].on_commit);
         if (alive.expired()) return;
     }
-    if (start_sync && opts_.durability == Durability::sync) maybe_start_sync();
     drain_completions();
-}
-
-void Store::Impl::maybe_start_sync() {
-    if (sync_job_ || !dirty_ || closing_) return;
-    auto job = std::make_shared<SyncJob>();
-    job->owner = this;
-    job->waiters.swap(sync_waiting_);
-    dirty_ = false;
-    sync_job_ = job;
-    MDB_env* env = env_->env();
-    std::function<void()> gate = sync_gate_;
-    // The worker touches only the env and the job; a later batch's dones wait in
-    // sync_waiting_ and share the next sync.
-    loop::queue_work(
-        loop_.uv(),
-        [job, env, gate] {
-            if (gate) gate();
-            int rc = mdb_env_sync(env, 1);
-            {
-                std::lock_guard<std::mutex> lk(job->mu);
-                job->rc = rc;
-                job->finished = true;
-            }
-            job->cv.notify_all();
-        },
-        [job](int status) {
-            if (job->owner) job->owner->on_sync_done(job, status);
-        });
-}
-
-void Store::Impl::on_sync_done(const std::shared_ptr<SyncJob>& job, int status) {
-    job->owner = nullptr;
-    if (sync_job_ == job) sync_job_.reset();
-    int rc;
-    bool ran;
-    {
-        std::lock_guard<std::mutex> lk(job->mu);
-        ran = job->finished;
-        rc = ran ? job->rc : status;
-    }
-    if (ran) ++stats_.syncs;
-    Status st = Status::ok();
-    if (rc != 0) {
-        LOG_ERROR("store: mdb_env_sync failed: %s", mdb_strerror(rc));
-        st =
-            Status(make_error(500, "sync_failed",
-                              std::string("syncing the data to disk failed: ") + mdb_strerror(rc)));
-        // No immediate retry: Linux reports a writeback error once, so a second fsync would
-        // "succeed" without the lost pages. The next commit starts the next sync.
-    }
-    for (auto& w : job->waiters)
-        complete(std::move(w), st);
-    job->waiters.clear();
-    maybe_start_sync();
-    drain_completions();
-}
-
-void Store::Impl::sync_now() {
-    std::vector<std::function<void(Status)>> waiters;
-    if (auto job = sync_job_) {
-        // The worker only touches the env and the job: wait for it, never for the loop.
-        std::unique_lock<std::mutex> lk(job->mu);
-        job->cv.wait(lk, [&] { return job->finished; });
-        lk.unlock();
-        ++stats_.syncs;
-        job->owner = nullptr; // its after-work callback becomes a no-op
-        sync_job_.reset();
-        waiters.swap(job->waiters);
-    }
-    for (auto& w : sync_waiting_)
-        waiters.push_back(std::move(w));
-    sync_waiting_.clear();
-    // One more sync covers everything committed, including what the in-flight job missed.
-    int rc = mdb_env_sync(env_->env(), 1);
-    ++stats_.syncs;
-    dirty_ = false;
-    Status st = Status::ok();
-    if (rc != 0) {
-        LOG_ERROR("store: mdb_env_sync failed: %s", mdb_strerror(rc));
-        st =
-            Status(make_error(500, "sync_failed",
-                              std::string("syncing the data to disk failed: ") + mdb_strerror(rc)));
-    }
-    for (auto& w : waiters)
-        complete(std::move(w), st);
+    if (alive.expired()) return;
+    // The ops' captures are loop objects: they die here, on the loop.
+    b.reset();
 }
 
 void Store::Impl::flush() {
     reset_read_txn();
-    commit_queued(false);
-    sync_now();
+    std::weak_ptr<bool> alive = alive_;
+    // The batch in flight, then what is queued now, then its map-full retries.
+    bool handed = false;
+    for (;;) {
+        if (writer_->busy()) {
+            on_batch_done(writer_->wait());
+            if (alive.expired()) return;
+            continue;
+        }
+        if (retry_ || (!handed && !queue_.empty())) {
+            handed = handed || !retry_;
+            dispatch();
+            continue;
+        }
+        break;
+    }
+    // batch durability: make the last meta page durable too. (sync: already is; harmless.)
+    int rc = mdb_env_sync(env_->env(), 1);
+    ++stats_.syncs;
+    if (rc != 0)
+        LOG_ERROR("store: mdb_env_sync of %s failed: %s", opts_.data_dir.c_str(), mdb_strerror(rc));
     drain_completions();
 }
 
@@ -318,7 +247,6 @@ void Store::Impl::start_sweep() {
 
 Store::Impl::~Impl() {
     sweep_timer_.reset();
-    sync_timer_.reset();
     loop_.remove_iteration_hook(hook_id_);
     // A done callback may have destroyed the store in the middle of a drain: deliver the rest.
     draining_ = false;
@@ -339,6 +267,7 @@ Store::Impl::~Impl() {
                 });
         }
     }
+    writer_.reset(); // joins the thread: no write transaction after this
     if (rtxn_) mdb_txn_abort(rtxn_);
     rtxn_ = nullptr;
     wait_for_backup();

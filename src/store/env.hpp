@@ -23,10 +23,10 @@ inline constexpr uint32_t kFormatVersion = 2;
 class Env {
 public:
     // Creates data_dir if missing, takes the flock on data_dir/lock, opens the environment with
-    // MDB_NOTLS | MDB_NOSYNC, creates the named databases and the meta record on first open
-    // (with a fresh random hash key) and checks them on later opens. Throws std::runtime_error
-    // naming the path and the reason ("in use by another edgecached", LMDB's error text, a
-    // format version from a newer build...).
+    // MDB_NOTLS (plus MDB_NOMETASYNC for batch durability), creates the named databases and the
+    // meta record on first open (with a fresh random hash key) and checks them on later opens.
+    // Throws std::runtime_error naming the path and the reason ("in use by another edgecached",
+    // LMDB's error text, a format version from a newer build...).
     static std::unique_ptr<Env> open(const Options& opts);
     ~Env(); // closes the environment, then releases the lock
     Env(const Env&) = delete;
@@ -48,6 +48,7 @@ private:
     Dbs dbs_;
     HashKey hash_key_;
     size_t max_key_size_ = 0;
+    uint64_t file_bytes_ = 0; // size of data.mdb at open (0 = new); see init_databases
 };
 
 } // namespace ec::store

@@ -1,4 +1,4 @@
-// Eviction when the map is full: expired records first, then the coldest evictable ones.
+// Eviction planning (loop side) when the map fills: expired records first, then the coldest.
 #include <algorithm>
 
 #include "store/bytes.hpp"
@@ -7,8 +7,6 @@
 
 namespace ec::store {
 
-using detail::lmdb_error;
-using detail::mval;
 using detail::sv;
 
 namespace {
@@ -52,11 +50,11 @@ Store::Impl::PageUse Store::Impl::page_use() {
     return u;
 }
 
-void Store::Impl::evict_ahead() {
+EvictPlan Store::Impl::plan_evict_ahead() {
     PageUse u = page_use();
-    if (u.map_pages == 0) return;
+    if (u.map_pages == 0) return {};
     if (!evicting_ahead_) {
-        if (u.used * 100 < u.map_pages * kEvictAheadPercent) return;
+        if (u.used * 100 < u.map_pages * kEvictAheadPercent) return {};
         evicting_ahead_ = true;
         evicted_ahead_ = 0;
         LOG_WARN("store: %llu%% of the map in use: evicting down to %llu%%",
@@ -66,86 +64,56 @@ void Store::Impl::evict_ahead() {
     if (u.used * 100 <= u.map_pages * kEvictTargetPercent) {
         evicting_ahead_ = false;
         LOG_INFO("store: evicted %zu record(s) ahead of a full map", evicted_ahead_);
-        return;
+        return {};
     }
-    // One slice per commit, down to the low-water mark: a delete costs ~4 us here, inline in
-    // the loop, so the 20,000 records an 8 GiB map's 10% came to stalled it ~80 ms at once.
-    // (Records per page, not pages per record: when k small records share a page, rounding
-    // pages-per-record up to 1 evicted 1/k of what was meant.)
+    // One slice per commit, down to the low-water mark: the 20,000 records an 8 GiB map's 10%
+    // came to once stalled every write behind them for ~80 ms. (Records per page, not pages
+    // per record: when k small records share a page, rounding pages-per-record up to 1
+    // evicted 1/k of what was meant.)
     uint64_t excess = u.used - u.map_pages * kEvictTargetPercent / 100;
     uint64_t records = u.used ? excess * u.records / u.used : 0;
-    size_t want = static_cast<size_t>(std::min<uint64_t>(records + 16, kEvictSlice));
-    size_t n = evict_for_space(want);
-    evicted_ahead_ += n;
-    if (n == 0) evicting_ahead_ = false; // nothing evictable: MAP_FULL will say so
+    return plan_eviction(static_cast<size_t>(std::min<uint64_t>(records + 16, kEvictSlice)));
 }
 
-size_t Store::Impl::evict_for_space(size_t want) {
-    // No snapshot of ours may pin the pages about to be freed.
-    reset_read_txn();
-    size_t freed = 0;
-
-    // 1. Expired records: nobody can read them any more.
-    MDB_txn* txn = nullptr;
-    if (mdb_txn_begin(env_->env(), nullptr, 0, &txn) == 0) {
-        auto r = delete_expired(ctx(txn), now_s(), want);
-        if (r && r->deleted > 0 && mdb_txn_commit(txn) == 0) {
-            ++stats_.commits;
-            freed += r->deleted;
-            stats_.expired_swept += r->deleted;
-        } else if (!r || r->deleted == 0) {
-            mdb_txn_abort(txn);
-        }
-    }
-    if (freed >= want) return freed;
-
-    // 2. The coldest evictable records: in expiry order (what expires soonest is worth least),
-    //    skipping what the hot tier has served recently (eviction_skip_).
+EvictPlan Store::Impl::plan_eviction(size_t want) {
+    EvictPlan plan;
+    plan.want = want;
+    // The coldest evictable records, in expiry order (what expires soonest is worth least),
+    // skipping what the hot tier has served recently (eviction_skip_). The writer deletes
+    // expired records first and takes from these only what is still missing.
     std::vector<uint32_t> nums;
     for (const std::string& title : opts_.evictable_namespaces)
         if (auto it = by_title_.find(title); it != by_title_.end()) nums.push_back(it->second->num);
-    if (mdb_txn_begin(env_->env(), nullptr, 0, &txn) != 0) return freed;
-    RecordCtx c = ctx(txn);
-    std::vector<std::string> victims;
+    auto t = read_txn();
+    if (!t) return plan;
+    int64_t now = now_s();
     std::vector<std::string> hot;
     MDB_cursor* cur = nullptr;
-    if (mdb_cursor_open(txn, env_->dbs().expiry, &cur) == 0) {
+    if (mdb_cursor_open(*t, env_->dbs().expiry, &cur) == 0) {
         MDB_val k, v;
         size_t examined = 0;
         for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-             rc == 0 && victims.size() < want && examined < want * 20;
+             rc == 0 && plan.victims.size() < want && examined < want * 20;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), ++examined) {
             MDB_val rk = v, rv;
-            if (mdb_get(txn, env_->dbs().records, &rk, &rv) != 0) continue;
+            if (mdb_get(*t, env_->dbs().records, &rk, &rv) != 0) continue;
             RecordView rec;
             if (!decode_record(sv(rk), sv(rv), &rec) || !evictable(rec.key, nums)) continue;
+            if (rec.expires_at <= now) continue; // expired: the writer's first step takes it
             if (eviction_skip_ && eviction_skip_(rec.key)) {
                 if (hot.size() < want) hot.emplace_back(rec.key);
                 continue;
             }
-            victims.emplace_back(rec.key);
+            plan.victims.emplace_back(rec.key);
         }
         mdb_cursor_close(cur);
     }
     // Not enough cold ones: recently used ones go too, rather than refusing the write.
-    for (size_t i = 0; victims.size() < want && i < hot.size(); ++i)
-        victims.push_back(std::move(hot[i]));
-    if (victims.empty()) {
-        mdb_txn_abort(txn);
-        return freed;
-    }
-    size_t deleted = 0;
-    for (const std::string& key : victims) {
-        auto r = delete_record(c, key);
-        if (!r) break;
-        deleted += r->has_value();
-    }
-    if (mdb_txn_commit(txn) != 0) return freed;
-    ++stats_.commits;
-    stats_.evicted += deleted;
-    freed += deleted;
-    if (deleted && evicted_hook_) evicted_hook_(deleted);
-    return freed;
+    for (size_t i = 0; plan.victims.size() < want && i < hot.size(); ++i)
+        plan.victims.push_back(std::move(hot[i]));
+    // No snapshot of ours may pin the pages about to be freed.
+    reset_read_txn();
+    return plan;
 }
 
 } // namespace ec::store

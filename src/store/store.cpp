@@ -2,6 +2,8 @@
 #include "store/store.hpp"
 
 #include <stdexcept>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "store/bytes.hpp"
 #include "store/store_impl.hpp"
@@ -32,11 +34,9 @@ Store::Impl::Impl(loop::Loop& loop, const Options& opts, std::unique_ptr<Env> en
         sweep_timer_->start(opts_.sweep_interval_ms, opts_.sweep_interval_ms);
         sweep_timer_->unref();
     }
-    if (opts_.durability == Durability::batch && opts_.sync_interval_ms > 0) {
-        sync_timer_ = std::make_unique<loop::Timer>(loop_.uv(), [this] { maybe_start_sync(); });
-        sync_timer_->start(opts_.sync_interval_ms, opts_.sync_interval_ms);
-        sync_timer_->unref();
-    }
+    writer_ = std::make_unique<Writer>(
+        loop_.uv(), *env_, codec_, opts_.durability, opts_.sync_interval_ms,
+        [this](std::unique_ptr<Batch> b) { on_batch_done(std::move(b)); });
 }
 
 Result<MDB_txn*> Store::Impl::read_txn() {
@@ -213,6 +213,22 @@ Store::MapUsage Store::Impl::map_usage() {
 
 std::unique_ptr<Store> Store::open(loop::Loop& loop, const Options& opts) {
     auto env = Env::open(opts);
+    // The map is only an upper bound; say so when the disk cannot hold it.
+    struct statvfs fs;
+    if (::statvfs(opts.data_dir.c_str(), &fs) == 0) {
+        uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+        struct stat st;
+        uint64_t file = ::stat((opts.data_dir + "/data.mdb").c_str(), &st) == 0
+                            ? static_cast<uint64_t>(st.st_size)
+                            : 0;
+        if (opts.map_size > file + free_bytes)
+            LOG_WARN("store: map_size %llu bytes exceeds the %llu bytes free on the filesystem of "
+                     "%s (plus %llu in data.mdb): the disk fills before the map; writes then "
+                     "answer 507 storage_full",
+                     static_cast<unsigned long long>(opts.map_size),
+                     static_cast<unsigned long long>(free_bytes), opts.data_dir.c_str(),
+                     static_cast<unsigned long long>(file));
+    }
     auto impl = std::make_unique<Impl>(loop, opts, std::move(env));
     LOG_INFO("store: opened %s (map %llu bytes, %s durability)", opts.data_dir.c_str(),
              static_cast<unsigned long long>(opts.map_size),
@@ -300,8 +316,26 @@ void Store::flush() {
 }
 
 const StoreStats& Store::stats() const {
+    uint64_t w = impl_->writer_->syncs();
+    impl_->stats_.syncs += w - impl_->writer_syncs_seen_;
+    impl_->writer_syncs_seen_ = w;
     return impl_->stats_;
 }
+const char* Store::fault_reason() const {
+    return fault_name(impl_->fault_);
+}
+const std::string& Store::fault_message() const {
+    return impl_->fault_message_;
+}
+bool Store::admit_optional_write() {
+    Impl& im = *impl_;
+    if (im.fault_ != StorageFault::disk_full && im.fault_ != StorageFault::io) return true;
+    uint64_t now = im.loop_.clock().mono_ms();
+    if (im.last_probe_ms_ != 0 && now - im.last_probe_ms_ < 1000) return false;
+    im.last_probe_ms_ = now;
+    return true;
+}
+
 void Store::reset_stats() {
     impl_->stats_ = {};
 }
@@ -312,8 +346,8 @@ Store::MapUsage Store::map_usage() {
     return impl_->map_usage();
 }
 
-void Store::set_sync_gate_for_test(std::function<void()> gate) {
-    impl_->sync_gate_ = std::move(gate);
+void Store::set_commit_gate_for_test(std::function<void()> gate) {
+    impl_->writer_->set_gate_for_test(std::move(gate));
 }
 
 void Store::sweep_now_for_test() {

@@ -21,10 +21,14 @@ struct Options {
     std::string data_dir; // created if missing; locked with flock(LOCK_EX|LOCK_NB)
     uint64_t map_size = 1ULL << 30;
     unsigned max_readers = 126;
-    // sync: a write's done runs only after an mdb_env_sync (on the thread pool) covering it.
-    // batch: done runs at commit and a timer syncs every sync_interval_ms, so a power loss or
-    // kernel crash may lose the writes of that window (a daemon crash alone loses nothing:
-    // committed pages are in the page cache).
+    // Every write transaction commits on the writer thread with LMDB's own ordering (data pages
+    // fsynced before the meta page that points at them; never MDB_NOSYNC).
+    // sync: a plain mdb_txn_commit (meta page fsynced too) before any done of the batch runs:
+    // an acknowledged write survives a process kill, a kernel crash and a power cut.
+    // batch: MDB_NOMETASYNC; done runs at commit, and the writer calls mdb_env_sync
+    // sync_interval_ms after a commit. A power cut or kernel crash may undo the last committed
+    // transaction (one group commit), never more and never the environment; a process kill
+    // loses nothing.
     Durability durability = Durability::sync;
     uint32_t sync_interval_ms = 1000;  // batch mode: mdb_env_sync period
     uint32_t sweep_interval_ms = 1000; // 0 = no sweep timer (tests sweep by hand)
@@ -111,20 +115,26 @@ struct StoreStats {
     uint64_t commits = 0;         // write transactions committed
     uint64_t ops_committed = 0;   // operations acknowledged OK
     uint64_t ops_failed = 0;      // operations that failed alone (batch retried without them)
-    uint64_t syncs = 0;           // mdb_env_sync calls
+    uint64_t syncs = 0;           // mdb_env_sync calls (batch durability's periodic ones, flush)
     uint64_t expired_swept = 0;   // records deleted by the sweeper
     uint64_t expired_on_read = 0; // point reads that found an expired record (not returned)
     uint64_t evicted = 0;         // records evicted because the map was full
     uint64_t expired_skipped = 0; // expired records passed over by listings and scans
+    // Writes that failed for lack of room or a failing disk, by reason, indexed by
+    // StorageFault: [1] map_full (nothing left to evict), [2] disk_full (ENOSPC, EDQUOT, EIO
+    // on a full filesystem), [3] io (other EIO, a failed sync). [0] is unused.
+    uint64_t commit_failures[4] = {0, 0, 0, 0};
 };
 
 class WriteTxn;
 
-// A unit of work for group commit. `apply` runs inside the shared write transaction and may run
-// more than once (when the batch is retried without another failed op), so it must only touch
-// the transaction. `on_commit` runs once, on the loop, right after the commit that included the
-// op (update in-memory mirrors here). `done` runs once the op is durable per `durability`, or
-// with the op's error; it is always called exactly once.
+// A unit of work for group commit. `apply` runs on the writer thread inside the shared write
+// transaction and may run more than once (when the batch is retried without another failed
+// op), so it must only touch the transaction and what it captured by value (or through a
+// shared_ptr the loop leaves alone until `done`), never loop state. The op itself is created
+// and destroyed on the loop. `on_commit` runs once, on the loop, after the commit that
+// included the op (update in-memory mirrors here). `done` runs on the loop once the op is
+// durable per `durability`, or with the op's error; it is always called exactly once.
 struct WriteOp {
     std::function<Status(WriteTxn&)> apply;
     std::function<void()> on_commit;
@@ -155,8 +165,9 @@ public:
     Result<KvListPage> kv_list(const Namespace& ns, std::string_view prefix,
                                std::string_view cursor, size_t limit);
 
-    // ---- writes: queued, committed together at the end of the loop iteration ----
-    // Queues op and wakes the loop; the commit runs in this iteration's check phase.
+    // ---- writes: queued, committed together on the writer thread ----
+    // Queues op and wakes the loop. At the end of the iteration the queue goes to the writer as
+    // one transaction if it is idle; otherwise it waits, growing, for the commit in flight.
     void submit(WriteOp op);
 
     // Convenience ops built on submit(). Validation of key/value/metadata is the caller's job;
@@ -218,8 +229,17 @@ public:
     void set_evictable_namespaces(std::vector<std::string> titles);
 
     // Writes every pending op now (shutdown path); returns after the final sync, with every
-    // done delivered. Blocks the loop on the in-flight sync and one fsync: not for the data path.
+    // done delivered. Blocks the loop on the writer and one fsync: not for the data path.
     void flush();
+
+    // ---- the storage condition (a full disk, a full map, a failing disk) ----
+    // "disk_full", "map_full" or "io" from the moment a write fails for lack of room or an I/O
+    // error until a later write commits; "" while writes succeed. /health reports it.
+    const char* fault_reason() const;
+    const std::string& fault_message() const; // the error of the last such failure
+    // Whether a write nobody waits for (a cache fill) should be attempted: always while writes
+    // succeed; during a disk_full / io condition one a second, to notice when space is back.
+    bool admit_optional_write();
 
     const StoreStats& stats() const;
     void reset_stats();
@@ -232,9 +252,9 @@ public:
     };
     MapUsage map_usage();
 
-    // Test hook: runs on the thread-pool worker right before each background mdb_env_sync, so
-    // a test can hold a sync in flight. Set it before submitting writes; nullptr clears it.
-    void set_sync_gate_for_test(std::function<void()> gate);
+    // Test hook: runs on the writer thread before each batch, so a test can hold a commit in
+    // flight. Set it while no write is in flight; nullptr clears it.
+    void set_commit_gate_for_test(std::function<void()> gate);
     // Runs one expiry sweep slice now (as the sweep timer does); the sweeper and lazy expiry
     // both use the loop's clock, so tests move time with loop.clock().advance_for_test().
     void sweep_now_for_test();

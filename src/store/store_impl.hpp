@@ -1,11 +1,9 @@
-// Store::Impl: the state behind Store — env, read txn, namespace mirror, commit queue, syncs.
+// Store::Impl: the state behind Store — env, read txn, namespace mirror, the writer and its queue.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,20 +12,10 @@
 #include "store/key_codec.hpp"
 #include "store/record.hpp"
 #include "store/store.hpp"
+#include "store/writer.hpp"
 #include "util/log.hpp"
 
 namespace ec::store {
-
-// One background mdb_env_sync. Shared by the loop thread and the worker: `finished` and `rc`
-// under `mu`; `owner` and `waiters` are touched on the loop thread only.
-struct SyncJob {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool finished = false;
-    int rc = 0;
-    Store::Impl* owner = nullptr; // cleared when the store stops caring (flush, destruction)
-    std::vector<std::function<void(Status)>> waiters; // dones released by this sync
-};
 
 struct BackupJob;
 
@@ -57,11 +45,13 @@ public:
     Result<EntryCounts> entry_counts();
     MapUsage map_usage();
 
-    // ---- group commit and syncs (commit.cpp) ----
+    // ---- group commit on the writer thread (commit.cpp) ----
     void submit(WriteOp op);
     void on_iteration();
-    // Commits every queued op; start_sync=false leaves the sync to the caller (flush).
-    void commit_queued(bool start_sync);
+    // Hands the next batch (a map-full retry first, else every queued op) to the idle writer.
+    void dispatch();
+    // The writer finished `b` (nullptr: only a periodic sync's report).
+    void on_batch_done(std::unique_ptr<Batch> b);
     void flush();
     void start_sweep();
 
@@ -70,8 +60,9 @@ public:
     std::unique_ptr<Env> env_;
     KeyCodec codec_;
     StoreStats stats_;
-    // Under a sustained full map every commit fails the same way: a line a second is enough.
-    log::Throttle commit_fail_log_, map_full_log_;
+    uint64_t writer_syncs_seen_ = 0; // the writer's sync count already added to stats_
+    // Under a sustained full map or disk every commit fails the same way: a line a second.
+    log::Throttle map_full_log_, fault_log_;
 
     // The iteration's read transaction: begun once, then reset / renewed (MDB_NOTLS).
     MDB_txn* rtxn_ = nullptr;
@@ -81,11 +72,13 @@ public:
     std::map<std::string, std::unique_ptr<Namespace>, std::less<>> by_title_;
     std::map<std::string, const Namespace*, std::less<>> by_id_;
 
-    std::vector<WriteOp> queue_;        // submitted, not yet committed
+    std::vector<WriteOp> queue_;        // submitted, not yet handed to the writer
+    std::unique_ptr<Batch> retry_;      // ops that found the map full, after eviction
+    std::unique_ptr<Writer> writer_;    // owns every write transaction
     std::shared_ptr<BackupJob> backup_; // the copy in progress (backup.cpp)
-    // Map full: deletes expired records, then up to `want` cold evictable ones, each step in
-    // its own transaction (evict.cpp). Returns how many records went.
-    size_t evict_for_space(size_t want);
+    // Map full: plans the eviction of up to `want` records — expired ones, then cold
+    // evictable ones the loop picks here (it knows what is hot) — for the writer (evict.cpp).
+    EvictPlan plan_eviction(size_t want);
     // LMDB needs free pages to commit anything — deletes included — so waiting for
     // MDB_MAP_FULL is too late: above kEvictAheadPercent of the map in real use, evict down to
     // kEvictTargetPercent before committing (a cheap check until the high-water mark gets there).
@@ -98,45 +91,33 @@ public:
         uint64_t page_size = 0, map_pages = 0, high_water = 0, used = 0, records = 0;
     };
     PageUse page_use();
-    void evict_ahead();
+    // Plans a slice of eviction for the next batch while the map is above the high-water mark.
+    EvictPlan plan_evict_ahead();
     std::function<bool(std::string_view key)> eviction_skip_; // true = recently used
-    std::function<void(size_t)> evicted_hook_;
     // Blocks until the backup in progress has finished: the env must outlive it.
     void wait_for_backup();
-    bool committing_ = false;
 
 private:
-    struct BatchResult {
-        std::vector<Status> status;  // per op; ok unless it failed alone
-        std::vector<bool> committed; // per op
-    };
-    // Runs ops[idx...] in one write transaction, dropping ops that fail and retrying; on a
-    // failed commit of several ops, commits them one by one.
-    void run_batch(std::vector<WriteOp>& ops, std::vector<size_t> idx, BatchResult& res);
-    void maybe_start_sync();
-    void on_sync_done(const std::shared_ptr<SyncJob>& job, int status);
-    // Waits for the in-flight sync, then syncs once more, and releases every waiter.
-    void sync_now();
+    // Moves the ops of `b` that found the map full into retry_, with an eviction round.
+    void retry_map_full(Batch& b, std::vector<bool>& handed_on);
+    // Enters (or stays in) the fault state `f` and logs it, a line a second at most.
+    void note_fault(StorageFault f, const std::string& error);
     void complete(std::function<void(Status)> done, Status st);
     void drain_completions();
 
-    // Committed data not yet covered by a started sync; dones waiting for that sync (sync mode).
-    bool dirty_ = false;
-    std::vector<std::function<void(Status)>> sync_waiting_;
-    std::shared_ptr<SyncJob> sync_job_;
-
-public:
-    std::function<void()> sync_gate_; // test hook, runs on the worker before mdb_env_sync
-
-private:
     // Callbacks ready to run, drained in order; survives the store being destroyed mid-drain.
     std::deque<std::pair<std::function<void(Status)>, Status>> completions_;
     bool draining_ = false;
     bool closing_ = false;
     bool sweep_in_flight_ = false;
+
+public:
+    // The disk or map condition the last failed write ran into; none once a write commits.
+    StorageFault fault_ = StorageFault::none;
+    std::string fault_message_;
+    uint64_t last_probe_ms_ = 0; // admit_optional_write's last admission during a fault
     size_t hook_id_ = 0;
     std::unique_ptr<loop::Timer> sweep_timer_;
-    std::unique_ptr<loop::Timer> sync_timer_;
 
 public:
     // Expires with the Impl: posted callbacks and re-entrant callers check it.

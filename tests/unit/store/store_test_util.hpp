@@ -76,9 +76,9 @@ inline uint64_t record_count(Store& store) {
     return c->records;
 }
 
-// A gate a background sync waits on; opened by the test, and always on destruction so a
-// failing test cannot leave the worker (and the store's destructor) blocked.
-struct SyncGate {
+// A gate the writer thread waits on before a batch; opened by the test, and always on destruction
+// so a failing test cannot leave the worker (and the store's destructor) blocked.
+struct CommitGate {
     struct State {
         std::mutex mu;
         std::condition_variable cv;
@@ -100,7 +100,7 @@ struct SyncGate {
         }
         st->cv.notify_all();
     }
-    ~SyncGate() { release(); }
+    ~CommitGate() { release(); }
 };
 
 } // namespace ec::store::test
