@@ -304,6 +304,8 @@ std::shared_ptr<const Entry> Proxy::load(const std::string& key, bool* memory) {
         hot_.erase(key); // invalidated since it was remembered
     }
     *memory = false;
+    for (const auto& [range, n] : invalidating_) // rarely more than one, for a few ms
+        if (key.compare(0, range.size(), range) == 0) return nullptr;
     store::Record rec;
     auto r = store_.get_record(key, &rec);
     if (!r) {
@@ -455,10 +457,16 @@ void Proxy::delete_range(std::string range) {
     op.on_commit = [this, range, more] {
         if (*more && !shut_down_) delete_range(range);
     };
-    op.done = [range](Status st) {
+    // Until the deletes commit (a round trip to the store's writer), lookups of this base key
+    // must not load the old records from LMDB back into memory. The next slice, submitted by
+    // on_commit, counts itself before this one's done uncounts.
+    ++invalidating_[range];
+    op.done = [this, range](Status st) {
         if (!st)
             LOG_WARN("invalidating %s failed: %s", std::string(key_url(range)).c_str(),
                      st.error().message.c_str());
+        if (auto it = invalidating_.find(range); it != invalidating_.end() && --it->second == 0)
+            invalidating_.erase(it);
     };
     store_.submit(std::move(op));
 }

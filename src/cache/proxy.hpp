@@ -179,6 +179,9 @@ private:
         size_t held = 0;
     };
     std::shared_ptr<QueuedBytes> revalidation_bytes_ = std::make_shared<QueuedBytes>();
+    // Base keys whose invalidation has not committed yet, with how many are in flight: their
+    // records (every variant) are not loaded from LMDB meanwhile.
+    std::unordered_map<std::string, int> invalidating_;
     // Hit-for-pass: hash of the base key → until (unix s). Hashes, not keys, so a client
     // sending long unique URLs cannot grow it past its count bound; a collision only passes a
     // request that could have waited for a fill.
