@@ -401,6 +401,7 @@ void Proxy::store_entry(const std::string& base, const std::string& key,
         std::string_view payload = *e->blob();
         return txn.put_tagged_record(key, payload, expires, tags);
     };
+    op.bytes_hint = e->blob()->size();
     // Served from memory at once: the commit is a round trip to the store's writer thread (an
     // fsync with durability sync), and the next request must not go to the origin meanwhile.
     // A purge meanwhile sweeps memory and deletes the record after this op commits; a failed

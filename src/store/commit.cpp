@@ -49,7 +49,20 @@ void Store::Impl::dispatch() {
     } else {
         if (queue_.empty()) return;
         b = std::make_unique<Batch>();
-        b->ops.swap(queue_);
+        // Big writes in one transaction could fill the map past the point where eviction
+        // (which needs free pages itself) can run: at most map_size / 20 bytes per batch.
+        size_t take = 0;
+        for (uint64_t bytes = 0, budget = opts_.map_size / 20; take < queue_.size(); ++take) {
+            bytes += queue_[take].bytes_hint;
+            if (take > 0 && bytes > budget) break;
+        }
+        if (take == queue_.size()) {
+            b->ops.swap(queue_);
+        } else {
+            b->ops.assign(std::make_move_iterator(queue_.begin()),
+                          std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(take)));
+            queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(take));
+        }
         b->idx.resize(b->ops.size());
         for (size_t i = 0; i < b->ops.size(); ++i)
             b->idx[i] = i;

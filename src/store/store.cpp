@@ -285,6 +285,7 @@ void Store::submit(WriteOp op) {
 void Store::kv_put(std::string ns_title, std::string key, std::string value, std::string metadata,
                    int64_t expiration, std::function<void(Status)> done) {
     WriteOp op;
+    op.bytes_hint = value.size() + metadata.size();
     op.apply = [title = std::move(ns_title), key = std::move(key), value = std::move(value),
                 metadata = std::move(metadata), expiration](WriteTxn& txn) -> Status {
         auto ns = txn.namespace_for_title(title, true);

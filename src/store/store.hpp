@@ -139,6 +139,9 @@ struct WriteOp {
     std::function<Status(WriteTxn&)> apply;
     std::function<void()> on_commit;
     std::function<void(Status)> done;
+    // About how many bytes apply writes (0 = small). A transaction takes queued ops up to
+    // map_size / 20 of them, so eviction ahead of a full map gets a turn between big ones.
+    size_t bytes_hint = 0;
 };
 
 class Store {

@@ -143,7 +143,8 @@ TEST_SUITE("store/commit") {
         REQUIRE_FALSE(r.by_name["huge"].is_ok());
         CHECK(r.by_name["huge"].error().http == 507);
         CHECK(r.by_name["huge"].error().code == "storage_full");
-        CHECK(store->stats().commits == 1);
+        // Over map_size / 20, the huge write went in a transaction of its own, which failed.
+        CHECK(store->stats().commits == 2);
         const Namespace& ns = *store->namespace_by_title("ns");
         KvValue v;
         CHECK(*store->kv_get(ns, "small1", &v));
