@@ -315,7 +315,13 @@ def test_full_map_evicts_cache_entries_and_refuses_kv_with_507(make_proxy, origi
     for i in range(400):  # ~8 MiB of cache entries through a 4 MiB map
         r = d.get(f"/obj/{i}")
         assert r.status == 200
-    s = d.admin("GET", "/admin/stats").json()
+    # Fills are stored by the store's writer thread after they are served: let them land.
+    deadline = time.monotonic() + 60
+    while True:
+        s = d.admin("GET", "/admin/stats").json()
+        if s["cache"]["fills_in_flight"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert s["cache"]["evictions"] > 0
     # KV data is never evicted to make room (unless its namespace is evictable): 507.
     statuses = []
