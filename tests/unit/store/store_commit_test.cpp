@@ -38,7 +38,7 @@ TEST_SUITE("store/commit") {
         for (int i = 0; i < 5; ++i)
             store->kv_put("ns", "k" + std::to_string(i), "v", "", 0,
                           r.done("k" + std::to_string(i)));
-        REQUIRE(run_until(loop, [&] { return r.size() == 5; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 5; }));
         for (auto& [name, st] : r.by_name)
             CHECK(st.is_ok());
         CHECK(r.order == std::vector<std::string>{"k0", "k1", "k2", "k3", "k4"});
@@ -82,7 +82,7 @@ TEST_SUITE("store/commit") {
         store->submit(std::move(thrower));
 
         store->kv_put("ns", "b", "v", "", 0, r.done("b"));
-        REQUIRE(run_until(loop, [&] { return r.size() == 4; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 4; }));
 
         CHECK(r.by_name["a"].is_ok());
         CHECK(r.by_name["b"].is_ok());
@@ -118,7 +118,7 @@ TEST_SUITE("store/commit") {
             op.done = r.done(k);
             store->submit(std::move(op));
         }
-        REQUIRE(run_until(loop, [&] { return r.size() == keys.size(); }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == keys.size(); }));
         for (const auto& k : keys) {
             Record rec;
             REQUIRE(*store->get_record(k, &rec));
@@ -137,7 +137,7 @@ TEST_SUITE("store/commit") {
         store->kv_put("ns", "small1", "v", "", 0, r.done("small1"));
         store->kv_put("ns", "huge", std::string(4 << 20, 'h'), "", 0, r.done("huge"));
         store->kv_put("ns", "small2", "v", "", 0, r.done("small2"));
-        REQUIRE(run_until(loop, [&] { return r.size() == 3; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 3; }));
         CHECK(r.by_name["small1"].is_ok());
         CHECK(r.by_name["small2"].is_ok());
         REQUIRE_FALSE(r.by_name["huge"].is_ok());
@@ -178,7 +178,7 @@ TEST_SUITE("store/commit") {
             };
             op.done = r.done("fill");
             store->submit(std::move(op));
-            REQUIRE(run_until(loop, [&] { return r.size() == 1; }));
+            REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 1; }));
             REQUIRE_MESSAGE(r.by_name["fill"].is_ok(), r.by_name["fill"].error().message);
             n += 200;
             most_in_one_commit = std::max(most_in_one_commit, store->stats().evicted - before);
@@ -220,7 +220,7 @@ TEST_SUITE("store/commit") {
         ghost.done = r.done("ghost");
         store->submit(std::move(ghost));
         CHECK(store->namespace_by_title("fresh") == nullptr); // nothing before the commit
-        REQUIRE(run_until(loop, [&] { return r.size() == 5; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 5; }));
 
         REQUIRE(seen.size() == 2);
         CHECK(seen[0].id == seen[1].id);
@@ -260,7 +260,7 @@ TEST_SUITE("store/commit") {
         CHECK(store->namespace_by_title("ns") == nullptr); // nothing committed: not visible
 
         gate.release();
-        REQUIRE(run_until(loop, [&] { return r.size() == 3; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 3; }));
         CHECK(r.order == std::vector<std::string>{"one", "two", "three"});
         for (auto& [name, st] : r.by_name)
             CHECK(st.is_ok());
@@ -291,7 +291,7 @@ TEST_SUITE("store/commit") {
         }
         CHECK(r.size() == 0);
         gate.release();
-        REQUIRE(run_until(loop, [&] { return r.size() == 2000; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 2000; }));
         CHECK(*store->kv_get(*ns, "big1999", &v));
     }
 
@@ -331,11 +331,11 @@ TEST_SUITE("store/commit") {
             syncs_at_done = store->stats().syncs;
             r.done("k")(std::move(s));
         });
-        REQUIRE(run_until(loop, [&] { return r.size() == 1; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 1; }));
         CHECK(r.by_name["k"].is_ok());
         CHECK(syncs_at_done == 0);
         CHECK(store->stats().commits == 1);
-        CHECK(run_until(loop, [&] { return store->stats().syncs == 1; }));
+        CHECK(ec::store::test::run_until(loop, [&] { return store->stats().syncs == 1; }));
         // Nothing new was committed: the writer does not sync again.
         usleep(100'000);
         CHECK(store->stats().syncs == 1);
@@ -365,7 +365,7 @@ TEST_SUITE("store/commit") {
         });
         store->kv_put("ns", "b", "2", "", 0, r.done("b"));
         store->kv_put("ns", "c", "3", "", 0, r.done("c"));
-        REQUIRE(run_until(loop, [&] { return r.size() == 3; }));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 3; }));
         CHECK(store == nullptr);
         CHECK(r.order == std::vector<std::string>{"a", "b", "c"});
         auto reopened = Store::open(loop, options(tmp.path));
