@@ -93,7 +93,7 @@ struct Config {
 
     std::string log_level;
     std::string log_format;
-    std::string access_log;  // empty = off
+    std::string access_log; // empty = off
     std::string access_log_format;
     bool request_id = true;
     std::string error_pages; // directory of 502/503/504 pages; empty = generic JSON errors
