@@ -410,7 +410,11 @@ template <class Pred> bool pump(World& w, Client& c, Pred until) {
         uv_run(w.loop.uv(), UV_RUN_NOWAIT);
         bool progress = c.read_some();
         if (until()) return true;
-        if (progress || w.outstanding > 0)
+        // A request taken but not answered may be waiting on the store's writer thread: not
+        // quiet yet, and give the writer a moment rather than spinning.
+        bool waiting = w.done < w.handled.size();
+        if (waiting) ::usleep(100);
+        if (progress || w.outstanding > 0 || waiting)
             quiet = 0;
         else if (++quiet >= 4)
             return true;
