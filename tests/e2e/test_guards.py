@@ -52,6 +52,12 @@ def test_edge_ttl_bounds_the_memory_tier(make_proxy, origin):
     assert d.get("/e").headers["x-cache"] == "MISS"
     assert d.get("/e").headers["x-cache"] == "HIT"
     assert (cache_stats(d)["hits_memory"], cache_stats(d)["hits_disk"]) == (1, 0)
+    # The fill is served from memory at once and committed by the store's writer thread
+    # after: let it reach LMDB before the clock jump retires the memory copy.
+    deadline = time.monotonic() + 10
+    while d.admin("GET", "/admin/stats").json()["store"].get("entries", 0) == 0:
+        assert time.monotonic() < deadline, "the fill never reached LMDB"
+        time.sleep(0.02)
     d.advance_clock(6)
     # Still fresh for an hour, but past edge_ttl: served from LMDB, not from memory.
     r = d.get("/e")
