@@ -15,16 +15,14 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CLIENT_CPU, SERVER_CPU, TOP, free_port, pin  # noqa: E402
+from harness import TOP, start_pinned_daemon  # noqa: E402
 
 
 def pct(xs, p):
@@ -68,26 +66,9 @@ def main():
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="ecstall.")
-    port = free_port()
-    with open(os.path.join(tmp, "config.json"), "w") as f:
-        json.dump({"map_size": "4GiB", "durability": args.durability}, f)
-    log = open(os.path.join(tmp, "log"), "w")
-    cmd = pin(SERVER_CPU) + [args.bin, "--config", os.path.join(tmp, "config.json"),
-                             "--data-dir", os.path.join(tmp, "data"),
-                             "--listen", f"127.0.0.1:{port}"]
-    print("$ " + " ".join(cmd), flush=True)
-    daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    os.sched_setaffinity(0, {CLIENT_CPU})
+    daemon, port, log = start_pinned_daemon(args.bin, tmp,
+                                            {"map_size": "4GiB", "durability": args.durability})
     try:
-        deadline = time.time() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         c.request("PUT", "/kv/bench/k1", b"v" * 1024)
         c.getresponse().read()
@@ -114,6 +95,7 @@ def main():
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
+        log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -12,18 +12,15 @@ Usage: tools/bench/evict.py [--bin FILE] [--map-size 256MiB] [--threads 4] [--pu
 """
 import argparse
 import http.client
-import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CLIENT_CPU, SERVER_CPU, TOP, free_port, pin, rss_anon_kb  # noqa: E402
+from harness import TOP, rss_anon_kb, start_pinned_daemon  # noqa: E402
 
 
 def main():
@@ -35,27 +32,9 @@ def main():
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="ecevict.")
-    port = free_port()
     cfg = {"map_size": args.map_size, "durability": "batch", "evictable_namespaces": ["ev"]}
-    with open(os.path.join(tmp, "config.json"), "w") as f:
-        json.dump(cfg, f)
-    log = open(os.path.join(tmp, "log"), "w")
-    cmd = pin(SERVER_CPU) + [args.bin, "--config", os.path.join(tmp, "config.json"),
-           "--data-dir", os.path.join(tmp, "data"), "--listen", f"127.0.0.1:{port}"]
-    print("$ " + " ".join(cmd), flush=True)
-    daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    os.sched_setaffinity(0, {CLIENT_CPU})
+    daemon, port, log = start_pinned_daemon(args.bin, tmp, cfg)
     try:
-        deadline = time.time() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
-
         lat, errors, peak, done = [], [], [0], threading.Event()
 
         def sampler():

@@ -143,6 +143,32 @@ def syscall_cost():
     return round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) * 1e6 / loops, 3)
 
 
+def start_pinned_daemon(bin_path, tmp, cfg):
+    """Starts bin_path on CPU 0 with cfg (written to tmp/config.json), data in tmp/data and its
+    log in tmp/log, pins this process to CPU 1 and waits (10 s at most) until the daemon
+    accepts connections. Returns (Popen, port, log file); the caller terminates and closes."""
+    port = free_port()
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    log = open(os.path.join(tmp, "log"), "w")
+    cmd = pin(SERVER_CPU) + [bin_path, "--config", os.path.join(tmp, "config.json"),
+                             "--data-dir", os.path.join(tmp, "data"),
+                             "--listen", f"127.0.0.1:{port}"]
+    print("$ " + " ".join(cmd), flush=True)
+    daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return daemon, port, log
+        except OSError:
+            if time.time() > deadline or daemon.poll() is not None:
+                daemon.kill()
+                raise
+            time.sleep(0.05)
+
+
 # ---------------------------------------------------------------- small clients
 
 
