@@ -5,6 +5,7 @@
 #include "cache/conditional.hpp"
 #include "cache/fields.hpp"
 #include "cache/proxy.hpp"
+#include "cache/respond.hpp"
 #include "cache/tags.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
@@ -90,7 +91,8 @@ bool Fill::join(http::ExchangeRef waiter) {
             if (mine != key_) return false;
         }
         ++route_->stats.coalesced;
-        proxy_.serve(*ex, *completed_, completed_x_cache_, completed_status_, *route_);
+        serve_entry(*ex, *completed_, Verdict{completed_x_cache_, completed_status_},
+                    proxy_.loop_.clock().now_s(), proxy_.settings_.expose_tags, route_->stats);
         return true;
     }
     if (finished_) return false;
@@ -116,6 +118,7 @@ void Fill::abort() {
                 .send(http::Body::static_bytes("{\"error\":{\"code\":\"shutting_down\",\"message\":"
                                                "\"edgecached is shutting down\"}}\n"));
     };
+    stream_.abort();
     fail(primary_);
     for (auto& w : waiters_)
         fail(w);
@@ -192,58 +195,41 @@ void Fill::on_head(origin::ResponseHead&& head) {
 void Fill::begin_primary_stream(bool hold_head) {
     http::Exchange* ex = primary_.get();
     if (!ex) return;
-    Route& route = *route_;
+    int64_t now = proxy_.loop_.clock().now_s();
+    std::string cs = "edgecached; fwd=miss; fwd-status=" + std::to_string(status_);
+    if (storable_) cs += "; stored";
+    Verdict verdict{"MISS", cs};
     // A client revalidating its own copy gets 304 from the fresh response (RFC 9110 §13.2.2).
     if (status_ == 200) {
-        Validators v = Validators::from_fields(fields_, proxy_.loop_.clock().now_s());
+        Validators v = Validators::from_fields(fields_, now);
         if (evaluate_preconditions(req_fields_, v) == Precondition::not_modified) {
-            ex->status(304);
-            for (const Field& f : fields_)
-                if (keep_in_304(f.name)) ex->header(f.name, f.value);
-            if (find_field(fields_, "date")) ex->omit_date();
-            ex->header("X-Cache", "MISS").header("Via", "1.1 edgecached");
-            ex->send();
-            ++route.stats.not_modified;
+            ex->set_log_tag("MISS");
+            send_not_modified(*ex, Entry::header_block(fields_),
+                              static_cast<uint64_t>(fresh_.corrected_initial_age), verdict);
+            ++route_->stats.not_modified;
             primary_ = {};
             return;
         }
     }
     ex->set_log_tag("MISS");
-    ex->mark_upstream_head(proxy_.loop_.clock().mono_ms());
-    ex->status(status_);
-    ex->raw_headers(Entry::header_block(fields_));
-    if (find_field(fields_, "date")) ex->omit_date();
-    ex->header("Age", static_cast<uint64_t>(fresh_.corrected_initial_age));
-    ex->header("X-Cache", "MISS");
-    std::string cs = "edgecached; fwd=miss; fwd-status=" + std::to_string(status_);
-    if (storable_) cs += "; stored";
-    ex->header("Cache-Status", cs);
-    ex->header("Via", "1.1 edgecached");
-    if (proxy_.settings_.expose_tags && !tags_.empty()) {
-        std::string joined;
-        for (const auto& t : tags_)
-            joined += (joined.empty() ? "" : ",") + t;
-        ex->header("Cache-Tag", joined);
-    }
+    std::string age = std::to_string(fresh_.corrected_initial_age);
+    write_upstream_head(*ex, status_, fields_, age, verdict, proxy_.loop_.clock().mono_ms());
+    if (proxy_.settings_.expose_tags) add_cache_tag(*ex, tags_);
     ex->begin_stream(content_length_, hold_head); // held: the body follows from the same read
+    stream_ = ClientStream(std::move(primary_));
+    primary_ = {};
     primary_streaming_ = true;
 }
 
 void Fill::on_body(std::string_view chunk) {
     if (finished_) return;
     if (primary_streaming_) {
-        http::Exchange* ex = primary_.get();
-        if (!ex || !ex->stream_write(http::Body::copy(chunk))) {
+        if (!stream_.write(chunk)) {
             primary_streaming_ = false; // the client went away; the fill goes on for the others
-            primary_ = {};
-        } else if (!buffering_ && ex->congested() && !paused_) {
+            stream_.release();
+        } else if (!buffering_) {
             // Pure streaming: let the slow client set the pace instead of buffering.
-            paused_ = true;
-            upstream_->pause_body();
-            std::weak_ptr<Fill> weak = shared_from_this();
-            ex->on_drain([weak] {
-                if (auto self = weak.lock()) self->primary_drained();
-            });
+            stream_.pace(*upstream_, weak_from_this(), [this] { primary_drained(); });
         }
     }
     if (buffering_) {
@@ -263,14 +249,13 @@ void Fill::on_body(std::string_view chunk) {
 // The paused primary read what it had, or left (then nothing is being kept for anyone: a
 // paused fill only streams).
 void Fill::primary_drained() {
-    paused_ = false;
     if (finished_ || !upstream_) return;
-    if (primary_.get() || buffering_) {
+    if (stream_.client() || buffering_) {
         upstream_->resume_body();
         return;
     }
     primary_streaming_ = false;
-    primary_ = {};
+    stream_.release();
     upstream_->cancel();
     finished_ = true;
     detach();
@@ -330,13 +315,7 @@ void Fill::on_complete() {
     finished_ = true;
     if (!buffering_ || !storable_) detach();
     Route& route = *route_;
-    if (primary_streaming_) {
-        if (http::Exchange* ex = primary_.get()) {
-            route.stats.bytes_served += ex->body_bytes_sent();
-            ex->stream_end();
-        }
-        primary_ = {};
-    }
+    if (primary_streaming_) route.stats.bytes_served += stream_.end();
     if (!buffering_) {
         finish_background(true, "");
         return;
@@ -368,9 +347,7 @@ void Fill::on_error(origin::ErrorKind kind, std::string message) {
     LOG_WARN("origin %s (%s) failed for %s: %s: %s", route.spec.origin.c_str(), server,
              url_.c_str(), origin::error_kind_name(kind), message.c_str());
     if (primary_streaming_) {
-        // Mid-body: cut the client off rather than pass a truncated body as whole.
-        if (http::Exchange* ex = primary_.get()) ex->stream_abort();
-        primary_ = {};
+        stream_.abort(); // mid-body: cut the client off rather than pass a truncated body as whole
         primary_streaming_ = false;
     }
     int64_t now = proxy_.loop_.clock().now_s();
@@ -455,7 +432,8 @@ void Fill::serve_all(const std::shared_ptr<const Entry>& e, const char* x_cache,
                 continue;
             }
         }
-        proxy_.serve(*ex, *e, x_cache, cache_status, *route_);
+        serve_entry(*ex, *e, Verdict{x_cache, cache_status}, proxy_.loop_.clock().now_s(),
+                    proxy_.settings_.expose_tags, route_->stats);
     }
 }
 

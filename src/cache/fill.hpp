@@ -9,6 +9,7 @@
 #include "cache/entry.hpp"
 #include "cache/freshness.hpp"
 #include "cache/generations.hpp"
+#include "cache/respond.hpp"
 #include "cache/routes.hpp"
 #include "cache/vary.hpp"
 #include "http/exchange.hpp"
@@ -84,10 +85,10 @@ private:
 
     http::ExchangeRef primary_;
     bool primary_streams_ = false;   // the primary gets the response as it arrives
-    bool primary_streaming_ = false; // ...and its head is out
+    bool primary_streaming_ = false; // ...and its head is out: it is in stream_
+    ClientStream stream_;
     std::vector<http::ExchangeRef> waiters_;
     std::shared_ptr<origin::Exchange> upstream_;
-    bool paused_ = false;
 
     // The response.
     bool got_head_ = false;

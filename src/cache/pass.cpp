@@ -1,13 +1,11 @@
 // Proxy::pass: forwarding without caching — unsafe methods, HEAD misses, hit-for-pass keys —
 // with invalidation (RFC 9111 §4.4) and write-through.
-#include <sys/socket.h>
-
 #include <memory>
 
 #include "cache/cache_key.hpp"
 #include "cache/fields.hpp"
 #include "cache/proxy.hpp"
-#include "cache/vary.hpp"
+#include "cache/respond.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 #include "util/time_format.hpp"
@@ -50,11 +48,10 @@ std::optional<std::string> same_origin_path(std::string_view value, std::string_
 
 // The state of one forwarded exchange, shared by the origin callbacks.
 struct Pass {
-    http::ExchangeRef client;
+    ClientStream downstream; // the client, streamed to at its pace
     std::shared_ptr<Route> route;
     std::shared_ptr<origin::Exchange> upstream;
     bool started = false;
-    bool paused = false;
     bool unsafe = false;
     bool write_through = false;
     std::string target; // path?query as received
@@ -65,86 +62,6 @@ struct Pass {
 };
 
 } // namespace
-
-std::vector<origin::Header> upstream_headers(const http::Request& req,
-                                             const config::OriginSpec* spec, bool cacheable,
-                                             const ProxySettings& settings) {
-    std::vector<origin::Header> out;
-    out.reserve(req.headers.size() + 5);
-    std::string_view connection;
-    for (const auto& h : req.headers)
-        if (iequals(h.name, "connection")) connection = h.value;
-    bool trusted = false;
-    if (req.peer && req.peer->sa_family == AF_UNIX) {
-        trusted = true; // a local process allowed by the socket's permissions (a TLS terminator)
-    } else if (req.peer) {
-        for (const Cidr& c : settings.trusted_proxies)
-            trusted = trusted || cidr_contains(c, req.peer);
-    }
-    std::string via, xff, forwarded, xf_proto;
-    AcceptEncoding accept_encoding;
-    bool has_accept_encoding = false;
-    for (const auto& h : req.headers) {
-        std::string_view n = h.name;
-        if (is_unstorable(n) || iequals(n, "host") || iequals(n, "content-length") ||
-            iequals(n, "expect") || listed_in_connection(connection, n))
-            continue;
-        if (iequals(n, "via")) {
-            via = std::string(h.value) + ", ";
-            continue;
-        }
-        if (cacheable && (istarts_with(n, "if-") || iequals(n, "range"))) continue;
-        if (cacheable && iequals(n, "accept-encoding")) {
-            accept_encoding.add(h.value);
-            has_accept_encoding = true;
-            continue;
-        }
-        // The client's claims about who it is are kept only from a trusted proxy.
-        bool is_xff = iequals(n, "x-forwarded-for"), is_xfp = iequals(n, "x-forwarded-proto");
-        if (settings.x_forwarded && (is_xff || is_xfp)) {
-            if (trusted && is_xff) xff += std::string(h.value) + ", ";
-            if (trusted && is_xfp && xf_proto.empty()) xf_proto = h.value;
-            continue;
-        }
-        if (!req.request_id.empty() && iequals(n, "x-request-id")) continue; // sent below
-        if (settings.forwarded && iequals(n, "forwarded")) {
-            if (trusted) forwarded += std::string(h.value) + ", ";
-            continue;
-        }
-        out.push_back(origin::Header{std::string(n), std::string(h.value)});
-    }
-    // A fill asks with the Accept-Encoding class its Vary key names, so the coding the origin
-    // picks is one every client of that variant accepts (issue 11 defect 10).
-    if (has_accept_encoding)
-        out.push_back(origin::Header{"Accept-Encoding", std::string(accept_encoding.class_name())});
-    std::string host = spec && !spec->host.empty() ? spec->host : std::string(req.host);
-    out.insert(out.begin(), origin::Header{"Host", host});
-    out.push_back(origin::Header{"Via", via + (req.version_minor ? "1.1" : "1.0") + " edgecached"});
-    if (!req.request_id.empty())
-        out.push_back(origin::Header{"X-Request-Id", std::string(req.request_id)});
-    if (!req.peer) return out;              // our own request: no client to speak of
-    std::string client = ip_text(req.peer); // "" for a Unix-socket peer
-    if (settings.x_forwarded) {
-        if (!client.empty())
-            xff += client;
-        else if (xff.size() >= 2)
-            xff.resize(xff.size() - 2);
-        if (!xff.empty()) out.push_back(origin::Header{"X-Forwarded-For", std::move(xff)});
-        out.push_back(origin::Header{"X-Forwarded-Proto", xf_proto.empty() ? "http" : xf_proto});
-    }
-    if (settings.forwarded) {
-        // RFC 7239 §6: an IPv6 node is bracketed and quoted; an unknown one is "unknown".
-        if (client.empty())
-            forwarded += "for=unknown";
-        else if (client.find(':') != std::string::npos)
-            forwarded += "for=\"[" + client + "]\"";
-        else
-            forwarded += "for=" + client;
-        forwarded += ";proto=http";
-        out.push_back(origin::Header{"Forwarded", std::move(forwarded)});
-    }
-    return out;
-}
 
 void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool counted_hfp) {
     const http::Request& req = ex.request();
@@ -172,7 +89,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
     up.headers = upstream_headers(req, &pool->spec(), false, settings_);
     up.body = std::string(req.body);
     up.idempotent = idempotent(req.method);
-    st->client = ex.defer();
+    st->downstream = ClientStream(ex.defer());
     const char* tag = counted_hfp ? "BYPASS" : (st->unsafe ? "PASS" : "BYPASS");
 
     origin::Sink sink;
@@ -210,7 +127,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
                 }
             }
         }
-        http::Exchange* ex = st->client.get();
+        http::Exchange* ex = st->downstream.client();
         if (!ex) {
             // The client left; an unsafe request still runs to completion upstream.
             if (!st->unsafe && st->upstream) st->upstream->cancel();
@@ -218,51 +135,36 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
         }
         FieldList fields = storable_fields(head.headers); // not hop-by-hop ones
         ex->set_log_tag(tag);
-        ex->mark_upstream_head(loop_.clock().mono_ms());
-        ex->status(head.status);
-        ex->raw_headers(Entry::header_block(fields));
-        if (find_field(fields, "date")) ex->omit_date();
-        if (auto age = find_field(fields, "age")) ex->header("Age", *age);
-        ex->header("X-Cache", "BYPASS");
-        ex->header("Cache-Status",
-                   "edgecached; fwd=bypass; fwd-status=" + std::to_string(head.status));
-        ex->header("Via", "1.1 edgecached");
+        std::string cache_status =
+            "edgecached; fwd=bypass; fwd-status=" + std::to_string(head.status);
+        write_upstream_head(*ex, head.status, fields, find_field(fields, "age").value_or(""),
+                            Verdict{"BYPASS", cache_status}, loop_.clock().mono_ms());
         ex->begin_stream(head.content_length, head.more_in_hand);
         st->started = true;
     };
     sink.on_body = [st](std::string_view chunk) {
-        http::Exchange* ex = st->client.get();
-        if (!ex || !ex->stream_write(http::Body::copy(chunk))) {
+        if (!st->downstream.write(chunk)) {
             if (!st->unsafe && st->upstream) st->upstream->cancel();
             return;
         }
-        if (ex->congested() && !st->paused) {
-            st->paused = true;
-            st->upstream->pause_body();
-            std::weak_ptr<Pass> weak = st;
-            ex->on_drain([weak] {
-                auto s = weak.lock();
-                if (!s) return;
-                s->paused = false;
-                if (!s->client.get() && !s->unsafe)
-                    s->upstream->cancel(); // the client left: free the origin connection
-                else
-                    s->upstream->resume_body(); // an unsafe request runs to completion
-            });
-        }
+        Pass* s = st.get();
+        st->downstream.pace(*st->upstream, st, [s] {
+            if (!s->downstream.client() && !s->unsafe)
+                s->upstream->cancel(); // the client left: free the origin connection
+            else
+                s->upstream->resume_body(); // an unsafe request runs to completion
+        });
     };
-    sink.on_complete = [st] {
-        if (http::Exchange* ex = st->client.get()) ex->stream_end();
-    };
+    sink.on_complete = [st] { st->downstream.end(); };
     sink.on_error = [this, st](origin::ErrorKind kind, std::string message) {
         ++st->route->stats.origin_errors;
         ++st->route->stats.origin_errors_by_kind[static_cast<size_t>(kind)];
         LOG_WARN("origin %s failed for %s: %s: %s", st->route->spec.origin.c_str(),
                  st->target.c_str(), origin::error_kind_name(kind), message.c_str());
-        http::Exchange* ex = st->client.get();
+        http::Exchange* ex = st->downstream.client();
         if (!ex) return;
         if (st->started)
-            ex->stream_abort();
+            st->downstream.abort();
         else
             send_gateway_error(*ex, kind, st->route->spec.origin, message);
     };

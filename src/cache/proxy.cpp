@@ -5,7 +5,6 @@
 #include "cache/conditional.hpp"
 #include "cache/fields.hpp"
 #include "cache/fill.hpp"
-#include "cache/range.hpp"
 #include "kv/api_error.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
@@ -164,15 +163,16 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
         case Reuse::serve: {
             ++(found.memory ? route->stats.hits_memory : route->stats.hits_disk);
             int64_t ttl = fresh_until(e.freshness()) - now;
-            serve(ex, e, "HIT", "edgecached; hit; ttl=" + std::to_string(ttl), *route);
+            std::string cs = "edgecached; hit; ttl=" + std::to_string(ttl);
+            serve_entry(ex, e, Verdict{"HIT", cs}, now, settings_.expose_tags, route->stats);
             return;
         }
         case Reuse::serve_stale: {
             ++route->stats.stale_served;
             int64_t ttl = fresh_until(e.freshness()) - now;
-            serve(ex, e, "STALE",
-                  "edgecached; hit; ttl=" + std::to_string(ttl) + "; detail=stale-while-revalidate",
-                  *route);
+            std::string cs =
+                "edgecached; hit; ttl=" + std::to_string(ttl) + "; detail=stale-while-revalidate";
+            serve_entry(ex, e, Verdict{"STALE", cs}, now, settings_.expose_tags, route->stats);
             schedule_revalidation(route, base, found.key, found.entry, req);
             return;
         }
@@ -492,79 +492,6 @@ void Proxy::fill_finished(const std::string& key, const Fill* fill) {
 
 // ---------------------------------------------------------------------------------------------
 // Answering
-
-void Proxy::serve(http::Exchange& ex, const Entry& e, const char* x_cache,
-                  std::string_view cache_status, Route& route) {
-    const http::Request& req = ex.request();
-    int64_t now = loop_.clock().now_s();
-    ex.set_log_tag(x_cache);
-    std::string_view body = e.body();
-
-    // Conditional and range requests need the stored validators; most requests have neither.
-    bool conditional = false, ranged = false;
-    for (const auto& h : req.headers) {
-        if (istarts_with(h.name, "if-"))
-            conditional = true;
-        else if (iequals(h.name, "range"))
-            ranged = true;
-    }
-    RangeAnswer range;
-    if (conditional || ranged) {
-        Validators v;
-        v.response_time = e.freshness().response_time;
-        if (auto et = e.header("etag")) v.etag = *et;
-        if (auto lm = e.header("last-modified")) v.last_modified = parse_http_date(*lm);
-        if (auto d = e.header("date")) v.date = parse_http_date(*d);
-        if (conditional && e.status() == 200 &&
-            evaluate_preconditions(req.headers, v) == Precondition::not_modified) {
-            ex.status(304);
-            for_each_block_field(e.header_block(), [&](std::string_view n, std::string_view val) {
-                if (keep_in_304(n)) ex.header(n, val);
-            });
-            if (e.header("date")) ex.omit_date();
-            ex.header("Age", static_cast<uint64_t>(current_age(e.freshness(), now)));
-            ex.header("X-Cache", x_cache).header("Cache-Status", cache_status);
-            ex.header("Via", "1.1 edgecached");
-            ex.send();
-            ++route.stats.not_modified;
-            return;
-        }
-        if (ranged && e.status() == 200 && req.method == HTTP_GET)
-            range = evaluate_range(req.headers, body.size(), v);
-    }
-
-    int status = e.status();
-    if (range.kind == RangeAnswer::Kind::partial) {
-        status = 206;
-        body = body.substr(range.first, range.size());
-    } else if (range.kind == RangeAnswer::Kind::unsatisfiable) {
-        ex.status(416).header("Content-Range", range.content_range);
-        ex.header("Content-Type", "application/json").header("X-Cache", x_cache);
-        ex.send(
-            http::Body::static_bytes("{\"error\":{\"code\":\"range_not_satisfiable\",\"message\":"
-                                     "\"the range is outside the stored body\"}}\n"));
-        return;
-    }
-    ex.status(status);
-    ex.raw_headers(e.header_block());
-    if (e.header("date")) ex.omit_date();
-    // Only a range cut here adds one: a 206 the origin sent keeps its own (RFC 9110 §14.4).
-    if (range.kind == RangeAnswer::Kind::partial) ex.header("Content-Range", range.content_range);
-    ex.header("Age", static_cast<uint64_t>(current_age(e.freshness(), now)));
-    ex.header("X-Cache", x_cache);
-    ex.header("Cache-Status", cache_status);
-    ex.header("Via", "1.1 edgecached");
-    if (settings_.expose_tags && !e.tags().empty()) {
-        std::string joined;
-        for (std::string_view t : e.tags()) {
-            if (!joined.empty()) joined.push_back(',');
-            joined.append(t);
-        }
-        ex.header("Cache-Tag", joined);
-    }
-    if (req.method != HTTP_HEAD) route.stats.bytes_served += body.size();
-    ex.send(http::Body::shared(e.blob(), body));
-}
 
 namespace {
 

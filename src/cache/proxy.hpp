@@ -12,6 +12,7 @@
 #include "cache/generations.hpp"
 #include "cache/hot_tier.hpp"
 #include "cache/purge.hpp"
+#include "cache/respond.hpp"
 #include "cache/routes.hpp"
 #include "cache/stats.hpp"
 #include "config/config.hpp"
@@ -27,20 +28,6 @@
 namespace ec::cache {
 
 class Fill;
-
-// The settings the proxy reads from the config (all reloadable but memory_cache).
-struct ProxySettings {
-    bool honor_client_no_cache = false;
-    bool expose_tags = false;
-    bool heuristic_freshness = false;
-    uint64_t max_object_size = 64ull << 20;
-    uint64_t max_body_size = 100ull << 20;
-    uint64_t hot_object_max = 1ull << 20;
-    int64_t hit_for_pass_s = 30; // how long a non-shareable answer sends a key past coalescing
-    bool x_forwarded = true;     // X-Forwarded-For / X-Forwarded-Proto upstream
-    bool forwarded = true;       // RFC 7239 Forwarded upstream
-    std::vector<Cidr> trusted_proxies; // peers whose forwarding headers are kept
-};
 
 // What sits in the hot tier: an entry and the generations it was valid for, so one counter
 // bump invalidates every variant of a URL in memory without finding them.
@@ -141,9 +128,6 @@ private:
                                const http::Request& req);
     void pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool counted_hfp);
 
-    // Answers from an entry: 304 / 206 / 416 / full, with Age, X-Cache, Cache-Status, Via.
-    void serve(http::Exchange& ex, const Entry& e, const char* x_cache,
-               std::string_view cache_status, Route& route);
     void send_gateway_error(http::Exchange& ex, origin::ErrorKind kind, std::string_view origin,
                             std::string_view message);
 
@@ -190,17 +174,5 @@ private:
     std::unique_ptr<Purger> purger_;
     bool shut_down_ = false;
 };
-
-// Headers a client request forwards upstream: everything but hop-by-hop, framing and Host
-// (set from the origin's `host` or the client's), plus Via. With `cacheable`, the client's
-// conditional and Range headers are dropped too: a fill asks for the whole representation,
-// and Accept-Encoding is sent as the class the Vary key uses (AcceptEncoding::class_name).
-// With settings.x_forwarded / settings.forwarded, the client's address is appended to
-// X-Forwarded-For / Forwarded (and X-Forwarded-Proto set) — keeping the incoming values only
-// when the peer is in settings.trusted_proxies or on a Unix socket; a request without a peer
-// (background revalidation) carries none of them.
-std::vector<origin::Header> upstream_headers(const http::Request& req,
-                                             const config::OriginSpec* spec, bool cacheable,
-                                             const ProxySettings& settings);
 
 } // namespace ec::cache

@@ -1,0 +1,126 @@
+// respond: the one place the cache writes to clients — X-Cache / Cache-Status / Via, 304s,
+// answers from a stored entry, origin responses streamed at the client's pace — and the
+// headers a client request forwards upstream.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/entry.hpp"
+#include "cache/fields.hpp"
+#include "cache/stats.hpp"
+#include "config/config.hpp"
+#include "http/exchange.hpp"
+#include "origin/exchange.hpp"
+#include "origin/types.hpp"
+#include "util/ip.hpp"
+
+namespace ec::cache {
+
+// The settings the proxy reads from the config (all reloadable but memory_cache).
+struct ProxySettings {
+    bool honor_client_no_cache = false;
+    bool expose_tags = false;
+    bool heuristic_freshness = false;
+    uint64_t max_object_size = 64ull << 20;
+    uint64_t max_body_size = 100ull << 20;
+    uint64_t hot_object_max = 1ull << 20;
+    int64_t hit_for_pass_s = 30; // how long a non-shareable answer sends a key past coalescing
+    bool x_forwarded = true;     // X-Forwarded-For / X-Forwarded-Proto upstream
+    bool forwarded = true;       // RFC 7239 Forwarded upstream
+    std::vector<Cidr> trusted_proxies; // peers whose forwarding headers are kept
+};
+
+// How the cache answered, as the client is told: `x_cache` is the X-Cache value (HIT, MISS,
+// STALE, REVALIDATED, BYPASS; static storage) and `cache_status` the Cache-Status value
+// (RFC 9211). Every cache answer carries both, and Via.
+struct Verdict {
+    const char* x_cache;
+    std::string_view cache_status;
+};
+
+// Adds X-Cache, Cache-Status and Via.
+void add_verdict(http::Exchange& ex, Verdict v);
+
+// Adds Cache-Tag with `tags` joined by commas; nothing when there are none. For responses
+// whose tags the operator exposes (expose_tags): the tag fields are not replayed otherwise.
+template <class Tags> void add_cache_tag(http::Exchange& ex, const Tags& tags) {
+    if (tags.empty()) return;
+    std::string joined;
+    for (std::string_view t : tags) {
+        if (!joined.empty()) joined.push_back(',');
+        joined.append(t);
+    }
+    ex.header("Cache-Tag", joined);
+}
+
+// Answers 304 Not Modified for a response whose header block (Entry::header_block) is
+// `block`: the fields RFC 9110 §15.4.5 keeps (keep_in_304), its Date rather than ours, Age
+// and the verdict. Completes the exchange.
+void send_not_modified(http::Exchange& ex, std::string_view block, uint64_t age, Verdict v);
+
+// Answers from a stored response: 304 when the client's preconditions say its copy is current,
+// 206 / 416 for a Range request on a full 200, else the whole response — the stored header
+// block replayed, Age at `now`, the verdict, Cache-Tag when `expose_tags`. The body is sent
+// from the entry's shared payload without copying. Counts not_modified and bytes_served in
+// `stats`. Completes the exchange.
+void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, bool expose_tags,
+                 CacheCounters& stats);
+
+// Writes the head of an origin response being streamed to a client: `status`, `fields` (the
+// storable ones, as Entry::header_block keeps them), the origin's Date rather than ours, `age`
+// when non-empty, the verdict; marks when the origin answered for the access log. The caller
+// adds any further fields (Cache-Tag) and then calls ex.begin_stream().
+void write_upstream_head(http::Exchange& ex, int status, const FieldList& fields,
+                         std::string_view age, Verdict v, uint64_t now_mono_ms);
+
+// An origin response body streamed to one client at the client's pace: while the client's
+// output is congested, the origin is paused (a slow reader never makes us buffer its body).
+// Owned by a fill or a pass, which decides what happens when the client drains or leaves.
+class ClientStream {
+public:
+    ClientStream() = default;
+    explicit ClientStream(http::ExchangeRef client) : client_(std::move(client)) {}
+
+    // The client while its connection is open and its response incomplete; nullptr after.
+    http::Exchange* client() const { return client_.get(); }
+    // Copies `chunk` to the client. False when the client is gone (nothing written): stop
+    // producing for it.
+    bool write(std::string_view chunk);
+    // Call after a write: when the client's output is congested (and the origin is not paused
+    // already), pauses `upstream` and runs `drained` once the client has taken its backlog or
+    // left (client() is nullptr then) — unless `owner` is gone by then. `drained` decides
+    // whether to resume_body() or cancel the origin.
+    void pace(origin::Exchange& upstream, std::weak_ptr<const void> owner,
+              std::function<void()> drained);
+    // Ends the response (whole body sent); returns the body bytes the client got.
+    uint64_t end();
+    // Cuts the response off (the origin failed mid-body): the client sees it incomplete.
+    void abort();
+    // Forgets the client (it goes elsewhere or left).
+    void release() { client_ = {}; }
+    bool paused() const { return paused_; }
+
+private:
+    http::ExchangeRef client_;
+    bool paused_ = false;
+};
+
+// Headers a client request forwards upstream: everything but hop-by-hop, framing and Host
+// (set from the origin's `host` or the client's), plus Via. With `cacheable`, the client's
+// conditional and Range headers are dropped too: a fill asks for the whole representation,
+// and Accept-Encoding is sent as the class the Vary key uses (AcceptEncoding::class_name).
+// With settings.x_forwarded / settings.forwarded, the client's address is appended to
+// X-Forwarded-For / Forwarded (and X-Forwarded-Proto set) — keeping the incoming values only
+// when the peer is in settings.trusted_proxies or on a Unix socket; a request without a peer
+// (background revalidation) carries none of them.
+std::vector<origin::Header> upstream_headers(const http::Request& req,
+                                             const config::OriginSpec* spec, bool cacheable,
+                                             const ProxySettings& settings);
+
+} // namespace ec::cache
