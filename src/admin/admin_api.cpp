@@ -6,7 +6,7 @@
 #include "admin/warm.hpp"
 #include "cache/cache_key.hpp"
 #include "config/docs.hpp"
-#include "kv/api_error.hpp"
+#include "http/json_reply.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
 #include "util/percent.hpp"
@@ -22,19 +22,19 @@ namespace {
 bool parse_object(http::Exchange& ex, dom::parser& parser, dom::object* out) {
     std::string_view body = ex.request().body;
     if (body.empty()) {
-        kv::send_error(ex, 400, "invalid_json", "request body must be a JSON object");
+        http::send_error(ex, 400, "invalid_json", "request body must be a JSON object");
         return false;
     }
     dom::element doc;
     auto err = parser.parse(body.data(), body.size(), false).get(doc);
     if (err) {
-        kv::send_error(ex, 400, "invalid_json",
-                       std::string("request body is not valid JSON: ") +
-                           simdjson::error_message(err));
+        http::send_error(ex, 400, "invalid_json",
+                         std::string("request body is not valid JSON: ") +
+                             simdjson::error_message(err));
         return false;
     }
     if (doc.get_object().get(*out)) {
-        kv::send_error(ex, 400, "invalid_json", "request body must be a JSON object");
+        http::send_error(ex, 400, "invalid_json", "request body must be a JSON object");
         return false;
     }
     return true;
@@ -67,7 +67,7 @@ void AdminApi::handle(http::Exchange& ex) {
     std::string_view p = req.path;
     auto only = [&](llhttp_method_t m, const char* allow) {
         if (req.method == m || (m == HTTP_GET && req.method == HTTP_HEAD)) return true;
-        kv::send_method_not_allowed(ex, allow);
+        http::send_method_not_allowed(ex, allow);
         return false;
     };
     if (p == "/admin/stats") {
@@ -75,7 +75,7 @@ void AdminApi::handle(http::Exchange& ex) {
     } else if (p == "/admin/stats/reset") {
         if (only(HTTP_POST, "POST")) {
             reset_stats();
-            kv::send_json(ex, 200, "{\"reset\":true}");
+            http::send_json(ex, 200, "{\"reset\":true}");
         }
     } else if (p == "/admin/purge") {
         if (only(HTTP_POST, "POST")) purge(ex);
@@ -92,11 +92,11 @@ void AdminApi::handle(http::Exchange& ex) {
     } else if (p == "/admin/origins/health") {
         if (only(HTTP_POST, "POST")) origin_health(ex);
     } else if (p == "/admin/config") {
-        if (only(HTTP_GET, "GET")) kv::send_json(ex, 200, config::to_json(d_.config()));
+        if (only(HTTP_GET, "GET")) http::send_json(ex, 200, config::to_json(d_.config()));
     } else if (p == "/metrics") {
         if (only(HTTP_GET, "GET")) metrics(ex);
     } else {
-        kv::send_error(ex, 404, "not_found", "no admin route " + std::string(p));
+        http::send_error(ex, 404, "not_found", "no admin route " + std::string(p));
     }
 }
 
@@ -136,14 +136,15 @@ void AdminApi::purge(http::Exchange& ex) {
             ok = !v.get_string().get(s);
             (k == "route" ? req.route : req.namespace_) = std::string(s);
         } else {
-            return kv::send_error(ex, 400, "bad_purge", "unknown field \"" + std::string(k) + "\"");
+            return http::send_error(ex, 400, "bad_purge",
+                                    "unknown field \"" + std::string(k) + "\"");
         }
         if (!ok)
-            return kv::send_error(ex, 400, "bad_purge",
-                                  "field \"" + std::string(k) + "\" has the wrong type");
+            return http::send_error(ex, 400, "bad_purge",
+                                    "field \"" + std::string(k) + "\" has the wrong type");
     }
     if (kinds != 1)
-        return kv::send_error(
+        return http::send_error(
             ex, 400, "bad_purge",
             "give exactly one of \"paths\", \"prefix\", \"tags\" or \"all\": true");
     bool soft = req.soft;
@@ -151,7 +152,7 @@ void AdminApi::purge(http::Exchange& ex) {
     d_.proxy.purger().submit(std::move(req), [ref, soft](Result<cache::PurgeResult> r) {
         http::Exchange* e = ref.get();
         if (!e) return;
-        if (!r) return kv::send_error(*e, r.error());
+        if (!r) return http::send_error(*e, r.error());
         std::string body;
         JsonWriter(body)
             .begin_object()
@@ -159,7 +160,7 @@ void AdminApi::purge(http::Exchange& ex) {
             .field("memory", r->memory)
             .field("soft", soft)
             .end_object();
-        kv::send_json(*e, 200, std::move(body));
+        http::send_json(*e, 200, std::move(body));
     });
 }
 
@@ -184,20 +185,21 @@ void AdminApi::warm(http::Exchange& ex) {
             ok = !field.value.get_string().get(s) && !s.empty();
             w.host = std::string(s);
         } else {
-            return kv::send_error(ex, 400, "bad_warm", "unknown field \"" + std::string(k) + "\"");
+            return http::send_error(ex, 400, "bad_warm",
+                                    "unknown field \"" + std::string(k) + "\"");
         }
         if (!ok)
-            return kv::send_error(ex, 400, "bad_warm",
-                                  "field \"" + std::string(k) + "\" is invalid");
+            return http::send_error(ex, 400, "bad_warm",
+                                    "field \"" + std::string(k) + "\" is invalid");
     }
     if (w.paths.empty())
-        return kv::send_error(ex, 400, "bad_warm", "\"paths\" must list at least one path");
+        return http::send_error(ex, 400, "bad_warm", "\"paths\" must list at least one path");
     for (const auto& p : w.paths)
         if (p.empty() || p[0] != '/')
-            return kv::send_error(ex, 400, "bad_warm",
-                                  "paths must start with \"/\": \"" + p + "\"");
+            return http::send_error(ex, 400, "bad_warm",
+                                    "paths must start with \"/\": \"" + p + "\"");
     if (w.target.empty())
-        return kv::send_error(ex, 409, "no_listener", "warm needs a TCP data-plane listener");
+        return http::send_error(ex, 409, "no_listener", "warm needs a TCP data-plane listener");
     warmer_->start(ex, std::move(w));
 }
 
@@ -205,12 +207,12 @@ void AdminApi::inspect(http::Exchange& ex) {
     const http::Request& req = ex.request();
     auto path = query_param(req.query, "path");
     if (!path || path->empty() || (*path)[0] != '/')
-        return kv::send_error(ex, 400, "bad_inspect", "path=/... is required");
+        return http::send_error(ex, 400, "bad_inspect", "path=/... is required");
     std::string host = query_param(req.query, "host").value_or(d_.first_tcp_listener());
     auto peek = d_.proxy.peek(host, *path);
     if (!peek.entry)
-        return kv::send_error(ex, 404, "not_cached",
-                              "not cached: " + *path + " under Host " + host);
+        return http::send_error(ex, 404, "not_cached",
+                                "not cached: " + *path + " under Host " + host);
     int64_t now = d_.loop.clock().now_s();
     std::string body;
     JsonWriter w(body);
@@ -273,12 +275,12 @@ void AdminApi::inspect(http::Exchange& ex) {
         w.end_array();
     }
     w.end_object();
-    kv::send_json(ex, 200, std::move(body));
+    http::send_json(ex, 200, std::move(body));
 }
 
 void AdminApi::reload(http::Exchange& ex) {
     auto r = d_.reload();
-    if (!r) return kv::send_error(ex, r.error());
+    if (!r) return http::send_error(ex, r.error());
     std::string body;
     JsonWriter w(body);
     w.begin_object().field("reloaded", true).key("changes").begin_array();
@@ -288,7 +290,7 @@ void AdminApi::reload(http::Exchange& ex) {
     for (const auto& c : r->pending_restart)
         w.value(c);
     w.end_array().end_object();
-    kv::send_json(ex, 200, std::move(body));
+    http::send_json(ex, 200, std::move(body));
 }
 
 void AdminApi::backup(http::Exchange& ex) {
@@ -297,8 +299,8 @@ void AdminApi::backup(http::Exchange& ex) {
     if (!parse_object(ex, parser, &obj)) return;
     std::string_view path;
     if (obj["path"].get_string().get(path))
-        return kv::send_error(ex, 400, "bad_backup_path",
-                              "\"path\" (an absolute directory) is required");
+        return http::send_error(ex, 400, "bad_backup_path",
+                                "\"path\" (an absolute directory) is required");
     http::ExchangeRef ref = ex.defer();
     uint64_t started = d_.loop.clock().mono_ms();
     loop::Loop& loop = d_.loop;
@@ -306,7 +308,7 @@ void AdminApi::backup(http::Exchange& ex) {
                     [ref, p = std::string(path), started, &loop](Status st, uint64_t bytes) {
                         http::Exchange* e = ref.get();
                         if (!e) return;
-                        if (!st) return kv::send_error(*e, st.error());
+                        if (!st) return http::send_error(*e, st.error());
                         std::string body;
                         JsonWriter(body)
                             .begin_object()
@@ -314,7 +316,7 @@ void AdminApi::backup(http::Exchange& ex) {
                             .field("bytes", bytes)
                             .field("duration_ms", loop.clock().mono_ms() - started)
                             .end_object();
-                        kv::send_json(*e, 200, std::move(body));
+                        http::send_json(*e, 200, std::move(body));
                     });
 }
 

@@ -2,7 +2,7 @@
 #include <simdjson.h>
 
 #include "admin/admin_api.hpp"
-#include "kv/api_error.hpp"
+#include "http/json_reply.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
 
@@ -41,7 +41,7 @@ void AdminApi::origins(http::Exchange& ex) {
     for (const auto& [name, pool] : d_.origins.pools())
         write_origin(w, name, *pool);
     w.end_array().end_object();
-    kv::send_json(ex, 200, std::move(body));
+    http::send_json(ex, 200, std::move(body));
 }
 
 void AdminApi::origin_health(http::Exchange& ex) {
@@ -51,24 +51,24 @@ void AdminApi::origin_health(http::Exchange& ex) {
     std::string_view body = ex.request().body;
     if (body.empty() || parser.parse(body.data(), body.size(), false).get(doc) ||
         doc.get_object().get(obj)) {
-        kv::send_error(ex, 400, "invalid_json",
-                       "body must be {\"origin\": NAME, \"health\": \"sick|healthy|drain|auto\", "
-                       "\"server\"?: \"host:port\"}");
+        http::send_error(ex, 400, "invalid_json",
+                         "body must be {\"origin\": NAME, \"health\": \"sick|healthy|drain|auto\", "
+                         "\"server\"?: \"host:port\"}");
         return;
     }
     std::string_view name, health, server;
     if (obj["origin"].get_string().get(name)) {
-        kv::send_error(ex, 400, "bad_request", "\"origin\" (a string) is required");
+        http::send_error(ex, 400, "bad_request", "\"origin\" (a string) is required");
         return;
     }
     origin::AdminHealth h;
     if (obj["health"].get_string().get(health) || !origin::parse_admin_health(health, &h)) {
-        kv::send_error(ex, 400, "bad_request",
-                       "\"health\" must be \"sick\", \"healthy\", \"drain\" or \"auto\"");
+        http::send_error(ex, 400, "bad_request",
+                         "\"health\" must be \"sick\", \"healthy\", \"drain\" or \"auto\"");
         return;
     }
     if (auto s = obj["server"]; !s.error() && s.get_string().get(server)) {
-        kv::send_error(ex, 400, "bad_request", "\"server\" must be a \"host:port\" string");
+        http::send_error(ex, 400, "bad_request", "\"server\" must be a \"host:port\" string");
         return;
     }
     origin::Pool* pool = d_.origins.find(name);
@@ -76,15 +76,15 @@ void AdminApi::origin_health(http::Exchange& ex) {
         std::string known;
         for (const auto& [n, p] : d_.origins.pools())
             known += (known.empty() ? "" : ", ") + n;
-        kv::send_error(ex, 404, "not_found",
-                       "no origin \"" + std::string(name) +
-                           "\" (configured: " + (known.empty() ? "none" : known) + ")");
+        http::send_error(ex, 404, "not_found",
+                         "no origin \"" + std::string(name) +
+                             "\" (configured: " + (known.empty() ? "none" : known) + ")");
         return;
     }
     if (!pool->set_admin_health(server, h)) {
-        kv::send_error(ex, 404, "not_found",
-                       "origin \"" + std::string(name) + "\" has no server \"" +
-                           std::string(server) + "\"");
+        http::send_error(ex, 404, "not_found",
+                         "origin \"" + std::string(name) + "\" has no server \"" +
+                             std::string(server) + "\"");
         return;
     }
     LOG_INFO("origin %.*s%s%.*s set to %s by the admin API", static_cast<int>(name.size()),
@@ -93,7 +93,7 @@ void AdminApi::origin_health(http::Exchange& ex) {
     std::string out;
     JsonWriter w(out);
     write_origin(w, std::string(name), *pool);
-    kv::send_json(ex, 200, std::move(out));
+    http::send_json(ex, 200, std::move(out));
 }
 
 } // namespace ec::admin

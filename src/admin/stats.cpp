@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "admin/admin_api.hpp"
-#include "kv/api_error.hpp"
+#include "http/json_reply.hpp"
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"
 #include "util/utf8.hpp"
@@ -283,7 +283,7 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("open_fds", pi.open_fds).field("max_fds", pi.max_fds);
     w.end_object();
     w.end_object();
-    kv::send_json(ex, 200, std::move(body));
+    http::send_json(ex, 200, std::move(body));
 }
 
 void AdminApi::metrics(http::Exchange& ex) {

@@ -5,7 +5,7 @@
 #include "cache/conditional.hpp"
 #include "cache/fields.hpp"
 #include "cache/fill.hpp"
-#include "kv/api_error.hpp"
+#include "http/json_reply.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
@@ -117,18 +117,18 @@ void Proxy::handle(http::Exchange& ex) {
     RouteTable::Match m = table_.match_request(req.path);
     if (m.ambiguous) {
         // Issue 11 defect 7: an origin resolving "..%2F" would answer another route's URL.
-        kv::send_error(ex, 400, "ambiguous_path",
-                       "the path chooses another route once %-decoded and dot-segments removed");
+        http::send_error(ex, 400, "ambiguous_path",
+                         "the path chooses another route once %-decoded and dot-segments removed");
         return;
     }
     std::shared_ptr<Route> route = std::move(m.route);
     if (!route) {
-        kv::send_error(ex, 404, "not_found", "no route for " + std::string(req.path));
+        http::send_error(ex, 404, "not_found", "no route for " + std::string(req.path));
         return;
     }
     ex.set_route(route->log_name, route->log_origin);
     if (shut_down_) {
-        kv::send_error(ex, 503, "shutting_down", "edgecached is shutting down");
+        http::send_error(ex, 503, "shutting_down", "edgecached is shutting down");
         return;
     }
     if (req.method == HTTP_GET || req.method == HTTP_HEAD) {
@@ -182,7 +182,7 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
     }
     if (cc.only_if_cached) {
         // RFC 9111 §5.2.1.7: nothing usable stored, and the client forbids asking the origin.
-        kv::send_error(ex, 504, "not_cached", "only-if-cached: no stored response to use");
+        http::send_error(ex, 504, "not_cached", "only-if-cached: no stored response to use");
         return;
     }
     if (req.method == HTTP_HEAD && !found.entry) {
@@ -537,7 +537,7 @@ void Proxy::send_gateway_error(http::Exchange& ex, origin::ErrorKind kind, std::
         return;
     }
     std::string code = std::string("origin_") + origin::error_kind_name(kind);
-    kv::send_error(ex, status, code, gateway_message(kind));
+    http::send_error(ex, status, code, gateway_message(kind));
 }
 
 } // namespace ec::cache

@@ -4,7 +4,7 @@
 #include "daemon/daemon.hpp"
 #include "daemon/test_hooks.hpp"
 #include "http/exchange.hpp"
-#include "kv/api_error.hpp"
+#include "http/json_reply.hpp"
 #include "kv/cf_envelope.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
@@ -120,7 +120,7 @@ void Router::handle(http::Exchange& ex) {
     if ((roles_.metrics || roles_.admin) && path == "/metrics") return daemon_.admin().metrics(ex);
     // Everything the built-in paths did not take goes to the proxy routes.
     if (roles_.proxy) return daemon_.proxy().handle(ex);
-    kv::send_error(ex, 404, "not_found", "no route for " + std::string(path));
+    http::send_error(ex, 404, "not_found", "no route for " + std::string(path));
 }
 
 void Router::health(http::Exchange& ex) {
@@ -138,13 +138,13 @@ void Router::health(http::Exchange& ex) {
     w.field("timestamp", iso8601_ms(daemon_.loop().clock().now_ms()));
     w.field("version", EC_VERSION);
     w.end_object();
-    kv::send_json(ex, draining ? 503 : 200, std::move(body));
+    http::send_json(ex, draining ? 503 : 200, std::move(body));
 }
 
 void Router::admin(http::Exchange& ex) {
     if (test_routes && test_routes(daemon_, ex)) return; // only in -Dtest_hooks=true builds
     if (ex.request().path == "/admin/tail") {
-        if (ex.request().method != HTTP_GET) return kv::send_method_not_allowed(ex, "GET");
+        if (ex.request().method != HTTP_GET) return http::send_method_not_allowed(ex, "GET");
         return daemon_.tail().subscribe(ex);
     }
     daemon_.admin().handle(ex);

@@ -2,8 +2,8 @@
 #include "daemon/tail.hpp"
 
 #include "http/connection.hpp"
+#include "http/json_reply.hpp"
 #include "http/server.hpp"
-#include "kv/api_error.hpp"
 #include "util/log.hpp"
 #include "util/percent.hpp"
 #include "util/strings.hpp"
@@ -146,9 +146,9 @@ void Tail::subscribe(http::Exchange& ex) {
     while (it.next(&name, &value)) {
         if (name != "filter") continue;
         auto decoded = percent_decode(value, true);
-        if (!decoded) return kv::send_error(ex, 400, "bad_filter", "filter is not URL-encoded");
+        if (!decoded) return http::send_error(ex, 400, "bad_filter", "filter is not URL-encoded");
         auto f = TailFilter::parse(*decoded);
-        if (!f) return kv::send_error(ex, f.error());
+        if (!f) return http::send_error(ex, f.error());
         sub.filters.push_back(std::move(*f));
     }
     ex.status(200)

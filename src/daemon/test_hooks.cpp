@@ -7,7 +7,7 @@
 
 #include "daemon/daemon.hpp"
 #include "http/exchange.hpp"
-#include "kv/api_error.hpp"
+#include "http/json_reply.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
 
@@ -24,21 +24,21 @@ bool handle_test_route(Daemon& daemon, http::Exchange& ex) {
     const http::Request& req = ex.request();
     if (req.path != "/admin/test/clock") return false;
     if (req.method != HTTP_POST) {
-        kv::send_method_not_allowed(ex, "POST");
+        http::send_method_not_allowed(ex, "POST");
         return true;
     }
     auto adv = query_param(req.query, "advance");
     auto ms = adv ? clock_advance_ms(*adv) : std::nullopt;
     if (!ms) {
-        kv::send_error(ex, 400, "bad_request",
-                       "advance=<seconds> required, at most 100 years either way");
+        http::send_error(ex, 400, "bad_request",
+                         "advance=<seconds> required, at most 100 years either way");
         return true;
     }
     loop::Clock& clock = daemon.loop().clock();
     clock.advance_for_test(*ms);
     std::string body;
     JsonWriter(body).begin_object().field("now", clock.now_s()).end_object();
-    kv::send_json(ex, 200, std::move(body));
+    http::send_json(ex, 200, std::move(body));
     return true;
 }
 

@@ -3,8 +3,8 @@
 
 #include <memory>
 
+#include "http/json_reply.hpp"
 #include "http/write_batch.hpp"
-#include "kv/api_error.hpp"
 #include "kv/bulk.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
@@ -65,7 +65,7 @@ std::optional<std::string_view> param(std::string_view query, std::string_view n
 // 400 naming every bad entry of a bulk body: {"error":{"code","message","entries":[...]}}.
 void send_bulk_error(http::Exchange& ex, const Error& err,
                      const std::vector<BulkProblem>& problems) {
-    if (problems.empty()) return send_error(ex, err);
+    if (problems.empty()) return http::send_error(ex, err);
     std::string body;
     JsonWriter w(body);
     w.begin_object().key("error").begin_object();
@@ -73,21 +73,21 @@ void send_bulk_error(http::Exchange& ex, const Error& err,
     w.key("entries");
     write_problems(body, problems);
     w.end_object().end_object();
-    send_json(ex, 400, std::move(body));
+    http::send_json(ex, 400, std::move(body));
 }
 
 // The answer to a bulk write once durable: {"success":true,"<what>":n}, or its error.
 void answer_count(const http::ExchangeRef& ref, const Status& st, const char* what, size_t n) {
     http::Exchange* e = ref.get();
     if (!e) return;
-    if (!st) return send_error(*e, st.error());
+    if (!st) return http::send_error(*e, st.error());
     std::string body;
     JsonWriter(body)
         .begin_object()
         .field("success", true)
         .field(what, static_cast<uint64_t>(n))
         .end_object();
-    send_json(*e, 200, std::move(body));
+    http::send_json(*e, 200, std::move(body));
 }
 
 } // namespace
@@ -109,7 +109,7 @@ void NativeApi::handle(http::Exchange& ex, std::string_view rest) {
     const http::Request& req = ex.request();
     auto t = parse_target(rest, req.method);
     if (!t) {
-        send_error(ex, t.error());
+        http::send_error(ex, t.error());
         return;
     }
     if (t->bulk_delete) return bulk_delete(ex, t->ns);
@@ -117,10 +117,10 @@ void NativeApi::handle(http::Exchange& ex, std::string_view rest) {
     if (!t->has_key) {
         if (req.method == HTTP_GET || req.method == HTTP_HEAD) return list(ex, t->ns);
         if (req.method == HTTP_PUT) return bulk_put(ex, t->ns);
-        return send_method_not_allowed(ex, "GET, HEAD, PUT");
+        return http::send_method_not_allowed(ex, "GET, HEAD, PUT");
     }
     if (Status st = check_key(t->key); !st) {
-        send_error(ex, st.error());
+        http::send_error(ex, st.error());
         return;
     }
     switch (req.method) {
@@ -132,7 +132,7 @@ void NativeApi::handle(http::Exchange& ex, std::string_view rest) {
     case HTTP_DELETE:
         return del(ex, t->ns, std::move(t->key));
     default:
-        return send_method_not_allowed(ex, "GET, HEAD, PUT, DELETE");
+        return http::send_method_not_allowed(ex, "GET, HEAD, PUT, DELETE");
     }
 }
 
@@ -141,13 +141,13 @@ void NativeApi::get(http::Exchange& ex, const std::string& ns_title, const std::
     bool found = false;
     if (ns) {
         auto r = store_.kv_get(*ns, key, &value_);
-        if (!r) return send_error(ex, r.error());
+        if (!r) return http::send_error(ex, r.error());
         found = *r;
         NamespaceCounters& c = stats_.of(ns_title);
         ++c.reads;
         c.hits += found;
     }
-    if (!found) return send_error(ex, 404, "not_found", "key not found");
+    if (!found) return http::send_error(ex, 404, "not_found", "key not found");
     ex.status(200).header("Content-Type", "application/octet-stream");
     if (value_.expiration) ex.header("X-KV-Expiration", static_cast<uint64_t>(value_.expiration));
     if (!value_.metadata.empty()) ex.header("X-KV-Metadata", value_.metadata);
@@ -161,11 +161,11 @@ void NativeApi::get(http::Exchange& ex, const std::string& ns_title, const std::
 void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string key) {
     const http::Request& req = ex.request();
     if (Status st = check_value_size(req.body.size(), rules_); !st)
-        return send_error(ex, st.error());
+        return http::send_error(ex, st.error());
     std::string meta;
     if (auto m = req.header("X-KV-Metadata")) {
         auto r = check_metadata(*m);
-        if (!r) return send_error(ex, r.error());
+        if (!r) return http::send_error(ex, r.error());
         meta = std::move(*r);
     }
     bool bad = false;
@@ -174,9 +174,10 @@ void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string
     if (!ttl) ttl = param(req.query, "ttl", ttl_alias_s, &bad);
     auto exp = param(req.query, "expiration", exp_s, &bad);
     if (bad)
-        return send_error(ex, 400, "invalid_query", "query string is not valid percent-encoding");
+        return http::send_error(ex, 400, "invalid_query",
+                                "query string is not valid percent-encoding");
     auto expiration = resolve_expiration(ttl, exp, clock_.now_s(), rules_);
-    if (!expiration) return send_error(ex, expiration.error());
+    if (!expiration) return http::send_error(ex, expiration.error());
 
     // The value is written straight from the request body: the ExchangeRef keeps the
     // connection's buffers alive until the op is done, even if the client disconnects.
@@ -193,16 +194,16 @@ void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string
         http::Exchange* e = ref.get();
         if (!e) return;
         if (st)
-            send_json(*e, 200, "{\"success\":true}");
+            http::send_json(*e, 200, "{\"success\":true}");
         else
-            send_error(*e, st.error());
+            http::send_error(*e, st.error());
     };
     store_.submit(std::move(op));
 }
 
 void NativeApi::del(http::Exchange& ex, const std::string& ns_title, std::string key) {
     if (!store_.namespace_by_title(ns_title)) {
-        send_json(ex, 200, "{\"success\":true}"); // nothing to delete: deleting is idempotent
+        http::send_json(ex, 200, "{\"success\":true}"); // nothing to delete: deleting is idempotent
         return;
     }
     ++stats_.of(ns_title).deletes;
@@ -211,9 +212,9 @@ void NativeApi::del(http::Exchange& ex, const std::string& ns_title, std::string
         http::Exchange* e = ref.get();
         if (!e) return;
         if (st)
-            send_json(*e, 200, "{\"success\":true}");
+            http::send_json(*e, 200, "{\"success\":true}");
         else
-            send_error(*e, st.error());
+            http::send_error(*e, st.error());
     });
 }
 
@@ -225,12 +226,14 @@ void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
     auto cursor = param(req.query, "cursor", cursor_s, &bad);
     auto limit_text = param(req.query, "limit", limit_s, &bad);
     if (bad)
-        return send_error(ex, 400, "invalid_query", "query string is not valid percent-encoding");
+        return http::send_error(ex, 400, "invalid_query",
+                                "query string is not valid percent-encoding");
     size_t limit = kMaxListLimit;
     if (limit_text) {
         auto n = parse_u64(*limit_text);
         if (!n || *n < 1 || *n > kMaxListLimit)
-            return send_error(ex, 400, "invalid_limit", "limit must be an integer from 1 to 1000");
+            return http::send_error(ex, 400, "invalid_limit",
+                                    "limit must be an integer from 1 to 1000");
         limit = *n;
     }
     std::string body;
@@ -241,7 +244,7 @@ void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
     if (const store::Namespace* ns = store_.namespace_by_title(ns_title)) {
         ++stats_.of(ns_title).lists;
         auto page = store_.kv_list(*ns, prefix.value_or(""), cursor.value_or(""), limit);
-        if (!page) return send_error(ex, page.error());
+        if (!page) return http::send_error(ex, page.error());
         for (const auto& k : page->keys) {
             w.begin_object().field("name", k.name);
             if (k.expiration) w.field("expiration", k.expiration);
@@ -251,12 +254,12 @@ void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
         complete = page->complete;
         next_cursor = std::move(page->cursor);
     } else if (cursor && !cursor->empty()) {
-        return send_error(ex, 400, "bad_cursor", "cursor does not belong to this namespace");
+        return http::send_error(ex, 400, "bad_cursor", "cursor does not belong to this namespace");
     }
     w.end_array().field("list_complete", complete);
     if (!complete) w.field("cursor", next_cursor);
     w.end_object();
-    send_json(ex, 200, std::move(body));
+    http::send_json(ex, 200, std::move(body));
 }
 
 void NativeApi::bulk_put(http::Exchange& ex, const std::string& ns_title) {
@@ -292,13 +295,13 @@ void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
 
 void NativeApi::bulk_get(http::Exchange& ex, const std::string& ns_title) {
     auto req = parse_bulk_get(ex.request().body);
-    if (!req) return send_error(ex, req.error());
+    if (!req) return http::send_error(ex, req.error());
     if (store_.namespace_by_title(ns_title)) stats_.of(ns_title).reads += req->keys.size();
     std::string body = "{\"values\":";
     Status st = write_bulk_get_map(body, store_, store_.namespace_by_title(ns_title), *req);
-    if (!st) return send_error(ex, st.error());
+    if (!st) return http::send_error(ex, st.error());
     body.push_back('}');
-    send_json(ex, 200, std::move(body));
+    http::send_json(ex, 200, std::move(body));
 }
 
 } // namespace ec::kv

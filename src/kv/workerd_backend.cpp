@@ -12,7 +12,7 @@ namespace ec::kv {
 
 namespace {
 
-// Named apart from api_error.hpp's send_error (JSON errors): in a unity build both are seen.
+// Named apart from http::send_error (JSON errors): in a unity build both are seen.
 void send_backend_error(http::Exchange& ex, const Error& e) {
     send_workerd_error(ex, e.http ? e.http : 500, e.message);
 }

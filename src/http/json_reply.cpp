@@ -1,17 +1,17 @@
-// JSON responses and errors for the KV API.
-#include "kv/api_error.hpp"
+// JSON replies shared by every HTTP API.
+#include "http/json_reply.hpp"
 
 #include "util/json_writer.hpp"
 
-namespace ec::kv {
+namespace ec::http {
 
-void send_json(http::Exchange& ex, int status, std::string json) {
+void send_json(Exchange& ex, int status, std::string json) {
     json.push_back('\n');
     ex.status(status).header("Content-Type", "application/json");
-    ex.send(http::Body::owned(std::move(json)));
+    ex.send(Body::owned(std::move(json)));
 }
 
-void send_error(http::Exchange& ex, int status, std::string_view code, std::string_view message) {
+void send_error(Exchange& ex, int status, std::string_view code, std::string_view message) {
     std::string body;
     JsonWriter w(body);
     w.begin_object().key("error").begin_object();
@@ -20,7 +20,7 @@ void send_error(http::Exchange& ex, int status, std::string_view code, std::stri
     send_json(ex, status, std::move(body));
 }
 
-void send_method_not_allowed(http::Exchange& ex, std::string_view allow) {
+void send_method_not_allowed(Exchange& ex, std::string_view allow) {
     std::string body;
     JsonWriter w(body);
     w.begin_object().key("error").begin_object();
@@ -30,7 +30,7 @@ void send_method_not_allowed(http::Exchange& ex, std::string_view allow) {
     w.end_object().end_object();
     body.push_back('\n');
     ex.status(405).header("Content-Type", "application/json").header("Allow", allow);
-    ex.send(http::Body::owned(std::move(body)));
+    ex.send(Body::owned(std::move(body)));
 }
 
-} // namespace ec::kv
+} // namespace ec::http
