@@ -2,7 +2,7 @@
 #include "config/checks.hpp"
 
 #include "config/access_format.hpp"
-#include "config/address.hpp"
+#include "util/address.hpp"
 #include "util/ip.hpp"
 
 namespace ec::config::detail {

@@ -3,10 +3,10 @@
 
 #include <cstdlib>
 
-#include "config/address.hpp"
 #include "config/loader.hpp"
 #include "config/options.hpp"
 #include "config/parse.hpp"
+#include "util/address.hpp"
 #include "util/json_writer.hpp"
 
 namespace ec::config {

@@ -1,8 +1,8 @@
 // The structured options: listeners, origins and routes, plus checks that span several options.
 #include <algorithm>
 
-#include "config/address.hpp"
 #include "config/parse.hpp"
+#include "util/address.hpp"
 
 namespace ec::config::detail {
 

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "config/address.hpp"
 #include "config/parse.hpp"
+#include "util/address.hpp"
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"
 #include "util/units.hpp"

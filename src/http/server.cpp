@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "http/connection.hpp"
+#include "util/address.hpp"
 #include "util/log.hpp"
-#include "util/strings.hpp"
 #include "util/time_format.hpp"
 
 namespace ec::http {
@@ -108,11 +108,11 @@ Listener& Server::listen(const std::string& address, Handler* handler, std::stri
     l->name = std::move(name);
     l->address = address;
     uv_loop_t* uvl = loop_.uv();
+    auto parsed = parse_listen_address(address);
+    if (!parsed) listen_error(address, parsed.error().message);
     int rc;
-    if (address.rfind("unix:", 0) == 0) {
-        std::string path = address.substr(5);
-        if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path))
-            listen_error(address, "unix socket path must be 1-107 bytes");
+    if (parsed->kind == Address::Kind::unix_path) {
+        const std::string& path = parsed->path;
         struct stat st;
         if (::lstat(path.c_str(), &st) == 0) {
             if (!S_ISSOCK(st.st_mode)) listen_error(address, "path exists and is not a socket");
@@ -126,27 +126,12 @@ Listener& Server::listen(const std::string& address, Handler* handler, std::stri
         rc = uv_pipe_bind(pipe, path.c_str());
         if (rc == 0) l->bound = address;
     } else {
-        std::string host;
-        std::string port_s;
-        if (!address.empty() && address[0] == '[') {
-            size_t close = address.find("]:");
-            if (close == std::string::npos) listen_error(address, "expected [v6addr]:port");
-            host = address.substr(1, close - 1);
-            port_s = address.substr(close + 2);
-        } else {
-            size_t colon = address.rfind(':');
-            if (colon == std::string::npos) listen_error(address, "expected host:port");
-            host = address.substr(0, colon);
-            port_s = address.substr(colon + 1);
-        }
-        auto port = parse_u64(port_s);
-        if (!port || *port > 65535) listen_error(address, "bad port");
+        // parse_listen_address accepted an IP literal of this family: the conversion succeeds.
         sockaddr_storage ss{};
-        if (uv_ip4_addr(host.c_str(), static_cast<int>(*port),
-                        reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
-            uv_ip6_addr(host.c_str(), static_cast<int>(*port),
-                        reinterpret_cast<sockaddr_in6*>(&ss)) != 0)
-            listen_error(address, "not an IPv4 or IPv6 address");
+        if (parsed->kind == Address::Kind::ipv6)
+            uv_ip6_addr(parsed->host.c_str(), parsed->port, reinterpret_cast<sockaddr_in6*>(&ss));
+        else
+            uv_ip4_addr(parsed->host.c_str(), parsed->port, reinterpret_cast<sockaddr_in*>(&ss));
         auto* tcp = new uv_tcp_t;
         uv_tcp_init(uvl, tcp);
         l->handle = reinterpret_cast<uv_stream_t*>(tcp);

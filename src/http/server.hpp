@@ -76,7 +76,8 @@ public:
     // Closes every listener and connection and stops the sweeper.
     void shutdown();
 
-    // Binds and listens (backlog 1024). address: "a.b.c.d:port", "[v6]:port", "unix:/path".
+    // Binds and listens (backlog 1024). address: "a.b.c.d:port", "[v6]:port", "unix:/path", as
+    // parse_listen_address (util/address.hpp) accepts them.
     // A stale unix socket file (nothing accepting on it) is replaced; a live one is an error.
     // Throws std::runtime_error("cannot listen on <address>: <reason>").
     Listener& listen(const std::string& address, Handler* handler, std::string name);

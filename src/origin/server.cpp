@@ -5,11 +5,11 @@
 #include <cstring>
 #include <netdb.h>
 
-#include "config/address.hpp"
 #include "loop/handle.hpp"
 #include "origin/conn.hpp"
 #include "origin/exchange_impl.hpp"
 #include "origin/pool_core.hpp"
+#include "util/address.hpp"
 #include "util/log.hpp"
 
 namespace ec::origin {
@@ -33,7 +33,7 @@ struct Server::DnsReq {
 };
 
 Server::Server(PoolCore& pool, std::string name) : pool_(&pool), name_(std::move(name)) {
-    auto a = config::parse_host_port(name_);
+    auto a = parse_host_port(name_);
     if (!a) {
         dns_error_ = a.error().message;
         last_error_ = dns_error_;

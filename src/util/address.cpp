@@ -1,16 +1,16 @@
 // Address parsing: listen addresses, origin host:port pairs and origin URLs.
-#include "config/address.hpp"
+#include "util/address.hpp"
 
 #include <arpa/inet.h>
 
 #include "util/strings.hpp"
 
-namespace ec::config {
+namespace ec {
 
 namespace {
 
 Error bad(std::string msg) {
-    return make_error(0, "config", std::move(msg));
+    return make_error(0, "bad_address", std::move(msg));
 }
 
 bool parse_port(std::string_view s, uint16_t* out) {
@@ -149,4 +149,4 @@ Result<std::string> parse_origin_url(std::string_view s) {
     return hostport;
 }
 
-} // namespace ec::config
+} // namespace ec

@@ -7,7 +7,7 @@
 
 #include "util/status.hpp"
 
-namespace ec::config {
+namespace ec {
 
 // A parsed address. For TCP `host` is the IP literal without brackets, or (origin servers only)
 // a DNS name that the origin client resolves.
@@ -24,7 +24,8 @@ inline constexpr size_t max_unix_path = 107;
 
 // Parses "a.b.c.d:port", "[ipv6]:port" or "unix:/path" (relative paths allowed, at most
 // max_unix_path bytes). Port 0..65535. Host names are not accepted: a listener binds an address.
-// Errors: code "config", message a sentence naming what is expected (no JSON path).
+// Errors: code "bad_address", message a sentence naming what is expected (no JSON path or
+// flag name: callers add where the address came from).
 Result<Address> parse_listen_address(std::string_view s);
 
 // Parses "host:port" as used for origin servers: host is a DNS name, an IPv4 literal or a
@@ -36,4 +37,4 @@ Result<Address> parse_host_port(std::string_view s);
 // fragments.
 Result<std::string> parse_origin_url(std::string_view s);
 
-} // namespace ec::config
+} // namespace ec

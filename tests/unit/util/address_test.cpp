@@ -1,11 +1,11 @@
 // Tests for address syntax: listen addresses, origin host:port pairs and origin URLs.
 #include <doctest/doctest.h>
 
-#include "config/address.hpp"
+#include "util/address.hpp"
 
-using namespace ec::config;
+using namespace ec;
 
-TEST_SUITE("config/address") {
+TEST_SUITE("util/address") {
     TEST_CASE("listen addresses") {
         auto v4 = parse_listen_address("127.0.0.1:8787");
         REQUIRE(v4);
