@@ -14,7 +14,7 @@
 #include "cache/vary.hpp"
 #include "http/exchange.hpp"
 #include "loop/deferred.hpp"
-#include "origin/exchange.hpp"
+#include "origin/fetch.hpp"
 #include "origin/types.hpp"
 
 namespace ec::cache {
@@ -88,7 +88,7 @@ private:
     bool primary_streaming_ = false; // ...and its head is out: it is in stream_
     ClientStream stream_;
     std::vector<http::ExchangeRef> waiters_;
-    std::shared_ptr<origin::Exchange> upstream_;
+    std::shared_ptr<origin::Fetch> upstream_;
 
     // The response.
     bool got_head_ = false;

@@ -50,7 +50,7 @@ std::optional<std::string> same_origin_path(std::string_view value, std::string_
 struct Pass {
     ClientStream downstream; // the client, streamed to at its pace
     std::shared_ptr<Route> route;
-    std::shared_ptr<origin::Exchange> upstream;
+    std::shared_ptr<origin::Fetch> upstream;
     bool started = false;
     bool unsafe = false;
     bool write_through = false;

@@ -104,7 +104,7 @@ bool ClientStream::write(std::string_view chunk) {
     return ex && ex->stream_write(http::Body::copy(chunk));
 }
 
-void ClientStream::pace(origin::Exchange& upstream, std::weak_ptr<const void> owner,
+void ClientStream::pace(origin::Fetch& upstream, std::weak_ptr<const void> owner,
                         std::function<void()> drained) {
     http::Exchange* ex = client_.get();
     if (paused_ || !ex || !ex->congested()) return;

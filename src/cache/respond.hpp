@@ -16,7 +16,7 @@
 #include "cache/stats.hpp"
 #include "config/config.hpp"
 #include "http/exchange.hpp"
-#include "origin/exchange.hpp"
+#include "origin/fetch.hpp"
 #include "origin/types.hpp"
 #include "util/ip.hpp"
 
@@ -96,7 +96,7 @@ public:
     // already), pauses `upstream` and runs `drained` once the client has taken its backlog or
     // left (client() is nullptr then) — unless `owner` is gone by then. `drained` decides
     // whether to resume_body() or cancel the origin.
-    void pace(origin::Exchange& upstream, std::weak_ptr<const void> owner,
+    void pace(origin::Fetch& upstream, std::weak_ptr<const void> owner,
               std::function<void()> drained);
     // Ends the response (whole body sent); returns the body bytes the client got.
     uint64_t end();

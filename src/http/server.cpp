@@ -119,9 +119,9 @@ Listener& Server::listen(const std::string& address, Handler* handler, std::stri
             if (unix_socket_alive(path)) listen_error(address, "another process is listening");
             ::unlink(path.c_str()); // stale socket left by a crashed run
         }
-        auto* pipe = new uv_pipe_t;
+        uv_pipe_t* pipe = &l->handle.get()->pipe;
         uv_pipe_init(uvl, pipe, 0);
-        l->handle = reinterpret_cast<uv_stream_t*>(pipe);
+        l->handle.mark_initialized();
         l->is_unix = true;
         rc = uv_pipe_bind(pipe, path.c_str());
         if (rc == 0) l->bound = address;
@@ -132,9 +132,9 @@ Listener& Server::listen(const std::string& address, Handler* handler, std::stri
             uv_ip6_addr(parsed->host.c_str(), parsed->port, reinterpret_cast<sockaddr_in6*>(&ss));
         else
             uv_ip4_addr(parsed->host.c_str(), parsed->port, reinterpret_cast<sockaddr_in*>(&ss));
-        auto* tcp = new uv_tcp_t;
+        uv_tcp_t* tcp = &l->handle.get()->tcp;
         uv_tcp_init(uvl, tcp);
-        l->handle = reinterpret_cast<uv_stream_t*>(tcp);
+        l->handle.mark_initialized();
         rc = uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&ss),
                          ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
         if (rc == 0) {
@@ -144,15 +144,9 @@ Listener& Server::listen(const std::string& address, Handler* handler, std::stri
             l->bound = describe_address(reinterpret_cast<sockaddr*>(&bound));
         }
     }
-    l->handle->data = l.get();
-    if (rc == 0) rc = uv_listen(l->handle, kBacklog, on_connection);
-    if (rc != 0) {
-        uv_close(reinterpret_cast<uv_handle_t*>(l->handle), [](uv_handle_t* h) {
-            if (h->type == UV_NAMED_PIPE)
-                delete reinterpret_cast<uv_pipe_t*>(h);
-            else
-                delete reinterpret_cast<uv_tcp_t*>(h);
-        });
+    l->handle.get()->handle.data = l.get();
+    if (rc == 0) rc = uv_listen(l->stream(), kBacklog, on_connection);
+    if (rc != 0) { // the handle closes with `l`
         listen_error(address, uv_strerror(rc));
     }
     listeners_.push_back(std::move(l));
@@ -172,26 +166,20 @@ Listener& Server::adopt(int fd, Handler* handler, std::string name) {
     l->bound = l->address = describe_address(reinterpret_cast<sockaddr*>(&ss));
     int rc;
     if (ss.ss_family == AF_UNIX) {
-        auto* pipe = new uv_pipe_t;
+        uv_pipe_t* pipe = &l->handle.get()->pipe;
         uv_pipe_init(loop_.uv(), pipe, 0);
-        l->handle = reinterpret_cast<uv_stream_t*>(pipe);
+        l->handle.mark_initialized();
         l->is_unix = true;
         rc = uv_pipe_open(pipe, fd);
     } else {
-        auto* tcp = new uv_tcp_t;
+        uv_tcp_t* tcp = &l->handle.get()->tcp;
         uv_tcp_init(loop_.uv(), tcp);
-        l->handle = reinterpret_cast<uv_stream_t*>(tcp);
+        l->handle.mark_initialized();
         rc = uv_tcp_open(tcp, fd);
     }
-    l->handle->data = l.get();
-    if (rc == 0) rc = uv_listen(l->handle, kBacklog, on_connection);
-    if (rc != 0) {
-        uv_close(reinterpret_cast<uv_handle_t*>(l->handle), [](uv_handle_t* h) {
-            if (h->type == UV_NAMED_PIPE)
-                delete reinterpret_cast<uv_pipe_t*>(h);
-            else
-                delete reinterpret_cast<uv_tcp_t*>(h);
-        });
+    l->handle.get()->handle.data = l.get();
+    if (rc == 0) rc = uv_listen(l->stream(), kBacklog, on_connection);
+    if (rc != 0) { // the handle closes with `l`
         throw std::runtime_error("socket activation: cannot listen on fd " + std::to_string(fd) +
                                  ": " + uv_strerror(rc));
     }
@@ -202,14 +190,8 @@ Listener& Server::adopt(int fd, Handler* handler, std::string name) {
 void Server::close_listener(Listener& l) {
     if (l.closing) return;
     l.closing = true;
-    l.handle->data = nullptr;
     if (l.is_unix && l.address.rfind("unix:", 0) == 0) ::unlink(l.address.c_str() + 5);
-    uv_close(reinterpret_cast<uv_handle_t*>(l.handle), [](uv_handle_t* h) {
-        if (h->type == UV_NAMED_PIPE)
-            delete reinterpret_cast<uv_pipe_t*>(h);
-        else
-            delete reinterpret_cast<uv_tcp_t*>(h);
-    });
+    l.handle.close(); // no accept callback after this
     // Connections accepted on it keep a pointer to the Listener: it stays allocated (and in
     // listeners_) until they are gone; a closed listener is never used to accept again.
 }
@@ -239,7 +221,7 @@ void Server::on_connection(uv_stream_t* server, int status) noexcept {
 
 void Server::accept_one(Listener& l) {
     auto* c = new Connection(*this, l);
-    if (uv_accept(l.handle, c->stream()) != 0) {
+    if (uv_accept(l.stream(), c->stream()) != 0) {
         c->close();
         return;
     }

@@ -50,7 +50,8 @@ struct Listener {
     // May use kAdminReserve connections past max_connections, so an operator still gets in
     // (edgecachectl stats, purge) when data-plane clients have filled the cap.
     bool admin = false;
-    uv_stream_t* handle = nullptr; // uv_tcp_t or uv_pipe_t, freed in its close callback
+    loop::HandleBox<loop::StreamHandle> handle; // tcp or pipe, per is_unix
+    uv_stream_t* stream() const { return &handle.get()->stream; }
 };
 
 struct ServerStats {
@@ -86,10 +87,10 @@ public:
     void close_listener(Listener& l);
     // Test hook (fuzz drivers): serves an already-connected stream socket, e.g. one end of a
     // socketpair(AF_UNIX), as if it had been accepted on `l`. `l` must have is_unix set (the
-    // connection is a uv_pipe_t) and outlive the connection; it need not be listening (handle
-    // may be null) and is not added to listeners(). The connection takes ownership of fd; it
-    // counts against the cap like an accepted one. Returns false (fd closed) when libuv
-    // refuses the descriptor.
+    // connection is a uv_pipe_t) and outlive the connection; it need not be listening (its
+    // handle is never initialized) and is not added to listeners(). The connection takes
+    // ownership of fd; it counts against the cap like an accepted one. Returns false (fd
+    // closed) when libuv refuses the descriptor.
     bool adopt_connection_for_test(int fd, Listener& l);
     const std::vector<std::unique_ptr<Listener>>& listeners() const { return listeners_; }
 

@@ -12,7 +12,7 @@ namespace ec::loop {
 // further callbacks at once; libuv frees the memory later, in the close callback, as it requires.
 template <class H> class HandleBox {
 public:
-    HandleBox() : h_(new H) { h_->data = nullptr; }
+    HandleBox() : h_(new H) { reinterpret_cast<uv_handle_t*>(h_)->data = nullptr; }
     ~HandleBox() { close(); }
     HandleBox(const HandleBox&) = delete;
     HandleBox& operator=(const HandleBox&) = delete;
@@ -25,7 +25,7 @@ public:
         if (!h_) return;
         H* h = h_;
         h_ = nullptr;
-        h->data = nullptr;
+        reinterpret_cast<uv_handle_t*>(h)->data = nullptr;
         if (initialized_) {
             uv_close(reinterpret_cast<uv_handle_t*>(h),
                      [](uv_handle_t* hh) { delete reinterpret_cast<H*>(hh); });
@@ -38,6 +38,15 @@ public:
 private:
     H* h_;
     bool initialized_ = false;
+};
+
+// A stream that is a TCP socket or a Unix socket (uv_pipe_t), for code that serves both: init
+// one member, then use `stream` / `handle` (libuv's handle types share their leading fields).
+union StreamHandle {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
 };
 
 // A libuv timer calling a std::function. Stops when destroyed.

@@ -17,7 +17,7 @@ void Origins::configure(const std::map<std::string, config::OriginSpec>& specs) 
             ++it;
             continue;
         }
-        // Retired: found no more; destroyed once its last exchange is done.
+        // Retired: found no more; destroyed once its last fetch is done.
         Pool* p = it->second.get();
         retired_.push_back(std::move(it->second));
         it = pools_.erase(it);

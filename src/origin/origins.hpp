@@ -22,7 +22,7 @@ public:
 
     // Makes the set of pools match `specs`: existing pools get Pool::update(), new ones are
     // made, removed ones stop being found at once and are destroyed when their in-flight
-    // exchanges are done.
+    // fetches are done.
     void configure(const std::map<std::string, config::OriginSpec>& specs);
 
     // The pool for an origin name, or nullptr. Valid until the next configure() or shutdown():

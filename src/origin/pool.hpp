@@ -8,7 +8,7 @@
 
 #include "config/config.hpp"
 #include "loop/loop.hpp"
-#include "origin/exchange.hpp"
+#include "origin/fetch.hpp"
 #include "origin/types.hpp"
 
 namespace ec::origin {
@@ -48,7 +48,7 @@ public:
     Pool(const Pool&) = delete;
     Pool& operator=(const Pool&) = delete;
 
-    // Starts an exchange; returns its handle (never null). Callbacks run later, never on this
+    // Starts a fetch; returns its handle (never null). Callbacks run later, never on this
     // stack; an immediate failure (no servers, queue full, invalid request, pool shut down) is
     // delivered as on_error from a posted callback.
     //
@@ -64,15 +64,15 @@ public:
     // written.
     // Timeouts (from the spec at the time of fetch): connect_timeout_ms per connection attempt
     // including DNS; first_byte_timeout_ms (0 = timeout_ms) from the request being fully written
-    // to the first response byte; timeout_ms for the whole exchange including queueing.
-    std::shared_ptr<Exchange> fetch(Request request, Sink sink);
+    // to the first response byte; timeout_ms for the whole fetch including queueing.
+    std::shared_ptr<Fetch> fetch(Request request, Sink sink);
 
     // Applies a reloaded spec: servers kept by name keep their connections and health; new ones
     // start up; removed ones take no new requests and close their connections once the
-    // in-flight exchanges on them finish. New timeouts apply to later fetches.
+    // in-flight fetches on them finish. New timeouts apply to later fetches.
     void update(const config::OriginSpec& spec);
 
-    // Closes every connection and cancels DNS and timers. Exchanges still in flight get
+    // Closes every connection and cancels DNS and timers. Fetches still in flight get
     // on_error(cancelled) synchronously, from inside this call. Later fetch() calls fail with
     // `cancelled`. Idempotent.
     void shutdown();

@@ -3,22 +3,22 @@
 
 #include <algorithm>
 
-#include "origin/conn.hpp"
 #include "origin/request_head.hpp"
-#include "origin/server.hpp"
+#include "origin/upstream.hpp"
+#include "origin/upstream_conn.hpp"
 #include "util/log.hpp"
 
 namespace ec::origin {
 
 namespace {
 constexpr size_t kMaxSpareBuffers = 16;
-constexpr size_t kPumpScan = 64; // queued exchanges looked at per placement
+constexpr size_t kPumpScan = 64; // queued fetches looked at per placement
 } // namespace
 
 PoolCore::PoolCore(loop::Loop& loop, const config::OriginSpec& spec, Tuning tuning)
     : loop_(loop), spec_(spec), tuning_(tuning), alive_(std::make_shared<bool>(true)) {
     for (const std::string& name : spec_.servers)
-        servers_.push_back(std::make_shared<Server>(*this, name));
+        servers_.push_back(std::make_shared<Upstream>(*this, name));
     start_timers();
 }
 
@@ -37,15 +37,15 @@ Timeouts PoolCore::timeouts() const {
     return t;
 }
 
-std::shared_ptr<Exchange> PoolCore::fetch(Request request, Sink sink) {
+std::shared_ptr<Fetch> PoolCore::fetch(Request request, Sink sink) {
     ++stats_.requests;
     auto out = std::make_shared<Outgoing>();
     out->head_request = request.method == "HEAD";
     Result<std::string> head = build_request_head(request);
     if (head) out->head = std::move(*head);
     out->body = std::move(request.body);
-    auto ex = std::make_shared<ExchangeImpl>(loop_, shut_ ? nullptr : this, std::move(sink),
-                                             std::move(out), request.idempotent, timeouts());
+    auto ex = std::make_shared<FetchImpl>(loop_, shut_ ? nullptr : this, std::move(sink),
+                                          std::move(out), request.idempotent, timeouts());
     if (shut_) {
         ex->fail(ErrorKind::cancelled, "origin " + spec_.name + " is shut down", true);
         return ex;
@@ -60,7 +60,7 @@ std::shared_ptr<Exchange> PoolCore::fetch(Request request, Sink sink) {
     return ex;
 }
 
-void PoolCore::link(ExchangeImpl& ex) {
+void PoolCore::link(FetchImpl& ex) {
     ex.prev = nullptr;
     ex.next = head_;
     if (head_) head_->prev = &ex;
@@ -68,7 +68,7 @@ void PoolCore::link(ExchangeImpl& ex) {
     ++in_flight_;
 }
 
-void PoolCore::unlink(ExchangeImpl& ex) {
+void PoolCore::unlink(FetchImpl& ex) {
     if (ex.prev)
         ex.prev->next = ex.next;
     else if (head_ == &ex)
@@ -81,7 +81,7 @@ void PoolCore::unlink(ExchangeImpl& ex) {
     maybe_drained();
 }
 
-PoolCore::Pick PoolCore::pick(ExchangeImpl& ex, std::shared_ptr<Server>& out) {
+PoolCore::Pick PoolCore::pick(FetchImpl& ex, std::shared_ptr<Upstream>& out) {
     size_t n = servers_.size();
     if (n == 0) return Pick::none;
     uint64_t t = now();
@@ -101,13 +101,13 @@ PoolCore::Pick PoolCore::pick(ExchangeImpl& ex, std::shared_ptr<Server>& out) {
     if (busy_up) return Pick::queue;
     // Panic mode: nothing untried is up. Rather than fail at once, try the server that failed
     // longest ago; its cooldown is the likeliest to have been too pessimistic.
-    std::shared_ptr<Server> best;
+    std::shared_ptr<Upstream> best;
     for (const auto& s : servers_) {
         if (ex.tried(s.get()) || !s->valid() || s->taken_out()) continue;
         if (!best || s->last_failure_ms() < best->last_failure_ms()) best = s;
     }
     if (!best) {
-        // Servers whose names do not even parse: let the exchange report why.
+        // Servers whose names do not even parse: let the fetch report why.
         for (const auto& s : servers_)
             if (!ex.tried(s.get()) && !s->taken_out()) {
                 out = s;
@@ -120,7 +120,7 @@ PoolCore::Pick PoolCore::pick(ExchangeImpl& ex, std::shared_ptr<Server>& out) {
     return Pick::server;
 }
 
-bool PoolCore::enqueue(ExchangeImpl& ex) {
+bool PoolCore::enqueue(FetchImpl& ex) {
     if (queue_.size() >= tuning_.max_queue) return false;
     ex.queue_pos = queue_.insert(queue_.end(), &ex);
     ex.queued = true;
@@ -128,7 +128,7 @@ bool PoolCore::enqueue(ExchangeImpl& ex) {
     return true;
 }
 
-void PoolCore::dequeue(ExchangeImpl& ex) {
+void PoolCore::dequeue(FetchImpl& ex) {
     if (!ex.queued) return;
     queue_.erase(ex.queue_pos);
     ex.queued = false;
@@ -136,7 +136,7 @@ void PoolCore::dequeue(ExchangeImpl& ex) {
 
 void PoolCore::capacity_changed() {
     if (shut_ || queue_.empty() || pump_posted_) return;
-    // From a posted callback: we may be deep inside another exchange's callbacks.
+    // From a posted callback: we may be deep inside another fetch's callbacks.
     pump_posted_ = true;
     std::weak_ptr<bool> alive = alive_;
     loop_.post([this, alive] {
@@ -148,12 +148,12 @@ void PoolCore::capacity_changed() {
 
 void PoolCore::pump() {
     for (size_t placed = 0; !shut_ && !queue_.empty() && placed < tuning_.max_queue; ++placed) {
-        // Restart the scan after each placement: starting an exchange may change the queue.
-        ExchangeImpl* chosen = nullptr;
-        std::shared_ptr<Server> server;
+        // Restart the scan after each placement: starting a fetch may change the queue.
+        FetchImpl* chosen = nullptr;
+        std::shared_ptr<Upstream> server;
         Pick result = Pick::queue;
         size_t scanned = 0;
-        for (ExchangeImpl* ex : queue_) {
+        for (FetchImpl* ex : queue_) {
             if (scanned++ >= kPumpScan) break;
             result = pick(*ex, server);
             if (result != Pick::queue) {
@@ -175,7 +175,7 @@ void PoolCore::update(const config::OriginSpec& spec) {
     if (shut_) return;
     bool timers_changed = spec.health_check != spec_.health_check ||
                           spec.health_interval_ms != spec_.health_interval_ms;
-    std::vector<std::shared_ptr<Server>> next;
+    std::vector<std::shared_ptr<Upstream>> next;
     for (const std::string& name : spec.servers) {
         auto it = std::find_if(servers_.begin(), servers_.end(),
                                [&](const auto& s) { return s->name() == name; });
@@ -183,11 +183,11 @@ void PoolCore::update(const config::OriginSpec& spec) {
             next.push_back(*it);
             servers_.erase(it);
         } else {
-            next.push_back(std::make_shared<Server>(*this, name));
+            next.push_back(std::make_shared<Upstream>(*this, name));
         }
     }
     for (auto& gone : servers_) {
-        // Removed by the reload: idle connections go now, busy ones when their exchange ends.
+        // Removed by the reload: idle connections go now, busy ones when their fetch ends.
         gone->retired = true;
         gone->close_idle_older_than(UINT64_MAX);
     }
@@ -204,10 +204,10 @@ void PoolCore::shutdown() {
     sweep_timer_.reset();
     health_timer_.reset();
     queue_.clear();
-    for (ExchangeImpl* ex = head_; ex; ex = ex->next)
+    for (FetchImpl* ex = head_; ex; ex = ex->next)
         ex->queued = false;
     // Fail what is in flight. A Sink callback may fetch again (refused: shut_) or cancel other
-    // exchanges (they unlink themselves), so always restart from the head.
+    // fetches (they unlink themselves), so always restart from the head.
     while (head_) {
         auto ex = head_->shared_from_this();
         ex->fail(ErrorKind::cancelled, "origin " + spec_.name + " shut down");
@@ -314,7 +314,7 @@ void PoolCore::run_health_checks() {
         if (!s->check_in_flight && !s->retired) check_health(s);
 }
 
-void PoolCore::check_health(const std::shared_ptr<Server>& s) {
+void PoolCore::check_health(const std::shared_ptr<Upstream>& s) {
     Request r;
     r.method = "GET";
     r.target = spec_.health_check;
@@ -328,7 +328,7 @@ void PoolCore::check_health(const std::shared_ptr<Server>& s) {
     auto out = std::make_shared<Outgoing>();
     out->head = std::move(*head);
     auto status = std::make_shared<int>(0);
-    std::weak_ptr<Server> ws = s;
+    std::weak_ptr<Upstream> ws = s;
     Sink sink;
     sink.on_head = [status](ResponseHead&& h) { *status = h.status; };
     sink.on_complete = [this, ws, status] {
@@ -348,7 +348,7 @@ void PoolCore::check_health(const std::shared_ptr<Server>& s) {
     };
     Timeouts t = timeouts();
     t.total_ms = std::min(t.total_ms, std::max<uint32_t>(spec_.health_interval_ms, 1));
-    auto ex = std::make_shared<ExchangeImpl>(loop_, this, std::move(sink), std::move(out), true, t);
+    auto ex = std::make_shared<FetchImpl>(loop_, this, std::move(sink), std::move(out), true, t);
     ex->pin(s, /*health=*/true);
     s->check_in_flight = true;
     link(*ex);

@@ -11,19 +11,19 @@
 #include "config/config.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
-#include "origin/exchange_impl.hpp"
+#include "origin/fetch_impl.hpp"
 #include "origin/types.hpp"
 
 namespace ec::origin {
 
-class Server;
+class Upstream;
 
 class PoolCore {
 public:
     PoolCore(loop::Loop& loop, const config::OriginSpec& spec, Tuning tuning);
     ~PoolCore();
 
-    std::shared_ptr<Exchange> fetch(Request request, Sink sink);
+    std::shared_ptr<Fetch> fetch(Request request, Sink sink);
     void update(const config::OriginSpec& spec);
     void shutdown();
     void on_drained(std::function<void()> fn);
@@ -32,13 +32,13 @@ public:
     // Chooses a server for `ex` among those it has not tried: the next one up in round-robin
     // order with a free connection; `queue` when every untried server that is up is busy; when
     // none is up, the one that failed longest ago (panic mode); `none` when all were tried.
-    Pick pick(ExchangeImpl& ex, std::shared_ptr<Server>& out);
+    Pick pick(FetchImpl& ex, std::shared_ptr<Upstream>& out);
     // Queues `ex` for a free connection; false when the queue is full.
-    bool enqueue(ExchangeImpl& ex);
-    void dequeue(ExchangeImpl& ex);
+    bool enqueue(FetchImpl& ex);
+    void dequeue(FetchImpl& ex);
     // A connection closed or went idle, or a server came up: let queued requests try again.
     void capacity_changed();
-    void unlink(ExchangeImpl& ex);
+    void unlink(FetchImpl& ex);
 
     // Read buffers for busy connections, recycled.
     char* take_buffer();
@@ -58,22 +58,22 @@ public:
     bool in_fetch() const { return in_fetch_ > 0; }
 
 private:
-    void link(ExchangeImpl& ex);
+    void link(FetchImpl& ex);
     void pump();
     void sweep_idle();
     void start_timers();
     void run_health_checks();
-    void check_health(const std::shared_ptr<Server>& s);
+    void check_health(const std::shared_ptr<Upstream>& s);
     void maybe_drained();
     Timeouts timeouts() const;
 
     loop::Loop& loop_;
     config::OriginSpec spec_;
     Tuning tuning_;
-    std::vector<std::shared_ptr<Server>> servers_;
+    std::vector<std::shared_ptr<Upstream>> servers_;
     size_t rr_ = 0;
-    std::list<ExchangeImpl*> queue_;
-    ExchangeImpl* head_ = nullptr; // in-flight exchanges (intrusive list)
+    std::list<FetchImpl*> queue_;
+    FetchImpl* head_ = nullptr; // in-flight fetches (intrusive list)
     size_t in_flight_ = 0;
     PoolStats stats_;
     bool shut_ = false;

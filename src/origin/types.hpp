@@ -47,7 +47,7 @@ struct ResponseHead {
     bool more_in_hand = false;
 };
 
-// Why an exchange failed. Errors before on_head: dns, connect_refused, connect_timeout,
+// Why a fetch failed. Errors before on_head: dns, connect_refused, connect_timeout,
 // first_byte_timeout, timeout, reset, bad_response, header_too_large, no_server, overloaded,
 // invalid_request, cancelled. Errors after on_head (the body was cut off; the caller must not
 // treat what it got as the whole body, nor store it): truncated, timeout, bad_response (a
@@ -57,7 +57,7 @@ enum class ErrorKind : uint8_t {
     connect_refused,    // TCP connect refused or the host/network unreachable
     connect_timeout,    // TCP connect (including name resolution) took longer than connect_timeout
     first_byte_timeout, // no response byte within first_byte_timeout of the request being written
-    timeout,            // the whole exchange exceeded timeout_ms
+    timeout,            // the whole fetch exceeded timeout_ms
     reset,              // the connection closed or reset before a complete response head
     bad_response,       // malformed or ambiguous response (see ResponseParser for the rules)
     header_too_large,   // response header section over Tuning::max_head_bytes
@@ -65,7 +65,7 @@ enum class ErrorKind : uint8_t {
     no_server,          // the origin has no servers that could be tried
     overloaded,         // every connection is busy and the wait queue is full
     invalid_request,    // the Request cannot be written safely (CR/LF in a header, bad target)
-    cancelled,          // Pool::shutdown() while in flight (never reported for Exchange::cancel)
+    cancelled,          // Pool::shutdown() while in flight (never reported for Fetch::cancel)
 };
 inline constexpr size_t kErrorKinds = static_cast<size_t>(ErrorKind::cancelled) + 1;
 
@@ -75,9 +75,9 @@ const char* error_kind_name(ErrorKind k);
 // 503 for no_server and overloaded, 502 otherwise.
 int gateway_status(ErrorKind k);
 
-// The caller's callbacks for one exchange. Never called on the stack of Pool::fetch(). Order:
+// The caller's callbacks for one fetch. Never called on the stack of Pool::fetch(). Order:
 // at most one on_head, then any number of on_body, then exactly one of on_complete / on_error
-// (unless the caller cancels first: after Exchange::cancel() returns nothing more is called).
+// (unless the caller cancels first: after Fetch::cancel() returns nothing more is called).
 // Empty functions are allowed and skipped. Callbacks may call cancel(), pause_body(),
 // resume_body(), Pool::fetch() and Pool::shutdown() on the same pool; they must not destroy the
 // Pool itself (post that).

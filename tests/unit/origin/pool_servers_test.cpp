@@ -6,7 +6,7 @@
 #include <atomic>
 
 #include "origin/pool.hpp"
-#include "origin/server.hpp"
+#include "origin/upstream.hpp"
 #include "tests/unit/origin/fake_origin.hpp"
 
 using namespace ec;

@@ -282,7 +282,7 @@ TEST_SUITE("origin/pool") {
         o.handler = [&](const SeenRequest&) { return Script{write(ok(big))}; };
         Pool pool(loop, spec_for({o.addr()}));
         Recorder r;
-        std::shared_ptr<Exchange> ex;
+        std::shared_ptr<Fetch> ex;
         bool paused = false;
         r.on_body_hook = [&](std::string_view) {
             if (!paused) {
@@ -319,7 +319,7 @@ TEST_SUITE("origin/pool") {
         spec.timeout_ms = 1000;
         Pool pool(loop, spec);
         Recorder r;
-        std::shared_ptr<Exchange> ex;
+        std::shared_ptr<Fetch> ex;
         r.on_body_hook = [&](std::string_view) { ex->pause_body(); };
         ex = pool.fetch(get(), r.sink());
         REQUIRE(run_until(loop, [&] { return r.bodies > 0; }));
@@ -344,7 +344,7 @@ TEST_SUITE("origin/pool") {
         tuning.max_pause_ms = 150;
         Pool pool(loop, spec_for({o.addr()}), tuning);
         Recorder r;
-        std::shared_ptr<Exchange> ex;
+        std::shared_ptr<Fetch> ex;
         r.on_body_hook = [&](std::string_view) { ex->pause_body(); };
         ex = pool.fetch(get(), r.sink());
         REQUIRE(run_until(loop, [&] { return r.bodies > 0; }));
@@ -369,7 +369,7 @@ TEST_SUITE("origin/pool") {
         };
         Pool pool(loop, spec_for({o.addr()}));
         Recorder r;
-        std::shared_ptr<Exchange> ex;
+        std::shared_ptr<Fetch> ex;
         r.on_body_hook = [&](std::string_view) { ex->cancel(); };
         ex = pool.fetch(get(), r.sink());
         REQUIRE(run_until(loop, [&] { return r.bodies > 0; }));

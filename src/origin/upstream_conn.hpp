@@ -1,4 +1,4 @@
-// Conn: one TCP connection to an origin server — connect, write a request, read the response.
+// UpstreamConn: one connection to an origin server — connect, write a request, read the reply.
 #pragma once
 
 #include <cstdint>
@@ -11,30 +11,30 @@
 
 namespace ec::origin {
 
-class ExchangeImpl;
-class Server;
+class FetchImpl;
+class Upstream;
 struct Outgoing;
 
-// States: connecting → active (carrying one exchange) ⇄ idle (in the server's keep-alive
+// States: connecting → active (carrying one fetch) ⇄ idle (in the server's keep-alive
 // list, reading only to notice a close) → closed. The memory is freed in the close callback;
 // close() is idempotent and safe from any callback, and every libuv callback checks for
-// `closed` first. Events go to the attached exchange (ex_), which may close this connection from
+// `closed` first. Events go to the attached fetch (ex_), which may close this connection from
 // inside them: after calling it, touch nothing but state_.
-class Conn {
+class UpstreamConn {
 public:
     enum class State { connecting, active, idle, closed };
 
-    Conn(std::shared_ptr<Server> server, size_t max_head_bytes);
-    Conn(const Conn&) = delete;
-    Conn& operator=(const Conn&) = delete;
+    UpstreamConn(std::shared_ptr<Upstream> server, size_t max_head_bytes);
+    UpstreamConn(const UpstreamConn&) = delete;
+    UpstreamConn& operator=(const UpstreamConn&) = delete;
 
-    // Starts connecting; the result comes back as ExchangeImpl::conn_connected, never on this
+    // Starts connecting; the result comes back as FetchImpl::conn_connected, never on this
     // stack (a synchronous failure is reported from the close callback).
     void connect(const sockaddr* addr);
-    void attach(ExchangeImpl* ex) { ex_ = ex; }
+    void attach(FetchImpl* ex) { ex_ = ex; }
     void detach() { ex_ = nullptr; }
     // Writes the request (head + body as two iovecs) and reads the response. True when the
-    // whole request went out at once; otherwise ExchangeImpl::conn_written follows from the write
+    // whole request went out at once; otherwise FetchImpl::conn_written follows from the write
     // callback, or a failure is reported from the close callback.
     bool send(std::shared_ptr<const Outgoing> out);
     void start_reading();
@@ -45,14 +45,14 @@ public:
 
     State state() const { return state_; }
     ResponseParser& parser() { return parser_; }
-    Server& server() { return *server_; }
+    Upstream& server() { return *server_; }
     bool writing() const { return writing_ != nullptr; }
     bool leftover() const { return leftover_; }
     bool eof() const { return eof_; }
     uint64_t idle_since() const { return idle_since_; }
 
 private:
-    ~Conn();
+    ~UpstreamConn();
     static void on_connect(uv_connect_t* req, int status) noexcept;
     static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
@@ -61,8 +61,8 @@ private:
     void handle_read(ssize_t nread, const uv_buf_t* buf);
     void give_buffer();
 
-    std::shared_ptr<Server> server_;
-    ExchangeImpl* ex_ = nullptr;
+    std::shared_ptr<Upstream> server_;
+    FetchImpl* ex_ = nullptr;
     State state_ = State::connecting;
     uv_tcp_t tcp_;
     uv_connect_t connect_req_;

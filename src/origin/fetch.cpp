@@ -1,11 +1,11 @@
-// ExchangeImpl: attempts and retries, the timer, response delivery to the Sink, finishing.
-#include "origin/exchange_impl.hpp"
+// FetchImpl: attempts and retries, the timer, response delivery to the Sink, finishing.
+#include "origin/fetch_impl.hpp"
 
 #include <algorithm>
 
-#include "origin/conn.hpp"
 #include "origin/pool_core.hpp"
-#include "origin/server.hpp"
+#include "origin/upstream.hpp"
+#include "origin/upstream_conn.hpp"
 #include "util/log.hpp"
 
 namespace ec::origin {
@@ -13,30 +13,30 @@ namespace ec::origin {
 // ---------------------------------------------------------------------------------------------
 // Public handle
 
-void Exchange::cancel() {
-    static_cast<ExchangeImpl*>(this)->do_cancel();
+void Fetch::cancel() {
+    static_cast<FetchImpl*>(this)->do_cancel();
 }
-void Exchange::pause_body() {
-    static_cast<ExchangeImpl*>(this)->do_pause();
+void Fetch::pause_body() {
+    static_cast<FetchImpl*>(this)->do_pause();
 }
-void Exchange::resume_body() {
-    static_cast<ExchangeImpl*>(this)->do_resume();
+void Fetch::resume_body() {
+    static_cast<FetchImpl*>(this)->do_resume();
 }
-bool Exchange::done() const {
-    return static_cast<const ExchangeImpl*>(this)->is_done();
+bool Fetch::done() const {
+    return static_cast<const FetchImpl*>(this)->is_done();
 }
-const char* Exchange::server() const {
-    return static_cast<const ExchangeImpl*>(this)->server_name();
+const char* Fetch::server() const {
+    return static_cast<const FetchImpl*>(this)->server_name();
 }
-bool Exchange::reused_connection() const {
-    return static_cast<const ExchangeImpl*>(this)->reused();
+bool Fetch::reused_connection() const {
+    return static_cast<const FetchImpl*>(this)->reused();
 }
 
 // ---------------------------------------------------------------------------------------------
 // Life cycle
 
-ExchangeImpl::ExchangeImpl(loop::Loop& loop, PoolCore* pool, Sink sink,
-                           std::shared_ptr<const Outgoing> out, bool idempotent, Timeouts t)
+FetchImpl::FetchImpl(loop::Loop& loop, PoolCore* pool, Sink sink,
+                     std::shared_ptr<const Outgoing> out, bool idempotent, Timeouts t)
     : loop_(loop), pool_(pool), sink_(std::move(sink)), out_(std::move(out)),
       idempotent_(idempotent), t_(t) {
     uv_timer_init(loop_.uv(), timer_.get());
@@ -45,41 +45,41 @@ ExchangeImpl::ExchangeImpl(loop::Loop& loop, PoolCore* pool, Sink sink,
     total_deadline_ = now() + t_.total_ms;
 }
 
-ExchangeImpl::~ExchangeImpl() {
+FetchImpl::~FetchImpl() {
     // finish_common() ran unless the pool never linked us; either way nothing points here.
     if (conn_) detach()->close();
 }
 
-uint64_t ExchangeImpl::now() const {
+uint64_t FetchImpl::now() const {
     return uv_now(loop_.uv());
 }
 
-const char* ExchangeImpl::server_name() const {
+const char* FetchImpl::server_name() const {
     return server_name_.c_str();
 }
 
-bool ExchangeImpl::tried(const Server* s) const {
+bool FetchImpl::tried(const Upstream* s) const {
     return std::any_of(tried_.begin(), tried_.end(), [s](const auto& t) { return t.get() == s; });
 }
 
-void ExchangeImpl::start() {
+void FetchImpl::start() {
     self_ = shared_from_this();
     arm();
     attempt();
 }
 
-void ExchangeImpl::pin(std::shared_ptr<Server> s, bool health) {
+void FetchImpl::pin(std::shared_ptr<Upstream> s, bool health) {
     pinned_ = std::move(s);
     health_ = health;
 }
 
-void ExchangeImpl::attach(Conn* c) {
+void FetchImpl::attach(UpstreamConn* c) {
     conn_ = c;
     c->attach(this);
 }
 
-Conn* ExchangeImpl::detach() {
-    Conn* c = conn_;
+UpstreamConn* FetchImpl::detach() {
+    UpstreamConn* c = conn_;
     if (c) c->detach();
     conn_ = nullptr;
     return c;
@@ -88,7 +88,7 @@ Conn* ExchangeImpl::detach() {
 // ---------------------------------------------------------------------------------------------
 // Choosing a server and a connection
 
-void ExchangeImpl::attempt() {
+void FetchImpl::attempt() {
     if (done_ || !pool_) return;
     if (pinned_) {
         if (tried(pinned_.get())) {
@@ -98,7 +98,7 @@ void ExchangeImpl::attempt() {
         use_server(pinned_, true);
         return;
     }
-    std::shared_ptr<Server> s;
+    std::shared_ptr<Upstream> s;
     switch (pool_->pick(*this, s)) {
     case PoolCore::Pick::server:
         if (!tried_.empty()) ++pool_->stats().failovers;
@@ -121,13 +121,13 @@ void ExchangeImpl::attempt() {
     }
 }
 
-void ExchangeImpl::dispatch(std::shared_ptr<Server> s) {
+void FetchImpl::dispatch(std::shared_ptr<Upstream> s) {
     auto keep = shared_from_this();
     if (!tried_.empty()) ++pool_->stats().failovers;
     use_server(std::move(s), false);
 }
 
-void ExchangeImpl::use_server(std::shared_ptr<Server> s, bool fresh) {
+void FetchImpl::use_server(std::shared_ptr<Upstream> s, bool fresh) {
     server_ = std::move(s);
     server_name_ = server_->name();
     if (!tried(server_.get())) tried_.push_back(server_);
@@ -136,7 +136,7 @@ void ExchangeImpl::use_server(std::shared_ptr<Server> s, bool fresh) {
     // Keep-alive means new connections are rare; check the addresses' age on every use.
     server_->maybe_refresh(now(), pool_->spec().dns_refresh_ms);
     if (!fresh) {
-        if (Conn* c = server_->take_idle()) {
+        if (UpstreamConn* c = server_->take_idle()) {
             ++pool_->stats().connections_reused;
             reused_ = true;
             attach(c);
@@ -152,8 +152,8 @@ void ExchangeImpl::use_server(std::shared_ptr<Server> s, bool fresh) {
     connect_next();
 }
 
-void ExchangeImpl::connect_next() {
-    Server& s = *server_;
+void FetchImpl::connect_next() {
+    Upstream& s = *server_;
     if (!s.valid()) {
         connect_failed(ErrorKind::dns, s.dns_error());
         return;
@@ -164,12 +164,12 @@ void ExchangeImpl::connect_next() {
         return;
     }
     phase_ = Phase::connecting;
-    auto* c = new Conn(server_, pool_->tuning().max_head_bytes);
+    auto* c = new UpstreamConn(server_, pool_->tuning().max_head_bytes);
     attach(c);
     c->connect(s.address(addr_try_));
 }
 
-void ExchangeImpl::dns_done() {
+void FetchImpl::dns_done() {
     auto keep = shared_from_this();
     if (done_ || phase_ != Phase::resolving) return;
     if (server_->address_count() > 0) {
@@ -179,7 +179,7 @@ void ExchangeImpl::dns_done() {
     connect_failed(ErrorKind::dns, server_->dns_error());
 }
 
-void ExchangeImpl::conn_connected(Conn* c, int status) {
+void FetchImpl::conn_connected(UpstreamConn* c, int status) {
     auto keep = shared_from_this();
     if (done_ || c != conn_) return;
     if (status == 0) {
@@ -200,7 +200,7 @@ void ExchangeImpl::conn_connected(Conn* c, int status) {
 
 // The server could not be reached (nothing was sent): count it against the server and try the
 // next one, whatever the method.
-void ExchangeImpl::connect_failed(ErrorKind kind, std::string message) {
+void FetchImpl::connect_failed(ErrorKind kind, std::string message) {
     if (conn_) detach()->close();
     if (!health_) server_->record_failure(now(), message, pool_->tuning());
     last_kind_ = kind;
@@ -212,7 +212,7 @@ void ExchangeImpl::connect_failed(ErrorKind kind, std::string message) {
 // ---------------------------------------------------------------------------------------------
 // Sending and receiving
 
-void ExchangeImpl::send() {
+void FetchImpl::send() {
     phase_ = Phase::sending;
     phase_deadline_ = 0; // the write is covered by the total deadline only
     arm();
@@ -221,7 +221,7 @@ void ExchangeImpl::send() {
     if (conn_->send(out_)) conn_written(conn_, 0);
 }
 
-void ExchangeImpl::conn_written(Conn* c, int status) {
+void FetchImpl::conn_written(UpstreamConn* c, int status) {
     auto keep = shared_from_this();
     if (done_ || c != conn_) return;
     if (status < 0) {
@@ -237,7 +237,7 @@ void ExchangeImpl::conn_written(Conn* c, int status) {
     }
 }
 
-void ExchangeImpl::conn_input(Conn* c) {
+void FetchImpl::conn_input(UpstreamConn* c) {
     auto keep = shared_from_this();
     if (done_ || c != conn_) return;
     if (phase_ != Phase::receiving && c->parser().bytes_seen()) {
@@ -248,7 +248,7 @@ void ExchangeImpl::conn_input(Conn* c) {
     deliver();
 }
 
-void ExchangeImpl::deliver() {
+void FetchImpl::deliver() {
     if (done_ || !conn_) return;
     ResponseParser& p = conn_->parser();
     if (p.head_ready()) {
@@ -295,7 +295,7 @@ void ExchangeImpl::deliver() {
     conn_->start_reading();
 }
 
-void ExchangeImpl::parse_failed() {
+void FetchImpl::parse_failed() {
     ResponseParser& p = conn_->parser();
     std::string msg = server_->name() + ": " + p.message();
     switch (p.failed()) {
@@ -320,7 +320,7 @@ void ExchangeImpl::parse_failed() {
 }
 
 // A read or write error (reset, broken pipe) on the connection.
-void ExchangeImpl::conn_lost(Conn* c, int status) {
+void FetchImpl::conn_lost(UpstreamConn* c, int status) {
     auto keep = shared_from_this();
     if (done_ || c != conn_) return;
     std::string msg = server_->name() + ": " + uv_strerror(status);
@@ -336,7 +336,7 @@ void ExchangeImpl::conn_lost(Conn* c, int status) {
 // The connection closed or reset before any response byte. On a reused connection that is the
 // keep-alive race (the server closed it while idle): resend once on a fresh connection. On a
 // fresh one the server is failing: idempotent requests move to the next server.
-void ExchangeImpl::lost_before_response(std::string message) {
+void FetchImpl::lost_before_response(std::string message) {
     bool was_reused = reused_;
     if (conn_) detach()->close();
     const Tuning& tun = pool_->tuning();
@@ -359,8 +359,8 @@ void ExchangeImpl::lost_before_response(std::string message) {
     fail(last_kind_, last_message_);
 }
 
-void ExchangeImpl::complete() {
-    Conn* c = detach();
+void FetchImpl::complete() {
+    UpstreamConn* c = detach();
     ResponseParser& p = c->parser();
     // Never after HEAD: a broken origin may send a body anyway, which would become the next
     // response on this connection. HEAD misses are rare; a new connection is cheap.
@@ -376,11 +376,11 @@ void ExchangeImpl::complete() {
 // ---------------------------------------------------------------------------------------------
 // Finishing
 
-void ExchangeImpl::count_error(ErrorKind k) {
+void FetchImpl::count_error(ErrorKind k) {
     if (pool_ && !health_) ++pool_->stats().errors[static_cast<size_t>(k)];
 }
 
-void ExchangeImpl::fail(ErrorKind kind, std::string message, bool post) {
+void FetchImpl::fail(ErrorKind kind, std::string message, bool post) {
     if (done_) return;
     auto keep = shared_from_this();
     count_error(kind);
@@ -398,7 +398,7 @@ void ExchangeImpl::fail(ErrorKind kind, std::string message, bool post) {
     if (sink_.on_error) sink_.on_error(kind, std::move(message));
 }
 
-void ExchangeImpl::do_cancel() {
+void FetchImpl::do_cancel() {
     if (cancelled_) return;
     cancelled_ = true; // also suppresses an error already posted
     if (done_) return;
@@ -408,8 +408,8 @@ void ExchangeImpl::do_cancel() {
     if (in_sink_ == 0) sink_ = Sink{};
 }
 
-// Leaves every structure that points at this exchange; the Sink call (if any) comes after.
-void ExchangeImpl::finish_common() {
+// Leaves every structure that points at this fetch; the Sink call (if any) comes after.
+void FetchImpl::finish_common() {
     done_ = true;
     phase_ = Phase::done;
     paused_ = false;
@@ -428,24 +428,24 @@ void ExchangeImpl::finish_common() {
 // ---------------------------------------------------------------------------------------------
 // Backpressure
 
-void ExchangeImpl::do_pause() {
+void FetchImpl::do_pause() {
     if (done_ || paused_) return;
     paused_ = true;
     if (conn_ && phase_ == Phase::receiving) conn_->stop_reading();
     if (phase_ == Phase::receiving) start_pause_clock();
 }
 
-// The downstream client is slow, not the origin: the exchange's deadlines stop while we wait,
-// but the timer keeps running on the pause limit, so a paused exchange whose client never
+// The downstream client is slow, not the origin: the fetch's deadlines stop while we wait,
+// but the timer keeps running on the pause limit, so a paused fetch whose client never
 // drains (or vanished unnoticed) still ends and gives its connection back.
-void ExchangeImpl::start_pause_clock() {
+void FetchImpl::start_pause_clock() {
     if (timer_paused_ || !timer_.is_open()) return;
     timer_paused_ = true;
     paused_at_ = now();
     arm();
 }
 
-void ExchangeImpl::do_resume() {
+void FetchImpl::do_resume() {
     if (done_ || !paused_) return;
     paused_ = false;
     if (timer_paused_) {
@@ -457,7 +457,7 @@ void ExchangeImpl::do_resume() {
     }
     if (resume_posted_) return;
     resume_posted_ = true;
-    std::weak_ptr<ExchangeImpl> w = weak_from_this();
+    std::weak_ptr<FetchImpl> w = weak_from_this();
     loop_.post([w] {
         auto ex = w.lock();
         if (!ex) return;
@@ -469,7 +469,7 @@ void ExchangeImpl::do_resume() {
 // ---------------------------------------------------------------------------------------------
 // Timer
 
-void ExchangeImpl::arm() {
+void FetchImpl::arm() {
     if (!timer_.is_open() || done_) return;
     uint64_t deadline = total_deadline_;
     if (phase_deadline_ && phase_deadline_ < deadline) deadline = phase_deadline_;
@@ -478,11 +478,11 @@ void ExchangeImpl::arm() {
     uv_timer_start(timer_.get(), on_timer, deadline > n ? deadline - n : 0, 0);
 }
 
-void ExchangeImpl::on_timer(uv_timer_t* t) noexcept {
-    if (auto* ex = static_cast<ExchangeImpl*>(t->data)) ex->timer_fired();
+void FetchImpl::on_timer(uv_timer_t* t) noexcept {
+    if (auto* ex = static_cast<FetchImpl*>(t->data)) ex->timer_fired();
 }
 
-void ExchangeImpl::timer_fired() {
+void FetchImpl::timer_fired() {
     auto keep = shared_from_this();
     if (done_) return;
     uint64_t n = now();

@@ -1,14 +1,14 @@
-// Server: address parsing and DNS (uv_getaddrinfo, cached, refreshed), connection lists, health.
-#include "origin/server.hpp"
+// Upstream: address parsing and DNS (uv_getaddrinfo, cached, refreshed), connection lists, health.
+#include "origin/upstream.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <netdb.h>
 
 #include "loop/handle.hpp"
-#include "origin/conn.hpp"
-#include "origin/exchange_impl.hpp"
+#include "origin/fetch_impl.hpp"
 #include "origin/pool_core.hpp"
+#include "origin/upstream_conn.hpp"
 #include "util/address.hpp"
 #include "util/log.hpp"
 
@@ -25,14 +25,14 @@ void set_resolve_hook_for_test(ResolveHook hook) {
     resolve_hook() = std::move(hook);
 }
 
-// One resolution in flight. It outlives its Server when the pool goes away first: the callback
+// One resolution in flight. It outlives its Upstream when the pool goes away first: the callback
 // then only frees it.
-struct Server::DnsReq {
+struct Upstream::DnsReq {
     uv_getaddrinfo_t req;
-    std::weak_ptr<Server> server;
+    std::weak_ptr<Upstream> server;
 };
 
-Server::Server(PoolCore& pool, std::string name) : pool_(&pool), name_(std::move(name)) {
+Upstream::Upstream(PoolCore& pool, std::string name) : pool_(&pool), name_(std::move(name)) {
     auto a = parse_host_port(name_);
     if (!a) {
         dns_error_ = a.error().message;
@@ -50,26 +50,26 @@ Server::Server(PoolCore& pool, std::string name) : pool_(&pool), name_(std::move
     }
 }
 
-Server::~Server() {
+Upstream::~Upstream() {
     if (dns_) uv_cancel(reinterpret_cast<uv_req_t*>(&dns_->req));
 }
 
-const sockaddr* Server::address(size_t i) const {
+const sockaddr* Upstream::address(size_t i) const {
     return reinterpret_cast<const sockaddr*>(&addrs_[(preferred_ + i) % addrs_.size()]);
 }
 
-void Server::address_worked(size_t i) {
+void Upstream::address_worked(size_t i) {
     if (!addrs_.empty()) preferred_ = (preferred_ + i) % addrs_.size();
 }
 
-void Server::resolve(std::weak_ptr<ExchangeImpl> waiter) {
+void Upstream::resolve(std::weak_ptr<FetchImpl> waiter) {
     if (!waiter.expired()) dns_waiters_.push_back(std::move(waiter));
     if (dns_ || literal_ || !valid_ || !pool_) return;
     if (resolve_hook()) {
         // Test path: same thread-pool round trip, a scripted answer.
         auto out = std::make_shared<std::vector<sockaddr_storage>>();
         auto rc = std::make_shared<int>(0);
-        std::weak_ptr<Server> w = weak_from_this();
+        std::weak_ptr<Upstream> w = weak_from_this();
         dns_ = new DnsReq{};
         DnsReq* mine = dns_;
         loop::queue_work(
@@ -99,19 +99,19 @@ void Server::resolve(std::weak_ptr<ExchangeImpl> waiter) {
         delete dns_;
         dns_ = nullptr;
         // Report from a posted callback: we may be on the stack of Pool::fetch().
-        std::weak_ptr<Server> w = weak_from_this();
+        std::weak_ptr<Upstream> w = weak_from_this();
         pool_->loop().post([w, rc] {
             if (auto s = w.lock()) s->resolved(rc, nullptr);
         });
     }
 }
 
-void Server::maybe_refresh(uint64_t now, uint32_t refresh_ms) {
+void Upstream::maybe_refresh(uint64_t now, uint32_t refresh_ms) {
     if (literal_ || !valid_ || dns_ || refresh_ms == 0) return;
     if (now - resolved_at_ >= refresh_ms) resolve({});
 }
 
-void Server::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+void Upstream::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
     std::unique_ptr<DnsReq> d(static_cast<DnsReq*>(req->data));
     auto s = d->server.lock();
     if (!s || s->dns_ != d.get()) {
@@ -141,7 +141,7 @@ void Server::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexc
     s->resolved(status, nullptr);
 }
 
-void Server::resolved(int status, addrinfo*) {
+void Upstream::resolved(int status, addrinfo*) {
     if (!pool_) return;
     resolved_at_ = pool_->now();
     if (status == 0) {
@@ -158,35 +158,35 @@ void Server::resolved(int status, addrinfo*) {
     notify_waiters();
 }
 
-void Server::notify_waiters() {
-    std::vector<std::weak_ptr<ExchangeImpl>> waiters;
+void Upstream::notify_waiters() {
+    std::vector<std::weak_ptr<FetchImpl>> waiters;
     waiters.swap(dns_waiters_);
     for (auto& w : waiters)
         if (auto ex = w.lock()) ex->dns_done();
 }
 
-Conn* Server::take_idle() {
+UpstreamConn* Upstream::take_idle() {
     if (idle_.empty()) return nullptr;
-    Conn* c = idle_.back();
+    UpstreamConn* c = idle_.back();
     idle_.pop_back();
     return c;
 }
 
-bool Server::available(uint32_t max) const {
+bool Upstream::available(uint32_t max) const {
     return !idle_.empty() || open_ < max;
 }
 
-void Server::add(Conn* c) {
+void Upstream::add(UpstreamConn* c) {
     conns_.push_back(c);
     ++open_;
 }
 
-void Server::conn_idle(Conn* c) {
+void Upstream::conn_idle(UpstreamConn* c) {
     idle_.push_back(c);
     if (pool_) pool_->capacity_changed();
 }
 
-void Server::conn_closed(Conn* c) {
+void Upstream::conn_closed(UpstreamConn* c) {
     auto it = std::find(idle_.begin(), idle_.end(), c);
     if (it != idle_.end()) idle_.erase(it);
     auto jt = std::find(conns_.begin(), conns_.end(), c);
@@ -200,23 +200,23 @@ void Server::conn_closed(Conn* c) {
     }
 }
 
-void Server::close_idle_older_than(uint64_t cutoff) {
+void Upstream::close_idle_older_than(uint64_t cutoff) {
     // idle_ is in the order connections went idle: the oldest are at the front.
     while (!idle_.empty() && idle_.front()->idle_since() <= cutoff)
         idle_.front()->close(); // conn_closed() removes it
 }
 
-void Server::set_admin_health(AdminHealth h) {
+void Upstream::set_admin_health(AdminHealth h) {
     admin_ = h;
     if (taken_out()) close_idle_older_than(UINT64_MAX);
 }
 
-void Server::close_all() {
+void Upstream::close_all() {
     while (!conns_.empty())
         conns_.back()->close();
 }
 
-void Server::record_failure(uint64_t now, const std::string& why, const Tuning& t) {
+void Upstream::record_failure(uint64_t now, const std::string& why, const Tuning& t) {
     ++failures_;
     ++consecutive_failures_;
     last_error_ = why;
@@ -229,7 +229,7 @@ void Server::record_failure(uint64_t now, const std::string& why, const Tuning& 
     }
 }
 
-void Server::record_success() {
+void Upstream::record_success() {
     bool was_down = down_until_ != 0;
     consecutive_failures_ = 0;
     cooldown_ms_ = 0;
@@ -237,7 +237,7 @@ void Server::record_success() {
     if (was_down && pool_) pool_->capacity_changed();
 }
 
-void Server::health_result(bool ok, uint64_t now, const std::string& why) {
+void Upstream::health_result(bool ok, uint64_t now, const std::string& why) {
     check_in_flight = false;
     if (ok) {
         bool was_down = active_down_ || down_until_ != 0;
@@ -258,7 +258,7 @@ void Server::health_result(bool ok, uint64_t now, const std::string& why) {
     }
 }
 
-ServerStatus Server::status(uint64_t now) const {
+ServerStatus Upstream::status(uint64_t now) const {
     ServerStatus s;
     s.server = name_;
     s.up = valid_ && up(now);
@@ -275,7 +275,7 @@ ServerStatus Server::status(uint64_t now) const {
     return s;
 }
 
-void Server::shutdown() {
+void Upstream::shutdown() {
     if (dns_) {
         // The request's callback still runs (with UV_EAI_CANCELED or a late answer) and frees it.
         uv_cancel(reinterpret_cast<uv_req_t*>(&dns_->req));

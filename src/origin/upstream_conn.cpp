@@ -1,11 +1,11 @@
-// Conn: libuv TCP plumbing for one origin connection; parsing is ResponseParser's, policy the
-// exchange's.
-#include "origin/conn.hpp"
+// UpstreamConn: libuv TCP plumbing for one origin connection; parsing is ResponseParser's, policy
+// the fetch's.
+#include "origin/upstream_conn.hpp"
 
 #include "loop/try_write.hpp"
-#include "origin/exchange_impl.hpp"
+#include "origin/fetch_impl.hpp"
 #include "origin/pool_core.hpp"
-#include "origin/server.hpp"
+#include "origin/upstream.hpp"
 
 namespace ec::origin {
 
@@ -14,7 +14,7 @@ namespace {
 char idle_scratch[256];
 } // namespace
 
-Conn::Conn(std::shared_ptr<Server> server, size_t max_head_bytes)
+UpstreamConn::UpstreamConn(std::shared_ptr<Upstream> server, size_t max_head_bytes)
     : server_(std::move(server)), parser_(max_head_bytes) {
     uv_tcp_init(server_->pool()->loop().uv(), &tcp_);
     tcp_.data = this;
@@ -24,21 +24,21 @@ Conn::Conn(std::shared_ptr<Server> server, size_t max_head_bytes)
     ++server_->pool()->stats().connections_opened;
 }
 
-Conn::~Conn() {
+UpstreamConn::~UpstreamConn() {
     give_buffer();
 }
 
-void Conn::connect(const sockaddr* addr) {
+void UpstreamConn::connect(const sockaddr* addr) {
     int rc = uv_tcp_connect(&connect_req_, &tcp_, addr, on_connect);
     if (rc != 0) {
-        // Reported from the close callback, so the exchange never hears of it on its own stack.
+        // Reported from the close callback, so the fetch never hears of it on its own stack.
         sync_error_ = rc;
         close();
     }
 }
 
-void Conn::on_connect(uv_connect_t* req, int status) noexcept {
-    auto* c = static_cast<Conn*>(req->data);
+void UpstreamConn::on_connect(uv_connect_t* req, int status) noexcept {
+    auto* c = static_cast<UpstreamConn*>(req->data);
     if (c->state_ == State::closed) return; // closed while connecting; freed in on_close
     if (status == 0) {
         c->state_ = State::active;
@@ -50,7 +50,7 @@ void Conn::on_connect(uv_connect_t* req, int status) noexcept {
         c->close();
 }
 
-bool Conn::send(std::shared_ptr<const Outgoing> out) {
+bool UpstreamConn::send(std::shared_ptr<const Outgoing> out) {
     state_ = State::active;
     leftover_ = eof_ = false;
     uv_buf_t bufs[2];
@@ -73,7 +73,7 @@ bool Conn::send(std::shared_ptr<const Outgoing> out) {
         rc = uv_write(&write_req_, stream, bufs + first, n - first, on_write);
     }
     if (rc != 0) {
-        // EPIPE and friends: the server closed it. Tell the exchange later, from the read side.
+        // EPIPE and friends: the server closed it. Tell the fetch later, from the read side.
         writing_.reset();
         eof_ = true;
         sync_error_ = rc;
@@ -84,27 +84,27 @@ bool Conn::send(std::shared_ptr<const Outgoing> out) {
     return false;
 }
 
-void Conn::on_write(uv_write_t* req, int status) noexcept {
-    auto* c = static_cast<Conn*>(req->data);
+void UpstreamConn::on_write(uv_write_t* req, int status) noexcept {
+    auto* c = static_cast<UpstreamConn*>(req->data);
     c->writing_.reset();
     if (c->state_ == State::closed) return;
     if (c->ex_) c->ex_->conn_written(c, status);
 }
 
-void Conn::start_reading() {
+void UpstreamConn::start_reading() {
     if (reading_ || state_ == State::closed || state_ == State::connecting) return;
     if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) == 0)
         reading_ = true;
 }
 
-void Conn::stop_reading() {
+void UpstreamConn::stop_reading() {
     if (!reading_) return;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;
 }
 
-void Conn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
-    auto* c = static_cast<Conn*>(h->data);
+void UpstreamConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+    auto* c = static_cast<UpstreamConn*>(h->data);
     if (c->state_ == State::active) {
         if (!c->buf_) {
             PoolCore* pool = c->server_->pool();
@@ -117,18 +117,18 @@ void Conn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
     }
 }
 
-void Conn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
-    static_cast<Conn*>(s->data)->handle_read(nread, buf);
+void UpstreamConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+    static_cast<UpstreamConn*>(s->data)->handle_read(nread, buf);
 }
 
-void Conn::handle_read(ssize_t nread, const uv_buf_t* buf) {
+void UpstreamConn::handle_read(ssize_t nread, const uv_buf_t* buf) {
     if (state_ == State::closed || nread == 0) return;
     if (state_ != State::active || !ex_) {
         // Idle: the server closed it, or sent bytes nobody asked for. Either way it is done.
         close();
         return;
     }
-    ExchangeImpl* ex = ex_;
+    FetchImpl* ex = ex_;
     if (nread > 0) {
         auto n = static_cast<size_t>(nread);
         size_t used = parser_.feed(buf->base, n);
@@ -145,7 +145,7 @@ void Conn::handle_read(ssize_t nread, const uv_buf_t* buf) {
     }
 }
 
-void Conn::release(bool reusable) {
+void UpstreamConn::release(bool reusable) {
     ex_ = nullptr;
     PoolCore* pool = server_->pool();
     if (!reusable || eof_ || leftover_ || writing_ || server_->retired || !pool ||
@@ -162,7 +162,7 @@ void Conn::release(bool reusable) {
     server_->conn_idle(this);
 }
 
-void Conn::give_buffer() {
+void UpstreamConn::give_buffer() {
     if (!buf_) return;
     PoolCore* pool = server_->pool();
     if (pool)
@@ -172,7 +172,7 @@ void Conn::give_buffer() {
     buf_ = nullptr;
 }
 
-void Conn::close() {
+void UpstreamConn::close() {
     if (state_ == State::closed) return;
     state_ = State::closed;
     reading_ = false;
@@ -180,10 +180,10 @@ void Conn::close() {
     server_->conn_closed(this); // may start queued requests on other connections
 }
 
-void Conn::on_close(uv_handle_t* h) noexcept {
-    auto* c = static_cast<Conn*>(h->data);
+void UpstreamConn::on_close(uv_handle_t* h) noexcept {
+    auto* c = static_cast<UpstreamConn*>(h->data);
     if (c->sync_error_ && c->ex_) {
-        ExchangeImpl* ex = c->ex_;
+        FetchImpl* ex = c->ex_;
         c->ex_ = nullptr;
         if (c->eof_)
             ex->conn_lost(c, c->sync_error_); // the write failed at once

@@ -1,4 +1,4 @@
-// Server: one configured "host:port" of an origin — addresses and DNS, connections, health.
+// Upstream: one configured "host:port" of an origin — addresses and DNS, connections, health.
 #pragma once
 
 #include <cstdint>
@@ -14,19 +14,19 @@
 
 namespace ec::origin {
 
-class Conn;
-class ExchangeImpl;
+class UpstreamConn;
+class FetchImpl;
 class PoolCore;
 
-// Owned by its PoolCore (shared_ptr, so that connections and exchanges still using a server
+// Owned by its PoolCore (shared_ptr, so that connections and fetches still using a server
 // removed by a reload keep it alive). `pool_` is null once the pool shut down; everything that
 // reaches the pool through a server checks it.
-class Server : public std::enable_shared_from_this<Server> {
+class Upstream : public std::enable_shared_from_this<Upstream> {
 public:
-    Server(PoolCore& pool, std::string name);
-    ~Server();
-    Server(const Server&) = delete;
-    Server& operator=(const Server&) = delete;
+    Upstream(PoolCore& pool, std::string name);
+    ~Upstream();
+    Upstream(const Upstream&) = delete;
+    Upstream& operator=(const Upstream&) = delete;
 
     const std::string& name() const { return name_; }
     PoolCore* pool() const { return pool_; }
@@ -40,18 +40,18 @@ public:
     void address_worked(size_t i);
     // Starts a background resolution unless one runs or the name is an IP literal. `waiter`
     // (may be empty) gets dns_done() when it finishes, successful or not.
-    void resolve(std::weak_ptr<ExchangeImpl> waiter);
+    void resolve(std::weak_ptr<FetchImpl> waiter);
     // Re-resolves in the background when the addresses are older than refresh_ms.
     void maybe_refresh(uint64_t now, uint32_t refresh_ms);
     const std::string& dns_error() const { return dns_error_; }
     bool valid() const { return valid_; }
 
     // --- Connections
-    Conn* take_idle();                  // most recently used first; nullptr when none
+    UpstreamConn* take_idle();          // most recently used first; nullptr when none
     bool available(uint32_t max) const; // an idle connection, or room for a new one
-    void add(Conn* c);                  // a new connection counts against the limit
-    void conn_idle(Conn* c);            // back from a request
-    void conn_closed(Conn* c);          // closed, whatever state it was in
+    void add(UpstreamConn* c);          // a new connection counts against the limit
+    void conn_idle(UpstreamConn* c);    // back from a request
+    void conn_closed(UpstreamConn* c);  // closed, whatever state it was in
     void close_idle_older_than(uint64_t cutoff);
     void close_all();
     size_t open() const { return open_; }
@@ -103,10 +103,12 @@ private:
     uint64_t resolved_at_ = 0;
     DnsReq* dns_ = nullptr;
     std::string dns_error_;
-    std::vector<std::weak_ptr<ExchangeImpl>> dns_waiters_;
+    std::vector<std::weak_ptr<FetchImpl>> dns_waiters_;
 
-    std::vector<Conn*> conns_; // every open connection (few per server; linear removal is fine)
-    std::vector<Conn*> idle_;  // LIFO: back() is the most recently used
+    // Every open connection (few per server; linear removal is fine), and the idle ones, LIFO:
+    // back() is the most recently used.
+    std::vector<UpstreamConn*> conns_;
+    std::vector<UpstreamConn*> idle_;
     size_t open_ = 0;
 
     uint32_t consecutive_failures_ = 0;

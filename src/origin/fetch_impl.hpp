@@ -1,4 +1,4 @@
-// ExchangeImpl: one request's life — server choice, connection, timers, retries, delivery.
+// FetchImpl: one request's life — server choice, connection, timers, retries, delivery.
 #pragma once
 
 #include <cstdint>
@@ -11,14 +11,14 @@
 
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
-#include "origin/exchange.hpp"
+#include "origin/fetch.hpp"
 #include "origin/types.hpp"
 
 namespace ec::origin {
 
-class Conn;
+class UpstreamConn;
 class PoolCore;
-class Server;
+class Upstream;
 
 // The bytes of a request, shared by its attempts and by the connection writing them.
 struct Outgoing {
@@ -38,17 +38,17 @@ struct Timeouts {
 // Reused connections skip resolving and connecting. One uv timer runs the nearest of the
 // phase deadline (connect, first byte) and the total deadline.
 //
-// Re-entrancy: every entry point from a Conn, Server, timer or posted callback holds a
+// Re-entrancy: every entry point from a UpstreamConn, Upstream, timer or posted callback holds a
 // shared_ptr to this object, and re-checks done_ after each Sink call (which may cancel, or shut
 // the pool down). Failures that happen on the stack of Pool::fetch() are delivered from a posted
 // callback.
-class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<ExchangeImpl> {
+class FetchImpl final : public Fetch, public std::enable_shared_from_this<FetchImpl> {
 public:
-    ExchangeImpl(loop::Loop& loop, PoolCore* pool, Sink sink, std::shared_ptr<const Outgoing> out,
-                 bool idempotent, Timeouts t);
-    ~ExchangeImpl();
+    FetchImpl(loop::Loop& loop, PoolCore* pool, Sink sink, std::shared_ptr<const Outgoing> out,
+              bool idempotent, Timeouts t);
+    ~FetchImpl();
 
-    // Public API (exchange.hpp).
+    // Public API (fetch.hpp).
     void do_cancel();
     void do_pause();
     void do_resume();
@@ -57,29 +57,29 @@ public:
     bool reused() const { return reused_; }
 
     // From the pool.
-    void start();                             // first attempt
-    void dispatch(std::shared_ptr<Server> s); // out of the queue, onto this server
-    void pin(std::shared_ptr<Server> s, bool health);
+    void start();                               // first attempt
+    void dispatch(std::shared_ptr<Upstream> s); // out of the queue, onto this server
+    void pin(std::shared_ptr<Upstream> s, bool health);
     // Finishes with an error; `post` = deliver from a posted callback (not on this stack).
     void fail(ErrorKind kind, std::string message, bool post = false);
-    bool tried(const Server* s) const;
+    bool tried(const Upstream* s) const;
     bool queued = false;
-    std::list<ExchangeImpl*>::iterator queue_pos;
-    ExchangeImpl* prev = nullptr; // the pool's in-flight list
-    ExchangeImpl* next = nullptr;
+    std::list<FetchImpl*>::iterator queue_pos;
+    FetchImpl* prev = nullptr; // the pool's in-flight list
+    FetchImpl* next = nullptr;
 
-    // From Server / Conn.
+    // From Upstream / UpstreamConn.
     void dns_done();
-    void conn_connected(Conn* c, int status);
-    void conn_written(Conn* c, int status);
-    void conn_input(Conn* c);
-    void conn_lost(Conn* c, int status);
+    void conn_connected(UpstreamConn* c, int status);
+    void conn_written(UpstreamConn* c, int status);
+    void conn_input(UpstreamConn* c);
+    void conn_lost(UpstreamConn* c, int status);
 
 private:
     enum class Phase { starting, queued, resolving, connecting, sending, waiting, receiving, done };
 
     void attempt();
-    void use_server(std::shared_ptr<Server> s, bool fresh);
+    void use_server(std::shared_ptr<Upstream> s, bool fresh);
     void connect_next();
     void connect_failed(ErrorKind kind, std::string message);
     void send();
@@ -88,8 +88,8 @@ private:
     void lost_before_response(std::string message);
     void complete();
     void finish_common();
-    void attach(Conn* c);
-    Conn* detach();
+    void attach(UpstreamConn* c);
+    UpstreamConn* detach();
     void arm();
     void start_pause_clock();
     static void on_timer(uv_timer_t* t) noexcept;
@@ -98,11 +98,11 @@ private:
     void count_error(ErrorKind k);
 
     // Sink calls in progress on this stack. The Sink (and what its lambdas capture) is dropped
-    // when the exchange is done and no call is in progress: a callback that cancels its own
-    // exchange must not destroy the function it is running in.
+    // when the fetch is done and no call is in progress: a callback that cancels its own
+    // fetch must not destroy the function it is running in.
     struct InSink {
-        ExchangeImpl& ex;
-        explicit InSink(ExchangeImpl& e) : ex(e) { ++ex.in_sink_; }
+        FetchImpl& ex;
+        explicit InSink(FetchImpl& e) : ex(e) { ++ex.in_sink_; }
         ~InSink() {
             if (--ex.in_sink_ == 0 && ex.done_) ex.sink_ = Sink{};
         }
@@ -113,7 +113,7 @@ private:
     PoolCore* pool_; // null once done or after the pool shut down
     Sink sink_;
     std::shared_ptr<const Outgoing> out_;
-    std::shared_ptr<ExchangeImpl> self_; // the pool's reference while in flight
+    std::shared_ptr<FetchImpl> self_; // the pool's reference while in flight
     bool idempotent_;
     Timeouts t_;
 
@@ -126,12 +126,12 @@ private:
     bool head_delivered_ = false;
     bool reused_ = false;
     bool stale_retried_ = false;
-    std::shared_ptr<Server> server_;
-    std::string server_name_; // kept after the exchange lets go of server_
-    std::shared_ptr<Server> pinned_;
-    std::vector<std::shared_ptr<Server>> tried_; // held, so an address is never reused by another
+    std::shared_ptr<Upstream> server_;
+    std::string server_name_; // kept after the fetch lets go of server_
+    std::shared_ptr<Upstream> pinned_;
+    std::vector<std::shared_ptr<Upstream>> tried_; // held, so an address is never reused by another
     size_t addr_try_ = 0;
-    Conn* conn_ = nullptr;
+    UpstreamConn* conn_ = nullptr;
     size_t next_span_ = 0;
     ErrorKind last_kind_ = ErrorKind::no_server;
     std::string last_message_;
