@@ -27,6 +27,7 @@ struct Element {
     std::string_view name;
     std::string_view arg; // without quotes when quoted
     bool has_arg = false;
+    bool unterminated = false; // a quoted argument without its closing quote
     bool malformed = false;
 };
 
@@ -74,7 +75,10 @@ Element scan(std::string_view s, size_t& i) {
                 ++i;
             }
             e.arg = s.substr(open, i - open);
-            if (i < s.size()) ++i; // closing quote; an unterminated string runs to the end
+            if (i < s.size())
+                ++i; // closing quote
+            else
+                e.unterminated = true; // runs to the end
         } else {
             size_t a = i;
             while (i < s.size() && is_tchar(static_cast<unsigned char>(s[i])))
@@ -108,7 +112,29 @@ void note_delta(DeltaDirective& d, const Element& e) {
     if (v < d.smallest) d.smallest = v;
 }
 
+// A qualified no-cache / private: the field names are collected; an empty or unterminated list
+// (or none at all) is the unqualified directive.
+void note_field_list(bool& unqualified, std::string& fields, const Element& e) {
+    bool listed = false;
+    if (e.has_arg && !e.unterminated)
+        for_each_list_item(e.arg, [&](std::string_view name) {
+            if (!is_token(name)) return;
+            if (!fields.empty()) fields += ", ";
+            fields += name;
+            listed = true;
+        });
+    if (!listed) unqualified = true;
+}
+
 } // namespace
+
+bool CacheControl::names_field(std::string_view field) const {
+    bool named = false;
+    for (const std::string* list : {&no_cache_fields, &private_fields})
+        for_each_list_item(*list,
+                           [&](std::string_view item) { named = named || iequals(item, field); });
+    return named;
+}
 
 void CacheControl::add(std::string_view s) {
     size_t i = 0;
@@ -123,11 +149,9 @@ void CacheControl::add(std::string_view s) {
         if (iequals(n, "no-store")) {
             no_store = true;
         } else if (iequals(n, "no-cache")) {
-            no_cache = true;
-            if (e.has_arg) no_cache_qualified = true;
+            note_field_list(no_cache, no_cache_fields, e);
         } else if (iequals(n, "private")) {
-            private_ = true;
-            if (e.has_arg) private_qualified = true;
+            note_field_list(private_, private_fields, e);
         } else if (iequals(n, "public")) {
             public_ = true;
         } else if (iequals(n, "must-revalidate")) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace ec::cache {
@@ -48,18 +49,20 @@ struct DeltaDirective {
 //    honoured for finding the closing quote.
 //  - Flag directives that got an argument (`no-store=1`) still count: they are restrictive,
 //    and honouring them is the safe reading.
-//  - `no-cache` and `private` record whether they were qualified with field names
-//    (`no-cache="Set-Cookie"`); freshness.hpp treats the qualified forms as unqualified.
+//  - `no-cache` and `private` qualified with field names (`no-cache="Set-Cookie"`) collect
+//    the names in `no_cache_fields` / `private_fields` and leave the flag alone: they limit
+//    those fields only (RFC 9111 §5.2.2.4, §5.2.2.7). An empty or unterminated list counts
+//    as the unqualified directive, the restrictive reading.
 //  - `max-stale` without an argument means "any staleness": value = kDeltaMax, valid.
 //  - A malformed element (a name that is not a token) is skipped up to the next comma that
 //    is not inside quotes; the rest of the line is still parsed.
 struct CacheControl {
     // Response directives (RFC 9111 §5.2.2, RFC 5861, RFC 8246).
     bool no_store = false;
-    bool no_cache = false;
-    bool no_cache_qualified = false; // no-cache="field, ..." (also when unqualified ones exist)
-    bool private_ = false;
-    bool private_qualified = false;
+    bool no_cache = false;       // unqualified (also the only request form)
+    std::string no_cache_fields; // names from no-cache="a, b" directives, joined by ", "
+    bool private_ = false;       // unqualified
+    std::string private_fields;  // names from private="a, b" directives, joined by ", "
     bool public_ = false;
     bool must_revalidate = false;
     bool proxy_revalidate = false;
@@ -79,6 +82,9 @@ struct CacheControl {
 
     // True once any directive (known or not) has been seen.
     bool any = false;
+
+    // True when a qualified no-cache or private directive names `field` (case-insensitive).
+    bool names_field(std::string_view field) const;
 
     // Parses one Cache-Control field line and merges it into this object. Never fails:
     // malformed parts are skipped as described above.

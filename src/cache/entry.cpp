@@ -107,10 +107,14 @@ std::string Entry::encode_vary(std::span<const std::string> names) {
     return o;
 }
 
-std::string Entry::header_block(const FieldList& fields) {
+std::string Entry::header_block(const FieldList& fields, std::span<const std::string> leave_out) {
     std::string block;
     for (const Field& f : fields) {
         if (skip_field(f.name)) continue;
+        bool left_out = false;
+        for (const std::string& name : leave_out)
+            left_out = left_out || iequals(f.name, name);
+        if (left_out) continue;
         block.append(f.name);
         block.append(": ");
         block.append(f.value);

@@ -34,8 +34,10 @@ public:
                                        std::string_view header_block, std::string_view body);
     // A Vary marker's payload: `names` lower-cased and sorted.
     static std::string encode_vary(std::span<const std::string> names);
-    // The header block for `fields` (see above); Date is kept.
-    static std::string header_block(const FieldList& fields);
+    // The header block for `fields` (see above), without any field named in `leave_out`
+    // (withheld_fields()); Date is kept.
+    static std::string header_block(const FieldList& fields,
+                                    std::span<const std::string> leave_out = {});
 
     Kind kind() const { return kind_; }
     bool is_vary() const { return kind_ == Kind::vary; }

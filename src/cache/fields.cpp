@@ -20,4 +20,9 @@ bool listed_in_connection(std::string_view connection_value, std::string_view na
     return listed;
 }
 
+void erase_fields(FieldList& fields, std::string_view name) {
+    if (name.empty()) return;
+    std::erase_if(fields, [&](const Field& f) { return iequals(f.name, name); });
+}
+
 } // namespace ec::cache

@@ -64,6 +64,10 @@ bool is_unstorable(std::string_view name);
 // True when `name` is one of the comma-separated names in a Connection field value.
 bool listed_in_connection(std::string_view connection_value, std::string_view name);
 
+// Removes every field named `name` (case-insensitive) from `fields`; an empty name removes
+// nothing.
+void erase_fields(FieldList& fields, std::string_view name);
+
 // The fields of a response that a cache may store (RFC 9111 §3.1): `fields` minus
 // is_unstorable() ones and any named by its Connection field(s). Copies; order is kept.
 template <FieldRange R> FieldList storable_fields(const R& fields) {

@@ -156,6 +156,10 @@ void Fill::on_head(origin::ResponseHead&& head) {
 
     ResponseInfo info = ResponseInfo::from_fields(status_, fields_);
     fresh_ = evaluate(req_info_, info, route_->policy, request_time_, now);
+    // Fields the stored copy leaves out (qualified private/no-cache, RFC 9111 §5.2.2.4/.7);
+    // the field targeted at this cache goes for everyone (RFC 9213). `info` is done with.
+    withheld_ = withheld_fields(info, route_->policy);
+    erase_fields(fields_, route_->policy.targeted_field);
     vary_ = VaryInfo::from_fields(fields_);
     shareable_ = fresh_.shareable && !vary_.star;
     storable_ = fresh_.storable && !vary_.star;
@@ -320,8 +324,8 @@ void Fill::on_complete() {
         finish_background(true, "");
         return;
     }
-    auto entry = Entry::decode(
-        Entry::encode_response(status_, fresh_, tags_, Entry::header_block(fields_), body_));
+    auto entry = Entry::decode(Entry::encode_response(
+        status_, fresh_, tags_, Entry::header_block(fields_, withheld_), body_));
     body_.clear();
     std::string cs = "edgecached; fwd=miss; fwd-status=" + std::to_string(status_) + "; collapsed";
     if (storable_)
@@ -382,8 +386,9 @@ void Fill::refresh_from_304(const FieldList& not_modified) {
     ResponseInfo info = ResponseInfo::from_fields(stale_->status(), merged);
     Freshness f = evaluate(req_info_, info, route.policy, request_time_, now);
     std::vector<std::string> tags(stale_->tags().begin(), stale_->tags().end());
-    auto entry = Entry::decode(Entry::encode_response(stale_->status(), f, tags,
-                                                      Entry::header_block(merged), stale_->body()));
+    auto entry = Entry::decode(Entry::encode_response(
+        stale_->status(), f, tags, Entry::header_block(merged, withheld_fields(info, route.policy)),
+        stale_->body()));
     if (f.storable) {
         VaryInfo vary = VaryInfo::from_fields(merged);
         settle_with(entry, "REVALIDATED", "edgecached; fwd=stale; fwd-status=304", vary.names,

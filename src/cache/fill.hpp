@@ -97,6 +97,7 @@ private:
     int64_t request_time_ = 0;
     int status_ = 0;
     FieldList fields_;
+    std::vector<std::string> withheld_; // field names the stored copy leaves out
     std::optional<uint64_t> content_length_;
     Freshness fresh_;
     VaryInfo vary_;

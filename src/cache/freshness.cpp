@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "cache/targeted.hpp"
 #include "cache/vary.hpp"
 #include "util/time_format.hpp"
 
@@ -63,6 +64,12 @@ std::optional<int64_t> status_ttl(const FreshnessPolicy& p, int status) {
 } // namespace
 
 void ResponseInfo::add_field(std::string_view name, std::string_view value) {
+    constexpr std::string_view kTargetedSuffix = "-cache-control";
+    if (name.size() > kTargetedSuffix.size() &&
+        iequals(name.substr(name.size() - kTargetedSuffix.size()), kTargetedSuffix)) {
+        targeted.push_back(FieldView{name, value});
+        return;
+    }
     switch (name.size()) {
     case 3:
         // §5.1: Age is a single value. The first field line's first member is the value (a
@@ -107,6 +114,56 @@ void ResponseInfo::add_field(std::string_view name, std::string_view value) {
     }
 }
 
+namespace {
+
+// The directives of the targeted field `name` in `resp`, when present, valid and non-empty.
+std::optional<CacheControl> targeted_directives(const ResponseInfo& resp, std::string_view name) {
+    if (name.empty()) return std::nullopt;
+    std::string combined; // RFC 9110 §5.3: the lines joined with ", "
+    bool seen = false;
+    for (const FieldView& f : resp.targeted) {
+        if (!iequals(f.name, name)) continue;
+        if (seen) combined += ", ";
+        combined += f.value;
+        seen = true;
+    }
+    if (!seen) return std::nullopt;
+    return parse_targeted_cache_control(combined);
+}
+
+} // namespace
+
+const CacheControl& governing_directives(const ResponseInfo& resp, const FreshnessPolicy& policy,
+                                         CacheControl& scratch, bool* targeted) {
+    if (targeted) *targeted = false;
+    if (resp.targeted.empty()) return resp.cc; // the common case: no work, no allocation
+    for (std::string_view name :
+         {std::string_view(policy.targeted_field), std::string_view("cdn-cache-control")}) {
+        if (auto cc = targeted_directives(resp, name)) {
+            scratch = std::move(*cc);
+            if (targeted) *targeted = true;
+            return scratch;
+        }
+    }
+    return resp.cc;
+}
+
+std::vector<std::string> withheld_fields(const ResponseInfo& resp, const FreshnessPolicy& policy) {
+    std::vector<std::string> out;
+    auto add = [&](std::string_view name) { out.push_back(to_lower(name)); };
+    if (!policy.targeted_field.empty())
+        for (const FieldView& f : resp.targeted)
+            if (iequals(f.name, policy.targeted_field)) {
+                add(policy.targeted_field);
+                break;
+            }
+    CacheControl scratch;
+    const CacheControl& cc = governing_directives(resp, policy, scratch);
+    for (const std::string* list : {&cc.private_fields, &cc.no_cache_fields})
+        for_each_list_item(*list, add);
+    return out;
+}
+
 int64_t corrected_initial_age(std::optional<int64_t> date, int64_t age_value, int64_t request_time,
                               int64_t response_time) {
     int64_t date_value = date.value_or(response_time);
@@ -118,7 +175,11 @@ int64_t corrected_initial_age(std::optional<int64_t> date, int64_t age_value, in
 
 Freshness evaluate(const RequestInfo& req, const ResponseInfo& resp, const FreshnessPolicy& policy,
                    int64_t request_time, int64_t response_time) {
-    const CacheControl& cc = resp.cc;
+    CacheControl targeted_cc;
+    bool targeted = false;
+    const CacheControl& cc = governing_directives(resp, policy, targeted_cc, &targeted);
+    // RFC 9213 §2.2: a governing targeted field makes this cache ignore Expires too.
+    const bool has_expires = resp.has_expires && !targeted;
     Freshness f;
     f.request_time = request_time;
     f.response_time = response_time;
@@ -141,10 +202,11 @@ Freshness evaluate(const RequestInfo& req, const ResponseInfo& resp, const Fresh
     // rules ignores no-store; one that does not, stores nothing (checked below).
     if (cc.no_store && !(cc.must_understand && understood_status(resp.status)))
         return refuse("no-store");
-    if (cc.private_) return refuse("private"); // qualified private="f" → unqualified (safe)
+    if (cc.private_) return refuse("private"); // private="f": only f is withheld
     if (req.has_authorization && !cc.public_ && !cc.s_maxage.present && !cc.must_revalidate)
         return refuse("authorization");
-    if (resp.set_cookie) return refuse("set-cookie");
+    // A Set-Cookie that a qualified private/no-cache names is withheld from the stored copy.
+    if (resp.set_cookie && !cc.names_field("set-cookie")) return refuse("set-cookie");
     if (resp.vary_star) return refuse("vary-star");
     f.shareable = true;
 
@@ -157,10 +219,10 @@ Freshness evaluate(const RequestInfo& req, const ResponseInfo& resp, const Fresh
     // `no-cache` counts as freshness information (lifetime 0 unless given): the origin said how
     // the response may be reused, so it is stored (SPEC) even when the route has no ttl.
     const bool explicit_freshness =
-        cc.s_maxage.present || cc.max_age.present || resp.has_expires || cc.no_cache;
+        cc.s_maxage.present || cc.max_age.present || has_expires || cc.no_cache;
     const bool default_cacheable = heuristically_cacheable(status) || cc.public_;
     const auto by_status = status_ttl(policy, status);
-    bool no_cache = cc.no_cache; // qualified no-cache="f" → unqualified (safe)
+    bool no_cache = cc.no_cache; // no-cache="f" withholds f instead (withheld_fields())
 
     if (policy.force_ttl && (by_status || default_cacheable)) {
         f.source = by_status ? LifetimeSource::status_ttl : LifetimeSource::forced;
@@ -172,7 +234,7 @@ Freshness evaluate(const RequestInfo& req, const ResponseInfo& resp, const Fresh
             f.lifetime = explicit_delta(cc.s_maxage);
         } else if (cc.max_age.present) {
             f.lifetime = explicit_delta(cc.max_age);
-        } else if (resp.expires) {
+        } else if (has_expires && resp.expires) {
             f.lifetime = clamp_delta(*resp.expires - resp.date.value_or(response_time));
         } else {
             f.lifetime = 0; // invalid Expires (already expired), or no-cache alone

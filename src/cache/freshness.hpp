@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "cache/cache_control.hpp"
 #include "cache/fields.hpp"
@@ -68,6 +70,9 @@ struct ResponseInfo {
     std::string_view etag;                // the first ETag field value, raw; empty when none
     bool set_cookie = false;
     bool vary_star = false; // Vary lists "*" (or a member that is not a field name)
+    // Lines of fields named "*-Cache-Control" (CDN-Cache-Control and the like), in order, for
+    // evaluate() to pick this cache's targeted field from (RFC 9213). Views into the fields.
+    std::vector<FieldView> targeted;
 
     // Folds one header field in. Unknown fields are ignored.
     void add_field(std::string_view name, std::string_view value);
@@ -94,9 +99,12 @@ struct FreshnessPolicy {
     int64_t stale_if_error = 0;
     // Route `ttl_by_status` (not owned; must outlive the evaluate() call; may be null).
     const std::map<int, int64_t>* ttl_by_status = nullptr;
-    // `heuristic_freshness` and the cap on a heuristic lifetime.
+    // `heuristic_freshness` and `heuristic_freshness_max`, the cap on a heuristic lifetime.
     bool heuristic_freshness = false;
     int64_t heuristic_max = 86400;
+    // `targeted_cache_control`: the field aimed at this cache alone, first on the target list
+    // before CDN-Cache-Control (RFC 9213 §2.2); empty = none.
+    std::string targeted_field;
     // How long an entry that has a validator (ETag or Last-Modified) is kept past its stale
     // windows, so that a later request can revalidate it with a conditional request instead
     // of refetching (Varnish's "keep"). Also what makes `no-cache` + validator responses
@@ -143,13 +151,30 @@ struct Freshness {
     int64_t corrected_initial_age = 0;
 };
 
+// The directives this cache obeys for `resp` (RFC 9213 §2.2): those of the first targeted field
+// on the target list (policy.targeted_field, then CDN-Cache-Control) whose value is a valid,
+// non-empty Dictionary — and then Cache-Control and Expires are ignored — else Cache-Control's.
+// `scratch` holds a targeted field's directives; the result refers to it or to resp.cc.
+// `*targeted` says which.
+const CacheControl& governing_directives(const ResponseInfo& resp, const FreshnessPolicy& policy,
+                                         CacheControl& scratch, bool* targeted = nullptr);
+
+// The names of the fields a stored copy of `resp` must leave out, lower-cased: the field
+// targeted at this cache (never passed on), and those the governing directives' qualified
+// `private="..."` (§5.2.2.7: a shared cache MUST NOT store them) and `no-cache="..."`
+// (§5.2.2.4: not to be sent without revalidation; this cache never sends them from store)
+// name. Empty in the common case; allocates only when there is something to leave out.
+std::vector<std::string> withheld_fields(const ResponseInfo& resp, const FreshnessPolicy& policy);
+
 // Evaluates a response to `req` received at response_time for a request sent at
-// request_time (unix seconds).
+// request_time (unix seconds). The directives are governing_directives(); a targeted field
+// that governs makes Expires count for nothing.
 //
 // Storability (§3, §3.5; SPEC "Cache proxy"), first failing check wins `why_not`:
-//   no-store → private (qualified `private="f"` is treated as unqualified: the whole
-//   response is kept out) → Authorization without public/s-maxage/must-revalidate →
-//   Set-Cookie (CDN behaviour: never shared) → Vary: * → [shareable from here] →
+//   no-store → private (unqualified; `private="f"` keeps only the named fields out, see
+//   withheld_fields()) → Authorization without public/s-maxage/must-revalidate →
+//   Set-Cookie (CDN behaviour: never shared, unless a qualified private or no-cache names it,
+//   so that it is withheld from the stored copy) → Vary: * → [shareable from here] →
 //   request no-store → method ≠ GET → status (1xx, 206, 304 never; others stored when
 //   heuristically cacheable, with explicit freshness, or listed in ttl_by_status) →
 //   must-understand with a status not understood → no lifetime → not useful (nothing left
@@ -182,7 +207,8 @@ struct Freshness {
 // no-cache (unless forced) is present. Invalid window directives are ignored; duplicates
 // take the smallest value.
 //
-// `no-cache` (qualified `no-cache="f"` treated as unqualified): stored, revalidate_each_use.
+// `no-cache` (unqualified): stored, revalidate_each_use. `no-cache="f"` leaves the response
+// reusable and withholds the named fields from the stored copy (withheld_fields()).
 Freshness evaluate(const RequestInfo& req, const ResponseInfo& resp, const FreshnessPolicy& policy,
                    int64_t request_time, int64_t response_time);
 

@@ -134,6 +134,8 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
             return;
         }
         FieldList fields = storable_fields(head.headers); // not hop-by-hop ones
+        // RFC 9213: the field targeted at this cache is not passed on.
+        erase_fields(fields, st->route->policy.targeted_field);
         ex->set_log_tag(tag);
         std::string cache_status =
             "edgecached; fwd=bypass; fwd-status=" + std::to_string(head.status);

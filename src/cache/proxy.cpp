@@ -39,7 +39,7 @@ void Proxy::configure(const config::Config& cfg) {
             kept = kept || spec.name == r->spec.name;
         if (!kept) retired_.add(r->stats);
     }
-    table_.configure(cfg.routes, cfg.heuristic_freshness);
+    table_.configure(cfg.routes, shared_policy(cfg));
     settings_.honor_client_no_cache = cfg.honor_client_no_cache;
     settings_.expose_tags = cfg.expose_tags;
     settings_.heuristic_freshness = cfg.heuristic_freshness;

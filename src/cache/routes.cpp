@@ -30,11 +30,21 @@ void CacheCounters::add(const CacheCounters& o) {
     bytes_served += o.bytes_served;
 }
 
-void RouteTable::configure(const std::vector<config::RouteSpec>& routes, bool heuristic_freshness) {
+FreshnessPolicy shared_policy(const config::Config& cfg) {
+    FreshnessPolicy p;
+    p.heuristic_freshness = cfg.heuristic_freshness;
+    p.heuristic_max = cfg.heuristic_freshness_max;
+    p.targeted_field = cfg.targeted_cache_control;
+    return p;
+}
+
+void RouteTable::configure(const std::vector<config::RouteSpec>& routes,
+                           const FreshnessPolicy& shared) {
     std::vector<std::shared_ptr<Route>> next;
     for (const config::RouteSpec& spec : routes) {
         auto r = std::make_shared<Route>();
         r->spec = spec;
+        r->policy = shared;
         r->log_name = intern(spec.name);
         r->log_origin = intern(spec.origin);
         r->policy.ttl = spec.ttl;
@@ -42,7 +52,6 @@ void RouteTable::configure(const std::vector<config::RouteSpec>& routes, bool he
         r->policy.stale_while_revalidate = spec.stale_while_revalidate;
         r->policy.stale_if_error = spec.stale_if_error;
         r->policy.ttl_by_status = &r->spec.ttl_by_status;
-        r->policy.heuristic_freshness = heuristic_freshness;
         if (auto old = find(spec.name)) r->stats = old->stats;
         next.push_back(std::move(r));
     }

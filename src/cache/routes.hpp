@@ -26,11 +26,16 @@ struct Route {
 // taken as '/', then dot-segments removed (RFC 3986 §5.2.4; ".." never climbs above "/").
 std::string routing_path(std::string_view raw_path);
 
+// The part of every route's FreshnessPolicy that global options set: heuristic_freshness,
+// heuristic_freshness_max, targeted_cache_control.
+FreshnessPolicy shared_policy(const config::Config& cfg);
+
 class RouteTable {
 public:
     // Replaces the routes (already validated and sorted longest prefix first by config).
-    // Counters carry over to routes of the same name.
-    void configure(const std::vector<config::RouteSpec>& routes, bool heuristic_freshness);
+    // Each route's policy starts from `shared` (shared_policy()) and adds the route's own
+    // options. Counters carry over to routes of the same name.
+    void configure(const std::vector<config::RouteSpec>& routes, const FreshnessPolicy& shared);
     // The route for a path, or nullptr.
     std::shared_ptr<Route> match(std::string_view path) const;
 

@@ -4,6 +4,7 @@
 #include "config/access_format.hpp"
 #include "util/address.hpp"
 #include "util/ip.hpp"
+#include "util/strings.hpp"
 
 namespace ec::config::detail {
 
@@ -73,6 +74,14 @@ std::string check_access_format(std::string_view v) {
 std::string check_cidr(std::string_view v) {
     std::string error;
     return parse_cidr(v, &error) ? "" : error;
+}
+
+std::string check_targeted_field(std::string_view v) {
+    if (v.empty()) return "";
+    if (!is_token(v)) return "expected a header field name (a token) or \"\"";
+    if (iequals(v, "cache-control") || iequals(v, "cdn-cache-control"))
+        return "expected a field of this cache's own, not Cache-Control or CDN-Cache-Control";
+    return "";
 }
 
 } // namespace ec::config::detail

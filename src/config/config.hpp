@@ -100,6 +100,8 @@ struct Config {
     bool honor_client_no_cache = false;
     bool expose_tags = false;
     bool heuristic_freshness = false;
+    int64_t heuristic_freshness_max = 86400;
+    std::string targeted_cache_control = "Edgecached-Cache-Control"; // empty = none
     std::vector<std::string> evictable_namespaces;
 
     bool x_forwarded = true;

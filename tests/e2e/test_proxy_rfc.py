@@ -146,3 +146,136 @@ def test_a_wrong_case_zone_makes_expires_invalid(make_proxy, origin, zone):
     d.get("/zone")
     assert d.get("/zone").headers["x-cache"] != "HIT"
     assert origin.hits("/zone") == 2
+
+
+def _wait_stored(d, n=1):
+    """A fill's store is committed after the client is answered: wait before a clock jump."""
+    deadline = time.monotonic() + 10
+    while d.admin("GET", "/admin/stats").json()["store"].get("entries", 0) < n:
+        assert time.monotonic() < deadline, "the fill never reached LMDB"
+        time.sleep(0.02)
+
+
+# RFC 9213 §2.2: a cache with CDN-Cache-Control on its target list "MUST ... use its value to
+# determine the caching policy for the response, and it MUST ignore the Cache-Control and
+# Expires header fields"; Cache-Control still goes downstream, to the browsers it is for.
+def test_cdn_cache_control_governs_this_cache(make_proxy, origin):
+    origin.route("/cdn", body=b"c", headers={"Cache-Control": "no-store",
+                                             "Expires": "Thu, 01 Jan 1970 00:00:00 GMT",
+                                             "CDN-Cache-Control": "max-age=600"})
+    d = make_proxy(origin)
+    d.get("/cdn")
+    r = d.get("/cdn")
+    assert r.status == 200 and r.body == b"c" and r.headers["x-cache"] == "HIT"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["cdn-cache-control"] == "max-age=600"  # other CDNs below may use it
+    assert origin.hits("/cdn") == 1
+
+
+@pytest.mark.parametrize("cdn", ["private", "no-store", "max-age=0"])
+def test_cdn_cache_control_restricts_what_cache_control_allows(make_proxy, origin, cdn):
+    origin.route("/cdn-r", body=b"c", headers={"Cache-Control": "public, max-age=600",
+                                               "CDN-Cache-Control": cdn})
+    d = make_proxy(origin)
+    d.get("/cdn-r")
+    assert d.get("/cdn-r").headers["x-cache"] != "HIT"
+    assert origin.hits("/cdn-r") == 2
+
+
+# RFC 9213 §2.1: a targeted field that is not a valid, non-empty Dictionary is ignored "as if
+# the field were not present"; Cache-Control then governs.
+@pytest.mark.parametrize("bad", ["max-age=600,", "Max-Age=600", "max-age=600;;"])
+def test_an_invalid_cdn_cache_control_falls_back_to_cache_control(make_proxy, origin, bad):
+    origin.route("/cdn-bad", body=b"c", headers={"Cache-Control": "no-store",
+                                                 "CDN-Cache-Control": bad})
+    d = make_proxy(origin)
+    d.get("/cdn-bad")
+    assert d.get("/cdn-bad").headers["x-cache"] != "HIT"
+    assert origin.hits("/cdn-bad") == 2
+
+
+# RFC 9213 §2.2: the target list is ordered, most specific first: our own field, then
+# CDN-Cache-Control. A field aimed at this cache alone is not passed on.
+def test_our_targeted_field_comes_first_and_is_not_passed_on(make_proxy, origin):
+    origin.route("/ours", body=b"o", headers={"Cache-Control": "max-age=5",
+                                              "CDN-Cache-Control": "no-store",
+                                              "Edgecached-Cache-Control": "max-age=600"})
+    d = make_proxy(origin)
+    for expect in ("MISS", "HIT"):
+        status, fields, body = _fetch_all_headers(d, "/ours", {})
+        names = [k for k, _ in fields]
+        assert status == 200 and body == b"o" and dict(fields)["x-cache"] == expect
+        assert "edgecached-cache-control" not in names
+        assert ("cdn-cache-control", "no-store") in fields
+        assert ("cache-control", "max-age=5") in fields
+    _wait_stored(d)
+    d.advance_clock(100)  # past Cache-Control's 5 s, inside our 600 s
+    assert d.get("/ours").headers["x-cache"] == "HIT"
+    assert origin.hits("/ours") == 1
+
+
+def test_the_targeted_field_name_is_configurable(make_proxy, origin):
+    origin.route("/acme", body=b"a", headers={"Cache-Control": "no-store",
+                                              "Edgecached-Cache-Control": "max-age=600",
+                                              "Acme-Cache-Control": "max-age=600"})
+    origin.route("/plain", body=b"p", headers={"Cache-Control": "no-store",
+                                               "Edgecached-Cache-Control": "max-age=600"})
+    d = make_proxy(origin, config={"targeted_cache_control": "Acme-Cache-Control"})
+    d.get("/acme")
+    r = d.get("/acme")
+    assert r.headers["x-cache"] == "HIT" and "acme-cache-control" not in r.headers
+    # Not on our target list any more: "MUST NOT change that cache's behavior and MUST be
+    # passed through" (RFC 9213 §2.2).
+    d.get("/plain")
+    r = d.get("/plain")
+    assert r.headers["x-cache"] != "HIT" and r.headers["edgecached-cache-control"] == "max-age=600"
+    assert origin.hits("/acme") == 1 and origin.hits("/plain") == 2
+
+
+# RFC 9111 §5.2.2.4: with no-cache="field", "a cache MAY use the response to satisfy a
+# subsequent request ... However, any header fields in the response that have the field
+# name(s) listed MUST NOT be sent in the response to a subsequent request without successful
+# revalidation".
+def test_qualified_no_cache_reuses_the_response_without_the_named_field(make_proxy, origin):
+    origin.route("/nc", body=b"n", headers={"Cache-Control": 'max-age=600, no-cache="Set-Cookie"',
+                                            "Set-Cookie": "session=abc"})
+    d = make_proxy(origin)
+    first = d.get("/nc")
+    assert first.headers["set-cookie"] == "session=abc"  # the requester's own response
+    r = d.get("/nc")
+    assert r.status == 200 and r.body == b"n" and r.headers["x-cache"] == "HIT"
+    assert "set-cookie" not in r.headers
+    assert origin.hits("/nc") == 1
+
+
+# RFC 9111 §5.2.2.7: with private="field", "a shared cache MUST NOT store the listed header
+# fields ... but MAY store the remainder of the response message without those header fields".
+def test_qualified_private_stores_the_rest_of_the_response(make_proxy, origin):
+    origin.route("/pv", body=b"p", headers={"Cache-Control": 'max-age=600, private="X-User"',
+                                            "X-User": "alice", "X-Shared": "yes"})
+    d = make_proxy(origin)
+    assert d.get("/pv").headers["x-user"] == "alice"
+    r = d.get("/pv")
+    assert r.headers["x-cache"] == "HIT" and r.headers["x-shared"] == "yes"
+    assert "x-user" not in r.headers
+    assert origin.hits("/pv") == 1
+
+
+# RFC 9111 §4.2.2: "a cache MAY assign a heuristic expiration time" to a response without
+# explicit freshness whose status is heuristically cacheable, "no more than some fraction of
+# the interval since" Last-Modified (10% here), bounded by heuristic_freshness_max.
+def test_heuristic_freshness_is_bounded_by_its_configured_maximum(make_proxy, origin):
+    origin.route("/old", body=b"h", last_modified=time.time() - 100 * 86400)  # 10% = 10 days
+    origin.route("/moved", status=302, body=b"m", last_modified=time.time() - 100 * 86400,
+                 headers={"Location": "/old"})
+    d = make_proxy(origin, config={"heuristic_freshness": True, "heuristic_freshness_max": 60})
+    d.get("/old")
+    assert d.get("/old").headers["x-cache"] == "HIT"
+    _wait_stored(d)
+    d.advance_clock(61)
+    assert d.get("/old").headers["x-cache"] != "HIT"
+    assert origin.hits("/old") == 2
+    # 302 is not heuristically cacheable (RFC 9110 §15.1): never given a heuristic lifetime.
+    d.get("/moved")
+    assert d.get("/moved").headers["x-cache"] != "HIT"
+    assert origin.hits("/moved") == 2

@@ -28,10 +28,10 @@ TEST_SUITE("cache/cache_control") {
                                       "stale-while-revalidate=30, stale-if-error=40");
         CHECK(cc.public_);
         CHECK(cc.private_);
-        CHECK_FALSE(cc.private_qualified);
+        CHECK(cc.private_fields.empty());
         CHECK(cc.no_store);
         CHECK(cc.no_cache);
-        CHECK_FALSE(cc.no_cache_qualified);
+        CHECK(cc.no_cache_fields.empty());
         CHECK(cc.must_revalidate);
         CHECK(cc.proxy_revalidate);
         CHECK(cc.must_understand);
@@ -64,17 +64,26 @@ TEST_SUITE("cache/cache_control") {
                                       "private=\"Authorization\", public");
         CHECK(cc.max_age.clean());
         CHECK(cc.max_age.value == 60);
-        CHECK(cc.no_cache);
-        CHECK(cc.no_cache_qualified);
-        CHECK(cc.private_);
-        CHECK(cc.private_qualified);
+        // Qualified: only the named fields are limited (RFC 9111 §5.2.2.4, §5.2.2.7).
+        CHECK_FALSE(cc.no_cache);
+        CHECK(cc.no_cache_fields == "Set-Cookie, X-Foo");
+        CHECK_FALSE(cc.private_);
+        CHECK(cc.private_fields == "Authorization");
+        CHECK(cc.names_field("set-cookie"));
+        CHECK(cc.names_field("AUTHORIZATION"));
+        CHECK_FALSE(cc.names_field("x-bar"));
         CHECK(cc.public_);
         // X-Foo must not have become a directive, nor broken the rest.
         auto esc = CacheControl::parse(R"(ext="a \" , no-store", max-age=1)");
         CHECK_FALSE(esc.no_store);
         CHECK(esc.max_age.value == 1);
         auto tok = CacheControl::parse("no-cache=Set-Cookie");
-        CHECK(tok.no_cache_qualified);
+        CHECK(tok.no_cache_fields == "Set-Cookie");
+        // An empty list is the unqualified directive, and so is a mix.
+        CHECK(CacheControl::parse("private=\"\"").private_);
+        auto mixed = CacheControl::parse("no-cache=\"X-A\", no-cache");
+        CHECK(mixed.no_cache);
+        CHECK(mixed.no_cache_fields == "X-A");
     }
 
     TEST_CASE("all field lines combine; whitespace and empty elements are tolerated") {
@@ -116,7 +125,8 @@ TEST_SUITE("cache/cache_control") {
         CHECK(cc.must_revalidate);
         CHECK(cc.max_age.value == 5);
         auto unterminated = CacheControl::parse("private=\"a, b");
-        CHECK(unterminated.private_);
+        CHECK(unterminated.private_); // an unterminated list: the unqualified reading
+        CHECK(unterminated.private_fields.empty());
         auto ext = CacheControl::parse("community=\"UCI\", foo");
         CHECK(ext.any);
         CHECK_FALSE(ext.public_);

@@ -139,8 +139,15 @@ TEST_SUITE("cache/freshness") {
         CHECK(eval({{"Cache-Control", "no-store, max-age=60"}}).why_not == "no-store");
         CHECK_FALSE(eval({{"Cache-Control", "no-store, max-age=60"}}).shareable);
         CHECK(eval({{"Cache-Control", "private, max-age=60"}}).why_not == "private");
-        // Qualified private is treated as unqualified.
-        CHECK(eval({{"Cache-Control", "private=\"X-User\", max-age=60"}}).why_not == "private");
+        // Qualified private limits the named fields only (withheld_fields()).
+        CHECK(eval({{"Cache-Control", "private=\"X-User\", max-age=60"}}).storable);
+        CHECK(eval({{"Cache-Control", "private=\"Set-Cookie\", max-age=60"}, {"Set-Cookie", "a=b"}})
+                  .storable);
+        CHECK(
+            eval({{"Cache-Control", "no-cache=\"Set-Cookie\", max-age=60"}, {"Set-Cookie", "a=b"}})
+                .storable);
+        CHECK(eval({{"Cache-Control", "private=\"X-User\", max-age=60"}, {"Set-Cookie", "a=b"}})
+                  .why_not == "set-cookie");
         CHECK(eval({{"Cache-Control", "max-age=60"}, {"Set-Cookie", "a=b"}}).why_not ==
               "set-cookie");
         CHECK(eval({{"Cache-Control", "max-age=60"},
@@ -332,7 +339,7 @@ TEST_SUITE("cache/freshness") {
     }
 
     TEST_CASE("no-cache: stored when it has a validator, revalidated on every use") {
-        for (const char* cc : {"no-cache", "no-cache, max-age=600", "no-cache=\"Set-Cookie\""}) {
+        for (const char* cc : {"no-cache", "no-cache, max-age=600", "no-cache=\"\""}) {
             CAPTURE(cc);
             auto f = eval({{"Cache-Control", cc}, {"ETag", "\"v\""}});
             CHECK(f.storable);
@@ -406,5 +413,78 @@ TEST_SUITE("cache/freshness") {
         CHECK(r.has_authorization);
         CHECK(r.cc.only_if_cached);
         CHECK(r.cc.no_store);
+    }
+
+    TEST_CASE("qualified no-cache leaves the response reusable, the named fields withheld") {
+        Msg resp = {{"Cache-Control", "max-age=600, no-cache=\"Set-Cookie, X-Session\""},
+                    {"Set-Cookie", "s=1"}};
+        auto f = eval(resp);
+        CHECK(f.storable);
+        CHECK_FALSE(f.revalidate_each_use);
+        CHECK(state_at(f, T) == State::fresh);
+        auto info = ResponseInfo::from_fields(200, resp.fields);
+        CHECK(withheld_fields(info, {}) == std::vector<std::string>{"set-cookie", "x-session"});
+        Msg priv = {{"Cache-Control", "max-age=60, private=\"X-User\""}};
+        CHECK(withheld_fields(ResponseInfo::from_fields(200, priv.fields), {}) ==
+              std::vector<std::string>{"x-user"});
+        CHECK(withheld_fields(
+                  ResponseInfo::from_fields(200, Msg{{"Cache-Control", "max-age=6"}}.fields), {})
+                  .empty());
+    }
+
+    TEST_CASE("targeted fields (RFC 9213): ours, then CDN-Cache-Control, then Cache-Control") {
+        FreshnessPolicy p;
+        p.targeted_field = "Edgecached-Cache-Control";
+        Msg cdn = {{"Cache-Control", "no-store"}, {"CDN-Cache-Control", "max-age=600"}};
+        auto f = eval(cdn, 200, p);
+        CHECK(f.storable);
+        CHECK(f.lifetime == 600);
+        Msg ours = {{"Cache-Control", "max-age=10"},
+                    {"CDN-Cache-Control", "max-age=600"},
+                    {"edgecached-cache-control", "max-age=60, stale-while-revalidate=5"}};
+        f = eval(ours, 200, p);
+        CHECK(f.lifetime == 60);
+        CHECK(f.swr == 5);
+        // private / no-store / no-cache in the targeted field, even when Cache-Control allows.
+        CHECK(eval({{"Cache-Control", "max-age=60"}, {"CDN-Cache-Control", "private"}}, 200, p)
+                  .why_not == "private");
+        CHECK(eval({{"Cache-Control", "max-age=60"}, {"CDN-Cache-Control", "no-store"}}, 200, p)
+                  .why_not == "no-store");
+        CHECK(eval({{"Cache-Control", "max-age=60"},
+                    {"CDN-Cache-Control", "no-cache"},
+                    {"ETag", "\"e\""}},
+                   200, p)
+                  .revalidate_each_use);
+        // Expires is ignored too when a targeted field governs.
+        Msg exp = {{"Date", D}, {"Expires", date(T + 3600)}, {"CDN-Cache-Control", "public"}};
+        CHECK(eval(exp, 200, p).why_not == "no-freshness");
+        // Invalid or empty targeted fields are ignored as if absent; so are other targets.
+        for (const char* v : {"max-age=60,", "Max-Age=60", "max-age=\"60", "", "max-age=1.5.1"}) {
+            CAPTURE(v);
+            auto g = eval({{"Cache-Control", "max-age=7"}, {"CDN-Cache-Control", v}}, 200, p);
+            CHECK(g.lifetime == 7);
+        }
+        CHECK(eval({{"Cache-Control", "max-age=7"}, {"Other-Cache-Control", "max-age=60"}}, 200, p)
+                  .lifetime == 7);
+        p.targeted_field.clear(); // turned off: our field is just another field
+        CHECK(eval(ours, 200, p).lifetime == 600);
+        // Several lines combine; a later duplicate member wins; ?0 turns a directive off.
+        CHECK(
+            eval({{"CDN-Cache-Control", "max-age=5"}, {"CDN-Cache-Control", "max-age=50"}}, 200, p)
+                .lifetime == 50);
+        CHECK(eval({{"CDN-Cache-Control", "no-store=?0, max-age=9"}}, 200, p).lifetime == 9);
+        CHECK(eval({{"CDN-Cache-Control", "max-age=-1"}}, 200, p).lifetime == 0);
+        auto q = eval(
+            {{"CDN-Cache-Control", "max-age=60, private=\"set-cookie\""}, {"Set-Cookie", "a=b"}},
+            200, p);
+        CHECK(q.storable);
+    }
+
+    TEST_CASE("withheld fields include the targeted field itself") {
+        FreshnessPolicy p;
+        p.targeted_field = "Edgecached-Cache-Control";
+        Msg m = {{"Edgecached-Cache-Control", "max-age=60"}, {"CDN-Cache-Control", "max-age=6"}};
+        CHECK(withheld_fields(ResponseInfo::from_fields(200, m.fields), p) ==
+              std::vector<std::string>{"edgecached-cache-control"});
     }
 }

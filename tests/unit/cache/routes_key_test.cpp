@@ -18,7 +18,7 @@ RouteTable table(std::initializer_list<std::pair<const char*, const char*>> rout
         specs.push_back(s);
     }
     RouteTable t;
-    t.configure(specs, false);
+    t.configure(specs, {});
     return t;
 }
 

@@ -113,6 +113,8 @@ TEST_SUITE("config/options") {
                                                "honor_client_no_cache",
                                                "expose_tags",
                                                "heuristic_freshness",
+                                               "heuristic_freshness_max",
+                                               "targeted_cache_control",
                                                "evictable_namespaces",
                                                "error_pages",
                                                "origins",
