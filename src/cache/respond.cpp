@@ -3,6 +3,8 @@
 
 #include <sys/socket.h>
 
+#include <array>
+
 #include "cache/conditional.hpp"
 #include "cache/range.hpp"
 #include "cache/vary.hpp"
@@ -153,6 +155,7 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
     std::string via, xff, forwarded, xf_proto;
     AcceptEncoding accept_encoding;
     bool has_accept_encoding = false;
+    std::array<std::optional<std::string>, kNormalizedListFields.size()> normalized; // lines
     for (const auto& h : req.headers) {
         std::string_view n = h.name;
         if (is_unstorable(n) || iequals(n, "host") || iequals(n, "content-length") ||
@@ -166,6 +169,12 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
         if (cacheable && iequals(n, "accept-encoding")) {
             accept_encoding.add(h.value);
             has_accept_encoding = true;
+            continue;
+        }
+        if (int i = cacheable ? normalized_list_field(n) : -1; i >= 0) {
+            // Sent below in the normal form a Vary key on it names (RFC 9111 §4.1).
+            std::optional<std::string>& lines = normalized[static_cast<size_t>(i)];
+            lines = lines ? *lines + "," + std::string(h.value) : std::string(h.value);
             continue;
         }
         // The client's claims about who it is are kept only from a trusted proxy.
@@ -186,6 +195,11 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
     // picks is one every client of that variant accepts (issue 11 defect 10).
     if (has_accept_encoding)
         out.push_back(origin::Header{"Accept-Encoding", std::string(accept_encoding.class_name())});
+    // Likewise Accept, Accept-Charset and Accept-Language: the normal form their key uses.
+    for (size_t i = 0; i < normalized.size(); ++i)
+        if (normalized[i])
+            out.push_back(origin::Header{std::string(kNormalizedListFields[i]),
+                                         normalize_list_field(*normalized[i])});
     std::string host = spec && !spec->host.empty() ? spec->host : std::string(req.host);
     out.insert(out.begin(), origin::Header{"Host", host});
     out.push_back(origin::Header{"Via", via + (req.version_minor ? "1.1" : "1.0") + " edgecached"});

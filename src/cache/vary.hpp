@@ -1,6 +1,7 @@
 // Vary (RFC 9110 §12.5.5, RFC 9111 §4.1): the request fields a stored response is keyed on.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,17 +64,48 @@ private:
     bool star_ = false;    // `*` with q > 0
 };
 
+// The q-weighted, case-insensitive list fields whose values normalize_list_field() rewrites.
+inline constexpr std::array<std::string_view, 3> kNormalizedListFields = {
+    "Accept", "Accept-Charset", "Accept-Language"};
+// The index of `name` (any case) in kNormalizedListFields, or -1.
+int normalized_list_field(std::string_view name);
+
+// The normal form of an Accept, Accept-Charset or Accept-Language value (its field lines
+// joined with ","), RFC 9111 §4.1's "normalizing both header field values in a way that is
+// known to have identical semantics": members split on commas outside quoted strings, empty
+// ones dropped, whitespace removed around `;` and `=`, the value (media range, charset,
+// language tag) and parameter names lower-cased, `q` rewritten in its shortest form and
+// left out when 1, then members sorted by q descending and, for equal q, by their text
+// (the order of equally weighted members carries no meaning). Examples:
+//   "en-US, en;q=0.9"       → "en-us,en;q=0.9"
+//   "EN;q=0.90 ,en-us"      → "en-us,en;q=0.9"
+//   "text/html, */*;q=0.8, application/xml" → "application/xml,text/html,*/*;q=0.8"
+// A malformed q is kept as written (and sorts as q=1), so it matches only itself.
+std::string normalize_list_field(std::string_view value);
+
 // Appends the secondary key of a request for a response that varies on `vary.names`:
 // for each name in order, "name=value\n" where value is the request's field lines trimmed
-// and joined with ", " (Accept-Encoding: its class), or "name\n" when the request lacks the
-// field (absent and empty are different requests). Appends nothing for an empty Vary.
+// and joined with ", " (Accept-Encoding: its class; Accept, Accept-Charset and
+// Accept-Language: normalize_list_field()), or "name\n" when the request lacks the field
+// (absent and empty are different requests). Appends nothing for an empty Vary.
 // Callers must not reuse a response whose Vary has `star`.
 template <FieldRange R>
 void append_vary_key(std::string& out, const VaryInfo& vary, const R& request_fields) {
     for (const std::string& name : vary.names) {
         out += name;
         bool seen = false;
-        if (name == "accept-encoding") {
+        if (normalized_list_field(name) >= 0) {
+            std::string joined;
+            for_each_field(request_fields, name, [&](std::string_view line) {
+                if (seen) joined += ',';
+                seen = true;
+                joined += line;
+            });
+            if (seen) {
+                out += '=';
+                out += normalize_list_field(joined);
+            }
+        } else if (name == "accept-encoding") {
             AcceptEncoding ae;
             for_each_field(request_fields, name, [&](std::string_view line) {
                 seen = true;

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from origin import http_date
+from origin import Response, http_date
 
 
 # RFC 9111 §5.1: "Age = delta-seconds"; a cache seeing a list or several lines uses the first
@@ -279,3 +279,40 @@ def test_heuristic_freshness_is_bounded_by_its_configured_maximum(make_proxy, or
     d.get("/moved")
     assert d.get("/moved").headers["x-cache"] != "HIT"
     assert origin.hits("/moved") == 2
+
+
+# RFC 9111 §4.1: selecting header fields match when one can be transformed into the other by
+# "adding or removing whitespace", "combining multiple header field lines" or "normalizing both
+# header field values in a way that is known to have identical semantics ... (e.g., reordering
+# field values when order is not significant; case-normalization ...)". A fill asks the origin
+# with that normal form, so the stored variant is the one every request of the key names.
+def test_vary_matches_requests_after_list_normalisation(make_proxy, origin):
+    origin.route("/lang", handler=lambda req: Response(
+        body=(req.header("accept-language") or "-").encode(),
+        headers={"Cache-Control": "max-age=300", "Vary": "Accept-Language"}))
+    d = make_proxy(origin)
+    r = d.get("/lang", headers={"Accept-Language": "en-US, en;q=0.9, fr;q=0.5"})
+    assert r.headers["x-cache"] == "MISS" and r.body == b"en-us,en;q=0.9,fr;q=0.5"
+    for same in ("en-us,EN;q=0.90,fr;q=0.500", "fr;q=0.5 , en;q=0.9,en-US"):
+        r = d.get("/lang", headers={"Accept-Language": same})
+        assert r.headers["x-cache"] == "HIT" and r.body == b"en-us,en;q=0.9,fr;q=0.5", same
+    # Other preferences are another variant.
+    r = d.get("/lang", headers={"Accept-Language": "fr, en;q=0.5"})
+    assert r.headers["x-cache"] == "MISS" and r.body == b"fr,en;q=0.5"
+    assert origin.hits("/lang") == 2
+
+
+def test_vary_on_accept_ignores_the_order_of_equally_weighted_types(make_proxy, origin):
+    origin.route("/neg", handler=lambda req: Response(
+        body=(req.header("accept") or "-").encode(),
+        headers={"Cache-Control": "max-age=300", "Vary": "Accept"}))
+    d = make_proxy(origin)
+    assert d.get("/neg", headers={"Accept": "text/html, application/json;q=0.5, */*;q=0.1"}) \
+        .body == b"text/html,application/json;q=0.5,*/*;q=0.1"
+    # Two field lines, another order, other case and spacing: the same request.
+    host = "%s:%d" % d.tcp_address(0)  # the Host http.client sent: the same URL
+    raw = d.raw(b"GET /neg HTTP/1.1\r\nHost: " + host.encode() +
+                b"\r\nAccept: */*; q=0.1, Application/JSON;q=0.5\r\n"
+                b"Accept: TEXT/HTML\r\nConnection: close\r\n\r\n")
+    assert b"\r\nX-Cache: HIT\r\n" in raw, raw
+    assert origin.hits("/neg") == 1

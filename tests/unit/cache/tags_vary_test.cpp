@@ -94,7 +94,7 @@ TEST_SUITE("cache/vary") {
                                       {"X-Empty", ""}};
         std::string key;
         append_vary_key(key, v, req);
-        CHECK(key == "accept-encoding=br,gzip\naccept-language=en, fr\nx-absent\nx-empty=\n");
+        CHECK(key == "accept-encoding=br,gzip\naccept-language=en,fr\nx-absent\nx-empty=\n");
         std::string none;
         append_vary_key(none, VaryInfo{}, req);
         CHECK(none.empty());
@@ -103,5 +103,35 @@ TEST_SUITE("cache/vary") {
         ae.add("accept-encoding");
         append_vary_key(no_ae, ae, std::vector<FieldView>{});
         CHECK(no_ae == "accept-encoding\n");
+    }
+
+    TEST_CASE("Accept, Accept-Charset, Accept-Language: case, whitespace, order and q normalised") {
+        CHECK(normalize_list_field("en-US, en;q=0.9") == "en-us,en;q=0.9");
+        CHECK(normalize_list_field("EN ; Q=0.90 ,en-us") == "en-us,en;q=0.9");
+        CHECK(normalize_list_field("en;q=1.000, fr;q=0") == "en,fr;q=0");
+        CHECK(normalize_list_field("text/html, */*;q=0.8, application/xml") ==
+              "application/xml,text/html,*/*;q=0.8");
+        CHECK(normalize_list_field(" , da ,, ") == "da");
+        // Parameters keep their values; a malformed q stays as written and matches only itself.
+        CHECK(normalize_list_field("text/plain;Format=Flowed;q=0.5") ==
+              "text/plain;format=Flowed;q=0.5");
+        CHECK(normalize_list_field("a;q=2, b") == "a;q=2,b");
+        CHECK(normalize_list_field("text/x;p=\"a,b\", x/y") == "text/x;p=\"a,b\",x/y");
+        CHECK(normalize_list_field("de;q=0.25") == "de;q=0.25");
+        CHECK(normalized_list_field("ACCEPT-language") == 2);
+        CHECK(normalized_list_field("accept-encoding") == -1);
+
+        VaryInfo v;
+        v.add("Accept-Language");
+        auto key = [&](std::vector<FieldView> fields) {
+            std::string k;
+            append_vary_key(k, v, fields);
+            return k;
+        };
+        CHECK(key({{"Accept-Language", "en-US, en;q=0.9, fr;q=0.5"}}) ==
+              key({{"accept-language", "en-us,fr;q=0.500"}, {"Accept-Language", "EN;q=0.9"}}));
+        CHECK(key({{"Accept-Language", "en, fr"}}) == key({{"Accept-Language", "fr,en"}}));
+        CHECK(key({{"Accept-Language", "en, fr;q=0.5"}}) != key({{"Accept-Language", "fr, en"}}));
+        CHECK(key({{"Accept-Language", ""}}) != key({}));
     }
 }
