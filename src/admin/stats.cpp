@@ -180,8 +180,12 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("requests", ss.requests);
     w.field("admin_requests", ss.admin_requests);
     w.key("connections").begin_object();
-    w.field("open", static_cast<uint64_t>(d_.server.connection_count()));
+    // Data-plane connections; the admin ones (this request's among them) are counted apart.
+    size_t admin_open = d_.server.admin_connection_count();
+    w.field("open", static_cast<uint64_t>(d_.server.connection_count() - admin_open));
     w.field("accepted", ss.accepted).field("rejected", ss.rejected_busy);
+    w.field("admin_open", static_cast<uint64_t>(admin_open))
+        .field("admin_accepted", ss.admin_accepted);
     w.field("bad_requests", ss.bad_requests).field("too_large", ss.too_large);
     w.field("shed", ss.shed).field("queued_output_bytes", d_.server.queued_output());
     w.field("bodies_shed", ss.bodies_shed)
@@ -232,8 +236,11 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("map_used_fraction",
             mu.map_size ? static_cast<double>(mu.used_bytes) / static_cast<double>(mu.map_size)
                         : 0.0);
-    if (auto counts = d_.store.entry_counts())
+    if (auto counts = d_.store.entry_counts()) {
         w.field("entries", counts->records).field("namespaces", counts->namespaces);
+        w.field("cache_entries", counts->cache_entries).field("cache_bytes", counts->cache_bytes);
+        w.field("kv_keys", counts->kv_records).field("kv_bytes", counts->kv_bytes);
+    }
     w.field("commits", st.commits).field("syncs", st.syncs);
     w.field("expirations", st.expired_swept + st.expired_on_read);
     w.field("expired_swept", st.expired_swept).field("expired_on_read", st.expired_on_read);
@@ -295,10 +302,16 @@ void AdminApi::metrics(http::Exchange& ex) {
     p.sample("edgecached_build_info", std::string("version=\"") + EC_VERSION + "\"", uint64_t{1});
     p.one("edgecached_start_time_seconds", "gauge", "Unix time the daemon started.",
           static_cast<uint64_t>(d_.started_at_s));
-    p.one("edgecached_connections_open", "gauge", "Client connections open.",
-          d_.server.connection_count());
-    p.one("edgecached_connections_accepted_total", "counter", "Client connections accepted.",
-          ss.accepted);
+    size_t admin_open = d_.server.admin_connection_count();
+    p.one("edgecached_connections_open", "gauge",
+          "Client connections open on data-plane listeners.",
+          d_.server.connection_count() - admin_open);
+    p.one("edgecached_connections_accepted_total", "counter",
+          "Client connections accepted on data-plane listeners.", ss.accepted);
+    p.one("edgecached_admin_connections_open", "gauge",
+          "Connections open on the admin socket and admin_listen.", admin_open);
+    p.one("edgecached_admin_connections_accepted_total", "counter",
+          "Connections accepted on the admin socket and admin_listen.", ss.admin_accepted);
     p.one("edgecached_connections_rejected_total", "counter",
           "Connections answered 503 at the connection cap.", ss.rejected_busy);
     p.one("edgecached_http_requests_total", "counter",
@@ -401,6 +414,16 @@ void AdminApi::metrics(http::Exchange& ex) {
     auto mu = d_.store.map_usage();
     p.one("edgecached_store_map_size_bytes", "gauge", "LMDB map size.", mu.map_size);
     p.one("edgecached_store_map_used_bytes", "gauge", "LMDB map in use.", mu.used_bytes);
+    if (auto counts = d_.store.entry_counts()) {
+        p.head("edgecached_store_records", "gauge",
+               "Records stored, by kind (cache entries, KV keys).");
+        p.sample("edgecached_store_records", "kind=\"cache\"", counts->cache_entries);
+        p.sample("edgecached_store_records", "kind=\"kv\"", counts->kv_records);
+        p.head("edgecached_store_record_bytes", "gauge",
+               "Key and value bytes of the records stored, by kind (page overhead not included).");
+        p.sample("edgecached_store_record_bytes", "kind=\"cache\"", counts->cache_bytes);
+        p.sample("edgecached_store_record_bytes", "kind=\"kv\"", counts->kv_bytes);
+    }
     p.one("edgecached_store_commits_total", "counter", "Write transactions committed.", st.commits);
     p.one("edgecached_store_syncs_total", "counter",
           "mdb_env_sync calls (batch durability's periodic syncs).", st.syncs);

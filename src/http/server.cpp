@@ -204,7 +204,7 @@ bool Server::adopt_connection_for_test(int fd, Listener& l) {
         return false;
     }
     link(c);
-    ++stats_.accepted;
+    ++(l.admin ? stats_.admin_accepted : stats_.accepted);
     c->start();
     return true;
 }
@@ -226,7 +226,8 @@ void Server::accept_one(Listener& l) {
         return;
     }
     link(c);
-    ++stats_.accepted;
+    // An operator's polling (edgecachectl stats --watch) is not traffic.
+    ++(l.admin ? stats_.admin_accepted : stats_.accepted);
     if (draining_) {
         c->close();
         return;
@@ -235,6 +236,7 @@ void Server::accept_one(Listener& l) {
         // At the cap: answer 503 instead of leaving the client hanging in the backlog. These
         // connections don't count against the cap, but are themselves bounded.
         --connections_;
+        if (l.admin) --admin_connections_;
         ++rejecting_;
         ++stats_.rejected_busy;
         c->rejected_ = true;
@@ -252,6 +254,7 @@ void Server::link(Connection* c) {
     if (head_) head_->prev = c;
     head_ = c;
     ++connections_;
+    if (c->listener_->admin) ++admin_connections_;
 }
 
 void Server::unlink(Connection* c) {
@@ -263,10 +266,12 @@ void Server::unlink(Connection* c) {
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = nullptr;
     // Busy rejections were taken off the connection count at accept.
-    if (c->rejected_)
+    if (c->rejected_) {
         --rejecting_;
-    else
+    } else {
         --connections_;
+        if (c->listener_->admin) --admin_connections_;
+    }
     check_drained();
 }
 

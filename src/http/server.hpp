@@ -55,7 +55,8 @@ struct Listener {
 };
 
 struct ServerStats {
-    uint64_t accepted = 0;
+    uint64_t accepted = 0;       // on data-plane listeners
+    uint64_t admin_accepted = 0; // on the admin socket and admin_listen
     uint64_t rejected_busy = 0;  // 503 at the connection cap
     uint64_t requests = 0;       // on data-plane listeners
     uint64_t admin_requests = 0; // on the admin socket and admin_listen (edgecachectl's polls)
@@ -105,6 +106,8 @@ public:
     void close_all_connections();
 
     size_t connection_count() const { return connections_; }
+    // Of connection_count(), those on admin listeners (edgecachectl's own among them).
+    size_t admin_connection_count() const { return admin_connections_; }
     // Bytes counted against max_queued_output now.
     size_t queued_output() const { return queued_output_; }
     // Bytes counted against max_buffered_bodies now.
@@ -150,8 +153,9 @@ private:
     Limits limits_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     Connection* head_ = nullptr;
-    size_t connections_ = 0; // live, not yet closed, counted against the cap
-    size_t rejecting_ = 0;   // busy rejections still being written
+    size_t connections_ = 0;       // live, not yet closed, counted against the cap
+    size_t rejecting_ = 0;         // busy rejections still being written
+    size_t admin_connections_ = 0; // of connections_, on admin listeners
     size_t queued_output_ = 0;
     size_t buffered_bodies_ = 0;
     log::Throttle shed_log_, body_shed_log_;

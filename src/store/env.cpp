@@ -12,6 +12,7 @@
 
 #include "store/bytes.hpp"
 #include "store/run_index.hpp"
+#include "store/tally.hpp"
 #include "util/log.hpp"
 
 namespace ec::store {
@@ -293,6 +294,22 @@ void Env::init_databases() {
             LOG_INFO("store: upgraded %s to storage format %u (run index: %zu long keys)",
                      dir_.c_str(), kFormatVersion, *n);
         }
+    }
+    // The per-kind tally (tally.hpp) must count what the records database holds; a data dir
+    // from before the tally, or one an older edgecached wrote to since, is recounted once.
+    RecordTally tally;
+    auto has_tally = read_tally(txn, dbs_, &tally);
+    if (!has_tally)
+        fail("cannot read the record tally in " + dir_ + ": " + has_tally.error().message);
+    MDB_stat rst;
+    if ((rc = mdb_stat(txn, dbs_.records, &rst)) != 0)
+        fail("cannot stat the records of " + dir_ + ": " + mdb_msg(rc));
+    if (!*has_tally || tally.records() != rst.ms_entries) {
+        auto counted = recount_tally(txn, dbs_);
+        if (!counted) fail("cannot count the records of " + dir_ + ": " + counted.error().message);
+        if (!fresh)
+            LOG_INFO("store: counted %llu records in %s for the record tally",
+                     static_cast<unsigned long long>(counted->records()), dir_.c_str());
     }
     if (!get(kMetaHashKey, &hk) || hk.size() != 16)
         fail("data dir " + dir_ + " has no hash key in its meta database");

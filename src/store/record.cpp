@@ -5,6 +5,7 @@
 
 #include "store/bytes.hpp"
 #include "store/run_index.hpp"
+#include "store/tally.hpp"
 #include "util/log.hpp"
 
 namespace ec::store {
@@ -128,6 +129,8 @@ Status put_record(const RecordCtx& c, std::string_view skey,
     MDB_val k = mval(ekey), v;
 
     int rc = mdb_get(c.txn, c.dbs->records, &k, &v);
+    const bool replacing = rc == 0;
+    const size_t old_value_size = replacing ? v.mv_size : 0;
     if (rc == 0) {
         RecordView old;
         if (decode_record(sv(k), sv(v), &old)) {
@@ -193,6 +196,11 @@ Status put_record(const RecordCtx& c, std::string_view skey,
     if (long_key) {
         if (Status st = run_index_add(c, skey, ekey); !st) return st;
     }
+    // A replacement changes the value's size; a new record adds its key and value.
+    auto new_bytes = static_cast<int64_t>(header + payload_size);
+    int64_t grown = replacing ? new_bytes - static_cast<int64_t>(old_value_size)
+                              : new_bytes + static_cast<int64_t>(ekey.size());
+    if (Status st = tally_add(c, ekey, replacing ? 0 : 1, grown); !st) return st;
     return tag(c, tag_block, ekey);
 }
 
@@ -204,9 +212,14 @@ Result<std::optional<int64_t>> delete_record(const RecordCtx& c, std::string_vie
     int64_t exp = rv.expires_at; // rv dies with the first write below
     std::string tags(rv.tags);
     std::string ekey = c.codec->encode(skey);
-    MDB_val k = mval(ekey);
-    int rc = mdb_del(c.txn, c.dbs->records, &k, nullptr);
+    MDB_val k = mval(ekey), v;
+    int rc = mdb_get(c.txn, c.dbs->records, &k, &v);
+    if (rc != 0) return lmdb_error(rc, "read record");
+    const size_t value_size = v.mv_size; // for the tally, before the delete frees the page
+    rc = mdb_del(c.txn, c.dbs->records, &k, nullptr);
     if (rc != 0) return lmdb_error(rc, "delete record");
+    if (Status st = tally_add(c, ekey, -1, -static_cast<int64_t>(ekey.size() + value_size)); !st)
+        return st.error();
     if (c.codec->is_long(skey)) {
         if (Status st = run_index_remove(c, skey, ekey); !st) return st.error();
     }
@@ -269,8 +282,11 @@ Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budge
                 if (decode_record(sv(rk), sv(rv), &rec) && rec.expires_at == exp) {
                     std::string tags(rec.tags);
                     std::string full_key(c.codec->is_run_key(ekey) ? rec.key : "");
+                    const size_t value_size = rv.mv_size;
                     rc = mdb_del(c.txn, c.dbs->records, &rk, nullptr);
                     if (rc != 0) return lmdb_error(rc, "delete expired record");
+                    auto freed = static_cast<int64_t>(ekey.size() + value_size);
+                    if (Status st = tally_add(c, ekey, -1, -freed); !st) return st.error();
                     if (!full_key.empty()) {
                         if (Status st = run_index_remove(c, full_key, ekey); !st) return st.error();
                     }

@@ -7,6 +7,7 @@
 
 #include "store/bytes.hpp"
 #include "store/store_impl.hpp"
+#include "store/tally.hpp"
 #include "store/write_txn_impl.hpp"
 #include "util/log.hpp"
 
@@ -179,6 +180,13 @@ Result<EntryCounts> Store::Impl::entry_counts() {
     int rc = mdb_stat(*t, env_->dbs().records, &st);
     if (rc != 0) return lmdb_error(rc, "stat records");
     c.records = st.ms_entries;
+    RecordTally tally;
+    auto has_tally = read_tally(*t, env_->dbs(), &tally);
+    if (!has_tally) return has_tally.error();
+    c.kv_records = tally.count_of(RecordKind::kv);
+    c.kv_bytes = tally.bytes_of(RecordKind::kv);
+    c.cache_entries = tally.count_of(RecordKind::cache);
+    c.cache_bytes = tally.bytes_of(RecordKind::cache);
     if ((rc = mdb_stat(*t, env_->dbs().expiry, &st)) != 0) return lmdb_error(rc, "stat expiry");
     c.expiry_entries = st.ms_entries;
     if ((rc = mdb_stat(*t, env_->dbs().namespaces, &st)) != 0)

@@ -97,6 +97,11 @@ struct ScanPage {
 // Counts of entries in the LMDB databases (mdb_stat), for stats and tests.
 struct EntryCounts {
     uint64_t records = 0;
+    // From the record tally (tally.hpp): records and bytes (encoded key + stored value) by kind.
+    uint64_t kv_records = 0;
+    uint64_t kv_bytes = 0;
+    uint64_t cache_entries = 0; // every stored response and Vary marker
+    uint64_t cache_bytes = 0;
     uint64_t expiry_entries = 0; // expiry-index entries (one per record with an expiration)
     uint64_t namespaces = 0;
 };
@@ -246,7 +251,8 @@ public:
 
     const StoreStats& stats() const;
     void reset_stats();
-    // mdb_stat counts of records, expiry-index entries and namespaces, from a read snapshot.
+    // Counts of records (by kind, with their bytes), expiry-index entries and namespaces, from
+    // one read snapshot: mdb_stat and the record tally, never a scan.
     Result<EntryCounts> entry_counts();
     struct MapUsage {
         uint64_t map_size;

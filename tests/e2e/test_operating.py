@@ -35,28 +35,59 @@ def test_stats_shows_what_is_stored_and_watch_does_not_count_its_own_polls(make_
     d = make_proxy(origin)
     for p in ("/a", "/b"):
         assert d.get(p).status == 200
-    assert d.put("/kv/s/k", b"v").status == 200
+    assert d.put("/kv/s/k", b"v" * 500).status == 200
+
+    def stored():
+        return json.loads(ctl(d, "--json", "stats").stdout)["store"]
+
+    # The fills are stored by the writer thread after the answers went out.
+    deadline = time.time() + 10
+    while stored()["cache_entries"] < 2 and time.time() < deadline:
+        time.sleep(0.02)
     stats = json.loads(ctl(d, "--json", "stats").stdout)
-    assert stats["store"]["entries"] >= 3 and stats["hot_tier"]["entries"] == 2
+    st = stats["store"]
+    # Cache entries and KV keys apart, each with the bytes they hold.
+    assert (st["cache_entries"], st["kv_keys"]) == (2, 1), st
+    assert 3000 < st["cache_bytes"] < 3000 + 2048, st
+    assert 500 < st["kv_bytes"] < 600, st
+    assert st["entries"] == 3 and stats["hot_tier"]["entries"] == 2
     text = ctl(d, "stats").stdout
-    # No made-up "0 entries, 0B": the figures shown are the daemon's.
-    assert "0 entries, 0B" not in text, text
     assert re.search(r"^hot tier .* 2 entries,", text, re.M), text
-    assert re.search(r"^store .*, %d records \(cache entries and KV keys\)$" %
-                     stats["store"]["entries"], text, re.M), text
-    # An idle daemon watched twice a second shows no traffic: the polls are not requests.
-    before = stats["requests"]
+    assert re.search(r"^store .*, 2 cache entries \(3\d\d\dB\), 1 KV keys \(5\d\dB\)$", text,
+                     re.M), text
+    metrics = d.admin("GET", "/metrics").text
+    assert 'edgecached_store_records{kind="cache"} 2\n' in metrics
+    assert 'edgecached_store_records{kind="kv"} 1\n' in metrics
+    # A purge takes the entries out of the count.
+    assert ctl(d, "purge", "--all").returncode == 0
+    deadline = time.time() + 10
+    while stored()["cache_entries"] and time.time() < deadline:
+        time.sleep(0.02)
+    assert stored()["cache_entries"] == 0 and stored()["cache_bytes"] == 0
+
+    # An idle daemon watched five times a second shows no traffic: neither the polls nor their
+    # connections are requests or clients.
+    d.close_conns()
+    deadline = time.time() + 10
+    while json.loads(ctl(d, "--json", "stats").stdout)["connections"]["open"]:
+        assert time.time() < deadline
+        time.sleep(0.02)
+    before = json.loads(ctl(d, "--json", "stats").stdout)
     p = subprocess.Popen([EDGECACHECTL, "--socket", d.admin_sock, "stats", "--watch", "0.2"],
                          stdout=subprocess.PIPE, text=True)
     lines = [p.stdout.readline() for _ in range(4)]
     p.terminate()
     p.wait(10)
     for line in lines:
-        assert " req/s=0.00 " in line, lines
-        assert re.search(r" records=\d+ map_used=\d+ hot_entries=2 hot_bytes=\d+$", line), line
+        assert " req/s=0.00 " in line and " open=0 " in line, lines
+        assert re.search(r" records=1 cache_entries=0 cache_bytes=0 kv_keys=1 kv_bytes=5\d\d "
+                         r"map_used=\d+ hot_entries=0 hot_bytes=\d+$", line), line
     after = json.loads(ctl(d, "--json", "stats").stdout)
-    assert after["requests"] == before
-    assert after["admin_requests"] > stats["admin_requests"] + 4
+    assert after["requests"] == before["requests"]
+    assert after["connections"]["accepted"] == before["connections"]["accepted"]
+    assert after["connections"]["open"] == 0
+    assert after["admin_requests"] > before["admin_requests"] + 4
+    assert after["connections"]["admin_accepted"] > before["connections"]["admin_accepted"] + 4
 
 
 # -- item 4: edgecachectl on PATH after tools/run --------------------------------------------

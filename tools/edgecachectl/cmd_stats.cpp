@@ -168,11 +168,13 @@ std::string render(Json doc, const Rates* rates) {
     }
     if (auto st = at(doc, {"store"})) {
         double size = num(*st, {"map_size"}), used = num(*st, {"map_used"});
-        // What is stored: cache entries and KV keys share the map (records counts both).
+        // Cache entries and KV keys share the map; the daemon keeps a tally of each.
         line(s, "store",
              fmt_bytes(used) + " of " + fmt_bytes(size) + " map (" +
-                 fmt_pct(size > 0 ? used / size : 0) + "), " + fmt_count(num(*st, {"entries"})) +
-                 " records (cache entries and KV keys)");
+                 fmt_pct(size > 0 ? used / size : 0) + "), " +
+                 fmt_count(num(*st, {"cache_entries"})) + " cache entries (" +
+                 fmt_bytes(num(*st, {"cache_bytes"})) + "), " + fmt_count(num(*st, {"kv_keys"})) +
+                 " KV keys (" + fmt_bytes(num(*st, {"kv_bytes"})) + ")");
     }
     simdjson::dom::object o;
     if (auto routes = at(doc, {"routes"});
@@ -287,11 +289,14 @@ int watch(Context& ctx, double interval) {
             std::snprintf(buf, sizeof buf,
                           "%s req/s=%.2f hits/s=%.2f misses/s=%.2f stale/s=%.2f "
                           "origin_errors/s=%.2f hit_rate=%.4f open=%.0f records=%.0f "
+                          "cache_entries=%.0f cache_bytes=%.0f kv_keys=%.0f kv_bytes=%.0f "
                           "map_used=%.0f hot_entries=%.0f hot_bytes=%.0f\n",
                           iso8601_ms(static_cast<int64_t>(std::time(nullptr)) * 1000).c_str(),
                           rates->requests, rates->hits, rates->misses, rates->stale,
                           rates->origin_errors, rates->hit_rate < 0 ? 0.0 : rates->hit_rate,
                           num(doc, {"connections", "open"}), num(doc, {"store", "entries"}),
+                          num(doc, {"store", "cache_entries"}), num(doc, {"store", "cache_bytes"}),
+                          num(doc, {"store", "kv_keys"}), num(doc, {"store", "kv_bytes"}),
                           num(doc, {"store", "map_used"}), num(doc, {"hot_tier", "entries"}),
                           num(doc, {"hot_tier", "bytes"}));
             out(buf);
