@@ -55,26 +55,9 @@ ProcessInfo process_info() {
 }
 
 void counters_json(JsonWriter& w, const cache::CacheCounters& c) {
-    w.field("requests", c.requests);
+    for (const cache::CounterRow& row : cache::cache_counter_table())
+        w.field(row.json, c.*row.field);
     w.field("hits", c.hits());
-    w.field("hits_memory", c.hits_memory);
-    w.field("hits_disk", c.hits_disk);
-    w.field("misses", c.misses);
-    w.field("coalesced", c.coalesced);
-    w.field("stale_served", c.stale_served);
-    w.field("stale_if_error", c.stale_if_error);
-    w.field("revalidations", c.revalidations);
-    w.field("revalidated", c.revalidated);
-    w.field("background_revalidations", c.background_revalidations);
-    w.field("background_failures", c.background_failures);
-    w.field("hit_for_pass", c.hit_for_pass);
-    w.field("passes", c.passes);
-    w.field("not_modified", c.not_modified);
-    w.field("stores", c.stores);
-    w.field("stores_skipped", c.stores_skipped);
-    w.field("not_stored", c.not_stored);
-    w.field("invalidations", c.invalidations);
-    w.field("bytes_served", c.bytes_served);
     w.field("hit_rate", c.hit_rate());
     w.key("origin_errors").begin_object();
     for (size_t k = 0; k < c.origin_errors_by_kind.size(); ++k)
@@ -351,48 +334,16 @@ void AdminApi::metrics(http::Exchange& ex) {
     p.sample("edgecached_request_duration_seconds_sum", "", lat.sum());
     p.sample("edgecached_request_duration_seconds_count", "", lat.count());
 
-    struct Counter {
-        const char* name;
-        const char* help;
-        uint64_t cache::CacheCounters::*field;
-    };
-    static const Counter kCounters[] = {
-        {"edgecached_cache_requests_total", "GET/HEAD requests routed to the cache.",
-         &cache::CacheCounters::requests},
-        {"edgecached_cache_misses_total", "Fills started (one origin request each).",
-         &cache::CacheCounters::misses},
-        {"edgecached_cache_coalesced_total", "Requests that waited on another request's fill.",
-         &cache::CacheCounters::coalesced},
-        {"edgecached_cache_stale_served_total", "Stale-while-revalidate answers.",
-         &cache::CacheCounters::stale_served},
-        {"edgecached_cache_stale_if_error_total", "Stale answers because the origin failed.",
-         &cache::CacheCounters::stale_if_error},
-        {"edgecached_cache_revalidations_total", "Conditional requests sent to origins.",
-         &cache::CacheCounters::revalidations},
-        {"edgecached_cache_revalidated_total", "Revalidations answered 304.",
-         &cache::CacheCounters::revalidated},
-        {"edgecached_cache_hit_for_pass_total", "Requests passed because the key is hit-for-pass.",
-         &cache::CacheCounters::hit_for_pass},
-        {"edgecached_cache_passes_total", "Requests forwarded without caching.",
-         &cache::CacheCounters::passes},
-        {"edgecached_cache_stores_total", "Entries written to storage.",
-         &cache::CacheCounters::stores},
-        {"edgecached_cache_origin_errors_total", "Origin failures.",
-         &cache::CacheCounters::origin_errors},
-        {"edgecached_cache_served_bytes_total", "Body bytes answered from the cache.",
-         &cache::CacheCounters::bytes_served},
-    };
     const auto& routes = d_.proxy.route_table().routes();
-    p.head("edgecached_cache_hits_total", "counter", "Fresh hits, by route and tier.");
-    for (const auto& r : routes) {
-        std::string l = "route=\"" + label(r->spec.name) + "\",tier=\"";
-        p.sample("edgecached_cache_hits_total", l + "memory\"", r->stats.hits_memory);
-        p.sample("edgecached_cache_hits_total", l + "disk\"", r->stats.hits_disk);
-    }
-    for (const Counter& c : kCounters) {
-        p.head(c.name, "counter", c.help);
-        for (const auto& r : routes)
-            p.sample(c.name, "route=\"" + label(r->spec.name) + "\"", r->stats.*c.field);
+    std::string_view family;
+    for (const cache::CounterRow& row : cache::cache_counter_table()) {
+        if (row.metric != family) p.head(row.metric, "counter", row.help);
+        family = row.metric;
+        for (const auto& r : routes) {
+            std::string l = "route=\"" + label(r->spec.name) + "\"";
+            if (!row.metric_label.empty()) l += "," + std::string(row.metric_label);
+            p.sample(row.metric, l, r->stats.*row.field);
+        }
     }
     p.head("edgecached_cache_hit_ratio", "gauge",
            "Hits over hits and misses since the last reset.");

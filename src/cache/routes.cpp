@@ -5,31 +5,6 @@
 
 namespace ec::cache {
 
-void CacheCounters::add(const CacheCounters& o) {
-    requests += o.requests;
-    hits_memory += o.hits_memory;
-    hits_disk += o.hits_disk;
-    misses += o.misses;
-    coalesced += o.coalesced;
-    stale_served += o.stale_served;
-    stale_if_error += o.stale_if_error;
-    revalidations += o.revalidations;
-    revalidated += o.revalidated;
-    background_revalidations += o.background_revalidations;
-    background_failures += o.background_failures;
-    hit_for_pass += o.hit_for_pass;
-    passes += o.passes;
-    not_modified += o.not_modified;
-    stores += o.stores;
-    stores_skipped += o.stores_skipped;
-    not_stored += o.not_stored;
-    invalidations += o.invalidations;
-    origin_errors += o.origin_errors;
-    for (size_t i = 0; i < origin_errors_by_kind.size(); ++i)
-        origin_errors_by_kind[i] += o.origin_errors_by_kind[i];
-    bytes_served += o.bytes_served;
-}
-
 FreshnessPolicy shared_policy(const config::Config& cfg) {
     FreshnessPolicy p;
     p.heuristic_freshness = cfg.heuristic_freshness;

@@ -1,6 +1,7 @@
 """Admin routes on the Unix socket: stats, metrics, purge, warm, inspect, reload, backup, config."""
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -74,6 +75,28 @@ def test_metrics_prometheus_text(make_proxy, origin):
             float(value)  # every sample is a number
             if name.split("{")[0].endswith("_total"):
                 assert "# TYPE " + name.split("{")[0] + " counter" in text
+
+
+def test_every_cache_counter_in_stats_is_in_metrics(make_proxy, origin):
+    # One counter table feeds /admin/stats and /metrics (issue 12 item 9): /metrics once left out
+    # background revalidations, 304s answered, stores skipped, not stored and invalidations.
+    origin.route("/m", body=b"x", headers={"Cache-Control": "max-age=60"})
+    d = make_proxy(origin)
+    assert d.get("/m").status == 200
+    route = d.admin("GET", "/admin/stats").json()["routes"]["r"]
+    text = d.admin("GET", "/metrics").text
+    families = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    derived = {"hits", "hit_rate", "prefix", "origin", "origin_errors"}
+    counters = [k for k in route if k not in derived]
+    assert {"background_revalidations", "not_modified", "invalidations"} <= set(counters)
+    for key in counters:
+        name = {"hits_memory": "hits", "hits_disk": "hits", "bytes_served": "served_bytes",
+                "origin_errors_total": "origin_errors"}.get(key, key)
+        family = "edgecached_cache_%s_total" % name
+        assert family in families, (key, family)
+        sample = re.search(r"^%s\{route=\"r\"[^}]*\} (\d+)$" % family, text, re.M)
+        assert sample, family
+    assert re.search(r'^edgecached_cache_requests_total\{route="r"\} 1$', text, re.M)
 
 
 def test_metrics_on_a_listener_that_serves_them(make_daemon):

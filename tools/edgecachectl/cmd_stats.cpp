@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "cache/stats.hpp"
 #include "commands.hpp"
 #include "json_util.hpp"
 #include "util/time_format.hpp"
@@ -97,6 +98,19 @@ std::string nonzero_list(Json obj, std::initializer_list<std::pair<const char*, 
     return r;
 }
 
+// The cache counters edgecachectl names (the table's ctl_label) that are not zero, in order.
+std::string nonzero_counters(Json obj) {
+    std::string r;
+    for (const cache::CounterRow& row : cache::cache_counter_table()) {
+        if (!row.ctl_label) continue;
+        double v = num(obj, {row.json});
+        if (v == 0) continue;
+        if (!r.empty()) r += ", ";
+        r += fmt_count(v) + " " + row.ctl_label;
+    }
+    return r;
+}
+
 std::string origin_errors_text(Json errs) {
     std::string r;
     simdjson::dom::object o;
@@ -141,17 +155,11 @@ std::string render(Json doc, const Rates* rates) {
         line(s, "cache",
              fmt_count(mem + disk) + " hits (" + fmt_count(mem) + " memory, " + fmt_count(disk) +
                  " disk), " + fmt_count(num(*c, {"misses"})) + " misses");
-        std::string more = nonzero_list(*c, {{"coalesced", "coalesced"},
-                                             {"stale_served", "stale served"},
-                                             {"stale_if_error", "stale-if-error"},
-                                             {"revalidations", "revalidations"},
-                                             {"revalidated", "revalidated"},
-                                             {"hit_for_pass", "hit-for-pass"},
-                                             {"passes", "passes"},
-                                             {"stores", "stores"},
-                                             {"evictions", "evictions"},
-                                             {"expirations", "expirations"},
-                                             {"purges", "purges"}});
+        // The daemon's counter table names them; evictions and purges come from the store.
+        std::string more = nonzero_counters(*c);
+        std::string store_side =
+            nonzero_list(*c, {{"evictions", "evictions"}, {"purges", "purges"}});
+        if (!store_side.empty()) more += (more.empty() ? "" : ", ") + store_side;
         if (!more.empty()) line(s, "", more);
         if (auto errs = at(*c, {"origin_errors"})) {
             std::string e = origin_errors_text(*errs);
