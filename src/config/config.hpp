@@ -13,6 +13,41 @@ enum class WriteMode { invalidate, through };
 
 // Members carry `{}` or a value so designated initialisers compile under -Wextra.
 
+// One certificate of a TLS listener: PEM files (relative names are looked up in
+// $CREDENTIALS_DIRECTORY first, tls/credentials.hpp). `cert` holds the leaf then its intermediates.
+struct CertificateSpec {
+    std::string cert{};
+    std::string key{};
+    std::string ocsp{}; // DER OCSP response stapled when a client asks; empty = none
+
+    bool operator==(const CertificateSpec&) const = default;
+};
+
+// A listener's `tls` object; TLS is on when it lists a certificate (the object requires one).
+// The first certificate is the default for clients that send no SNI name or one no
+// certificate covers.
+struct ListenTls {
+    std::vector<CertificateSpec> certificates{};
+    std::string min_version = "1.2"; // "1.2" | "1.3"
+    uint32_t handshake_timeout_ms = 10000;
+    uint32_t max_handshakes = 256; // concurrent handshakes on this listener; more wait unread
+
+    bool operator==(const ListenTls&) const = default;
+};
+
+// An origin's `tls` object (an https:// url turns TLS on with these defaults).
+struct OriginTls {
+    bool enabled = false;
+    bool verify = true;
+    std::string ca_file{};     // empty = the system store (/etc/ssl/certs)
+    std::string server_name{}; // SNI and the name verified; empty = `host`, else the server's host
+    std::string client_cert{};
+    std::string client_key{};
+    std::string min_version = "1.2";
+
+    bool operator==(const OriginTls&) const = default;
+};
+
 // One `listen` entry. A plain string serves kv + proxy + health; an object narrows it with
 // `serve`, or turns it into a workerd KV backend for one namespace with `kv_backend`.
 struct ListenSpec {
@@ -22,6 +57,7 @@ struct ListenSpec {
     bool serve_health = true;
     bool serve_metrics = false;
     std::string kv_backend{}; // non-empty: only the workerd KV protocol, for this namespace title
+    ListenTls tls{};          // no certificates = plain HTTP
 
     bool operator==(const ListenSpec&) const = default;
 };
@@ -38,6 +74,7 @@ struct OriginSpec {
     std::string health_check{};         // path for active checks; empty = passive only
     uint32_t health_interval_ms = 5000;
     uint32_t dns_refresh_ms = 60000; // 0 = resolve once
+    OriginTls tls{};
 
     bool operator==(const OriginSpec&) const = default;
 };
@@ -68,6 +105,7 @@ struct Config {
     std::vector<ListenSpec> listen;
     std::string admin_socket; // file "": $RUNTIME_DIRECTORY/admin.sock, else <data_dir>/admin.sock
     std::string admin_listen; // empty = no TCP admin listener
+    ListenTls admin_tls;      // no certificates = plain HTTP
     std::string admin_token;
     std::string api_token;
     std::string data_dir; // file "": $STATE_DIRECTORY, else ./edgecache-data
