@@ -7,6 +7,7 @@
 #include "cache/cache_key.hpp"
 #include "config/docs.hpp"
 #include "http/json_reply.hpp"
+#include "http/reply_when_done.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
 #include "util/percent.hpp"
@@ -148,20 +149,19 @@ void AdminApi::purge(http::Exchange& ex) {
             ex, 400, "bad_purge",
             "give exactly one of \"paths\", \"prefix\", \"tags\" or \"all\": true");
     bool soft = req.soft;
-    http::ExchangeRef ref = ex.defer();
-    d_.proxy.purger().submit(std::move(req), [ref, soft](Result<cache::PurgeResult> r) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!r) return http::send_error(*e, r.error());
-        std::string body;
-        JsonWriter(body)
-            .begin_object()
-            .field("purged", r->purged)
-            .field("memory", r->memory)
-            .field("soft", soft)
-            .end_object();
-        http::send_json(*e, 200, std::move(body));
-    });
+    d_.proxy.purger().submit(
+        std::move(req),
+        http::reply_when_done(ex, [soft](http::Exchange& e, Result<cache::PurgeResult> r) {
+            if (!r) return http::send_error(e, r.error());
+            std::string body;
+            JsonWriter(body)
+                .begin_object()
+                .field("purged", r->purged)
+                .field("memory", r->memory)
+                .field("soft", soft)
+                .end_object();
+            http::send_json(e, 200, std::move(body));
+        }));
 }
 
 void AdminApi::warm(http::Exchange& ex) {
@@ -301,14 +301,12 @@ void AdminApi::backup(http::Exchange& ex) {
     if (obj["path"].get_string().get(path))
         return http::send_error(ex, 400, "bad_backup_path",
                                 "\"path\" (an absolute directory) is required");
-    http::ExchangeRef ref = ex.defer();
     uint64_t started = d_.loop.clock().mono_ms();
     loop::Loop& loop = d_.loop;
     d_.store.backup(std::string(path),
-                    [ref, p = std::string(path), started, &loop](Status st, uint64_t bytes) {
-                        http::Exchange* e = ref.get();
-                        if (!e) return;
-                        if (!st) return http::send_error(*e, st.error());
+                    http::reply_when_done(ex, [p = std::string(path), started, &loop](
+                                                  http::Exchange& e, Status st, uint64_t bytes) {
+                        if (!st) return http::send_error(e, st.error());
                         std::string body;
                         JsonWriter(body)
                             .begin_object()
@@ -316,8 +314,8 @@ void AdminApi::backup(http::Exchange& ex) {
                             .field("bytes", bytes)
                             .field("duration_ms", loop.clock().mono_ms() - started)
                             .end_object();
-                        http::send_json(*e, 200, std::move(body));
-                    });
+                        http::send_json(e, 200, std::move(body));
+                    }));
 }
 
 } // namespace ec::admin

@@ -87,9 +87,10 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     store_ = store::Store::open(loop_, so);
 
     server_ = std::make_unique<http::Server>(loop_, limits_from(cfg_));
-    native_kv_ = std::make_unique<kv::NativeApi>(*store_, loop_.clock(), ns_stats_);
-    cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*store_, loop_.clock(), ns_stats_);
-    workerd_kv_ = std::make_unique<kv::WorkerdBackend>(*store_, loop_.clock(), ns_stats_);
+    kv_ops_ = std::make_unique<kv::Ops>(*store_, loop_.clock(), ns_stats_);
+    native_kv_ = std::make_unique<kv::NativeApi>(*kv_ops_);
+    cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*kv_ops_);
+    workerd_kv_ = std::make_unique<kv::WorkerdBackend>(*kv_ops_);
     origin::Tuning tuning;
     tuning.max_pause_ms = cfg_.idle_timeout_ms; // a client stalled this long is closed anyway
     origins_ = std::make_unique<origin::Origins>(loop_, tuning);
@@ -142,13 +143,11 @@ void Daemon::apply_runtime_settings() {
     kv::Rules rules;
     rules.min_ttl = cfg_.min_ttl;
     rules.max_value_size = cfg_.max_value_size;
-    native_kv_->set_rules(rules);
+    kv_ops_->set_rules(rules);
     native_kv_->set_max_body_size(cfg_.max_body_size);
     proxy_->configure(cfg_);
     store_->set_evictable_namespaces(cfg_.evictable_namespaces);
-    cloudflare_kv_->set_rules(rules);
     cloudflare_kv_->set_max_body_size(cfg_.max_body_size);
-    workerd_kv_->set_rules(rules);
     workerd_kv_->set_max_body_size(cfg_.max_body_size);
     std::string format_error;
     if (auto format = config::compile_access_format(cfg_.access_log_format, &format_error))

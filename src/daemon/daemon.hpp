@@ -19,6 +19,7 @@
 #include "http/server.hpp"
 #include "kv/cloudflare_api.hpp"
 #include "kv/native_api.hpp"
+#include "kv/ops.hpp"
 #include "kv/workerd_backend.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
@@ -61,6 +62,8 @@ public:
 
     loop::Loop& loop() { return loop_; }
     const config::Config& config() const { return cfg_; }
+    // Every KV read and write of every front end (and the fleet's hook for writes).
+    kv::Ops& kv_ops() { return *kv_ops_; }
     kv::NativeApi& native_kv() { return *native_kv_; }
     kv::CloudflareApi& cloudflare_kv() { return *cloudflare_kv_; }
     kv::WorkerdBackend& workerd_kv() { return *workerd_kv_; }
@@ -89,6 +92,7 @@ private:
     admin::LatencyHistogram latency_;
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<http::Server> server_;
+    std::unique_ptr<kv::Ops> kv_ops_;
     std::unique_ptr<kv::NativeApi> native_kv_;
     std::unique_ptr<kv::CloudflareApi> cloudflare_kv_;
     std::unique_ptr<kv::WorkerdBackend> workerd_kv_;

@@ -1,7 +1,6 @@
 // Bulk KV operations: simdjson parsing with per-entry validation, and their write ops.
 #include "kv/bulk.hpp"
 
-#include <memory>
 #include <unordered_set>
 
 #include <simdjson.h>
@@ -52,9 +51,8 @@ bool read_int(dom::element v, std::optional<int64_t>* out) {
 
 } // namespace
 
-Result<std::vector<BulkPutEntry>> parse_bulk_put(std::string_view body, int64_t now_s,
-                                                 const Rules& rules,
-                                                 std::vector<BulkProblem>* problems) {
+Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, const Rules& rules,
+                                          std::vector<BulkProblem>* problems) {
     dom::parser parser;
     dom::element doc;
     auto err = parser.parse(body.data(), body.size(), false).get(doc);
@@ -66,12 +64,12 @@ Result<std::vector<BulkPutEntry>> parse_bulk_put(std::string_view body, int64_t 
         return make_error(413, "too_many_entries",
                           "at most 10000 entries per bulk write; got " +
                               std::to_string(arr.size()));
-    std::vector<BulkPutEntry> entries;
+    std::vector<Entry> entries;
     entries.reserve(arr.size());
     std::vector<BulkProblem> bad;
     size_t index = 0;
     for (dom::element item : arr) {
-        BulkPutEntry e;
+        Entry e;
         auto problem = [&](Error er) { bad.push_back(BulkProblem{index, e.key, std::move(er)}); };
         dom::object obj;
         if (item.get_object().get(obj)) {
@@ -107,13 +105,13 @@ Result<std::vector<BulkPutEntry>> parse_bulk_put(std::string_view body, int64_t 
                 problem(make_error(400, "invalid_value", "\"value\" is not valid base64"));
                 ok = false;
             } else {
-                e.value = std::move(*decoded);
+                e.owned = std::move(*decoded);
             }
         } else {
-            e.value = std::string(value);
+            e.owned = std::string(value);
         }
         if (ok) {
-            if (Status st = check_value_size(e.value.size(), rules); !st) {
+            if (Status st = check_value_size(e.owned.size(), rules); !st) {
                 problem(st.error());
                 ok = false;
             }
@@ -273,41 +271,6 @@ Status write_bulk_get_map(std::string& out, store::Store& store, const store::Na
     }
     w.end_object();
     return Status::ok();
-}
-
-store::WriteOp bulk_put_op(std::string ns_title, std::shared_ptr<std::vector<BulkPutEntry>> entries,
-                           std::function<void(Status)> done) {
-    store::WriteOp op;
-    op.apply = [title = std::move(ns_title), entries](store::WriteTxn& txn) -> Status {
-        auto ns = txn.namespace_for_title(title, true);
-        if (!ns) return ns.error();
-        for (const BulkPutEntry& e : *entries) {
-            Status st = txn.kv_put(*ns, e.key, e.value, e.metadata, e.expiration);
-            if (!st) return st;
-        }
-        return Status::ok();
-    };
-    op.done = std::move(done);
-    return op;
-}
-
-store::WriteOp bulk_delete_op(std::string ns_title, std::shared_ptr<std::vector<std::string>> keys,
-                              std::function<void(Status, size_t)> done) {
-    auto deleted = std::make_shared<size_t>(0);
-    store::WriteOp op;
-    op.apply = [title = std::move(ns_title), keys, deleted](store::WriteTxn& txn) -> Status {
-        *deleted = 0; // apply may be retried: count afresh
-        auto ns = txn.namespace_for_title(title, false);
-        if (!ns) return Status::ok(); // no namespace, nothing to delete
-        for (const std::string& k : *keys) {
-            auto r = txn.kv_delete(*ns, k);
-            if (!r) return r.error();
-            *deleted += *r ? 1 : 0;
-        }
-        return Status::ok();
-    };
-    op.done = [done = std::move(done), deleted](Status st) { done(std::move(st), *deleted); };
-    return op;
 }
 
 void write_problems(std::string& out, const std::vector<BulkProblem>& problems) {

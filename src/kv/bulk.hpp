@@ -1,23 +1,16 @@
-// Bulk bodies shared by the native and Cloudflare routes: parsing, validation, the write op.
+// Bulk bodies shared by the KV front ends: parsing and validation, and the bulk-get map.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "kv/rules.hpp"
+#include "kv/write.hpp"
 #include "store/store.hpp"
 #include "util/status.hpp"
 
 namespace ec::kv {
-
-struct BulkPutEntry {
-    std::string key;
-    std::string value;
-    std::string metadata; // minified JSON, empty = none
-    int64_t expiration = 0;
-};
 
 struct BulkProblem {
     size_t index = 0;
@@ -28,10 +21,9 @@ struct BulkProblem {
 // Parses a JSON array of {key, value, base64?, expiration?, expiration_ttl?, metadata?} (at
 // most 10,000). `body` must be followed by 64 readable bytes (http::kBodyPadding). Validation
 // is all-or-nothing: on any bad entry, returns 400 invalid_bulk and lists every bad entry in
-// *problems (when given).
-Result<std::vector<BulkPutEntry>> parse_bulk_put(std::string_view body, int64_t now_s,
-                                                 const Rules& rules,
-                                                 std::vector<BulkProblem>* problems);
+// *problems (when given). Each entry owns its value.
+Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, const Rules& rules,
+                                          std::vector<BulkProblem>* problems);
 
 // Parses a JSON array of key strings (at most 10,000), each checked with check_key.
 Result<std::vector<std::string>> parse_key_list(std::string_view body,
@@ -53,13 +45,6 @@ Result<BulkGetRequest> parse_bulk_get(std::string_view body);
 // invalid_json_value when as_json and a value is not JSON.
 Status write_bulk_get_map(std::string& out, store::Store& store, const store::Namespace* ns,
                           const BulkGetRequest& req);
-
-// One write op committing every entry in one transaction (namespace created on demand).
-store::WriteOp bulk_put_op(std::string ns_title, std::shared_ptr<std::vector<BulkPutEntry>> entries,
-                           std::function<void(Status)> done);
-// One write op deleting every key; reports how many existed.
-store::WriteOp bulk_delete_op(std::string ns_title, std::shared_ptr<std::vector<std::string>> keys,
-                              std::function<void(Status, size_t deleted)> done);
 
 // Serialises problems as a JSON array of {"index","key","code","message"}.
 void write_problems(std::string& out, const std::vector<BulkProblem>& problems);

@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include "http/reply_when_done.hpp"
 #include "kv/cf_envelope.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
@@ -40,6 +41,21 @@ Result<std::string> read_title(std::string_view body) {
 
 } // namespace
 
+WriteDone cf_answer_write(http::Exchange& ex, std::string result) {
+    return http::reply_when_done(
+        ex, [result = std::move(result)](http::Exchange& e, Status st, const WriteResult&) {
+            if (!st) return send_cf_error(e, st.error());
+            send_cf_result(e, result);
+        });
+}
+
+WriteDone cf_answer_namespace(http::Exchange& ex) {
+    return http::reply_when_done(ex, [](http::Exchange& e, Status st, const WriteResult& r) {
+        if (!st) return send_cf_error(e, st.error());
+        send_cf_result(e, cf_namespace_json(r.ns));
+    });
+}
+
 struct CloudflareApi::Target {
     std::string id; // .../namespaces/{id}...
     Sub sub = Sub::none;
@@ -57,13 +73,10 @@ std::string cf_namespace_json(const store::Namespace& ns) {
     return out;
 }
 
-CloudflareApi::CloudflareApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats)
-    : store_(store), clock_(clock), stats_(stats) {}
-
 http::BodyLimit CloudflareApi::body_limit(const http::Request& req, std::string_view rest) const {
     // A single value (raw or multipart): the value limit plus room for the form's framing.
     if (req.method == HTTP_PUT && rest.find("/values/") != std::string_view::npos)
-        return http::BodyLimit{rules_.max_value_size + kMultipartOverhead, "value_too_large",
+        return http::BodyLimit{ops_.rules().max_value_size + kMultipartOverhead, "value_too_large",
                                "value is larger than max_value_size"};
     return http::BodyLimit{max_body_size_, "body_too_large",
                            "request body is larger than max_body_size"};
@@ -115,7 +128,8 @@ void CloudflareApi::handle(http::Exchange& ex, std::string_view rest) {
         return no_route();
     }
 
-    const store::Namespace* ns = is_namespace_id(t.id) ? store_.namespace_by_id(t.id) : nullptr;
+    const store::Namespace* ns =
+        is_namespace_id(t.id) ? ops_.find(NamespaceRef::id(t.id)) : nullptr;
     if (!ns) return send_cf_error(ex, 404, cf_code::kNamespaceNotFound, "namespace not found");
 
     llhttp_method_t m = req.method;
@@ -186,7 +200,7 @@ void CloudflareApi::list_namespaces(http::Exchange& ex) {
         return send_cf_error(ex, 400, cf_code::kInvalidQuery,
                              "direction must be \"asc\" or \"desc\"");
 
-    std::vector<const store::Namespace*> all = store_.namespaces(); // by title
+    std::vector<const store::Namespace*> all = ops_.namespaces(); // by title
     if (order && *order == "id")
         std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->id < b->id; });
     if (direction && *direction == "desc") std::reverse(all.begin(), all.end());
@@ -215,13 +229,7 @@ void CloudflareApi::list_namespaces(http::Exchange& ex) {
 void CloudflareApi::create_namespace(http::Exchange& ex) {
     auto title = read_title(ex.request().body);
     if (!title) return send_cf_error(ex, title.error());
-    http::ExchangeRef ref = ex.defer();
-    store_.create_namespace(std::move(*title), [ref](Result<store::Namespace> r) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!r) return send_cf_error(*e, r.error());
-        send_cf_result(*e, cf_namespace_json(*r));
-    });
+    ops_.submit(Write::create_namespace(std::move(*title)), cf_answer_namespace(ex));
 }
 
 void CloudflareApi::get_namespace(http::Exchange& ex, const store::Namespace& ns) {
@@ -231,26 +239,11 @@ void CloudflareApi::get_namespace(http::Exchange& ex, const store::Namespace& ns
 void CloudflareApi::rename_namespace(http::Exchange& ex, const store::Namespace& ns) {
     auto title = read_title(ex.request().body);
     if (!title) return send_cf_error(ex, title.error());
-    http::ExchangeRef ref = ex.defer();
-    store_.rename_namespace(ns.id, std::move(*title),
-                            [ref, old = ns.title, stats = &stats_](Result<store::Namespace> r) {
-                                if (r) stats->rename(old, r->title);
-                                http::Exchange* e = ref.get();
-                                if (!e) return;
-                                if (!r) return send_cf_error(*e, r.error());
-                                send_cf_result(*e, cf_namespace_json(*r));
-                            });
+    ops_.submit(Write::rename_namespace(ns.id, std::move(*title)), cf_answer_namespace(ex));
 }
 
 void CloudflareApi::delete_namespace(http::Exchange& ex, const store::Namespace& ns) {
-    http::ExchangeRef ref = ex.defer();
-    store_.delete_namespace(ns.id, [ref, title = ns.title, stats = &stats_](Status st) {
-        if (st) stats->forget(title);
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_cf_error(*e, st.error());
-        send_cf_result(*e, "{}");
-    });
+    ops_.submit(Write::delete_namespace(ns.id), cf_answer_write(ex, "{}"));
 }
 
 } // namespace ec::kv

@@ -6,10 +6,7 @@
 
 #include "http/exchange.hpp"
 #include "http/handler.hpp"
-#include "kv/ns_stats.hpp"
-#include "kv/rules.hpp"
-#include "loop/clock.hpp"
-#include "store/store.hpp"
+#include "kv/ops.hpp"
 
 namespace ec::kv {
 
@@ -30,12 +27,12 @@ namespace ec::kv {
 //   POST   namespaces/{id}/bulk/get    {"keys":[≤100],"type"?,"withMetadata"?}
 // {id} is 32 lowercase hex; an unknown one is 404 / 10013. Keys are percent-decoded once
 // ('+' stays '+'). Every answer but a value's bytes is the v4 envelope; errors carry the
-// codes of cf_envelope.hpp. Writes answer once durable.
+// codes of cf_envelope.hpp. Writes answer once durable. The operations are Ops'; this decodes
+// requests and encodes answers.
 class CloudflareApi {
 public:
-    CloudflareApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats);
+    explicit CloudflareApi(Ops& ops) : ops_(ops) {}
 
-    void set_rules(const Rules& rules) { rules_ = rules; }
     void set_max_body_size(uint64_t n) { max_body_size_ = n; }
 
     http::BodyLimit body_limit(const http::Request& req, std::string_view rest) const;
@@ -62,15 +59,16 @@ private:
     void bulk_delete(http::Exchange& ex, const store::Namespace& ns);
     void bulk_get(http::Exchange& ex, const store::Namespace& ns);
 
-    store::Store& store_;
-    loop::Clock& clock_;
-    NamespaceStats& stats_;
-    Rules rules_;
+    Ops& ops_;
     uint64_t max_body_size_ = 100ull << 20;
-    store::KvValue value_; // reused across GETs
 };
 
 // The namespace object Cloudflare returns: {"id","title","supports_url_encoding":true}.
 std::string cf_namespace_json(const store::Namespace& ns);
+
+// The completion of a write answered with the envelope: `result` on success, else the error.
+WriteDone cf_answer_write(http::Exchange& ex, std::string result);
+// The same with the written namespace's object as the result (create, rename).
+WriteDone cf_answer_namespace(http::Exchange& ex);
 
 } // namespace ec::kv

@@ -1,6 +1,5 @@
 // Cloudflare KV REST routes on keys: values (raw or multipart), metadata, listing, bulk.
-#include <memory>
-
+#include "http/reply_when_done.hpp"
 #include "http/write_batch.hpp"
 #include "kv/bulk.hpp"
 #include "kv/cf_envelope.hpp"
@@ -38,38 +37,26 @@ void send_bulk_result(http::Exchange& ex, size_t count) {
     send_cf_result(ex, r);
 }
 
-// Answers a deferred write: the envelope with `result` on success, else the mapped error.
-std::function<void(Status)> answer(http::ExchangeRef ref, std::string result) {
-    return [ref, result = std::move(result)](Status st) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_cf_error(*e, st.error());
-        send_cf_result(*e, result);
-    };
-}
-
 } // namespace
 
 void CloudflareApi::get_value(http::Exchange& ex, const store::Namespace& ns,
                               const std::string& key) {
-    auto found = store_.kv_get(ns, key, &value_);
+    auto found = ops_.get(&ns, key);
     if (!found) return send_cf_error(ex, found.error());
-    NamespaceCounters& c = stats_.of(ns.title);
-    ++c.reads;
-    c.hits += *found;
-    if (!*found) return send_cf_error(ex, 404, cf_code::kKeyNotFound, "get: 'key not found'");
+    store::KvValue* v = *found;
+    if (!v) return send_cf_error(ex, 404, cf_code::kKeyNotFound, "get: 'key not found'");
     ex.status(200).header("Content-Type", "application/octet-stream");
-    if (value_.expiration) ex.header("expiration", static_cast<uint64_t>(value_.expiration));
-    if (value_.value.size() < http::WriteBatch::kCopyLimit)
-        ex.send(http::Body::copy(value_.value));
+    if (v->expiration) ex.header("expiration", static_cast<uint64_t>(v->expiration));
+    if (v->value.size() < http::WriteBatch::kCopyLimit)
+        ex.send(http::Body::copy(v->value));
     else
-        ex.send(http::Body::owned(std::move(value_.value)));
+        ex.send(http::Body::owned(std::move(v->value)));
 }
 
 void CloudflareApi::put_value(http::Exchange& ex, const store::Namespace& ns, std::string key) {
     const http::Request& req = ex.request();
     std::string_view value = req.body;
-    std::string meta;
+    std::optional<std::string_view> meta;
     if (auto ct = req.header("Content-Type"); ct && is_multipart_form(*ct)) {
         auto boundary = multipart_boundary(*ct);
         if (!boundary) return send_cf_error(ex, boundary.error());
@@ -93,60 +80,28 @@ void CloudflareApi::put_value(http::Exchange& ex, const store::Namespace& ns, st
             return send_cf_error(ex, 400, cf_code::kInvalidBody,
                                  "multipart body has no \"value\" part");
         value = value_part->data;
-        if (meta_part) {
-            auto m = check_metadata(meta_part->data);
-            if (!m) return send_cf_error(ex, m.error());
-            meta = std::move(*m);
-        }
+        if (meta_part) meta = meta_part->data;
     }
-    if (Status st = check_value_size(value.size(), rules_); !st)
-        return send_cf_error(ex, st.error());
-    bool bad = false;
-    auto ttl = query_param(req.query, "expiration_ttl", true, &bad);
-    auto exp = query_param(req.query, "expiration", true, &bad);
-    if (bad)
-        return send_cf_error(ex, 400, cf_code::kInvalidQuery,
-                             "query string is not valid percent-encoding");
-    auto expiration = cf_resolve_expiration(ttl, exp, clock_.now_s(), rules_);
-    if (!expiration) return send_cf_error(ex, expiration.error());
-
-    // The value is stored straight from the request body (a view of it, multipart or not):
-    // the ExchangeRef in `apply` keeps the connection's buffers alive until the op is done.
-    http::ExchangeRef ref = ex.defer();
-    store::WriteOp op;
-    op.apply = [id = ns.id, key = std::move(key), value, meta = std::move(meta), exp = *expiration,
-                ref](store::WriteTxn& txn) -> Status {
-        auto n = txn.namespace_for_id(id);
-        if (!n) return n.error();
-        return txn.kv_put(*n, key, value, meta, exp);
-    };
-    // Only a committed write counts (the stats outlive the store: declared before it).
-    op.done = [answer = answer(ref, "{}"), stats = &stats_, title = ns.title](Status st) {
-        if (st) ++stats->of(title).writes;
-        answer(std::move(st));
-    };
-    store_.submit(std::move(op));
+    // The value is stored straight from the request body (a view of it, multipart or not).
+    auto entry =
+        ops_.make_entry(PutRequest{std::move(key), value, meta, req.query}, Dialect::cloudflare);
+    if (!entry) return send_cf_error(ex, entry.error());
+    ops_.submit(Write::put(NamespaceRef::id(ns.id), std::move(*entry)), cf_answer_write(ex, "{}"));
 }
 
 void CloudflareApi::delete_value(http::Exchange& ex, const store::Namespace& ns, std::string key) {
-    ++stats_.of(ns.title).deletes;
-    store::WriteOp op;
-    op.apply = [id = ns.id, key = std::move(key)](store::WriteTxn& txn) -> Status {
-        auto n = txn.namespace_for_id(id);
-        if (!n) return n.error();
-        auto r = txn.kv_delete(*n, key);
-        return r ? Status::ok() : Status(r.error());
-    };
-    op.done = answer(ex.defer(), "{}");
-    store_.submit(std::move(op));
+    std::vector<std::string> keys;
+    keys.push_back(std::move(key));
+    ops_.submit(Write::del(NamespaceRef::id(ns.id), std::move(keys)), cf_answer_write(ex, "{}"));
 }
 
 void CloudflareApi::get_metadata(http::Exchange& ex, const store::Namespace& ns,
                                  const std::string& key) {
-    auto found = store_.kv_get(ns, key, &value_, false);
+    auto found = ops_.get(&ns, key, false);
     if (!found) return send_cf_error(ex, found.error());
-    if (!*found) return send_cf_error(ex, 404, cf_code::kKeyNotFound, "get: 'key not found'");
-    send_cf_result(ex, value_.metadata.empty() ? "null" : value_.metadata);
+    store::KvValue* v = *found;
+    if (!v) return send_cf_error(ex, 404, cf_code::kKeyNotFound, "get: 'key not found'");
+    send_cf_result(ex, v->metadata.empty() ? "null" : v->metadata);
 }
 
 void CloudflareApi::list_keys(http::Exchange& ex, const store::Namespace& ns) {
@@ -158,14 +113,8 @@ void CloudflareApi::list_keys(http::Exchange& ex, const store::Namespace& ns) {
     if (bad)
         return send_cf_error(ex, 400, cf_code::kInvalidQuery,
                              "query string is not valid percent-encoding");
-    size_t limit = kMaxListLimit;
-    if (limit_s) {
-        auto n = parse_u64(*limit_s);
-        if (!n || *n < 1 || *n > kMaxListLimit)
-            return send_cf_error(ex, 400, cf_code::kInvalidQuery,
-                                 "limit must be an integer from 1 to 1000");
-        limit = *n;
-    }
+    auto limit = Ops::list_limit(limit_s);
+    if (!limit) return send_cf_error(ex, limit.error());
     std::string result;
     JsonWriter w(result);
     w.begin_array();
@@ -173,8 +122,7 @@ void CloudflareApi::list_keys(http::Exchange& ex, const store::Namespace& ns) {
     std::string next = cursor.value_or("");
     bool complete = false;
     for (int scan = 0; scan < kMaxScansPerPage && count == 0 && !complete; ++scan) {
-        ++stats_.of(ns.title).lists;
-        auto page = store_.kv_list(ns, prefix.value_or(""), next, limit);
+        auto page = ops_.list(&ns, prefix.value_or(""), next, *limit);
         if (!page) return send_cf_error(ex, page.error());
         for (const auto& k : page->keys) {
             w.begin_object().field("name", k.name);
@@ -196,61 +144,37 @@ void CloudflareApi::list_keys(http::Exchange& ex, const store::Namespace& ns) {
     send_cf_result(ex, result, info);
 }
 
+namespace {
+
+// Bulk writes answer {"successful_key_count": <entries or keys>, "unsuccessful_keys": []}.
+WriteDone cf_answer_bulk(http::Exchange& ex) {
+    return http::reply_when_done(ex, [](http::Exchange& e, Status st, const WriteResult& r) {
+        if (!st) return send_cf_error(e, st.error());
+        send_bulk_result(e, r.count); // deleting a missing key succeeds, as on Cloudflare
+    });
+}
+
+} // namespace
+
 void CloudflareApi::bulk_put(http::Exchange& ex, const store::Namespace& ns) {
     std::vector<BulkProblem> problems;
-    auto entries = parse_bulk_put(ex.request().body, clock_.now_s(), rules_, &problems);
+    auto entries = parse_bulk_put(ex.request().body, ops_.now_s(), ops_.rules(), &problems);
     if (!entries) return send_bulk_problems(ex, entries.error(), problems);
-    auto shared = std::make_shared<std::vector<BulkPutEntry>>(std::move(*entries));
-    http::ExchangeRef ref = ex.defer();
-    store::WriteOp op;
-    op.apply = [id = ns.id, shared](store::WriteTxn& txn) -> Status {
-        auto n = txn.namespace_for_id(id);
-        if (!n) return n.error();
-        for (const BulkPutEntry& e : *shared)
-            if (Status st = txn.kv_put(*n, e.key, e.value, e.metadata, e.expiration); !st)
-                return st;
-        return Status::ok();
-    };
-    size_t count = shared->size();
-    op.done = [ref, count](Status st) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_cf_error(*e, st.error());
-        send_bulk_result(*e, count);
-    };
-    store_.submit(std::move(op));
+    ops_.submit(Write::put(NamespaceRef::id(ns.id), std::move(*entries)), cf_answer_bulk(ex));
 }
 
 void CloudflareApi::bulk_delete(http::Exchange& ex, const store::Namespace& ns) {
     std::vector<BulkProblem> problems;
     auto keys = parse_key_list(ex.request().body, &problems);
     if (!keys) return send_bulk_problems(ex, keys.error(), problems);
-    auto shared = std::make_shared<std::vector<std::string>>(std::move(*keys));
-    http::ExchangeRef ref = ex.defer();
-    store::WriteOp op;
-    op.apply = [id = ns.id, shared](store::WriteTxn& txn) -> Status {
-        auto n = txn.namespace_for_id(id);
-        if (!n) return n.error();
-        for (const std::string& k : *shared)
-            if (auto r = txn.kv_delete(*n, k); !r) return r.error();
-        return Status::ok();
-    };
-    size_t count = shared->size(); // deleting a missing key succeeds, as on Cloudflare
-    op.done = [ref, count](Status st) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_cf_error(*e, st.error());
-        send_bulk_result(*e, count);
-    };
-    store_.submit(std::move(op));
+    ops_.submit(Write::del(NamespaceRef::id(ns.id), std::move(*keys)), cf_answer_bulk(ex));
 }
 
 void CloudflareApi::bulk_get(http::Exchange& ex, const store::Namespace& ns) {
     auto req = parse_bulk_get(ex.request().body);
     if (!req) return send_cf_error(ex, req.error());
     std::string result = "{\"values\":";
-    if (Status st = write_bulk_get_map(result, store_, &ns, *req); !st)
-        return send_cf_error(ex, st.error());
+    if (Status st = ops_.bulk_get(result, &ns, *req); !st) return send_cf_error(ex, st.error());
     result.push_back('}');
     send_cf_result(ex, result);
 }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "http/json_reply.hpp"
+#include "http/reply_when_done.hpp"
 #include "http/write_batch.hpp"
 #include "kv/bulk.hpp"
 #include "util/json_writer.hpp"
@@ -76,30 +77,24 @@ void send_bulk_error(http::Exchange& ex, const Error& err,
     http::send_json(ex, 400, std::move(body));
 }
 
-// The answer to a bulk write once durable: {"success":true,"<what>":n}, or its error.
-void answer_count(const http::ExchangeRef& ref, const Status& st, const char* what, size_t n) {
-    http::Exchange* e = ref.get();
-    if (!e) return;
-    if (!st) return http::send_error(*e, st.error());
+// The answer to a write: {"success":true} plus `"<what>":n` for bulk writes, or the error.
+void answer_native_write(http::Exchange& ex, const Status& st, const char* what, size_t n) {
+    if (!st) return http::send_error(ex, st.error());
     std::string body;
-    JsonWriter(body)
-        .begin_object()
-        .field("success", true)
-        .field(what, static_cast<uint64_t>(n))
-        .end_object();
-    http::send_json(*e, 200, std::move(body));
+    JsonWriter w(body);
+    w.begin_object().field("success", true);
+    if (what) w.field(what, static_cast<uint64_t>(n));
+    w.end_object();
+    http::send_json(ex, 200, std::move(body));
 }
 
 } // namespace
-
-NativeApi::NativeApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats)
-    : store_(store), clock_(clock), stats_(stats) {}
 
 http::BodyLimit NativeApi::body_limit(const http::Request& req, std::string_view rest) const {
     bool single_key = rest.find('/') != std::string_view::npos &&
                       rest.substr(rest.find('/') + 1).size() > 0 && req.method == HTTP_PUT;
     if (single_key)
-        return http::BodyLimit{rules_.max_value_size, "value_too_large",
+        return http::BodyLimit{ops_.rules().max_value_size, "value_too_large",
                                "value is larger than max_value_size"};
     return http::BodyLimit{max_body_size_, "body_too_large",
                            "request body is larger than max_body_size"};
@@ -137,85 +132,39 @@ void NativeApi::handle(http::Exchange& ex, std::string_view rest) {
 }
 
 void NativeApi::get(http::Exchange& ex, const std::string& ns_title, const std::string& key) {
-    const store::Namespace* ns = store_.namespace_by_title(ns_title);
-    bool found = false;
-    if (ns) {
-        auto r = store_.kv_get(*ns, key, &value_);
-        if (!r) return http::send_error(ex, r.error());
-        found = *r;
-        NamespaceCounters& c = stats_.of(ns_title);
-        ++c.reads;
-        c.hits += found;
-    }
-    if (!found) return http::send_error(ex, 404, "not_found", "key not found");
+    auto found = ops_.get(ops_.find(NamespaceRef::title(ns_title)), key);
+    if (!found) return http::send_error(ex, found.error());
+    store::KvValue* v = *found;
+    if (!v) return http::send_error(ex, 404, "not_found", "key not found");
     ex.status(200).header("Content-Type", "application/octet-stream");
-    if (value_.expiration) ex.header("X-KV-Expiration", static_cast<uint64_t>(value_.expiration));
-    if (!value_.metadata.empty()) ex.header("X-KV-Metadata", value_.metadata);
+    if (v->expiration) ex.header("X-KV-Expiration", static_cast<uint64_t>(v->expiration));
+    if (!v->metadata.empty()) ex.header("X-KV-Metadata", v->metadata);
     // Small values are copied next to the head (one iovec); large ones are handed over whole.
-    if (value_.value.size() < http::WriteBatch::kCopyLimit)
-        ex.send(http::Body::copy(value_.value));
+    if (v->value.size() < http::WriteBatch::kCopyLimit)
+        ex.send(http::Body::copy(v->value));
     else
-        ex.send(http::Body::owned(std::move(value_.value)));
+        ex.send(http::Body::owned(std::move(v->value)));
 }
 
 void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string key) {
     const http::Request& req = ex.request();
-    if (Status st = check_value_size(req.body.size(), rules_); !st)
-        return http::send_error(ex, st.error());
-    std::string meta;
-    if (auto m = req.header("X-KV-Metadata")) {
-        auto r = check_metadata(*m);
-        if (!r) return http::send_error(ex, r.error());
-        meta = std::move(*r);
-    }
-    bool bad = false;
-    std::string ttl_s, ttl_alias_s, exp_s;
-    auto ttl = param(req.query, "expiration_ttl", ttl_s, &bad);
-    if (!ttl) ttl = param(req.query, "ttl", ttl_alias_s, &bad);
-    auto exp = param(req.query, "expiration", exp_s, &bad);
-    if (bad)
-        return http::send_error(ex, 400, "invalid_query",
-                                "query string is not valid percent-encoding");
-    auto expiration = resolve_expiration(ttl, exp, clock_.now_s(), rules_);
-    if (!expiration) return http::send_error(ex, expiration.error());
-
-    // The value is written straight from the request body: the ExchangeRef keeps the
-    // connection's buffers alive until the op is done, even if the client disconnects.
-    http::ExchangeRef ref = ex.defer();
-    store::WriteOp op;
-    op.apply = [ns_title, key = std::move(key), value = req.body, meta = std::move(meta),
-                exp = *expiration, ref](store::WriteTxn& txn) -> Status {
-        auto ns = txn.namespace_for_title(ns_title, true);
-        if (!ns) return ns.error();
-        return txn.kv_put(*ns, key, value, meta, exp);
-    };
-    op.done = [ref, ns_title, stats = &stats_](Status st) {
-        if (st) ++stats->of(ns_title).writes; // counted once the namespace surely exists
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (st)
-            http::send_json(*e, 200, "{\"success\":true}");
-        else
-            http::send_error(*e, st.error());
-    };
-    store_.submit(std::move(op));
+    auto entry = ops_.make_entry(
+        PutRequest{std::move(key), req.body, req.header("X-KV-Metadata"), req.query},
+        Dialect::native);
+    if (!entry) return http::send_error(ex, entry.error());
+    ops_.submit(Write::put(NamespaceRef::title(ns_title), std::move(*entry)),
+                http::reply_when_done(ex, [](http::Exchange& e, Status st, const WriteResult&) {
+                    answer_native_write(e, st, nullptr, 0);
+                }));
 }
 
 void NativeApi::del(http::Exchange& ex, const std::string& ns_title, std::string key) {
-    if (!store_.namespace_by_title(ns_title)) {
-        http::send_json(ex, 200, "{\"success\":true}"); // nothing to delete: deleting is idempotent
-        return;
-    }
-    ++stats_.of(ns_title).deletes;
-    http::ExchangeRef ref = ex.defer();
-    store_.kv_delete(ns_title, std::move(key), [ref](Status st) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (st)
-            http::send_json(*e, 200, "{\"success\":true}");
-        else
-            http::send_error(*e, st.error());
-    });
+    std::vector<std::string> keys;
+    keys.push_back(std::move(key));
+    ops_.submit(Write::del(NamespaceRef::title(ns_title), std::move(keys)),
+                http::reply_when_done(ex, [](http::Exchange& e, Status st, const WriteResult&) {
+                    answer_native_write(e, st, nullptr, 0);
+                }));
 }
 
 void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
@@ -228,77 +177,51 @@ void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
     if (bad)
         return http::send_error(ex, 400, "invalid_query",
                                 "query string is not valid percent-encoding");
-    size_t limit = kMaxListLimit;
-    if (limit_text) {
-        auto n = parse_u64(*limit_text);
-        if (!n || *n < 1 || *n > kMaxListLimit)
-            return http::send_error(ex, 400, "invalid_limit",
-                                    "limit must be an integer from 1 to 1000");
-        limit = *n;
-    }
+    auto limit = Ops::list_limit(limit_text);
+    if (!limit) return http::send_error(ex, limit.error());
+    auto page = ops_.list(ops_.find(NamespaceRef::title(ns_title)), prefix.value_or(""),
+                          cursor.value_or(""), *limit);
+    if (!page) return http::send_error(ex, page.error());
     std::string body;
     JsonWriter w(body);
     w.begin_object().key("keys").begin_array();
-    bool complete = true;
-    std::string next_cursor;
-    if (const store::Namespace* ns = store_.namespace_by_title(ns_title)) {
-        ++stats_.of(ns_title).lists;
-        auto page = store_.kv_list(*ns, prefix.value_or(""), cursor.value_or(""), limit);
-        if (!page) return http::send_error(ex, page.error());
-        for (const auto& k : page->keys) {
-            w.begin_object().field("name", k.name);
-            if (k.expiration) w.field("expiration", k.expiration);
-            if (!k.metadata.empty()) w.key("metadata").raw(k.metadata);
-            w.end_object();
-        }
-        complete = page->complete;
-        next_cursor = std::move(page->cursor);
-    } else if (cursor && !cursor->empty()) {
-        return http::send_error(ex, 400, "bad_cursor", "cursor does not belong to this namespace");
+    for (const auto& k : page->keys) {
+        w.begin_object().field("name", k.name);
+        if (k.expiration) w.field("expiration", k.expiration);
+        if (!k.metadata.empty()) w.key("metadata").raw(k.metadata);
+        w.end_object();
     }
-    w.end_array().field("list_complete", complete);
-    if (!complete) w.field("cursor", next_cursor);
+    w.end_array().field("list_complete", page->complete);
+    if (!page->complete) w.field("cursor", page->cursor);
     w.end_object();
     http::send_json(ex, 200, std::move(body));
 }
 
 void NativeApi::bulk_put(http::Exchange& ex, const std::string& ns_title) {
     std::vector<BulkProblem> problems;
-    auto entries = parse_bulk_put(ex.request().body, clock_.now_s(), rules_, &problems);
-    if (!entries) {
-        return send_bulk_error(ex, entries.error(), problems);
-    }
-    auto shared = std::make_shared<std::vector<BulkPutEntry>>(std::move(*entries));
-    size_t count = shared->size();
-    http::ExchangeRef ref = ex.defer();
-    store_.submit(bulk_put_op(ns_title, shared, [ref, count, ns_title, stats = &stats_](Status st) {
-        if (st) stats->of(ns_title).writes += count;
-        answer_count(ref, st, "written", count);
-    }));
+    auto entries = parse_bulk_put(ex.request().body, ops_.now_s(), ops_.rules(), &problems);
+    if (!entries) return send_bulk_error(ex, entries.error(), problems);
+    ops_.submit(Write::put(NamespaceRef::title(ns_title), std::move(*entries)),
+                http::reply_when_done(ex, [](http::Exchange& e, Status st, const WriteResult& r) {
+                    answer_native_write(e, st, "written", r.count);
+                }));
 }
 
 void NativeApi::bulk_delete(http::Exchange& ex, const std::string& ns_title) {
     std::vector<BulkProblem> problems;
     auto keys = parse_key_list(ex.request().body, &problems);
-    if (!keys) {
-        return send_bulk_error(ex, keys.error(), problems);
-    }
-    auto shared = std::make_shared<std::vector<std::string>>(std::move(*keys));
-    http::ExchangeRef ref = ex.defer();
-    // Counted by keys actually deleted, so a namespace that does not exist gets no counters.
-    store_.submit(bulk_delete_op(ns_title, shared,
-                                 [ref, ns_title, stats = &stats_](Status st, size_t deleted) {
-                                     if (st && deleted) stats->of(ns_title).deletes += deleted;
-                                     answer_count(ref, st, "deleted", deleted);
-                                 }));
+    if (!keys) return send_bulk_error(ex, keys.error(), problems);
+    ops_.submit(Write::del(NamespaceRef::title(ns_title), std::move(*keys)),
+                http::reply_when_done(ex, [](http::Exchange& e, Status st, const WriteResult& r) {
+                    answer_native_write(e, st, "deleted", r.deleted);
+                }));
 }
 
 void NativeApi::bulk_get(http::Exchange& ex, const std::string& ns_title) {
     auto req = parse_bulk_get(ex.request().body);
     if (!req) return http::send_error(ex, req.error());
-    if (store_.namespace_by_title(ns_title)) stats_.of(ns_title).reads += req->keys.size();
     std::string body = "{\"values\":";
-    Status st = write_bulk_get_map(body, store_, store_.namespace_by_title(ns_title), *req);
+    Status st = ops_.bulk_get(body, ops_.find(NamespaceRef::title(ns_title)), *req);
     if (!st) return http::send_error(ex, st.error());
     body.push_back('}');
     http::send_json(ex, 200, std::move(body));

@@ -6,10 +6,7 @@
 
 #include "http/exchange.hpp"
 #include "http/handler.hpp"
-#include "kv/ns_stats.hpp"
-#include "kv/rules.hpp"
-#include "loop/clock.hpp"
-#include "store/store.hpp"
+#include "kv/ops.hpp"
 
 namespace ec::kv {
 
@@ -21,14 +18,13 @@ namespace ec::kv {
 //   PUT      {ns}               bulk write (JSON array), all or nothing
 //   POST     {ns}/_bulk/delete  JSON array of keys
 //   POST     {ns}/_bulk/get     {"keys":[...],"withMetadata":bool}
-// Writes answer after the store reports them durable.
+// Writes answer after the store reports them durable. The operations are Ops'; this decodes
+// requests and encodes answers.
 class NativeApi {
 public:
-    NativeApi(store::Store& store, loop::Clock& clock, NamespaceStats& stats);
+    explicit NativeApi(Ops& ops) : ops_(ops) {}
 
-    void set_rules(const Rules& rules) { rules_ = rules; }
     void set_max_body_size(uint64_t n) { max_body_size_ = n; }
-    const Rules& rules() const { return rules_; }
 
     http::BodyLimit body_limit(const http::Request& req, std::string_view rest) const;
     void handle(http::Exchange& ex, std::string_view rest);
@@ -42,12 +38,8 @@ private:
     void bulk_delete(http::Exchange& ex, const std::string& ns);
     void bulk_get(http::Exchange& ex, const std::string& ns);
 
-    store::Store& store_;
-    loop::Clock& clock_;
-    NamespaceStats& stats_;
-    Rules rules_;
+    Ops& ops_;
     uint64_t max_body_size_ = 100ull << 20;
-    store::KvValue value_; // reused across GETs: no allocation once warmed up
 };
 
 } // namespace ec::kv

@@ -1,6 +1,7 @@
 // workerd KV backend protocol: get / put / delete by path, form-encoded listing, bulk get.
 #include "kv/workerd_backend.hpp"
 
+#include "http/reply_when_done.hpp"
 #include "http/write_batch.hpp"
 #include "kv/bulk.hpp"
 #include "kv/cf_envelope.hpp"
@@ -12,9 +13,21 @@ namespace ec::kv {
 
 namespace {
 
-// Named apart from http::send_error (JSON errors): in a unity build both are seen.
+// Named apart from http::send_error (JSON errors): in a unity build both are seen. The
+// protocol's own wording for what Ops reports in ours.
 void send_backend_error(http::Exchange& ex, const Error& e) {
-    send_workerd_error(ex, e.http ? e.http : 500, e.message);
+    std::string_view message = e.message;
+    if (e.code == "invalid_query") message = "Query string is not valid percent-encoding.";
+    if (e.code == "bad_cursor") message = "Invalid cursor.";
+    send_workerd_error(ex, e.http ? e.http : 500, message);
+}
+
+// A write's completion: an empty 200, or the error as the reason phrase.
+WriteDone answer_backend_write(http::Exchange& ex) {
+    return http::reply_when_done(ex, [](http::Exchange& e, Status st, const WriteResult&) {
+        if (!st) return send_backend_error(e, st.error());
+        e.status(200).send();
+    });
 }
 
 } // namespace
@@ -28,12 +41,9 @@ void send_workerd_error(http::Exchange& ex, int status, std::string_view message
     ex.send(http::Body::owned(std::move(body)));
 }
 
-WorkerdBackend::WorkerdBackend(store::Store& store, loop::Clock& clock, NamespaceStats& stats)
-    : store_(store), clock_(clock), stats_(stats) {}
-
 http::BodyLimit WorkerdBackend::body_limit(const http::Request& req) const {
     if (req.method == HTTP_PUT)
-        return http::BodyLimit{rules_.max_value_size, "value_too_large",
+        return http::BodyLimit{ops_.rules().max_value_size, "value_too_large",
                                "value is larger than max_value_size"};
     return http::BodyLimit{max_body_size_, "body_too_large",
                            "request body is larger than max_body_size"};
@@ -59,72 +69,35 @@ void WorkerdBackend::handle(http::Exchange& ex, const std::string& ns_title) {
 }
 
 void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, const std::string& key) {
-    const store::Namespace* ns = store_.namespace_by_title(ns_title);
-    bool found = false;
-    if (ns) {
-        auto r = store_.kv_get(*ns, key, &value_);
-        if (!r) return send_backend_error(ex, r.error());
-        found = *r;
-        NamespaceCounters& c = stats_.of(ns_title);
-        ++c.reads;
-        c.hits += found;
-    }
-    if (!found) return send_workerd_error(ex, 404, "Not Found");
+    auto found = ops_.get(ops_.find(NamespaceRef::title(ns_title)), key);
+    if (!found) return send_backend_error(ex, found.error());
+    store::KvValue* v = *found;
+    if (!v) return send_workerd_error(ex, 404, "Not Found");
     ex.status(200).header("Content-Type", "application/octet-stream");
-    if (!value_.metadata.empty()) ex.header("CF-KV-Metadata", value_.metadata);
-    if (value_.expiration) ex.header("Expiration", static_cast<uint64_t>(value_.expiration));
-    if (value_.value.size() < http::WriteBatch::kCopyLimit)
-        ex.send(http::Body::copy(value_.value));
+    if (!v->metadata.empty()) ex.header("CF-KV-Metadata", v->metadata);
+    if (v->expiration) ex.header("Expiration", static_cast<uint64_t>(v->expiration));
+    if (v->value.size() < http::WriteBatch::kCopyLimit)
+        ex.send(http::Body::copy(v->value));
     else
-        ex.send(http::Body::owned(std::move(value_.value)));
+        ex.send(http::Body::owned(std::move(v->value)));
 }
 
 void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::string key) {
     const http::Request& req = ex.request();
-    if (Status st = check_value_size(req.body.size(), rules_); !st)
-        return send_backend_error(ex, st.error());
-    std::string meta;
-    if (auto m = req.header("CF-KV-Metadata")) {
-        auto r = check_metadata(*m);
-        if (!r) return send_backend_error(ex, r.error());
-        meta = std::move(*r);
-    }
-    bool bad = false;
-    auto ttl = query_param(req.query, "expiration_ttl", true, &bad);
-    auto exp = query_param(req.query, "expiration", true, &bad);
-    if (bad) return send_workerd_error(ex, 400, "Query string is not valid percent-encoding.");
-    auto expiration = cf_resolve_expiration(ttl, exp, clock_.now_s(), rules_);
-    if (!expiration) return send_backend_error(ex, expiration.error());
-
-    // Stored straight from the request body; the ExchangeRef keeps it alive until done.
-    http::ExchangeRef ref = ex.defer();
-    store::WriteOp op;
-    op.apply = [ns_title, key = std::move(key), value = req.body, meta = std::move(meta),
-                exp = *expiration, ref](store::WriteTxn& txn) -> Status {
-        auto ns = txn.namespace_for_title(ns_title, true);
-        if (!ns) return ns.error();
-        return txn.kv_put(*ns, key, value, meta, exp);
-    };
-    op.done = [ref, ns_title, stats = &stats_](Status st) {
-        if (st) ++stats->of(ns_title).writes; // counted once the namespace surely exists
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_backend_error(*e, st.error());
-        e->status(200).send();
-    };
-    store_.submit(std::move(op));
+    // Stored straight from the request body, which reply_when_done keeps alive until done.
+    auto entry = ops_.make_entry(
+        PutRequest{std::move(key), req.body, req.header("CF-KV-Metadata"), req.query},
+        Dialect::cloudflare);
+    if (!entry) return send_backend_error(ex, entry.error());
+    ops_.submit(Write::put(NamespaceRef::title(ns_title), std::move(*entry)),
+                answer_backend_write(ex));
 }
 
 void WorkerdBackend::del(http::Exchange& ex, const std::string& ns_title, std::string key) {
-    if (!store_.namespace_by_title(ns_title)) return ex.status(200).send();
-    http::ExchangeRef ref = ex.defer();
-    ++stats_.of(ns_title).deletes;
-    store_.kv_delete(ns_title, std::move(key), [ref](Status st) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!st) return send_backend_error(*e, st.error());
-        e->status(200).send();
-    });
+    std::vector<std::string> keys;
+    keys.push_back(std::move(key));
+    ops_.submit(Write::del(NamespaceRef::title(ns_title), std::move(keys)),
+                answer_backend_write(ex));
 }
 
 void WorkerdBackend::list(http::Exchange& ex, const std::string& ns_title) {
@@ -135,38 +108,26 @@ void WorkerdBackend::list(http::Exchange& ex, const std::string& ns_title) {
     auto cursor = query_param(q, "cursor", true, &bad);
     auto limit_s = query_param(q, "key_count_limit", true, &bad);
     if (bad) return send_workerd_error(ex, 400, "Query string is not valid percent-encoding.");
-    size_t limit = kMaxListLimit;
-    if (limit_s) {
-        auto n = parse_u64(*limit_s);
-        if (!n || *n < 1 || *n > kMaxListLimit)
-            return send_workerd_error(ex, 400,
-                                      "Invalid key_count_limit of " + *limit_s +
-                                          ". Please specify an integer from 1 to 1000.");
-        limit = *n;
-    }
+    auto limit = Ops::list_limit(limit_s);
+    if (!limit)
+        return send_workerd_error(ex, 400,
+                                  "Invalid key_count_limit of " + *limit_s +
+                                      ". Please specify an integer from 1 to 1000.");
+    auto page = ops_.list(ops_.find(NamespaceRef::title(ns_title)), prefix.value_or(""),
+                          cursor.value_or(""), *limit);
+    if (!page) return send_backend_error(ex, page.error());
     std::string body;
     JsonWriter w(body);
     w.begin_object().key("keys").begin_array();
-    bool complete = true;
-    std::string next;
-    if (const store::Namespace* ns = store_.namespace_by_title(ns_title)) {
-        ++stats_.of(ns_title).lists;
-        auto page = store_.kv_list(*ns, prefix.value_or(""), cursor.value_or(""), limit);
-        if (!page) return send_backend_error(ex, page.error());
-        for (const auto& k : page->keys) {
-            w.begin_object().field("name", k.name);
-            if (k.expiration) w.field("expiration", k.expiration);
-            // The metadata goes as a JSON text inside a string; workerd parses it.
-            if (!k.metadata.empty()) w.field("metadata", k.metadata);
-            w.end_object();
-        }
-        complete = page->complete;
-        next = std::move(page->cursor);
-    } else if (cursor && !cursor->empty()) {
-        return send_workerd_error(ex, 400, "Invalid cursor.");
+    for (const auto& k : page->keys) {
+        w.begin_object().field("name", k.name);
+        if (k.expiration) w.field("expiration", k.expiration);
+        // The metadata goes as a JSON text inside a string; workerd parses it.
+        if (!k.metadata.empty()) w.field("metadata", k.metadata);
+        w.end_object();
     }
-    w.end_array().field("list_complete", complete);
-    if (!complete) w.field("cursor", next);
+    w.end_array().field("list_complete", page->complete);
+    if (!page->complete) w.field("cursor", page->cursor);
     w.end_object();
     ex.status(200).header("Content-Type", "application/json");
     ex.send(http::Body::owned(std::move(body)));
@@ -177,8 +138,7 @@ void WorkerdBackend::bulk_get(http::Exchange& ex, const std::string& ns_title) {
     if (!req) return send_backend_error(ex, req.error());
     req->with_expiration = false;
     std::string body;
-    if (Status st = write_bulk_get_map(body, store_, store_.namespace_by_title(ns_title), *req);
-        !st)
+    if (Status st = ops_.bulk_get(body, ops_.find(NamespaceRef::title(ns_title)), *req); !st)
         return send_backend_error(ex, st.error());
     ex.status(200).header("Content-Type", "application/json");
     ex.send(http::Body::owned(std::move(body)));

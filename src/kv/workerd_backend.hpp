@@ -6,10 +6,7 @@
 
 #include "http/exchange.hpp"
 #include "http/handler.hpp"
-#include "kv/ns_stats.hpp"
-#include "kv/rules.hpp"
-#include "loop/clock.hpp"
-#include "store/store.hpp"
+#include "kv/ops.hpp"
 
 namespace ec::kv {
 
@@ -26,12 +23,12 @@ namespace ec::kv {
 // DELETE sends encodeURIComponent). The list query is form-encoded ('+' is a space there).
 // cache_ttl / cacheTtl are accepted and ignored. workerd checks keys but not TTLs or metadata,
 // so the rules are enforced here; an error's message is the reason phrase, which workerd puts
-// in the JavaScript error ("KV PUT failed: 400 Invalid expiration_ttl of 5. ...").
+// in the JavaScript error ("KV PUT failed: 400 Invalid expiration_ttl of 5. ..."). The
+// operations are Ops'; this decodes requests and encodes answers.
 class WorkerdBackend {
 public:
-    WorkerdBackend(store::Store& store, loop::Clock& clock, NamespaceStats& stats);
+    explicit WorkerdBackend(Ops& ops) : ops_(ops) {}
 
-    void set_rules(const Rules& rules) { rules_ = rules; }
     void set_max_body_size(uint64_t n) { max_body_size_ = n; }
 
     http::BodyLimit body_limit(const http::Request& req) const;
@@ -44,12 +41,8 @@ private:
     void list(http::Exchange& ex, const std::string& ns_title);
     void bulk_get(http::Exchange& ex, const std::string& ns_title);
 
-    store::Store& store_;
-    loop::Clock& clock_;
-    NamespaceStats& stats_;
-    Rules rules_;
+    Ops& ops_;
     uint64_t max_body_size_ = 100ull << 20;
-    store::KvValue value_; // reused across GETs
 };
 
 // Sends `status` with `message` as both the reason phrase (control bytes replaced, at most 200

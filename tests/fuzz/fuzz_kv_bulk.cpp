@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FUZZ_CHECK(put->size() <= ec::kv::kMaxBulkWrite);
         for (const auto& e : *put) {
             check_key_ok(e.key);
-            FUZZ_CHECK(e.value.size() <= rules.max_value_size);
+            FUZZ_CHECK(e.value().size() <= rules.max_value_size);
             FUZZ_CHECK(e.metadata.size() <= ec::kv::kMaxMetadataBytes);
             FUZZ_CHECK(e.expiration == 0 || e.expiration >= kNow + rules.min_ttl);
         }

@@ -94,6 +94,7 @@ struct World {
     std::string data_dir;
     std::unique_ptr<store::Store> store;
     kv::NamespaceStats ns_stats;
+    std::unique_ptr<kv::Ops> kv_ops;
     std::unique_ptr<kv::NativeApi> kv;
 
     // Per input.
@@ -126,10 +127,11 @@ struct World {
         so.durability = store::Durability::batch;
         so.sweep_interval_ms = 0;
         store = store::Store::open(loop, so);
-        kv = std::make_unique<kv::NativeApi>(*store, loop.clock(), ns_stats);
+        kv_ops = std::make_unique<kv::Ops>(*store, loop.clock(), ns_stats);
+        kv = std::make_unique<kv::NativeApi>(*kv_ops);
         kv::Rules rules;
         rules.max_value_size = 4096;
-        kv->set_rules(rules);
+        kv_ops->set_rules(rules);
         kv->set_max_body_size(64 * 1024);
         std::atexit([] {
             std::error_code ec;

@@ -71,7 +71,7 @@ TEST_SUITE("kv/rules") {
         auto ok = parse_bulk_put(body, 1000, r, &problems);
         REQUIRE(ok);
         CHECK((*ok)[0].metadata == "{\"x\":1}");
-        CHECK((*ok)[1].value == "hi");
+        CHECK((*ok)[1].value() == "hi");
         CHECK((*ok)[1].expiration == 1120);
 
         // Whole numbers written as doubles are integers; out-of-range ones are not (found by
