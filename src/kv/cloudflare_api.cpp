@@ -128,8 +128,7 @@ void CloudflareApi::handle(http::Exchange& ex, std::string_view rest) {
         return no_route();
     }
 
-    const store::Namespace* ns =
-        is_namespace_id(t.id) ? ops_.find(NamespaceRef::id(t.id)) : nullptr;
+    const store::Namespace* ns = is_namespace_id(t.id) ? ops_.by_id(t.id) : nullptr;
     if (!ns) return send_cf_error(ex, 404, cf_code::kNamespaceNotFound, "namespace not found");
 
     llhttp_method_t m = req.method;

@@ -132,7 +132,7 @@ void NativeApi::handle(http::Exchange& ex, std::string_view rest) {
 }
 
 void NativeApi::get(http::Exchange& ex, const std::string& ns_title, const std::string& key) {
-    auto found = ops_.get(ops_.find(NamespaceRef::title(ns_title)), key);
+    auto found = ops_.get(ops_.by_title(ns_title), key);
     if (!found) return http::send_error(ex, found.error());
     store::KvValue* v = *found;
     if (!v) return http::send_error(ex, 404, "not_found", "key not found");
@@ -179,8 +179,8 @@ void NativeApi::list(http::Exchange& ex, const std::string& ns_title) {
                                 "query string is not valid percent-encoding");
     auto limit = Ops::list_limit(limit_text);
     if (!limit) return http::send_error(ex, limit.error());
-    auto page = ops_.list(ops_.find(NamespaceRef::title(ns_title)), prefix.value_or(""),
-                          cursor.value_or(""), *limit);
+    auto page =
+        ops_.list(ops_.by_title(ns_title), prefix.value_or(""), cursor.value_or(""), *limit);
     if (!page) return http::send_error(ex, page.error());
     std::string body;
     JsonWriter w(body);
@@ -221,7 +221,7 @@ void NativeApi::bulk_get(http::Exchange& ex, const std::string& ns_title) {
     auto req = parse_bulk_get(ex.request().body);
     if (!req) return http::send_error(ex, req.error());
     std::string body = "{\"values\":";
-    Status st = ops_.bulk_get(body, ops_.find(NamespaceRef::title(ns_title)), *req);
+    Status st = ops_.bulk_get(body, ops_.by_title(ns_title), *req);
     if (!st) return http::send_error(ex, st.error());
     body.push_back('}');
     http::send_json(ex, 200, std::move(body));

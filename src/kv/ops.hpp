@@ -42,6 +42,11 @@ public:
     // ---- namespaces ----
     // nullptr when it does not exist. Valid until the store commits again (store.hpp).
     const store::Namespace* find(const NamespaceRef& ns) const;
+    // The same without building a NamespaceRef (the read paths: no copy of the name).
+    const store::Namespace* by_title(std::string_view title) const {
+        return store_.namespace_by_title(title);
+    }
+    const store::Namespace* by_id(std::string_view id) const { return store_.namespace_by_id(id); }
     std::vector<const store::Namespace*> namespaces() const { return store_.namespaces(); }
 
     // ---- reads (counted as the namespace's reads, hits and lists) ----

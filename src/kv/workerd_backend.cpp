@@ -69,7 +69,7 @@ void WorkerdBackend::handle(http::Exchange& ex, const std::string& ns_title) {
 }
 
 void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, const std::string& key) {
-    auto found = ops_.get(ops_.find(NamespaceRef::title(ns_title)), key);
+    auto found = ops_.get(ops_.by_title(ns_title), key);
     if (!found) return send_backend_error(ex, found.error());
     store::KvValue* v = *found;
     if (!v) return send_workerd_error(ex, 404, "Not Found");
@@ -113,8 +113,8 @@ void WorkerdBackend::list(http::Exchange& ex, const std::string& ns_title) {
         return send_workerd_error(ex, 400,
                                   "Invalid key_count_limit of " + *limit_s +
                                       ". Please specify an integer from 1 to 1000.");
-    auto page = ops_.list(ops_.find(NamespaceRef::title(ns_title)), prefix.value_or(""),
-                          cursor.value_or(""), *limit);
+    auto page =
+        ops_.list(ops_.by_title(ns_title), prefix.value_or(""), cursor.value_or(""), *limit);
     if (!page) return send_backend_error(ex, page.error());
     std::string body;
     JsonWriter w(body);
@@ -138,7 +138,7 @@ void WorkerdBackend::bulk_get(http::Exchange& ex, const std::string& ns_title) {
     if (!req) return send_backend_error(ex, req.error());
     req->with_expiration = false;
     std::string body;
-    if (Status st = ops_.bulk_get(body, ops_.find(NamespaceRef::title(ns_title)), *req); !st)
+    if (Status st = ops_.bulk_get(body, ops_.by_title(ns_title), *req); !st)
         return send_backend_error(ex, st.error());
     ex.status(200).header("Content-Type", "application/json");
     ex.send(http::Body::owned(std::move(body)));
