@@ -9,7 +9,7 @@
 using namespace ec;
 
 namespace {
-void spin(loop::Loop& l, int iterations = 5) {
+void run_loop_iterations(loop::Loop& l, int iterations = 5) {
     for (int i = 0; i < iterations; ++i)
         uv_run(l.uv(), UV_RUN_NOWAIT);
 }
@@ -27,7 +27,7 @@ TEST_SUITE("loop") {
         order.push_back(0);
         uv_run(l.uv(), UV_RUN_NOWAIT);
         order.push_back(2);
-        spin(l);
+        run_loop_iterations(l);
         CHECK(order == std::vector<int>{0, 1, 2, 3});
     }
 
@@ -49,21 +49,21 @@ TEST_SUITE("loop") {
         CHECK(q.schedule("c", "c", task));
         CHECK(q.schedule("", "anonymous", task));
         CHECK(running.empty()); // nothing starts on the scheduler's stack
-        spin(l);
+        run_loop_iterations(l);
         CHECK(running.size() == 2); // bounded
         CHECK(q.pending("a"));
         CHECK_FALSE(q.schedule("a", "a while running", task));
         running[0](true, "");
         running[1](false, "origin refused");
-        spin(l);
+        run_loop_iterations(l);
         CHECK(running.size() == 4);
         CHECK_FALSE(q.pending("a"));
         CHECK(q.schedule("a", "a after finishing", task));
         running[2](true, "");
         running[3](true, "");
-        spin(l);
+        run_loop_iterations(l);
         running[4](true, "");
-        spin(l);
+        run_loop_iterations(l);
         CHECK(q.stats().completed == 4);
         CHECK(q.stats().failed == 1);
         CHECK(q.stats().deduplicated == 2);
@@ -80,7 +80,7 @@ TEST_SUITE("loop") {
         CHECK_FALSE(q.schedule("", "3", task));
         CHECK(q.stats().rejected == 1);
         q.drop_queued();
-        spin(l);
+        run_loop_iterations(l);
         CHECK(started == 0);
     }
 
