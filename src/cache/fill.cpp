@@ -161,8 +161,11 @@ void Fill::on_head(origin::ResponseHead&& head) {
     withheld_ = withheld_fields(info, route_->policy);
     erase_fields(fields_, route_->policy.targeted_field);
     vary_ = VaryInfo::from_fields(fields_);
-    shareable_ = fresh_.shareable && !vary_.star;
-    storable_ = fresh_.storable && !vary_.star;
+    // A body with a transfer coding left on it (RFC 9112 §6.3) is not the representation: it
+    // is relayed, coded, to the client that asked, and neither shared nor stored.
+    transfer_coding_ = std::move(head.transfer_coding);
+    shareable_ = fresh_.shareable && !vary_.star && transfer_coding_.empty();
+    storable_ = fresh_.storable && !vary_.star && transfer_coding_.empty();
     if (content_length_ && *content_length_ > proxy_.settings_.max_object_size) storable_ = false;
     if (log::enabled(log::Level::debug)) log_verdict();
     // Not shareable only because this client sent credentials: the URL is not private, and
@@ -216,6 +219,12 @@ void Fill::begin_primary_stream(bool hold_head) {
         }
     }
     ex->set_log_tag("MISS");
+    if (!transfer_coding_.empty() && !ex->relay_transfer_coding(transfer_coding_)) {
+        proxy_.send_gateway_error(*ex, origin::ErrorKind::bad_response, route_->spec.origin,
+                                  "a transfer coding an HTTP/1.0 client cannot take");
+        primary_ = {};
+        return;
+    }
     std::string age = std::to_string(fresh_.corrected_initial_age);
     write_upstream_head(*ex, status_, fields_, age, verdict, proxy_.loop_.clock().mono_ms());
     if (proxy_.settings_.expose_tags) add_cache_tag(*ex, tags_);

@@ -98,6 +98,7 @@ private:
     int status_ = 0;
     FieldList fields_;
     std::vector<std::string> withheld_; // field names the stored copy leaves out
+    std::string transfer_coding_;       // codings left on the body (relayed, never stored)
     std::optional<uint64_t> content_length_;
     Freshness fresh_;
     VaryInfo vary_;

@@ -133,6 +133,13 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
             if (!st->unsafe && st->upstream) st->upstream->cancel();
             return;
         }
+        if (!head.transfer_coding.empty() && !ex->relay_transfer_coding(head.transfer_coding)) {
+            // A body still transfer-coded (RFC 9112 §6.3) goes on coded, which an HTTP/1.0
+            // client cannot be told; we decode none. The origin's body is left unread.
+            send_gateway_error(*ex, origin::ErrorKind::bad_response, st->route->spec.origin,
+                               "a transfer coding an HTTP/1.0 client cannot take");
+            return;
+        }
         FieldList fields = storable_fields(head.headers); // not hop-by-hop ones
         // RFC 9213: the field targeted at this cache is not passed on.
         erase_fields(fields, st->route->policy.targeted_field);

@@ -15,6 +15,7 @@ void Exchange::reset(uint64_t seq, uint64_t now_ms) {
     status_ = 0;
     head_started_ = head_done_ = complete_ = deferred_ = close_after_ = omit_date_ = false;
     streaming_ = chunked_ = false;
+    transfer_coding_.clear();
     body_bytes_ = 0;
     stream_length_.reset();
     log_tag_ = "-";
@@ -126,7 +127,12 @@ void Exchange::finish_head(std::optional<uint64_t> content_length, bool chunked)
             append_u64(b, *content_length);
             b.append("\r\n");
         } else if (chunked) {
-            b.append("Transfer-Encoding: chunked\r\n");
+            b.append("Transfer-Encoding: ");
+            if (!transfer_coding_.empty()) {
+                b.append(transfer_coding_);
+                b.append(", ");
+            }
+            b.append("chunked\r\n");
         }
     }
     if (!req_.request_id.empty() && !response_has_request_id_) {
@@ -162,6 +168,12 @@ void Exchange::send(Body body) {
 void Exchange::send_head_only(uint64_t content_length) {
     finish_head(content_length, false);
     conn_->exchange_complete();
+}
+
+bool Exchange::relay_transfer_coding(std::string_view codings) {
+    if (req_.version_minor < 1) return false;
+    transfer_coding_ = codings;
+    return true;
 }
 
 void Exchange::begin_stream(std::optional<uint64_t> content_length, bool hold_head) {

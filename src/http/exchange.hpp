@@ -48,6 +48,11 @@ public:
     // `hold_head`: then it waits for the first stream_write() or stream_end(), which the caller
     // must be about to make (one write for head and body instead of two).
     void begin_stream(std::optional<uint64_t> content_length, bool hold_head = false);
+    // Before begin_stream(nullopt): the body about to be streamed still has the transfer
+    // `codings` on it ("gzip"); the head says "Transfer-Encoding: <codings>, chunked" (RFC 9112
+    // §6.1). Returns false, changing nothing, when the client's request was HTTP/1.0, which
+    // must not be sent Transfer-Encoding: answer it some other way.
+    bool relay_transfer_coding(std::string_view codings);
     // Returns false once the client is gone; stop producing then.
     bool stream_write(Body chunk);
     void stream_end();
@@ -113,6 +118,7 @@ private:
     bool omit_date_ = false;
     bool streaming_ = false;
     bool chunked_ = false;
+    std::string transfer_coding_; // codings relayed ahead of chunked; usually empty
     uint64_t body_bytes_ = 0;
     std::optional<uint64_t> stream_length_;
     const char* log_tag_ = "-";

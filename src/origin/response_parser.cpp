@@ -156,6 +156,7 @@ bool ResponseParser::count_head(size_t n) {
 int ResponseParser::on_message_begin() {
     // A new message: the first one, or the final response after an interim 1xx.
     head_.headers.clear();
+    head_.transfer_coding.clear();
     part_ = Part::none;
     value_started_ = false;
     in_trailers_ = false;
@@ -240,8 +241,8 @@ int ResponseParser::on_headers_complete() {
             ++content_lengths;
         } else if (iequals(h.name, "transfer-encoding")) {
             ++transfer_encodings;
-            if (!iequals(h.value, "chunked"))
-                return fail(Fail::malformed, "unsupported Transfer-Encoding in response");
+            if (!read_transfer_codings(h.value))
+                return fail(Fail::malformed, "invalid Transfer-Encoding in response");
         }
     }
     if (content_lengths > 1) return fail(Fail::malformed, "more than one Content-Length");
@@ -263,11 +264,35 @@ int ResponseParser::on_headers_complete() {
     head_.chunked = (parser_.flags & F_CHUNKED) != 0;
     if (parser_.flags & F_CONTENT_LENGTH) head_.content_length = parser_.content_length;
     if (head_request_ || status == 204 || status == 304) {
+        head_.transfer_coding.clear(); // no body for a coding to be on
         // No body whatever the headers say (RFC 9112 §6.3); llhttp would otherwise wait for it.
         skipped_body_ = head_.chunked || (head_.content_length && *head_.content_length > 0);
         return 1;
     }
     return 0;
+}
+
+// RFC 9112 §6.1, §6.3: the codings are applied in the order listed; a final `chunked` is the
+// framing (llhttp removes it), any other final coding means the body runs to the connection's
+// close (llhttp reads it so). What is left besides `identity` stays on the body.
+bool ResponseParser::read_transfer_codings(std::string_view value) {
+    head_.transfer_coding.clear();
+    std::vector<std::string_view> codings;
+    bool valid = true;
+    for_each_list_item(value, [&](std::string_view item) {
+        std::string_view coding = trim_ows(item.substr(0, item.find(';')));
+        if (!is_token(coding)) valid = false;
+        codings.push_back(coding);
+    });
+    if (!valid || codings.empty()) return false;
+    if (iequals(codings.back(), "chunked")) codings.pop_back();
+    for (std::string_view c : codings) {
+        if (iequals(c, "chunked")) return false; // chunked twice, or not last (RFC 9112 §6.1)
+        if (iequals(c, "identity")) continue;
+        if (!head_.transfer_coding.empty()) head_.transfer_coding += ", ";
+        head_.transfer_coding += c;
+    }
+    return true;
 }
 
 int ResponseParser::on_body(const char* at, size_t len) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <llhttp.h>
@@ -18,10 +19,13 @@ namespace ec::origin {
 // llhttp's stack. Rejected (Fail::malformed): a status line llhttp refuses, a version other than
 // HTTP/1.0 or 1.1, a status outside 100–599, 101 (we never ask to upgrade), more than 8 interim
 // responses, a header name that is not a token, obs-fold, Content-Length with
-// Transfer-Encoding, more than one Content-Length, a Transfer-Encoding other than one
-// "chunked" (we decode no other coding, and a body with one left on it would be stored wrong),
-// a malformed chunk. Interim 1xx responses are skipped. Responses to HEAD and 1xx/204/304
-// responses have no body whatever their headers say.
+// Transfer-Encoding, more than one Content-Length or Transfer-Encoding line, a
+// Transfer-Encoding that is not a list of tokens or has `chunked` anywhere but last, a
+// malformed chunk. A Transfer-Encoding whose final coding is not `chunked` means a body read
+// until the connection closes (RFC 9112 §6.3); codings other than `chunked` and `identity`
+// are left on the body and named in ResponseHead::transfer_coding. Interim 1xx responses are
+// skipped. Responses to HEAD and 1xx/204/304 responses have no body whatever their headers
+// say.
 class ResponseParser {
 public:
     enum class Fail {
@@ -76,6 +80,7 @@ private:
     int on_headers_complete();
     int on_body(const char* at, size_t len);
     int on_message_complete();
+    bool read_transfer_codings(std::string_view value);
     int fail(Fail f, const char* message);
     bool count_head(size_t n);
     uint64_t pos(const char* at) const { return base_pos_ + static_cast<uint64_t>(at - cur_); }

@@ -42,6 +42,11 @@ struct ResponseHead {
     // applied it. content_length is absent for chunked and close-delimited bodies.
     std::optional<uint64_t> content_length{};
     bool chunked = false;
+    // Transfer codings still applied to the body, outermost last ("gzip"): those the origin
+    // named in Transfer-Encoding other than a final `chunked` (removed) and `identity` (a
+    // no-op). Empty for a plain body. The body is then not the representation: it can be
+    // relayed with these codings to an HTTP/1.1 client, never stored or decoded here.
+    std::string transfer_coding{};
     // Body bytes (or the end of the response) arrived with the head and follow at once, from the
     // same read: a caller may hold the head back to write it together with them.
     bool more_in_hand = false;

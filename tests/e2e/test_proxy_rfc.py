@@ -316,3 +316,55 @@ def test_vary_on_accept_ignores_the_order_of_equally_weighted_types(make_proxy, 
                 b"Accept: TEXT/HTML\r\nConnection: close\r\n\r\n")
     assert b"\r\nX-Cache: HIT\r\n" in raw, raw
     assert origin.hits("/neg") == 1
+
+
+def _dechunk(body):
+    out = b""
+    while True:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return out
+        out, body = out + body[:size], body[size + 2:]
+
+
+# RFC 9112 §6.3: "If a Transfer-Encoding header field is present in a response and the chunked
+# transfer coding is not the final encoding, the message body length is determined by reading
+# the connection until it is closed by the server."
+def test_identity_transfer_coding_is_read_to_close_and_stored(make_proxy, origin):
+    origin.route("/te-id", raw=b"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+                               b"Transfer-Encoding: identity\r\n\r\nread until close")
+    d = make_proxy(origin)
+    r = d.get("/te-id")
+    assert r.status == 200 and r.body == b"read until close"
+    r = d.get("/te-id")
+    assert r.headers["x-cache"] == "HIT" and r.body == b"read until close"
+    assert origin.hits("/te-id") == 1
+
+
+@pytest.mark.parametrize("coding, framing", [("gzip", "close"), ("gzip, chunked", "chunked")])
+def test_a_body_left_transfer_coded_is_relayed_with_its_coding_and_not_stored(
+        make_proxy, origin, coding, framing):
+    import gzip
+    coded = gzip.compress(b"the representation")
+    body = coded if framing == "close" else b"%x\r\n" % len(coded) + coded + b"\r\n0\r\n\r\n"
+    origin.route("/te-gz", raw=b"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n"
+                               b"Transfer-Encoding: " + coding.encode() + b"\r\n\r\n" + body)
+    d = make_proxy(origin)
+    host = "%s:%d" % d.tcp_address(0)
+    for _ in range(2):
+        raw = d.raw(b"GET /te-gz HTTP/1.1\r\nHost: " + host.encode() +
+                    b"\r\nConnection: close\r\n\r\n")
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 "), raw
+        assert b"\r\nTransfer-Encoding: gzip, chunked" in head, head
+        assert gzip.decompress(_dechunk(payload)) == b"the representation"
+    # The coded bytes are not the representation: never stored, never shared.
+    assert origin.hits("/te-gz") == 2
+
+
+def test_a_transfer_coded_body_is_not_sent_to_an_http_1_0_client(make_proxy, origin):
+    origin.route("/te-10", raw=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx")
+    d = make_proxy(origin)
+    raw = d.raw(b"GET /te-10 HTTP/1.0\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 502 ") and b"transfer-encoding" not in raw.lower(), raw

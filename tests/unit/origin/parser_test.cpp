@@ -17,6 +17,7 @@ struct Parsed {
     int status = 0;
     std::vector<Header> headers;
     std::string body;
+    std::string transfer_coding;
     size_t leftover = 0;
 };
 
@@ -35,6 +36,7 @@ Parsed parse(std::string_view wire, bool head = false, size_t step = 0, bool eof
             ResponseHead h = p.take_head();
             r.status = h.status;
             r.headers = std::move(h.headers);
+            r.transfer_coding = std::move(h.transfer_coding);
         }
         for (auto& s : p.body())
             r.body.append(s.data, s.len);
@@ -140,8 +142,10 @@ TEST_SUITE("origin/parser") {
             "HTTP/1.1 200 OK\r\nX:\r\n b\r\nContent-Length: 0\r\n\r\n",    // obs-fold after empty
             "HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n", // space in name
             "HTTP/1.1 200 OK\r\nBad : x\r\nContent-Length: 0\r\n\r\n",     // space before colon
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz",        // a coding we don't undo
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nzz", // chunked not last
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: g@zip\r\n\r\nzz",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\n\r\nzz",
             "HTTP/1.1 200 OK\nContent-Length: 0\n\n", // bare LF
             "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
             "HTTP/1.1 99 OK\r\nContent-Length: 0\r\n\r\n",
@@ -155,6 +159,36 @@ TEST_SUITE("origin/parser") {
             CHECK(parse(w).fail == F::malformed);
             CHECK(parse(w, false, 1).fail == F::malformed);
         }
+    }
+
+    TEST_CASE("a final coding other than chunked: read to close, the codings named") {
+        // RFC 9112 §6.3: the body runs until the origin closes the connection.
+        auto gz = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz", false, 0, true);
+        CHECK(gz.fail == F::none);
+        CHECK(gz.complete);
+        CHECK_FALSE(gz.keep_alive);
+        CHECK(gz.body == "zz");
+        CHECK(gz.transfer_coding == "gzip");
+        auto open = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz");
+        CHECK_FALSE(open.complete); // not before the close
+        auto id = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nab", false, 1, true);
+        CHECK(id.complete);
+        CHECK(id.body == "ab");
+        CHECK(id.transfer_coding.empty());
+        // A final chunked is the framing; what is before it stays on the body.
+        auto gc = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                        "2\r\nzz\r\n0\r\n\r\n");
+        CHECK(gc.complete);
+        CHECK(gc.keep_alive);
+        CHECK(gc.body == "zz");
+        CHECK(gc.transfer_coding == "gzip");
+        auto plain = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n");
+        CHECK(plain.complete);
+        CHECK(plain.transfer_coding.empty());
+        // No body, no coding on it.
+        auto head = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", true);
+        CHECK(head.complete);
+        CHECK(head.transfer_coding.empty());
     }
 
     TEST_CASE("header and trailer sections over the limit") {
