@@ -199,8 +199,10 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
         return;
     }
     std::string key = found.key.empty() ? base : found.key;
-    auto it = fills_.find(key);
-    if (it != fills_.end() && it->second->join(ex.defer())) return;
+    if (auto it = fills_.find(key); it != fills_.end()) {
+        std::shared_ptr<Fill> fill = it->second; // join may end it, and it leaves the map
+        if (fill->join(ex.defer())) return;
+    }
     start_fill(ex, route, std::move(base), std::move(key), found.entry);
 }
 
@@ -229,66 +231,55 @@ void Proxy::log_reuse(const std::string& base, const Freshness& f, Reuse reuse, 
 void Proxy::start_fill(http::Exchange& ex, const std::shared_ptr<Route>& route, std::string base,
                        std::string key, std::shared_ptr<const Entry> stale) {
     ++route->stats.misses;
-    auto fill = std::make_shared<Fill>(*this, route, std::move(base), key, std::move(stale));
+    origin::Pool* pool = pool_for(*route);
+    FillRequest req =
+        FillRequest::from(ex.request(), pool ? &pool->spec() : nullptr, settings_, false);
+    Generations::Snapshot snap = gens_.snapshot(base);
+    auto fill =
+        std::make_shared<Fill>(static_cast<FillHost&>(*this), Fill::Kind::client, route,
+                               std::move(base), key, std::move(stale), std::move(req), snap);
     fills_[key] = fill;
-    fill->start(ex.request(), ex.defer(), false);
+    fill->start(ex.defer());
 }
 
 void Proxy::schedule_revalidation(const std::shared_ptr<Route>& route, const std::string& base,
                                   const std::string& key, std::shared_ptr<const Entry> stale,
                                   const http::Request& req) {
-    if (fills_.count(key)) return; // one is already on its way
-    // What a queued task holds: the keys (four copies: the queue's key set and item, the
-    // task's base and key), the label, and the request it will send.
-    size_t charge =
-        4 * key.size() + base.size() + req.path.size() + req.query.size() + req.host.size() + 256;
-    for (const auto& h : req.headers)
-        charge += h.name.size() + h.value.size() + 64;
-    // Bounded in bytes as well as in count: a client with long unique URLs would otherwise
-    // queue up to kDeferredQueue × tens of KiB. A full queue only means the stale entry keeps
-    // being served until a later request schedules its revalidation.
+    if (fills_.count(key)) return; // one is queued or on its way
+    // The request is copied now: the task runs when the client may be long gone.
+    origin::Pool* pool = pool_for(*route);
+    FillRequest fill_req = FillRequest::from(req, pool ? &pool->spec() : nullptr, settings_, true);
+    // What a queued revalidation holds: the fill with its keys and request, the map's key, the
+    // task. Bounded in bytes as well as in count: a client with long unique URLs would
+    // otherwise queue up to kDeferredQueue × tens of KiB. A full queue only means the stale
+    // entry keeps being served until a later request schedules its revalidation.
+    size_t charge = sizeof(Fill) + fill_req.bytes() + 5 * key.size() + 256;
     if (revalidation_bytes_->held + charge > kRevalidationBytes) return;
-    // The task needs the request later, when the client may be long gone: keep what the
-    // origin request is built from. The charge is released when the task is destroyed (run or
-    // dropped).
-    struct Saved {
-        std::string method = "GET", path, query, host;
-        std::vector<std::pair<std::string, std::string>> headers;
+    // The charge is released when the task is destroyed (run or dropped).
+    struct Charge {
+        Charge(std::shared_ptr<QueuedBytes> b, size_t n) : budget(std::move(b)), bytes(n) {
+            budget->held += bytes;
+        }
+        Charge(const Charge&) = delete;
+        Charge& operator=(const Charge&) = delete;
+        ~Charge() { budget->held -= bytes; }
         std::shared_ptr<QueuedBytes> budget;
-        size_t charge = 0;
-        ~Saved() { budget->held -= charge; }
+        size_t bytes;
     };
-    auto saved = std::make_shared<Saved>();
-    saved->path = req.path;
-    saved->query = req.query;
-    saved->host = req.host;
-    for (const auto& h : req.headers)
-        saved->headers.emplace_back(h.name, h.value);
-    saved->budget = revalidation_bytes_;
-    saved->charge = charge;
-    revalidation_bytes_->held += charge;
-    bool queued =
-        deferred_.schedule("revalidate " + key, "revalidate " + std::string(key_url(key)),
-                           [this, route, base, key, stale, saved](loop::DeferredQueue::Done done) {
-                               if (shut_down_ || fills_.count(key)) {
-                                   done(true, "");
-                                   return;
-                               }
-                               ++route->stats.background_revalidations;
-                               http::Request r;
-                               r.method = HTTP_GET;
-                               r.method_name = "GET";
-                               r.path = saved->path;
-                               r.query = saved->query;
-                               r.host = saved->host;
-                               for (const auto& [n, v] : saved->headers)
-                                   r.headers.push_back(http::Header{n, v});
-                               auto fill = std::make_shared<Fill>(*this, route, base, key, stale);
-                               fills_[key] = fill;
-                               fill->on_background_done(std::move(done));
-                               fill->start(r, http::ExchangeRef(), true);
-                           });
-    (void)queued; // a duplicate or a full queue: the stale entry keeps being served meanwhile
+    auto held = std::make_shared<Charge>(revalidation_bytes_, charge);
+    auto fill =
+        std::make_shared<Fill>(static_cast<FillHost&>(*this), Fill::Kind::background, route, base,
+                               key, std::move(stale), std::move(fill_req), gens_.snapshot(base));
+    // The fill's slot in fills_ is the one de-duplication: the task's key is empty.
+    bool queued = deferred_.schedule("", "revalidate " + std::string(key_url(key)),
+                                     [this, fill, held](loop::DeferredQueue::Done done) {
+                                         if (shut_down_) {
+                                             done(true, "");
+                                             return;
+                                         }
+                                         fill->run_background(std::move(done));
+                                     });
+    if (queued) fills_[key] = fill; // else a full queue: the stale entry keeps being served
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,9 +476,30 @@ void Proxy::mark_hit_for_pass(const std::string& base) {
     hfp_[std::hash<std::string_view>{}(base)] = loop_.clock().now_s() + settings_.hit_for_pass_s;
 }
 
-void Proxy::fill_finished(const std::string& key, const Fill* fill) {
-    auto it = fills_.find(key);
-    if (it != fills_.end() && it->second.get() == fill) fills_.erase(it);
+void Proxy::fill_done(const Fill& fill) {
+    auto it = fills_.find(fill.key());
+    if (it != fills_.end() && it->second.get() == &fill) fills_.erase(it);
+}
+
+size_t Proxy::fills_in_flight() const {
+    size_t n = 0;
+    for (const auto& [key, fill] : fills_)
+        n += fill->phase() != Fill::Phase::queued;
+    return n;
+}
+
+void Proxy::hand_back(std::vector<http::ExchangeRef> clients, const std::shared_ptr<Route>& route) {
+    for (auto& c : clients)
+        if (http::Exchange* ex = c.get()) handle_get(*ex, route);
+}
+
+void Proxy::store(StoreRequest req, Route& route, std::function<void()> settled) {
+    store_entry(req.base, req.key, std::move(req.entry), std::move(req.vary_names),
+                std::move(req.tags), req.snap, route, std::move(settled));
+}
+
+bool Proxy::purged_since(const std::string& base, const Generations::Snapshot& snap) {
+    return !gens_.still_valid(base, snap);
 }
 
 // ---------------------------------------------------------------------------------------------

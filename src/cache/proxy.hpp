@@ -9,6 +9,7 @@
 
 #include "cache/entry.hpp"
 #include "cache/error_pages.hpp"
+#include "cache/fill.hpp"
 #include "cache/generations.hpp"
 #include "cache/hot_tier.hpp"
 #include "cache/purge.hpp"
@@ -27,8 +28,6 @@
 
 namespace ec::cache {
 
-class Fill;
-
 // What sits in the hot tier: an entry and the generations it was valid for, so one counter
 // bump invalidates every variant of a URL in memory without finding them.
 struct HotItem {
@@ -41,14 +40,16 @@ struct HotItem {
 //     fresh            → answer (304 / 206 / 416 as the client's headers ask)          HIT
 //     stale in SWR     → answer, schedule one background revalidation (deferred task)  STALE
 //     otherwise        → conditional fill; 304 refreshes the entry              REVALIDATED
-//   miss → a fill: one origin request per key however many clients wait (coalescing); the
-//   first client streams the response as it arrives, the others are answered from the
-//   buffered copy when it is complete. Origin failure (refused, timeout, reset, 5xx) with an
-//   entry inside stale-if-error → the stale entry; else 502 / 504.
+//   miss → a fill (fill.hpp): one origin request per key however many clients wait
+//   (coalescing); the first client streams the response as it arrives, the others are
+//   answered from the buffered copy when it is complete. Origin failure (refused, timeout,
+//   reset, 5xx) with an entry inside stale-if-error → the stale entry; else 502 / 504.
+//   Background revalidations are fills too, queued in the same map (one per key) and run by
+//   a deferred task. Clients a fill cannot answer come back through hand_back().
 // Unsafe and unknown methods are forwarded with their bodies; a 2xx/3xx answer invalidates
 // the target URL on the request's host (all variants) and same-origin Location / Content-Location.
 // With write: "through", a successful PUT's body becomes the stored representation.
-class Proxy {
+class Proxy final : private FillHost {
 public:
     Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
           uint64_t memory_cache_bytes);
@@ -94,13 +95,13 @@ public:
     HotTier<HotItem>& hot() { return hot_; }
     loop::DeferredQueue& deferred() { return deferred_; }
     Generations& generations() { return gens_; }
-    const ProxySettings& settings() const { return settings_; }
-    size_t fills_in_flight() const { return fills_.size(); }
+    const ProxySettings& settings() const override { return settings_; }
+    // Fills with an origin request out or settling (queued revalidations not counted).
+    size_t fills_in_flight() const;
 
     Purger& purger() { return *purger_; }
 
 private:
-    friend class Fill;
     friend class Purger;
 
     struct Found {
@@ -128,8 +129,17 @@ private:
                                const http::Request& req);
     void pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool counted_hfp);
 
+    // FillHost: what fills ask of the proxy (fill.hpp).
+    loop::Loop& loop() override { return loop_; }
+    origin::Pool* pool_for(const Route& route) override;
+    void store(StoreRequest req, Route& route, std::function<void()> settled) override;
+    bool purged_since(const std::string& base, const Generations::Snapshot& snap) override;
+    void mark_hit_for_pass(const std::string& base) override;
     void send_gateway_error(http::Exchange& ex, origin::ErrorKind kind, std::string_view origin,
-                            std::string_view message);
+                            std::string_view message) override;
+    void fill_done(const Fill& fill) override;
+    void hand_back(std::vector<http::ExchangeRef> clients,
+                   const std::shared_ptr<Route>& route) override;
 
     // Stores a completed response (and the Vary marker) unless a purge moved the generation
     // since `snap`; updates the hot tier after the commit. `settled` (optional) runs once the
@@ -142,9 +152,6 @@ private:
     // Deletes every record whose key starts with `range`, in committed slices.
     void delete_range(std::string range);
     bool hit_for_pass(const std::string& base);
-    void mark_hit_for_pass(const std::string& base);
-    void fill_finished(const std::string& key, const Fill* fill);
-    origin::Pool* pool_for(const Route& route);
 
     loop::Loop& loop_;
     store::Store& store_;
