@@ -8,7 +8,6 @@
 #include "http/handler.hpp"
 #include "http/server.hpp"
 #include "http/status_text.hpp"
-#include "loop/try_write.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
@@ -19,16 +18,9 @@ namespace {
 constexpr size_t kMinReadSpace = 2048;
 } // namespace
 
-Connection::Connection(Server& server, Listener& listener)
-    : server_(server), listener_(&listener), ex_(this) {
-    uv_loop_t* loop = server_.loop().uv();
-    if (listener.is_unix) {
-        uv_pipe_init(loop, &handle_.pipe, 0);
-        handle_.pipe.data = this;
-    } else {
-        uv_tcp_init(loop, &handle_.tcp);
-        handle_.tcp.data = this;
-    }
+Connection::Connection(Server& server, Listener& listener, net::Stream* stream)
+    : server_(server), listener_(&listener), stream_(stream), ex_(this) {
+    stream_->set_events(this);
     llhttp_init(&parser_, HTTP_REQUEST, &settings());
     parser_.data = this;
     last_activity_ms_ = server_.loop().clock().mono_ms();
@@ -44,13 +36,7 @@ bool Connection::is_unix() const {
 // Lifecycle
 
 void Connection::start() {
-    if (!listener_->is_unix) {
-        int len = sizeof peer_;
-        uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&peer_), &len);
-        uv_tcp_nodelay(&handle_.tcp, 1);
-    } else {
-        peer_.ss_family = AF_UNIX;
-    }
+    stream_->peer(peer_);
     start_reading();
 }
 
@@ -89,14 +75,15 @@ void Connection::close() {
     // The write requests are cancelled and their memory freed later in this loop turn; count
     // it as gone now, so a shedding scan does not close more than it must.
     server_.output_written(held_);
-    held_ = 0;
+    held_ = stream_held_ = 0;
     release_body();
     server_.unlink(this);
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
+    stream_->close(); // on_closed follows, after the cancelled writes' on_write
 }
 
-void Connection::on_close(uv_handle_t* h) noexcept {
-    static_cast<Connection*>(h->data)->unref();
+void Connection::on_closed() {
+    stream_ = nullptr;
+    unref();
 }
 
 void Connection::unref() {
@@ -150,7 +137,7 @@ void Connection::check_timeouts(uint64_t now) {
 
 void Connection::start_reading() {
     if (reading_ || state_ == State::closed) return;
-    if (uv_read_start(stream(), on_alloc, on_read) == 0)
+    if (stream_->read_start() == 0)
         reading_ = true;
     else
         close();
@@ -158,28 +145,21 @@ void Connection::start_reading() {
 
 void Connection::stop_reading() {
     if (!reading_) return;
-    uv_read_stop(stream());
+    stream_->read_stop();
     reading_ = false;
 }
 
-void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
-    auto* c = static_cast<Connection*>(h->data);
-    if (!c->buf_) {
-        c->buf_ = c->server_.take_read_buffer();
-        c->buf_cap_ = Server::kReadBufSize;
-        c->parsed_ = c->end_ = c->msg_start_ = 0;
+uv_buf_t Connection::on_alloc(size_t) {
+    if (!buf_) {
+        buf_ = server_.take_read_buffer();
+        buf_cap_ = Server::kReadBufSize;
+        parsed_ = end_ = msg_start_ = 0;
     }
-    if (c->state_ == State::handling) {
-        // A deferred handler holds views into the buffer, so nothing may move: what the client
-        // pipelines meanwhile goes into the free tail. A full tail (len 0) comes back to
-        // handle_read as UV_ENOBUFS, which stops reading until the response is done.
-        buf->base = c->buf_ + c->end_;
-        buf->len = c->buf_cap_ - c->end_;
-        return;
-    }
-    if (c->buf_cap_ - c->end_ < kMinReadSpace) c->compact();
-    buf->base = c->buf_ + c->end_;
-    buf->len = c->buf_cap_ - c->end_;
+    // In `handling`, a deferred handler holds views into the buffer, so nothing may move: what
+    // the client pipelines meanwhile goes into the free tail. A full tail (len 0) comes back to
+    // handle_read as UV_ENOBUFS, which stops reading until the response is done.
+    if (state_ != State::handling && buf_cap_ - end_ < kMinReadSpace) compact();
+    return uv_buf_init(buf_ + end_, static_cast<unsigned>(buf_cap_ - end_));
 }
 
 // Moves the bytes still needed to the front of the buffer, growing it when a large head needs
@@ -210,8 +190,8 @@ void Connection::release_buffer_if_idle() {
     buf_cap_ = parsed_ = end_ = msg_start_ = 0;
 }
 
-void Connection::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
-    static_cast<Connection*>(s->data)->handle_read(nread);
+void Connection::on_read(ssize_t nread, const uv_buf_t&) {
+    handle_read(nread);
 }
 
 void Connection::handle_read(ssize_t nread) {
@@ -360,7 +340,6 @@ void Connection::flush() {
     WriteBatch* b = pending_;
     pending_ = nullptr;
     b->build_bufs();
-    b->conn = this;
     b->req.data = b;
     size_t total = b->total();
     server_.mutable_stats().bytes_out += total;
@@ -368,14 +347,14 @@ void Connection::flush() {
     if (writes_in_flight_ == 0 && try_write_all(*b)) {
         server_.give_batch(b);
         last_activity_ms_ = server_.loop().clock().mono_ms();
+        note_stream_output(); // last: over the budget, this may close us
         return;
     }
     if (state_ == State::closed) {
         server_.give_batch(b);
         return;
     }
-    int rc = uv_write(&b->req, stream(), b->bufs.data(), static_cast<unsigned>(b->bufs.size()),
-                      on_write);
+    int rc = stream_->write(b->req, b->bufs.data(), static_cast<unsigned>(b->bufs.size()));
     if (rc != 0) {
         server_.give_batch(b);
         close();
@@ -383,7 +362,7 @@ void Connection::flush() {
     }
     ++writes_in_flight_;
     ++refs_; // the write callback may run after close; keep our memory until it has
-    size_t queued = uv_stream_get_write_queue_size(stream());
+    size_t queued = stream_->write_queue_size();
     if (held_ == 0) held_since_ms_ = server_.loop().clock().mono_ms();
     queue_seen_ = queued;
     if (queued > server_.limits().write_high_water) {
@@ -392,20 +371,47 @@ void Connection::flush() {
     }
     b->held = b->owned_bytes();
     held_ += b->held;
-    server_.output_queued(b->held); // last: over the budget, this may close us
+    server_.output_queued(b->held); // over the budget, this may close us
+    note_stream_output();
+}
+
+void Connection::on_output_written() {
+    if (state_ == State::closed) return;
+    last_activity_ms_ = read_seen_ms_ = server_.loop().clock().mono_ms(); // the client reads
+    note_stream_output();
 }
 
 void Connection::note_write_progress(uint64_t now) {
-    size_t queued = uv_stream_get_write_queue_size(stream());
+    size_t queued = stream_->write_queue_size();
     if (queued < queue_seen_) read_seen_ms_ = now;
     queue_seen_ = queued;
 }
 
-// Writes what the socket takes now (loop::try_write), dropping the written bytes from b.bufs.
+// A stream that keeps copies of our output (TLS records waiting for the socket) has them counted
+// against max_queued_output like our own batches. Nothing to do for a plain socket. Growing the
+// count may shed connections, this one included: call it last.
+void Connection::note_stream_output() {
+    if (state_ == State::closed) return;
+    size_t now = stream_->owned_output_bytes();
+    if (now == stream_held_) return;
+    if (now < stream_held_) {
+        held_ -= stream_held_ - now;
+        server_.output_written(stream_held_ - now);
+        stream_held_ = now;
+        return;
+    }
+    size_t grown = now - stream_held_;
+    stream_held_ = now;
+    if (held_ == 0) held_since_ms_ = server_.loop().clock().mono_ms();
+    held_ += grown;
+    server_.output_queued(grown);
+}
+
+// Writes what the stream takes now (Stream::try_write), dropping the written bytes from b.bufs.
 // True when all of it went: the usual case, with no write request at all. On a hard error the
 // connection is closed and false returned.
 bool Connection::try_write_all(WriteBatch& b) {
-    int first = loop::try_write(stream(), b.bufs.data(), static_cast<unsigned>(b.bufs.size()));
+    int first = stream_->try_write(b.bufs.data(), static_cast<unsigned>(b.bufs.size()));
     if (first < 0) {
         close();
         return false;
@@ -414,9 +420,8 @@ bool Connection::try_write_all(WriteBatch& b) {
     return b.bufs.empty();
 }
 
-void Connection::on_write(uv_write_t* req, int status) noexcept {
-    auto* b = static_cast<WriteBatch*>(req->data);
-    b->conn->after_write(b, status);
+void Connection::on_write(net::WriteReq& req, int status) {
+    after_write(static_cast<WriteBatch*>(req.data), status);
 }
 
 void Connection::after_write(WriteBatch* batch, int status) {
@@ -433,7 +438,8 @@ void Connection::after_write(WriteBatch* batch, int status) {
     }
     last_activity_ms_ = server_.loop().clock().mono_ms();
     read_seen_ms_ = last_activity_ms_;
-    queue_seen_ = uv_stream_get_write_queue_size(stream());
+    queue_seen_ = stream_->write_queue_size();
+    note_stream_output();
     if (congested_ && queue_seen_ <= server_.limits().write_low_water) {
         congested_ = false;
         if (drain_cb_) {
@@ -524,9 +530,8 @@ void Connection::begin_shutdown() {
     if (state_ == State::closed) return;
     state_ = State::lingering;
     linger_until_ms_ = server_.loop().clock().mono_ms() + server_.limits().linger_ms;
-    shutdown_req_.data = this;
     ++refs_;
-    if (uv_shutdown(&shutdown_req_, stream(), on_shutdown) != 0) {
+    if (stream_->shutdown() != 0) {
         --refs_;
         close();
         return;
@@ -537,10 +542,9 @@ void Connection::begin_shutdown() {
     start_reading();
 }
 
-void Connection::on_shutdown(uv_shutdown_t* req, int status) noexcept {
-    auto* c = static_cast<Connection*>(req->data);
-    if (status < 0 || c->peer_eof_) c->close();
-    c->unref();
+void Connection::on_shutdown(int status) {
+    if (status < 0 || peer_eof_) close();
+    unref();
 }
 
 // ---------------------------------------------------------------------------------------------

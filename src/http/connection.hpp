@@ -13,6 +13,7 @@
 #include "http/chunk_framing.hpp"
 #include "http/exchange.hpp"
 #include "http/write_batch.hpp"
+#include "net/stream.hpp"
 
 namespace ec::http {
 
@@ -28,20 +29,23 @@ struct Listener;
 //   closing   — a final response is queued; once written, shut down the write side
 //   lingering — write side shut; read and discard until EOF or the linger timeout, so unread
 //               input cannot turn our response into a reset
-//   closed    — uv_close called; memory freed in the close callback once no ref remains
-class Connection {
+//   closed    — the stream is closing; memory freed once it has closed and no ref remains
+//
+// Bytes move through a net::Stream (a plain socket, or TLS over one); the connection is its
+// events' receiver, and is freed once the stream has closed and no ExchangeRef remains.
+class Connection final : private net::StreamEvents {
 public:
     enum class State { reading, handling, closing, lingering, closed };
 
-    Connection(Server& server, Listener& listener);
+    // Takes over `stream` (accepted, not yet reading).
+    Connection(Server& server, Listener& listener, net::Stream* stream);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
     bool is_unix() const;
 
-    // After uv_accept succeeded: starts reading.
+    // Starts reading.
     void start();
     // Rejects at the connection cap: a canned 503, then close.
     void reject_busy();
@@ -65,9 +69,15 @@ private:
     friend class ExchangeRef;
     friend class Server;
 
+    // Stream events.
+    uv_buf_t on_alloc(size_t suggested) override;
+    void on_read(ssize_t nread, const uv_buf_t& buf) override;
+    void on_write(net::WriteReq& req, int status) override;
+    void on_output_written() override;
+    void on_shutdown(int status) override;
+    void on_closed() override;
+
     // Read side.
-    static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
-    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
     void handle_read(ssize_t nread);
     void process();
     void dispatch();
@@ -99,9 +109,9 @@ private:
     WriteBatch& out();
     void flush();
     bool try_write_all(WriteBatch& b);
-    static void on_write(uv_write_t* req, int status) noexcept;
     void after_write(WriteBatch* batch, int status);
     void note_write_progress(uint64_t now_ms);
+    void note_stream_output();
     // Request bodies and Server::max_buffered_bodies.
     bool uploading() const { return state_ == State::reading && body_received_ > 0; }
     void refuse_upload();
@@ -109,17 +119,11 @@ private:
     void exchange_complete();
     void send_error_and_close(int status, const char* code, const char* message);
     void begin_shutdown();
-    static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
-    static void on_close(uv_handle_t* h) noexcept;
     void unref();
 
     Server& server_;
     Listener* listener_;
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } handle_;
-    uv_shutdown_t shutdown_req_;
+    net::Stream* stream_; // null once it has closed
     sockaddr_storage peer_{};
     State state_ = State::reading;
     bool rejected_ = false; // accepted over the cap, only to be told 503
@@ -178,7 +182,8 @@ private:
     // Output.
     WriteBatch* pending_ = nullptr; // being filled
     size_t writes_in_flight_ = 0;
-    size_t held_ = 0; // owned bytes in write requests (Server::max_queued_output)
+    size_t held_ = 0;        // owned bytes in write requests and in the stream (max_queued_output)
+    size_t stream_held_ = 0; // the stream's own part of held_ (TLS records not yet written)
     // For shedding over max_queued_output: the last time the client was seen taking our
     // output (a write completed, or libuv's queue had shrunk when we looked; 0 = never), and
     // since when it has held some.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "http/connection.hpp"
+#include "net/socket_stream.hpp"
 #include "util/address.hpp"
 #include "util/log.hpp"
 #include "util/time_format.hpp"
@@ -197,12 +198,13 @@ void Server::close_listener(Listener& l) {
 }
 
 bool Server::adopt_connection_for_test(int fd, Listener& l) {
-    auto* c = new Connection(*this, l);
-    if (!l.is_unix || uv_pipe_open(&c->handle_.pipe, fd) != 0) {
+    auto* s = net::SocketStream::create(loop_.uv(), net::SocketStream::Kind::unix_socket);
+    if (!l.is_unix || s->open(fd) != 0) {
         ::close(fd);
-        c->close(); // never linked: unlink() knows
+        s->close();
         return false;
     }
+    auto* c = new Connection(*this, l, l.wrap ? l.wrap(s, {}) : s);
     link(c);
     ++(l.admin ? stats_.admin_accepted : stats_.accepted);
     c->start();
@@ -220,11 +222,13 @@ void Server::on_connection(uv_stream_t* server, int status) noexcept {
 }
 
 void Server::accept_one(Listener& l) {
-    auto* c = new Connection(*this, l);
-    if (uv_accept(l.stream(), c->stream()) != 0) {
-        c->close();
+    auto* s = net::SocketStream::create(loop_.uv(), l.is_unix ? net::SocketStream::Kind::unix_socket
+                                                              : net::SocketStream::Kind::tcp);
+    if (s->accept(l.stream()) != 0) {
+        s->close();
         return;
     }
+    auto* c = new Connection(*this, l, l.wrap ? l.wrap(s, {}) : s);
     link(c);
     // An operator's polling (edgecachectl stats --watch) is not traffic.
     ++(l.admin ? stats_.admin_accepted : stats_.accepted);
@@ -258,7 +262,7 @@ void Server::link(Connection* c) {
 }
 
 void Server::unlink(Connection* c) {
-    if (!c->prev && head_ != c) return; // never linked (accept failed)
+    if (!c->prev && head_ != c) return; // not in the list
     if (c->prev)
         c->prev->next = c->next;
     else

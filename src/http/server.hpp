@@ -12,6 +12,7 @@
 #include "http/write_batch.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
+#include "net/stream.hpp"
 #include "util/log.hpp"
 
 namespace ec::http {
@@ -52,6 +53,8 @@ struct Listener {
     bool admin = false;
     loop::HandleBox<loop::StreamHandle> handle; // tcp or pipe, per is_unix
     uv_stream_t* stream() const { return &handle.get()->stream; }
+    // Wraps each accepted socket (TLS listeners); empty for plaintext.
+    net::StreamWrap wrap;
 };
 
 struct ServerStats {

@@ -1,4 +1,5 @@
-// WriteBatch: the bytes of one uv_write — heads copied in, bodies referenced — and their owners.
+// WriteBatch: the bytes of one stream write — heads copied in, bodies referenced — and their
+// owners.
 #pragma once
 
 #include <deque>
@@ -10,17 +11,15 @@
 #include <uv.h>
 
 #include "http/body.hpp"
+#include "net/stream.hpp"
 
 namespace ec::http {
-
-class Connection;
 
 struct WriteBatch {
     // Bodies at least this large are referenced instead of copied into `bytes`.
     static constexpr size_t kCopyLimit = 4096;
 
-    uv_write_t req;
-    Connection* conn = nullptr;
+    net::WriteReq req;
     std::string bytes; // heads and small bodies
     struct Segment {
         const char* ext = nullptr; // external bytes, or nullptr: [off, off+len) of `bytes`

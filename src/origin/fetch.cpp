@@ -188,7 +188,7 @@ void FetchImpl::conn_connected(UpstreamConn* c, int status) {
         return;
     }
     detach()->close();
-    std::string msg = "connect to " + server_->name() + ": " + uv_strerror(status);
+    std::string msg = "connect to " + server_->name() + ": " + c->error_text(status);
     if (++addr_try_ < server_->address_count()) {
         // Nothing was sent: the next address of the same server, within the same deadline.
         ++pool_->stats().failovers;
@@ -323,7 +323,7 @@ void FetchImpl::parse_failed() {
 void FetchImpl::conn_lost(UpstreamConn* c, int status) {
     auto keep = shared_from_this();
     if (done_ || c != conn_) return;
-    std::string msg = server_->name() + ": " + uv_strerror(status);
+    std::string msg = server_->name() + ": " + c->error_text(status);
     ResponseParser& p = c->parser();
     if (!p.bytes_seen())
         lost_before_response(std::move(msg));

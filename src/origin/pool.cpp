@@ -40,5 +40,8 @@ bool Pool::set_admin_health(std::string_view server, AdminHealth h) {
 void Pool::reset_stats() {
     core_->stats() = PoolStats{};
 }
+void Pool::set_stream_wrap(net::StreamWrap wrap) {
+    core_->set_stream_wrap(std::move(wrap));
+}
 
 } // namespace ec::origin

@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "loop/loop.hpp"
+#include "net/stream.hpp"
 #include "origin/fetch.hpp"
 #include "origin/types.hpp"
 
@@ -90,6 +91,9 @@ public:
     // name, every server of the origin. Returns false when no server has that name. Servers a
     // reload keeps keep their override; queued requests re-pick at once.
     bool set_admin_health(std::string_view server, AdminHealth h);
+    // Every connection opened from now on goes through wrap(plain socket, server host), e.g.
+    // TLS for an https origin; connections already open keep what they have.
+    void set_stream_wrap(net::StreamWrap wrap);
 
 private:
     std::unique_ptr<PoolCore> core_;

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
+#include "net/stream.hpp"
 #include "origin/fetch_impl.hpp"
 #include "origin/types.hpp"
 
@@ -45,6 +46,8 @@ public:
     void give_buffer(char* b);
 
     loop::Loop& loop() { return loop_; }
+    const net::StreamWrap& stream_wrap() const { return stream_wrap_; }
+    void set_stream_wrap(net::StreamWrap wrap) { stream_wrap_ = std::move(wrap); }
     const config::OriginSpec& spec() const { return spec_; }
     const Tuning& tuning() const { return tuning_; }
     PoolStats& stats() { return stats_; }
@@ -85,6 +88,7 @@ private:
     std::unique_ptr<loop::Timer> sweep_timer_;
     std::unique_ptr<loop::Timer> health_timer_;
     std::vector<char*> spare_buffers_;
+    net::StreamWrap stream_wrap_;
 };
 
 } // namespace ec::origin

@@ -29,6 +29,8 @@ public:
     Upstream& operator=(const Upstream&) = delete;
 
     const std::string& name() const { return name_; }
+    // The host part of the name, as configured ("api.example.com", "10.0.0.1", "::1").
+    const std::string& host() const { return host_; }
     PoolCore* pool() const { return pool_; }
 
     // --- Addresses

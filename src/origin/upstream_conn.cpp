@@ -2,7 +2,7 @@
 // the fetch's.
 #include "origin/upstream_conn.hpp"
 
-#include "loop/try_write.hpp"
+#include "net/socket_stream.hpp"
 #include "origin/fetch_impl.hpp"
 #include "origin/pool_core.hpp"
 #include "origin/upstream.hpp"
@@ -16,10 +16,10 @@ char idle_scratch[256];
 
 UpstreamConn::UpstreamConn(std::shared_ptr<Upstream> server, size_t max_head_bytes)
     : server_(std::move(server)), parser_(max_head_bytes) {
-    uv_tcp_init(server_->pool()->loop().uv(), &tcp_);
-    tcp_.data = this;
-    connect_req_.data = this;
-    write_req_.data = this;
+    PoolCore* pool = server_->pool();
+    net::Stream* plain = net::SocketStream::create(pool->loop().uv(), net::SocketStream::Kind::tcp);
+    stream_ = pool->stream_wrap() ? pool->stream_wrap()(plain, server_->host()) : plain;
+    stream_->set_events(this);
     server_->add(this);
     ++server_->pool()->stats().connections_opened;
 }
@@ -29,7 +29,7 @@ UpstreamConn::~UpstreamConn() {
 }
 
 void UpstreamConn::connect(const sockaddr* addr) {
-    int rc = uv_tcp_connect(&connect_req_, &tcp_, addr, on_connect);
+    int rc = stream_->connect(addr);
     if (rc != 0) {
         // Reported from the close callback, so the fetch never hears of it on its own stack.
         sync_error_ = rc;
@@ -37,17 +37,20 @@ void UpstreamConn::connect(const sockaddr* addr) {
     }
 }
 
-void UpstreamConn::on_connect(uv_connect_t* req, int status) noexcept {
-    auto* c = static_cast<UpstreamConn*>(req->data);
-    if (c->state_ == State::closed) return; // closed while connecting; freed in on_close
-    if (status == 0) {
-        c->state_ = State::active;
-        uv_tcp_nodelay(&c->tcp_, 1);
-    }
-    if (c->ex_)
-        c->ex_->conn_connected(c, status);
+void UpstreamConn::on_connect(int status) {
+    if (state_ == State::closed) return; // closed while connecting; freed in on_closed
+    if (status == 0) state_ = State::active;
+    if (ex_)
+        ex_->conn_connected(this, status);
     else
-        c->close();
+        close();
+}
+
+std::string UpstreamConn::error_text(int status) const {
+    std::string text = net::error_text(status);
+    std::string_view reason = stream_ ? stream_->failure_reason() : std::string_view();
+    if (!reason.empty()) text.append(": ").append(reason);
+    return text;
 }
 
 bool UpstreamConn::send(std::shared_ptr<const Outgoing> out) {
@@ -60,9 +63,8 @@ bool UpstreamConn::send(std::shared_ptr<const Outgoing> out) {
     if (!out->body.empty())
         bufs[n++] = uv_buf_init(const_cast<char*>(out->body.data()),
                                 static_cast<unsigned>(out->body.size()));
-    // A request nearly always fits in the socket buffer: no write request then (loop::try_write).
-    auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
-    int rc = loop::try_write(stream, bufs, n);
+    // A request nearly always fits in the socket buffer: no write request then.
+    int rc = stream_->try_write(bufs, n);
     if (rc == static_cast<int>(n)) {
         start_reading();
         return true;
@@ -70,7 +72,7 @@ bool UpstreamConn::send(std::shared_ptr<const Outgoing> out) {
     if (rc >= 0) {
         unsigned first = static_cast<unsigned>(rc);
         writing_ = std::move(out); // the rest is written from these bytes
-        rc = uv_write(&write_req_, stream, bufs + first, n - first, on_write);
+        rc = stream_->write(write_req_, bufs + first, n - first);
     }
     if (rc != 0) {
         // EPIPE and friends: the server closed it. Tell the fetch later, from the read side.
@@ -84,44 +86,34 @@ bool UpstreamConn::send(std::shared_ptr<const Outgoing> out) {
     return false;
 }
 
-void UpstreamConn::on_write(uv_write_t* req, int status) noexcept {
-    auto* c = static_cast<UpstreamConn*>(req->data);
-    c->writing_.reset();
-    if (c->state_ == State::closed) return;
-    if (c->ex_) c->ex_->conn_written(c, status);
+void UpstreamConn::on_write(net::WriteReq&, int status) {
+    writing_.reset();
+    if (state_ == State::closed) return;
+    if (ex_) ex_->conn_written(this, status);
 }
 
 void UpstreamConn::start_reading() {
     if (reading_ || state_ == State::closed || state_ == State::connecting) return;
-    if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) == 0)
-        reading_ = true;
+    if (stream_->read_start() == 0) reading_ = true;
 }
 
 void UpstreamConn::stop_reading() {
     if (!reading_) return;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    stream_->read_stop();
     reading_ = false;
 }
 
-void UpstreamConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
-    auto* c = static_cast<UpstreamConn*>(h->data);
-    if (c->state_ == State::active) {
-        if (!c->buf_) {
-            PoolCore* pool = c->server_->pool();
-            c->buf_cap_ = pool ? pool->tuning().read_buffer : 65536;
-            c->buf_ = pool ? pool->take_buffer() : new char[c->buf_cap_];
-        }
-        *buf = uv_buf_init(c->buf_, static_cast<unsigned>(c->buf_cap_));
-    } else {
-        *buf = uv_buf_init(idle_scratch, sizeof idle_scratch);
+uv_buf_t UpstreamConn::on_alloc(size_t) {
+    if (state_ != State::active) return uv_buf_init(idle_scratch, sizeof idle_scratch);
+    if (!buf_) {
+        PoolCore* pool = server_->pool();
+        buf_cap_ = pool ? pool->tuning().read_buffer : 65536;
+        buf_ = pool ? pool->take_buffer() : new char[buf_cap_];
     }
+    return uv_buf_init(buf_, static_cast<unsigned>(buf_cap_));
 }
 
-void UpstreamConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
-    static_cast<UpstreamConn*>(s->data)->handle_read(nread, buf);
-}
-
-void UpstreamConn::handle_read(ssize_t nread, const uv_buf_t* buf) {
+void UpstreamConn::on_read(ssize_t nread, const uv_buf_t& buf) {
     if (state_ == State::closed || nread == 0) return;
     if (state_ != State::active || !ex_) {
         // Idle: the server closed it, or sent bytes nobody asked for. Either way it is done.
@@ -131,7 +123,7 @@ void UpstreamConn::handle_read(ssize_t nread, const uv_buf_t* buf) {
     FetchImpl* ex = ex_;
     if (nread > 0) {
         auto n = static_cast<size_t>(nread);
-        size_t used = parser_.feed(buf->base, n);
+        size_t used = parser_.feed(buf.base, n);
         if (used < n && parser_.complete()) leftover_ = true;
         ex->conn_input(this);
     } else if (nread == UV_EOF) {
@@ -176,21 +168,21 @@ void UpstreamConn::close() {
     if (state_ == State::closed) return;
     state_ = State::closed;
     reading_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+    stream_->close();
     server_->conn_closed(this); // may start queued requests on other connections
 }
 
-void UpstreamConn::on_close(uv_handle_t* h) noexcept {
-    auto* c = static_cast<UpstreamConn*>(h->data);
-    if (c->sync_error_ && c->ex_) {
-        FetchImpl* ex = c->ex_;
-        c->ex_ = nullptr;
-        if (c->eof_)
-            ex->conn_lost(c, c->sync_error_); // the write failed at once
+void UpstreamConn::on_closed() {
+    stream_ = nullptr;
+    if (sync_error_ && ex_) {
+        FetchImpl* ex = ex_;
+        ex_ = nullptr;
+        if (eof_)
+            ex->conn_lost(this, sync_error_); // the write failed at once
         else
-            ex->conn_connected(c, c->sync_error_);
+            ex->conn_connected(this, sync_error_);
     }
-    delete c;
+    delete this;
 }
 
 } // namespace ec::origin

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "net/stream.hpp"
 #include "origin/response_parser.hpp"
 
 namespace ec::origin {
@@ -19,8 +20,9 @@ struct Outgoing;
 // list, reading only to notice a close) → closed. The memory is freed in the close callback;
 // close() is idempotent and safe from any callback, and every libuv callback checks for
 // `closed` first. Events go to the attached fetch (ex_), which may close this connection from
-// inside them: after calling it, touch nothing but state_.
-class UpstreamConn {
+// inside them: after calling it, touch nothing but state_. Bytes move through a net::Stream (a
+// plain TCP socket, or the pool's wrap of one, e.g. TLS).
+class UpstreamConn final : private net::StreamEvents {
 public:
     enum class State { connecting, active, idle, closed };
 
@@ -45,6 +47,9 @@ public:
 
     State state() const { return state_; }
     ResponseParser& parser() { return parser_; }
+    // "connection refused", or with the stream's own reason ("TLS failure: certificate verify
+    // failed") while it still has one.
+    std::string error_text(int status) const;
     Upstream& server() { return *server_; }
     bool writing() const { return writing_ != nullptr; }
     bool leftover() const { return leftover_; }
@@ -53,20 +58,19 @@ public:
 
 private:
     ~UpstreamConn();
-    static void on_connect(uv_connect_t* req, int status) noexcept;
-    static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
-    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
-    static void on_write(uv_write_t* req, int status) noexcept;
-    static void on_close(uv_handle_t* h) noexcept;
-    void handle_read(ssize_t nread, const uv_buf_t* buf);
+    // Stream events.
+    void on_connect(int status) override;
+    uv_buf_t on_alloc(size_t suggested) override;
+    void on_read(ssize_t nread, const uv_buf_t& buf) override;
+    void on_write(net::WriteReq& req, int status) override;
+    void on_closed() override;
     void give_buffer();
 
     std::shared_ptr<Upstream> server_;
     FetchImpl* ex_ = nullptr;
     State state_ = State::connecting;
-    uv_tcp_t tcp_;
-    uv_connect_t connect_req_;
-    uv_write_t write_req_;
+    net::Stream* stream_; // null once it has closed
+    net::WriteReq write_req_;
     std::shared_ptr<const Outgoing> writing_; // the request bytes, until the write callback
     ResponseParser parser_;
     char* buf_ = nullptr; // the read buffer while active (from the pool's free list)
