@@ -48,14 +48,12 @@ void Connection::reject_busy() {
         "reached\"}}\n";
     static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 79);
     out().append(Body::static_bytes(kBusy));
-    state_ = State::closing;
-    flush();
-    if (state_ == State::closing && writes_in_flight_ == 0) begin_shutdown();
+    close_after_output();
 }
 
 void Connection::close() {
     if (state_ == State::closed) return;
-    state_ = State::closed;
+    set_state(State::closed);
     reading_ = false;
     // Whoever paused on this client's drain must hear that it is gone, or it waits forever
     // (an origin fetch holding its connection): the callback runs on a later loop turn, where
@@ -91,21 +89,22 @@ void Connection::unref() {
 }
 
 void Connection::drain() {
-    if (state_ != State::reading) return; // the response in flight will carry Connection: close
-    bool partial = parsed_ < end_ || (in_head_ && msg_started_) || body_received_ > 0;
-    if (!partial) close();
+    if (!reading_request()) return; // the response in flight will carry Connection: close
+    if (!partial_request()) close();
 }
 
 void Connection::check_timeouts(uint64_t now) {
     const Limits& lim = server_.limits();
     switch (state_) {
-    case State::reading:
-        if (in_head_ && msg_started_) {
-            if (now - head_started_ms_ > lim.header_timeout_ms) {
-                ++server_.mutable_stats().timeouts;
-                send_error_and_close(408, "header_timeout", "request header not received in time");
-            }
-        } else if (now - last_activity_ms_ > lim.idle_timeout_ms) {
+    case State::head:
+        if (now - head_started_ms_ > lim.header_timeout_ms) {
+            ++server_.mutable_stats().timeouts;
+            send_error_and_close(408, "header_timeout", "request header not received in time");
+        }
+        break;
+    case State::idle:
+    case State::body:
+        if (now - last_activity_ms_ > lim.idle_timeout_ms) {
             ++server_.mutable_stats().timeouts;
             if (parsed_ < end_ || body_received_ > 0)
                 send_error_and_close(408, "request_timeout", "request body not received in time");
@@ -165,7 +164,7 @@ uv_buf_t Connection::on_alloc(size_t) {
 // Moves the bytes still needed to the front of the buffer, growing it when a large head needs
 // more room. Head spans are relative to msg_start_, so only msg_start_ moves.
 void Connection::compact() {
-    size_t keep_from = (in_head_ && msg_started_) ? msg_start_ : parsed_;
+    size_t keep_from = state_ == State::head ? msg_start_ : parsed_;
     if (state_ == State::lingering) keep_from = end_;
     if (keep_from > 0) {
         std::memmove(buf_, buf_ + keep_from, end_ - keep_from);
@@ -183,8 +182,7 @@ void Connection::compact() {
 }
 
 void Connection::release_buffer_if_idle() {
-    if (!buf_ || state_ == State::handling || parsed_ < end_) return;
-    if (in_head_ && msg_started_) return;
+    if (!buf_ || state_ == State::handling || state_ == State::head || parsed_ < end_) return;
     server_.give_read_buffer(buf_, buf_cap_);
     buf_ = nullptr;
     buf_cap_ = parsed_ = end_ = msg_start_ = 0;
@@ -212,12 +210,11 @@ void Connection::handle_read(ssize_t nread) {
             return;
         }
         // Half-close after a request: answer what we have, then close.
-        if (state_ == State::reading) {
-            bool partial = parsed_ < end_ || (in_head_ && msg_started_) || body_received_ > 0;
-            if (partial || writes_in_flight_ == 0)
+        if (reading_request()) {
+            if (partial_request() || writes_in_flight_ == 0)
                 close();
             else
-                state_ = State::closing;
+                close_after_output(); // shuts down once the responses are written
         }
         return;
     }
@@ -229,8 +226,7 @@ void Connection::handle_read(ssize_t nread) {
     end_ += static_cast<size_t>(nread);
     process();
     if (state_ == State::closed) return;
-    if (state_ == State::reading && in_head_ && msg_started_ &&
-        end_ - msg_start_ > server_.limits().max_header_size) {
+    if (state_ == State::head && end_ - msg_start_ > server_.limits().max_header_size) {
         // llhttp is consuming a head larger than we allow without handing us a span.
         send_error_and_close(431, "header_too_large", "request header section is too large");
     }
@@ -243,7 +239,7 @@ void Connection::process() {
     in_process_ = true;
     served_this_round_ = 0;
     round_bytes_ = 0;
-    while (state_ == State::reading && parsed_ < end_ && !congested_) {
+    while (reading_request() && parsed_ < end_ && !congested_) {
         if (served_this_round_ >= server_.limits().max_requests_per_round ||
             round_bytes_ >= server_.limits().write_low_water) {
             // Fairness: let other connections run, continue on a later iteration. Counting
@@ -253,7 +249,7 @@ void Connection::process() {
             stop_reading();
             ++refs_;
             server_.loop().post([this] {
-                if (state_ == State::reading) {
+                if (reading_request()) {
                     start_reading();
                     process();
                     flush();
@@ -305,7 +301,7 @@ void Connection::process() {
 }
 
 void Connection::dispatch() {
-    state_ = State::handling;
+    set_state(State::handling);
     ex_.reset(++seq_, server_.loop().clock().mono_ms());
     ex_.req_.body = body_;
     // An operator's polling (edgecachectl stats --watch, scrapes) is not traffic.
@@ -447,19 +443,14 @@ void Connection::after_write(WriteBatch* batch, int status) {
             drain_cb_ = nullptr;
             cb();
         }
-        if (state_ == State::reading) {
+        if (reading_request()) {
             start_reading();
             process();
             flush();
             release_buffer_if_idle();
         }
     }
-    if (state_ == State::closing && writes_in_flight_ == 0) {
-        if (peer_eof_)
-            close();
-        else
-            begin_shutdown();
-    }
+    shutdown_if_written();
     unref();
 }
 
@@ -471,22 +462,13 @@ void Connection::exchange_complete() {
     if (server_.on_exchange_done) server_.on_exchange_done(ex_);
     drain_cb_ = nullptr;
     if (state_ == State::closed) return;
-    bool keep = !ex_.close_after_;
-    if (!keep) {
-        state_ = State::closing;
-        stop_reading();
-        flush();
-        if (state_ == State::closing && writes_in_flight_ == 0) {
-            if (peer_eof_)
-                close();
-            else
-                begin_shutdown();
-        }
+    if (ex_.close_after_) {
+        close_after_output();
         return;
     }
-    state_ = State::reading;
+    set_state(State::idle);
     flush();
-    if (!in_process_ && state_ == State::reading) {
+    if (!in_process_ && reading_request()) {
         // An asynchronous response finished: serve what the client pipelined meanwhile.
         if (!congested_) start_reading();
         process();
@@ -520,15 +502,26 @@ void Connection::send_error_and_close(int status, const char* code, const char* 
     head += "\r\nConnection: close\r\n\r\n";
     o.append(head);
     o.append(body);
-    state_ = State::closing;
+    close_after_output();
+}
+
+void Connection::close_after_output() {
+    set_state(State::closing);
     stop_reading();
     flush();
-    if (state_ == State::closing && writes_in_flight_ == 0) begin_shutdown();
+    shutdown_if_written();
+}
+
+void Connection::shutdown_if_written() {
+    if (state_ != State::closing || writes_in_flight_ > 0) return;
+    if (peer_eof_)
+        close();
+    else
+        begin_shutdown();
 }
 
 void Connection::begin_shutdown() {
-    if (state_ == State::closed) return;
-    state_ = State::lingering;
+    set_state(State::lingering);
     linger_until_ms_ = server_.loop().clock().mono_ms() + server_.limits().linger_ms;
     ++refs_;
     if (stream_->shutdown() != 0) {

@@ -21,8 +21,11 @@ class Handler;
 class Server;
 struct Listener;
 
-// States (memcached's conn_states, in spirit):
-//   reading   — waiting for or parsing a request; reads are on unless output is congested
+// States (memcached's conn_states); every change goes through set_state():
+//   idle      — between requests: no byte of the next head parsed yet (bytes may be buffered);
+//               reads are on unless output is congested; idle_timeout_ms applies
+//   head      — a request head is arriving; header_timeout_ms applies from its first byte
+//   body      — the head is complete and its body arriving; idle_timeout_ms applies to progress
 //   handling  — a complete request is with the handler; reads are off, so the request's
 //               buffers stay put and pipelined requests wait their turn (responses stay in
 //               order, and a connection reads its own writes)
@@ -35,7 +38,7 @@ struct Listener;
 // events' receiver, and is freed once the stream has closed and no ExchangeRef remains.
 class Connection final : private net::StreamEvents {
 public:
-    enum class State { reading, handling, closing, lingering, closed };
+    enum class State { idle, head, body, handling, closing, lingering, closed };
 
     // Takes over `stream` (accepted, not yet reading).
     Connection(Server& server, Listener& listener, net::Stream* stream);
@@ -113,11 +116,22 @@ private:
     void note_write_progress(uint64_t now_ms);
     void note_stream_output();
     // Request bodies and Server::max_buffered_bodies.
-    bool uploading() const { return state_ == State::reading && body_received_ > 0; }
+    bool uploading() const { return state_ == State::body && body_received_ > 0; }
     void refuse_upload();
     void release_body();
     void exchange_complete();
     void send_error_and_close(int status, const char* code, const char* message);
+    void set_state(State s) { state_ = s; }
+    // idle, head or body: reading a request.
+    bool reading_request() const { return state_ <= State::body; }
+    // Bytes of a request not yet complete (its head or body, or unparsed input) are held.
+    bool partial_request() const {
+        return parsed_ < end_ || state_ == State::head || body_received_ > 0;
+    }
+    // The one way a connection ends gracefully: no more requests, write what is queued, then
+    // shut our side down (shutdown_if_written) and linger, or close when the client is gone.
+    void close_after_output();
+    void shutdown_if_written();
     void begin_shutdown();
     void unref();
 
@@ -125,7 +139,7 @@ private:
     Listener* listener_;
     net::Stream* stream_; // null once it has closed
     sockaddr_storage peer_{};
-    State state_ = State::reading;
+    State state_ = State::idle;
     bool rejected_ = false; // accepted over the cap, only to be told 503
     int refs_ = 1;          // the connection's own reference, dropped in the close callback
 
@@ -142,8 +156,7 @@ private:
     // Parser state for the message being read.
     llhttp_t parser_;
     enum class HeadPart { none, field, value_pending, value } part_ = HeadPart::none;
-    bool in_head_ = false;
-    bool msg_started_ = false;
+    bool msg_started_ = false; // msg_start_ is set: the head's first span was seen
     bool message_ready_ = false;
     bool in_trailers_ = false;
     bool upgrade_ = false;
@@ -190,7 +203,6 @@ private:
     uint64_t read_seen_ms_ = 0;
     uint64_t held_since_ms_ = 0;
     size_t queue_seen_ = 0; // libuv write queue size when last looked
-    bool close_after_write_ = false;
     bool congested_ = false;
     std::function<void()> drain_cb_;
 

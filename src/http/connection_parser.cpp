@@ -114,7 +114,6 @@ int Connection::fail(int status, const char* code, const char* message) {
 }
 
 int Connection::on_message_begin() {
-    in_head_ = true;
     msg_started_ = false;
     in_trailers_ = false;
     part_ = HeadPart::none;
@@ -143,6 +142,7 @@ bool Connection::head_bytes_ok(const char* at, size_t len) {
     if (!msg_started_) {
         msg_started_ = true;
         msg_start_ = off;
+        set_state(State::head);
     }
     return off + len - msg_start_ <= server_.limits().max_header_size;
 }
@@ -335,8 +335,8 @@ bool Connection::validate_head() {
 }
 
 int Connection::on_headers_complete() {
-    in_head_ = false;
-    in_trailers_ = true; // header callbacks from here on are chunked trailers
+    set_state(State::body); // until the message completes and is dispatched
+    in_trailers_ = true;    // header callbacks from here on are chunked trailers
     const char* base = buf_ + msg_start_;
     fill_request(base);
     if (!validate_head()) return -1;
