@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "http/handler.hpp"
+#include "http/head_check.hpp"
 #include "http/server.hpp"
 #include "http/status_text.hpp"
 #include "util/json_writer.hpp"
@@ -22,38 +23,6 @@ constexpr size_t kKeptBodyCapacity = 64 * 1024;
 constexpr const char* kBodiesOverBudget =
     "request bodies held by the server exceed max_buffered_bodies; retry later";
 
-// RFC 3986 unreserved and sub-delims, plus '%' (pct-encoded): what a reg-name may hold.
-bool is_host_char(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::strchr("-._~%!$&'()*+,;=", c) != nullptr;
-}
-
-// True for `uri-host [":" port]` (RFC 9112 §3.2, RFC 3986 §3.2.2-3): no userinfo, no path, no
-// whitespace, a decimal port. An empty value is a valid Host field; an http URI's authority
-// must name a host (RFC 9110 §4.2.1), so `allow_empty` is false for absolute-form targets.
-bool valid_authority(std::string_view a, bool allow_empty) {
-    if (a.empty()) return allow_empty;
-    std::string_view port;
-    if (a[0] == '[') { // IP-literal
-        size_t close = a.find(']');
-        if (close == std::string_view::npos || close == 1) return false;
-        for (char c : a.substr(1, close - 1))
-            if (c != ':' && !is_host_char(static_cast<unsigned char>(c))) return false;
-        std::string_view rest = a.substr(close + 1);
-        if (!rest.empty() && rest[0] != ':') return false;
-        if (!rest.empty()) port = rest.substr(1);
-    } else {
-        size_t colon = a.find(':');
-        std::string_view host = a.substr(0, colon);
-        if (host.empty()) return false;
-        for (char c : host)
-            if (!is_host_char(static_cast<unsigned char>(c))) return false;
-        if (colon != std::string_view::npos) port = a.substr(colon + 1);
-    }
-    for (char c : port)
-        if (c < '0' || c > '9') return false;
-    return true;
-}
 } // namespace
 
 const llhttp_settings_t& Connection::settings() {
@@ -240,98 +209,13 @@ void Connection::fill_request(const char* base) {
         if (iequals(r.headers.back().name, "host")) r.host = r.headers.back().value;
     }
     r.body = {};
-
-    // Request target: origin-form, absolute-form (RFC 9112 §3.2.2: its authority replaces
-    // Host) or asterisk-form.
-    std::string_view t = r.target;
-    if (istarts_with(t, "http://")) {
-        std::string_view rest = t.substr(7);
-        size_t end = rest.find_first_of("/?");
-        r.host = rest.substr(0, end);
-        t = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-    }
-    size_t q = t.find('?');
-    r.path = t.substr(0, q);
-    r.query = q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
-    if (r.path.empty()) r.path = "/";
+    split_target(r);
 }
 
 bool Connection::validate_head() {
-    const Request& r = ex_.req_;
-    if (llhttp_get_http_major(&parser_) != 1 || r.version_minor > 1) {
-        fail(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
-        return false;
-    }
-    if (r.method == HTTP_CONNECT) {
-        fail(405, "method_not_allowed", "CONNECT is not supported");
-        return false;
-    }
-    if (!r.target.empty() && r.target[0] != '/' && r.target != "*" &&
-        !istarts_with(r.target, "http://")) {
-        fail(400, "bad_target", "request target must be origin-form or an http:// absolute URI");
-        return false;
-    }
-    if (r.target == "*" && r.method != HTTP_OPTIONS) {
-        fail(400, "bad_target", "asterisk-form is only valid for OPTIONS");
-        return false;
-    }
-    if (istarts_with(r.target, "http://") && !valid_authority(r.host, false)) {
-        fail(400, "bad_target", "the request target's authority is not a valid host[:port]");
-        return false;
-    }
-    int hosts = 0;
-    bool te_unknown = false;      // a transfer coding other than chunked
-    bool te_last_chunked = false; // ... and whether chunked was the last one
-    for (const Header& h : r.headers) {
-        if (!is_token(h.name)) {
-            // llhttp 8.1 lets spaces in or before the colon through; RFC 9112 §5.1 says 400.
-            fail(400, "bad_header_name", "header field name is not a valid token");
-            return false;
-        }
-        if (iequals(h.name, "host")) {
-            ++hosts;
-            // RFC 9112 §3.2: an invalid Host is a 400. Forwarded, it could name one site to
-            // the origin (or a router in front of it) and another to our cache key.
-            if (!valid_authority(h.value, true)) {
-                fail(400, "bad_host", "Host is not a valid host[:port]");
-                return false;
-            }
-        } else if (iequals(h.name, "transfer-encoding") && r.version_minor == 0) {
-            fail(400, "bad_transfer_encoding", "Transfer-Encoding in an HTTP/1.0 request");
-            return false;
-        } else if (iequals(h.name, "transfer-encoding")) {
-            // llhttp accepts codings before chunked and drops them silently; the body would
-            // then be forwarded or stored still coded. RFC 9112 §6.1: 501 for a coding we do
-            // not implement (400 when chunked is not last: the length is unknowable, §6.3).
-            for_each_list_item(h.value, [&](std::string_view coding) {
-                te_last_chunked = iequals(coding, "chunked");
-                if (!te_last_chunked) te_unknown = true;
-            });
-        } else if (iequals(h.name, "expect")) {
-            if (!iequals(h.value, "100-continue")) {
-                fail(417, "expectation_failed", "only Expect: 100-continue is supported");
-                return false;
-            }
-            ex_.req_.expect_continue = r.version_minor == 1;
-        }
-    }
-    if (te_unknown) {
-        if (te_last_chunked)
-            fail(501, "unsupported_transfer_encoding",
-                 "only the chunked transfer coding is supported");
-        else
-            fail(400, "bad_transfer_encoding", "chunked must be the final transfer coding");
-        return false;
-    }
-    if (hosts > 1) {
-        fail(400, "duplicate_host", "more than one Host header");
-        return false;
-    }
-    if (hosts == 0 && r.version_minor == 1) {
-        fail(400, "missing_host", "HTTP/1.1 request without a Host header");
-        return false;
-    }
-    return true;
+    HeadError e = check_request_head(ex_.req_, llhttp_get_http_major(&parser_));
+    if (e) fail(e.status, e.code, e.message);
+    return !e;
 }
 
 int Connection::on_headers_complete() {
