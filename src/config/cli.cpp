@@ -8,6 +8,7 @@
 #include "config/parse.hpp"
 #include "util/address.hpp"
 #include "util/json_writer.hpp"
+#include "util/strings.hpp"
 
 namespace ec::config {
 
@@ -175,6 +176,7 @@ Result<Config> load(const CommandLine& cmd, const Env& env) {
         OriginSpec o = origin_defaults();
         o.name = "default";
         o.url = cmd.origin;
+        o.tls.enabled = istarts_with(cmd.origin, "https://");
         o.servers = {hp.value()};
         RouteSpec r = route_defaults();
         r.name = "default";

@@ -23,9 +23,18 @@ std::string_view choice_at(std::string_view choices, size_t i) {
 
 template <class T> void write_value(JsonWriter& w, const Option<T>& o, const T& v, bool mask);
 
+template <class T> void write_object(JsonWriter& w, std::span<const Option<T>> table, const T& v);
+
+void write_listen_tls(JsonWriter& w, const ListenTls& tls) {
+    if (tls.certificates.empty())
+        w.null();
+    else
+        write_object(w, tls_listen_options(), tls);
+}
+
 void write_listen(JsonWriter& w, const ListenSpec& l) {
-    bool plain =
-        l.kv_backend.empty() && l.serve_kv && l.serve_proxy && l.serve_health && !l.serve_metrics;
+    bool plain = l.kv_backend.empty() && l.serve_kv && l.serve_proxy && l.serve_health &&
+                 !l.serve_metrics && l.tls.certificates.empty();
     if (plain) {
         w.value(l.address);
         return;
@@ -40,6 +49,10 @@ void write_listen(JsonWriter& w, const ListenSpec& l) {
         if (l.serve_health) w.value("health");
         if (l.serve_metrics) w.value("metrics");
         w.end_array();
+    }
+    if (!l.tls.certificates.empty()) {
+        w.key("tls");
+        write_listen_tls(w, l.tls);
     }
     w.end_object();
 }
@@ -135,6 +148,29 @@ template <class T> void write_value(JsonWriter& w, const Option<T>& o, const T& 
         for (const auto& [status, secs] : v.*std::get<std::map<int, int64_t> T::*>(o.field))
             w.field(std::to_string(status), secs);
         w.end_object();
+        return;
+    case Type::origin_tls: {
+        const OriginTls& tls = v.*std::get<OriginTls T::*>(o.field);
+        bool by_url = false;
+        if constexpr (std::is_same_v<T, OriginSpec>)
+            by_url = v.url.size() > 5 && (v.url[4] == 's' || v.url[4] == 'S');
+        // An https:// url with default settings is written as given: without a tls object.
+        OriginTls plain;
+        plain.enabled = true;
+        if (!tls.enabled || (by_url && tls == plain))
+            w.null();
+        else
+            write_object(w, tls_origin_options(), tls);
+        return;
+    }
+    case Type::listen_tls:
+        write_listen_tls(w, v.*std::get<ListenTls T::*>(o.field));
+        return;
+    case Type::certificates:
+        w.begin_array();
+        for (const auto& c : v.*std::get<std::vector<CertificateSpec> T::*>(o.field))
+            write_object(w, tls_certificate_options(), c);
+        w.end_array();
         return;
     }
 }
@@ -332,6 +368,15 @@ std::string help_text() {
     out += "\nRoute keys (routes[].KEY):\n";
     for (const auto& o : route_options())
         help_option(out, o);
+    out += "\nTLS keys of an origin (origins.<name>.tls.KEY):\n";
+    for (const auto& o : tls_origin_options())
+        help_option(out, o);
+    out += "\nTLS keys of a listener (listen[].tls.KEY, admin_tls.KEY):\n";
+    for (const auto& o : tls_listen_options())
+        help_option(out, o);
+    out += "\nKeys of each certificate (listen[].tls.certificates[].KEY):\n";
+    for (const auto& o : tls_certificate_options())
+        help_option(out, o);
     return out;
 }
 
@@ -423,6 +468,12 @@ std::string reference_markdown() {
         md_row(out, "origins.<name>." + std::string(o.name), o);
     for (const auto& o : route_options())
         md_row(out, "routes[]." + std::string(o.name), o);
+    for (const auto& o : tls_origin_options())
+        md_row(out, "origins.<name>.tls." + std::string(o.name), o);
+    for (const auto& o : tls_listen_options())
+        md_row(out, "listen[].tls." + std::string(o.name), o);
+    for (const auto& o : tls_certificate_options())
+        md_row(out, "listen[].tls.certificates[]." + std::string(o.name), o);
     return out;
 }
 
@@ -533,6 +584,14 @@ std::string man_config() {
            "longest matching prefix wins.\n";
     for (const auto& o : route_options())
         man_option(out, "routes[]." + std::string(o.name), o);
+    out += ".SH TLS KEYS\nAn origin's \\fBtls\\fR object, a listener's (or admin_tls's) "
+           "\\fBtls\\fR object and each of its certificates take these keys.\n";
+    for (const auto& o : tls_origin_options())
+        man_option(out, "origins.<name>.tls." + std::string(o.name), o);
+    for (const auto& o : tls_listen_options())
+        man_option(out, "listen[].tls." + std::string(o.name), o);
+    for (const auto& o : tls_certificate_options())
+        man_option(out, "listen[].tls.certificates[]." + std::string(o.name), o);
     out += ".SH SEE ALSO\n\\fBedgecached\\fR(8), \\fBedgecachectl\\fR(8)\n";
     return out;
 }

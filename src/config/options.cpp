@@ -56,6 +56,14 @@ const Option<Config> g_config[] = {
      .group = g_listen,
      .doc = "TCP address for the admin API (\"127.0.0.1:8790\"); requires admin_token.",
      .check = check_tcp_address},
+    {.name = "admin_tls",
+     .type = Type::listen_tls,
+     .field = &C::admin_tls,
+     .default_json = "null",
+     .nullable = true,
+     .group = g_listen,
+     .doc = "Serve admin_listen over TLS: the same object as a listener's \"tls\" "
+            "(listen[].tls.* below); null is plain HTTP."},
     {.name = "admin_token",
      .type = Type::string,
      .field = &C::admin_token,
@@ -378,13 +386,14 @@ const Option<OriginSpec> g_origin[] = {
      .type = Type::url,
      .field = &O::servers,
      .group = g_proxy,
-     .doc = "The origin as \"http://host[:port]\" (port 80 by default); give url or servers."},
+     .doc = "The origin as \"http://host[:port]\" or \"https://host[:port]\" (port 80 / 443 by "
+            "default); give url or servers."},
     {.name = "servers",
      .type = Type::servers,
      .field = &O::servers,
      .group = g_proxy,
-     .doc = "Several \"host:port\" servers (plain HTTP) balanced with failover; give url or "
-            "servers."},
+     .doc = "Several \"host:port\" servers balanced with failover (plain HTTP unless \"tls\" is "
+            "given); give url or servers."},
     {.name = "host",
      .type = Type::string,
      .field = &O::host,
@@ -451,6 +460,15 @@ const Option<OriginSpec> g_origin[] = {
      .max = day_ms,
      .group = g_proxy,
      .doc = "How often server host names are re-resolved (off the loop); 0 resolves once."},
+    {.name = "tls",
+     .type = Type::origin_tls,
+     .field = &O::tls,
+     .default_json = "null",
+     .nullable = true,
+     .group = g_proxy,
+     .doc = "TLS to the origin (an https:// url turns it on with the defaults): {\"verify\", "
+            "\"ca_file\", \"server_name\", \"client_cert\", \"client_key\", "
+            "\"min_version\"}; see origins.<name>.tls.* below."},
 };
 
 using R = RouteSpec;
@@ -607,6 +625,13 @@ std::string type_name(Type t, std::string_view choices, bool nullable) {
         break;
     case Type::servers:
         s = "list of host:port";
+        break;
+    case Type::origin_tls:
+    case Type::listen_tls:
+        s = "TLS object";
+        break;
+    case Type::certificates:
+        s = "list of certificates";
         break;
     }
     if (nullable) s += " or null";

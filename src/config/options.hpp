@@ -15,19 +15,22 @@ namespace ec::config {
 
 // How an option is written in JSON (and, for flags, on the command line).
 enum class Type {
-    boolean,     // true | false
-    integer,     // JSON integer within [min, max]; nullable ones take null (stored as -1)
-    size,        // bytes: a JSON integer or a string like "256MiB" (util/units.hpp), in [min, max]
-    duration,    // milliseconds: a JSON integer within [min, max]
-    string,      // any string unless `check` says otherwise; nullable ones take null (stored "")
-    enumeration, // one of the '|'-separated `choices`
-    string_list, // array of strings, each passing `check`
-    listen,      // array of listener strings or objects (ListenSpec)
-    origins,     // object: origin name -> origin object (origin_options())
-    routes,      // array of route objects (route_options())
-    status_map,  // object: 3-digit HTTP status -> seconds
-    url,         // "http://host[:port][/]" (origins only)
-    servers,     // array of "host:port" (origins only)
+    boolean,      // true | false
+    integer,      // JSON integer within [min, max]; nullable ones take null (stored as -1)
+    size,         // bytes: a JSON integer or a string like "256MiB" (util/units.hpp), in [min, max]
+    duration,     // milliseconds: a JSON integer within [min, max]
+    string,       // any string unless `check` says otherwise; nullable ones take null (stored "")
+    enumeration,  // one of the '|'-separated `choices`
+    string_list,  // array of strings, each passing `check`
+    listen,       // array of listener strings or objects (ListenSpec)
+    origins,      // object: origin name -> origin object (origin_options())
+    routes,       // array of route objects (route_options())
+    status_map,   // object: 3-digit HTTP status -> seconds
+    url,          // "http://host[:port][/]" (origins only)
+    servers,      // array of "host:port" (origins only)
+    origin_tls,   // an origin's TLS object (tls_origin_options()) or null
+    listen_tls,   // a listener's TLS object (tls_listen_options()) or null
+    certificates, // array of certificate objects (tls_certificate_options())
 };
 
 // Where an option lives in its struct. Only the alternative matching `type` is ever used.
@@ -35,7 +38,8 @@ template <class T>
 using Field = std::variant<bool T::*, int64_t T::*, uint32_t T::*, uint64_t T::*, std::string T::*,
                            std::vector<std::string> T::*, Durability T::*, WriteMode T::*,
                            std::map<int, int64_t> T::*, std::vector<ListenSpec> T::*,
-                           std::map<std::string, OriginSpec> T::*, std::vector<RouteSpec> T::*>;
+                           std::map<std::string, OriginSpec> T::*, std::vector<RouteSpec> T::*,
+                           OriginTls T::*, ListenTls T::*, std::vector<CertificateSpec> T::*>;
 
 // Extra validation for string values (and each element of a string list): returns "" when the
 // value is fine, else a sentence explaining what is expected.
@@ -66,6 +70,12 @@ std::span<const Option<Config>> config_options();
 std::span<const Option<OriginSpec>> origin_options();
 // Keys of one object in `routes`.
 std::span<const Option<RouteSpec>> route_options();
+
+// Keys of an origin's `tls` object, of a listener's (and admin_tls's) `tls` object, and of each
+// of its `certificates`.
+std::span<const Option<OriginTls>> tls_origin_options();
+std::span<const Option<ListenTls>> tls_listen_options();
+std::span<const Option<CertificateSpec>> tls_certificate_options();
 
 // The row named `name`, or nullptr.
 const Option<Config>* find_option(std::string_view name);

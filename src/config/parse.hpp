@@ -55,6 +55,13 @@ Status parse_origins(element v, std::map<std::string, OriginSpec>& out, const Ct
                      std::string_view path);
 Status parse_routes(element v, std::vector<RouteSpec>& out, const Ctx& ctx, std::string_view path);
 
+// TLS objects (tls_options.cpp). null gives a disabled OriginTls / a ListenTls without
+// certificates; an object is parsed over the table defaults.
+Status parse_origin_tls(element v, OriginTls& out, const Ctx& ctx, std::string_view path);
+Status parse_listen_tls(element v, ListenTls& out, const Ctx& ctx, std::string_view path);
+Status parse_certificates(element v, std::vector<CertificateSpec>& out, const Ctx& ctx,
+                          std::string_view path);
+
 // Cross-option checks on a whole config (routes name defined origins, admin_listen has a token),
 // then sorts routes longest-prefix-first. Errors are prefixed with ctx.source.
 Status finish_config(Config& cfg, const Ctx& ctx);

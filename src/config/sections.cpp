@@ -3,12 +3,13 @@
 
 #include "config/parse.hpp"
 #include "util/address.hpp"
+#include "util/strings.hpp"
 
 namespace ec::config::detail {
 
 namespace {
 
-constexpr std::string_view listen_keys[] = {"address", "serve", "kv_backend"};
+constexpr std::string_view listen_keys[] = {"address", "serve", "kv_backend", "tls"};
 
 Status parse_serve(element v, ListenSpec& ls, const Ctx& ctx, std::string_view path) {
     simdjson::dom::array arr;
@@ -67,6 +68,9 @@ Result<ListenSpec> parse_listen_object(element v, const Ctx& ctx, std::string_vi
             std::string why = check_namespace_title(s);
             if (!why.empty()) return error_at(ctx, p, why + ", got " + describe(field.value));
             ls.kv_backend = std::string(s);
+        } else if (field.key == "tls") {
+            Status st = parse_listen_tls(field.value, ls.tls, ctx, p);
+            if (!st) return st.error();
         } else {
             return error_at(ctx, p, unknown_key_message(listen_keys, field.key));
         }
@@ -169,6 +173,13 @@ Status parse_origins(element v, std::map<std::string, OriginSpec>& out, const Ct
             return error_at(ctx, p, "\"url\" and \"servers\" are exclusive; give one of them");
         if (!url && !servers)
             return error_at(ctx, p, "missing required key \"url\" or \"servers\"");
+        if (url) {
+            bool https = istarts_with(o.url, "https://");
+            if (!https && o.tls.enabled)
+                return error_at(ctx, child_path(p, "tls"),
+                                "TLS settings for an http:// url; write the url as https://");
+            if (https) o.tls.enabled = true; // also when "tls": null came after the url
+        }
         origins.emplace(o.name, std::move(o));
     }
     out = std::move(origins);
@@ -220,6 +231,9 @@ Status finish_config(Config& cfg, const Ctx& ctx) {
     if (!cfg.admin_listen.empty() && cfg.admin_token.empty())
         return error_at(ctx, "admin_listen",
                         "requires admin_token: the TCP admin API is never served without a token");
+    if (!cfg.admin_tls.certificates.empty() && cfg.admin_listen.empty())
+        return error_at(ctx, "admin_tls",
+                        "requires admin_listen: TLS applies to the TCP admin API");
     // Longest prefix first, so the first route whose prefix matches is the most specific one.
     std::stable_sort(
         cfg.routes.begin(), cfg.routes.end(),

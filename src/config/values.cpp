@@ -138,11 +138,19 @@ template <class T> std::string integer_phrase(const Option<T>& o) {
     return s;
 }
 
+// null for a TLS object: TLS off, its settings at their defaults.
+template <class T> void parse_option_tls_null(const Option<T>& o, T& out) {
+    if (auto ot = std::get_if<OriginTls T::*>(&o.field)) out.*(*ot) = OriginTls{};
+    if (auto lt = std::get_if<ListenTls T::*>(&o.field)) out.*(*lt) = ListenTls{};
+}
+
 template <class T> void set_null(const Option<T>& o, T& out) {
     if (auto s = std::get_if<std::string T::*>(&o.field))
         (out.*(*s)).clear();
     else if (auto i = std::get_if<int64_t T::*>(&o.field))
         out.*(*i) = -1;
+    else if (o.type == Type::origin_tls || o.type == Type::listen_tls)
+        parse_option_tls_null(o, out);
     else
         throw std::logic_error("config table: " + std::string(o.name) + " cannot be null");
 }
@@ -331,11 +339,22 @@ Status parse_option(const Option<T>& o, element v, T& out, const Ctx& ctx, std::
         auto hp = parse_origin_url(s);
         if (!hp) return error_at(ctx, path, hp.error().message);
         out.*std::get<std::vector<std::string> T::*>(o.field) = {hp.value()};
-        if constexpr (std::is_same_v<T, OriginSpec>) out.url = std::string(s);
+        if constexpr (std::is_same_v<T, OriginSpec>) {
+            out.url = std::string(s);
+            // https:// turns TLS on; its settings keep their defaults unless "tls" gives them.
+            if (istarts_with(s, "https://")) out.tls.enabled = true;
+        }
         return Status::ok();
     }
     case Type::servers:
         return parse_servers(o, v, out, ctx, path);
+    case Type::origin_tls:
+        return parse_origin_tls(v, out.*std::get<OriginTls T::*>(o.field), ctx, path);
+    case Type::listen_tls:
+        return parse_listen_tls(v, out.*std::get<ListenTls T::*>(o.field), ctx, path);
+    case Type::certificates:
+        return parse_certificates(v, out.*std::get<std::vector<CertificateSpec> T::*>(o.field), ctx,
+                                  path);
     }
     return expected("unsupported option type");
 }
@@ -388,6 +407,9 @@ template <class T> void apply_default(const Option<T>& o, T& out) {
 EC_CONFIG_INSTANTIATE(Config)
 EC_CONFIG_INSTANTIATE(OriginSpec)
 EC_CONFIG_INSTANTIATE(RouteSpec)
+EC_CONFIG_INSTANTIATE(OriginTls)
+EC_CONFIG_INSTANTIATE(ListenTls)
+EC_CONFIG_INSTANTIATE(CertificateSpec)
 #undef EC_CONFIG_INSTANTIATE
 
 } // namespace ec::config::detail

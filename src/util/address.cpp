@@ -125,11 +125,10 @@ Result<Address> parse_host_port(std::string_view s) {
 }
 
 Result<std::string> parse_origin_url(std::string_view s) {
-    if (istarts_with(s, "https://"))
-        return bad("https:// origins are not supported (no TLS); use http://");
-    if (!istarts_with(s, "http://"))
-        return bad("expected an http:// URL like \"http://127.0.0.1:9000\"");
-    std::string_view rest = s.substr(7);
+    bool https = istarts_with(s, "https://");
+    if (!https && !istarts_with(s, "http://"))
+        return bad("expected an http:// or https:// URL like \"http://127.0.0.1:9000\"");
+    std::string_view rest = s.substr(https ? 8 : 7);
     size_t end = rest.find_first_of("/?#");
     std::string_view authority = rest.substr(0, end);
     std::string_view tail = end == std::string_view::npos ? std::string_view() : rest.substr(end);
@@ -139,11 +138,11 @@ Result<std::string> parse_origin_url(std::string_view s) {
     if (authority.find('@') != std::string_view::npos)
         return bad("user info in an origin URL is not supported");
     if (authority.empty()) return bad("the URL has no host");
-    // No port: default to 80. "[v6]" or "host" without ':' after the host part.
+    // No port: default to 80 (443 for https). "[v6]" or "host" without ':' after the host part.
     bool has_port = authority.front() == '[' ? authority.find("]:") != std::string_view::npos
                                              : authority.find(':') != std::string_view::npos;
     std::string hostport(authority);
-    if (!has_port) hostport += ":80";
+    if (!has_port) hostport += https ? ":443" : ":80";
     auto hp = parse_host_port(hostport);
     if (!hp) return hp.error();
     return hostport;

@@ -32,9 +32,9 @@ Result<Address> parse_listen_address(std::string_view s);
 // bracketed IPv6 literal; port 1..65535 is required.
 Result<Address> parse_host_port(std::string_view s);
 
-// Parses an origin URL "http://host[:port][/]" (port defaults to 80) and returns "host:port"
-// (IPv6 kept in brackets). https:// is refused (no TLS), as are user info, paths, queries and
-// fragments.
+// Parses an origin URL "http://host[:port][/]" or "https://..." (port defaults to 80 / 443) and
+// returns "host:port" (IPv6 kept in brackets). User info, paths, queries and fragments are
+// refused.
 Result<std::string> parse_origin_url(std::string_view s);
 
 } // namespace ec

@@ -48,9 +48,9 @@ def test_check_config(tmp_path):
     r = run("--config", str(bad), "--check-config")
     assert r.returncode == 1 and "map_size" in r.stderr
 
-    bad.write_text(json.dumps({"origins": {"o": {"url": "https://example.com"}}}))
+    bad.write_text(json.dumps({"origins": {"o": {"url": "ftp://example.com"}}}))
     r = run("--config", str(bad), "--check-config")
-    assert r.returncode == 1 and "https" in r.stderr
+    assert r.returncode == 1 and "origins.o.url" in r.stderr and "https://" in r.stderr
 
     bad.write_text('{"listen": [')
     r = run("--config", str(bad), "--check-config")

@@ -199,8 +199,12 @@ TEST_SUITE("config/cli") {
         CHECK(rt.stale_while_revalidate == 0);
         CHECK(rt.stale_if_error == 0);
         CHECK(rt.ttl_by_status.empty());
-        CHECK(load_error(args({"--origin", "https://example.com"})) ==
-              "--origin: https:// origins are not supported (no TLS); use http://");
+        CHECK_FALSE(o.tls.enabled);
+        auto tls = load(args({"--origin", "https://example.com"}), Env());
+        REQUIRE(tls);
+        CHECK(tls->origins.at("default").servers == std::vector<std::string>{"example.com:443"});
+        CHECK(tls->origins.at("default").tls.enabled);
+        CHECK(tls->origins.at("default").tls.verify);
     }
 
     TEST_CASE("bad flag values and files are reported with their source") {

@@ -136,8 +136,9 @@ TEST_SUITE("config/docs") {
                 if (line[i] == '|' && (i == 0 || line[i - 1] != '\\')) ++pipes;
             CHECK_MESSAGE(pipes == 6, line);
         }
-        CHECK(rows ==
-              2 + config_options().size() + origin_options().size() + route_options().size());
+        CHECK(rows == 2 + config_options().size() + origin_options().size() +
+                          route_options().size() + tls_origin_options().size() +
+                          tls_listen_options().size() + tls_certificate_options().size());
         CHECK(md.find("| `map_size` | size, 1MiB..64TiB | `\"1GiB\"` | no |") != std::string::npos);
         CHECK(md.find("| `log_level` | one of debug, info, warn, error | `\"info\"` | yes |") !=
               std::string::npos);
@@ -157,8 +158,23 @@ TEST_SUITE("config/docs") {
                                .serve_proxy = false,
                                .serve_health = false,
                                .kv_backend = "CACHE"},
-                    ListenSpec{.address = "[::1]:0", .serve_kv = false, .serve_metrics = true}};
+                    ListenSpec{.address = "[::1]:0", .serve_kv = false, .serve_metrics = true},
+                    ListenSpec{.address = "127.0.0.1:0",
+                               .tls = {.certificates = {{"a.pem", "a.key", ""},
+                                                        {"b.pem", "b.key", "b.ocsp"}},
+                                       .handshake_timeout_ms = 500}}};
+        c.admin_tls.certificates = {{"adm.pem", "adm.key", ""}};
         c.origins["pool"] = OriginSpec{.name = "pool", .servers = {"a:1", "b:2"}};
+        c.origins["secure"] = OriginSpec{.name = "secure",
+                                         .servers = {"api.example.com:443"},
+                                         .url = "https://api.example.com",
+                                         .tls = {.enabled = true}};
+        c.origins["pinned"] = OriginSpec{.name = "pinned",
+                                         .servers = {"10.0.0.1:8443"},
+                                         .tls = {.enabled = true,
+                                                 .ca_file = "ca.pem",
+                                                 .server_name = "api.internal",
+                                                 .min_version = "1.3"}};
         c.routes.push_back(RouteSpec{
             .name = "all", .origin = "pool", .edge_ttl = 30, .write = WriteMode::through});
         std::string json = to_json(c);
@@ -175,5 +191,7 @@ TEST_SUITE("config/docs") {
         CHECK(back->routes == c.routes);
         CHECK(to_json(back.value()) == json);
         CHECK(back->api_token == "***");
+        CHECK(back->admin_tls == c.admin_tls);
+        CHECK(json.find(R"("url":"https://api.example.com","host")") != std::string::npos);
     }
 }

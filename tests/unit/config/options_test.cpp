@@ -81,6 +81,7 @@ TEST_SUITE("config/options") {
         std::set<std::string_view> expected = {"listen",
                                                "admin_socket",
                                                "admin_listen",
+                                               "admin_tls",
                                                "admin_token",
                                                "api_token",
                                                "data_dir",

@@ -132,10 +132,71 @@ TEST_SUITE("config/origins") {
         CHECK(pool.dns_refresh_ms == 0);
     }
 
-    TEST_CASE("https origins are refused with a reason") {
-        CHECK(error_of(R"({"origins": {"api": {"url": "https://example.com"}}})") ==
-              "config.json: origins.api.url: https:// origins are not supported (no TLS); use "
-              "http://");
+    TEST_CASE("https origins turn TLS on; a tls object sets it up or enables it for servers") {
+        auto r = parse(R"({"origins": {
+            "a": {"url": "https://api.example.com"},
+            "b": {"url": "https://[::1]:8443", "tls": {"ca_file": "ca.pem", "verify": false,
+                  "server_name": "api.internal", "client_cert": "c.pem", "client_key": "c.key",
+                  "min_version": "1.3"}},
+            "c": {"servers": ["10.0.0.1:443", "10.0.0.2:443"], "tls": {}},
+            "d": {"url": "http://h:80"},
+            "e": {"tls": null, "url": "https://h"}}})");
+        REQUIRE(r);
+        const OriginSpec& a = r->origins.at("a");
+        CHECK(a.servers == std::vector<std::string>{"api.example.com:443"});
+        CHECK(a.tls.enabled);
+        CHECK(a.tls.verify);
+        CHECK(a.tls.ca_file.empty());
+        CHECK(a.tls.min_version == "1.2");
+        const OriginTls& b = r->origins.at("b").tls;
+        CHECK(b.enabled);
+        CHECK_FALSE(b.verify);
+        CHECK(b.ca_file == "ca.pem");
+        CHECK(b.server_name == "api.internal");
+        CHECK(b.client_cert == "c.pem");
+        CHECK(b.client_key == "c.key");
+        CHECK(b.min_version == "1.3");
+        CHECK(r->origins.at("c").tls.enabled);
+        CHECK_FALSE(r->origins.at("d").tls.enabled);
+        CHECK(r->origins.at("e").tls.enabled);
+        CHECK(error_of(R"({"origins": {"api": {"url": "http://h", "tls": {}}}})") ==
+              "config.json: origins.api.tls: TLS settings for an http:// url; write the url as "
+              "https://");
+        CHECK(
+            error_of(
+                R"({"origins": {"api": {"url": "https://h", "tls": {"min_version": "1.1"}}}})") ==
+            R"(config.json: origins.api.tls.min_version: expected one of "1.2", "1.3", got "1.1")");
+        CHECK(error_of(R"({"origins": {"api": {"url": "https://h", "tls": {"verfy": false}}}})")
+                  .starts_with("config.json: origins.api.tls.verfy: unknown key"));
+    }
+
+    TEST_CASE("TLS listeners and admin_tls") {
+        auto r = parse(R"({"listen": ["127.0.0.1:0",
+            {"address": "0.0.0.0:443", "tls": {"certificates": [
+                {"cert": "a.pem", "key": "a.key"},
+                {"cert": "b.pem", "key": "b.key", "ocsp": "b.ocsp"}],
+             "handshake_timeout_ms": 2000}}],
+            "admin_listen": "127.0.0.1:0", "admin_token": "t",
+            "admin_tls": {"certificates": [{"cert": "adm.pem", "key": "adm.key"}]}})");
+        REQUIRE(r);
+        CHECK(r->listen[0].tls.certificates.empty());
+        const ListenTls& t = r->listen[1].tls;
+        REQUIRE(t.certificates.size() == 2);
+        CHECK(t.certificates[0] == CertificateSpec{"a.pem", "a.key", ""});
+        CHECK(t.certificates[1].ocsp == "b.ocsp");
+        CHECK(t.handshake_timeout_ms == 2000);
+        CHECK(t.max_handshakes == 256);
+        CHECK(t.min_version == "1.2");
+        CHECK(r->admin_tls.certificates.at(0).cert == "adm.pem");
+        CHECK(error_of(R"({"listen": [{"address": "127.0.0.1:1", "tls": {}}]})") ==
+              R"(config.json: listen[0].tls: missing required key "certificates")");
+        CHECK(error_of(R"({"listen": [{"address": "127.0.0.1:1", "tls": {"certificates": []}}]})")
+                  .starts_with("config.json: listen[0].tls.certificates: expected a non-empty"));
+        CHECK(error_of(R"({"listen": [{"address": "127.0.0.1:1", "tls": {"certificates":
+                          [{"cert": "a.pem"}]}}]})") ==
+              R"(config.json: listen[0].tls.certificates[0]: missing required key "key")");
+        CHECK(error_of(R"({"admin_tls": {"certificates": [{"cert": "a", "key": "b"}]}})") ==
+              "config.json: admin_tls: requires admin_listen: TLS applies to the TCP admin API");
     }
 
     TEST_CASE("bad origins name the field") {
@@ -143,7 +204,7 @@ TEST_SUITE("config/origins") {
                   .starts_with("config.json: origins.api.url: an origin URL cannot have a path"));
         CHECK(
             error_of(R"({"origins": {"api": {"url": "ftp://h"}}})") ==
-            R"(config.json: origins.api.url: expected an http:// URL like "http://127.0.0.1:9000")");
+            R"(config.json: origins.api.url: expected an http:// or https:// URL like "http://127.0.0.1:9000")");
         CHECK(error_of(R"({"origins": {"api": {"url": "http://u:p@h:1"}}})") ==
               "config.json: origins.api.url: user info in an origin URL is not supported");
         CHECK(error_of(R"({"origins": {"api": {"url": "http://h:0"}}})") ==

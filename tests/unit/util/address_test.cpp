@@ -45,12 +45,12 @@ TEST_SUITE("util/address") {
         CHECK(parse_origin_url("http://example.com/").value() == "example.com:80");
         CHECK(parse_origin_url("http://[::1]").value() == "[::1]:80");
         CHECK(parse_origin_url("http://[::1]:81/").value() == "[::1]:81");
-        CHECK(parse_origin_url("https://example.com").error().message ==
-              "https:// origins are not supported (no TLS); use http://");
-        CHECK(parse_origin_url("HTTPS://example.com").error().message ==
-              "https:// origins are not supported (no TLS); use http://");
+        CHECK(parse_origin_url("https://example.com").value() == "example.com:443");
+        CHECK(parse_origin_url("HTTPS://example.com:8443/").value() == "example.com:8443");
+        CHECK(parse_origin_url("ftp://example.com").error().message ==
+              "expected an http:// or https:// URL like \"http://127.0.0.1:9000\"");
         for (const char* bad : {"http://", "http://h/x", "http://h?q", "http://h#f", "h:80",
-                                "http://u@h", "http://h:x"})
+                                "http://u@h", "http://h:x", "https://", "https://h/x"})
             CHECK_MESSAGE(!parse_origin_url(bad), bad);
     }
 }
