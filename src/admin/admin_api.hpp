@@ -15,6 +15,7 @@
 #include "loop/loop.hpp"
 #include "origin/origins.hpp"
 #include "store/store.hpp"
+#include "tls/server_tls.hpp"
 #include "util/status.hpp"
 
 namespace ec::admin {
@@ -42,6 +43,8 @@ struct AdminDeps {
     // The first TCP data-plane listener ("127.0.0.1:8787"), for warm's default Host and target.
     std::function<std::string()> first_tcp_listener;
     int64_t started_at_s = 0;
+    // Every certificate the TLS listeners (and admin_tls) serve now, for the expiry metric.
+    std::function<std::vector<tls::CertificateInfo>()> certificates = {};
 };
 
 // Routes (JSON in and out; errors as {"error":{"code","message"}}):

@@ -1,6 +1,7 @@
 // AdminApi: /admin/stats (JSON) and /metrics (Prometheus text), and resetting the counters.
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <dirent.h>
 #include <fstream>
 #include <sys/resource.h>
@@ -419,6 +420,17 @@ void AdminApi::metrics(http::Exchange& ex) {
                          "origin=\"" + label(name) + "\",kind=\"" +
                              origin::error_kind_name(static_cast<origin::ErrorKind>(k)) + "\"",
                          ps.errors[k]);
+    }
+
+    if (d_.certificates) {
+        p.head("edgecached_tls_certificate_expiry_seconds", "gauge",
+               "Seconds until a served certificate expires (negative: expired).");
+        int64_t wall = static_cast<int64_t>(::time(nullptr));
+        for (const tls::CertificateInfo& c : d_.certificates())
+            p.sample("edgecached_tls_certificate_expiry_seconds",
+                     "name=\"" + label(c.names.empty() ? c.label : c.names.front()) + "\",file=\"" +
+                         label(c.label) + "\"",
+                     static_cast<double>(c.not_after - wall));
     }
 
     ProcessInfo pi = process_info();

@@ -30,7 +30,7 @@ struct ListenTls {
     std::vector<CertificateSpec> certificates{};
     std::string min_version = "1.2"; // "1.2" | "1.3"
     uint32_t handshake_timeout_ms = 10000;
-    uint32_t max_handshakes = 256; // concurrent handshakes on this listener; more wait unread
+    uint32_t max_handshakes = 256; // concurrent handshakes on this listener; more are closed
 
     bool operator==(const ListenTls&) const = default;
 };

@@ -106,8 +106,8 @@ const Option<ListenTls> g_listen_tls[] = {
      .min = 1,
      .max = 65535,
      .group = g_tls,
-     .doc = "Handshakes in progress at once on this listener; further connections wait, "
-            "unread, until one completes (their handshake timeout still runs)."},
+     .doc = "Handshakes in progress at once on this listener; a connection arriving over it is "
+            "closed at once."},
 };
 
 using CS = CertificateSpec;

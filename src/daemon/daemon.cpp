@@ -109,7 +109,18 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     admin_ = std::make_unique<admin::AdminApi>(admin::AdminDeps{
         loop_, *server_, *store_, *proxy_, *origins_, latency_, ns_stats_,
         [this]() -> const config::Config& { return cfg_; }, [this] { return reload(); },
-        [this] { return first_tcp_listener(); }, started_at_});
+        [this] { return first_tcp_listener(); }, started_at_,
+        [this] {
+            std::vector<tls::CertificateInfo> all;
+            for (const Bound& b : bound_)
+                if (b.tls && !b.listener->closing)
+                    for (const auto& c : b.tls->contexts->certificates())
+                        all.push_back(c);
+            if (admin_tls_)
+                for (const auto& c : admin_tls_->contexts->certificates())
+                    all.push_back(c);
+            return all;
+        }});
     apply_runtime_settings();
     server_->on_exchange_done = [this](http::Exchange& ex) {
         latency_.record(uv_hrtime() - ex.start_ns());
@@ -159,6 +170,7 @@ void Daemon::apply_runtime_settings() {
 }
 
 void Daemon::open_listeners() {
+    if (Status st = tls::check_files(cfg_); !st) throw std::runtime_error(st.error().message);
     // Socket activation: the sockets systemd passes replace the configured `listen` list.
     auto activated = SystemdNotify::take_listen_fds();
     socket_activated_ = !activated.empty();
@@ -205,8 +217,26 @@ void Daemon::open_listener(const config::ListenSpec& spec) {
     Roles roles = roles_of(spec);
     routers_.push_back(std::make_unique<Router>(*this, roles));
     http::Listener& l = server_->listen(spec.address, routers_.back().get(), spec.address);
-    bound_.push_back(Bound{spec, &l});
-    LOG_INFO("listening on %s (%s)", l.bound.c_str(), roles_text(roles).c_str());
+    std::shared_ptr<tls::ListenerTls> tls_state;
+    try {
+        if (!spec.tls.certificates.empty()) tls_state = make_tls(l, spec.tls);
+    } catch (...) {
+        server_->close_listener(l);
+        throw;
+    }
+    bound_.push_back(Bound{spec, &l, tls_state});
+    LOG_INFO("listening on %s (%s%s)", l.bound.c_str(), roles_text(roles).c_str(),
+             tls_state ? "; TLS" : "");
+}
+
+std::shared_ptr<tls::ListenerTls> Daemon::make_tls(http::Listener& l,
+                                                   const config::ListenTls& spec) {
+    auto contexts = tls::ServerTls::build(spec);
+    if (!contexts) throw std::runtime_error(l.bound + ": TLS: " + contexts.error().message);
+    auto state = std::make_shared<tls::ListenerTls>();
+    state->contexts = std::move(contexts.value());
+    l.wrap = tls::server_wrap(loop_, state);
+    return state;
 }
 
 http::Listener& Daemon::bind_admin_tcp(const std::string& address) {
@@ -216,6 +246,14 @@ http::Listener& Daemon::bind_admin_tcp(const std::string& address) {
     routers_.push_back(std::make_unique<Router>(*this, roles));
     http::Listener& l = server_->listen(address, routers_.back().get(), "admin-tcp");
     l.admin = true;
+    if (!cfg_.admin_tls.certificates.empty()) {
+        try {
+            admin_tls_ = make_tls(l, cfg_.admin_tls);
+        } catch (...) {
+            server_->close_listener(l);
+            throw;
+        }
+    }
     return l;
 }
 

@@ -25,6 +25,7 @@
 #include "loop/loop.hpp"
 #include "origin/origins.hpp"
 #include "store/store.hpp"
+#include "tls/listener_tls.hpp"
 
 namespace ec::daemon {
 
@@ -107,7 +108,11 @@ private:
     struct Bound {
         config::ListenSpec spec;
         http::Listener* listener;
+        std::shared_ptr<tls::ListenerTls> tls; // null for plaintext
     };
+    // A TLS listener's wrap over `spec`'s contexts (built here: throws when they cannot be).
+    std::shared_ptr<tls::ListenerTls> make_tls(http::Listener& l, const config::ListenTls& spec);
+    std::shared_ptr<tls::ListenerTls> admin_tls_;
     std::vector<Bound> bound_;
     // The TCP admin listener (admin_listen), when configured.
     http::Listener* admin_tcp_ = nullptr;

@@ -13,6 +13,7 @@
 #include "daemon/access_log.hpp"
 #include "http/server.hpp"
 #include "loop/loop.hpp"
+#include "tls/listener_tls.hpp"
 
 namespace ec::daemon {
 
@@ -62,6 +63,7 @@ PreflightResult preflight(const config::Config& cfg) {
     if (auto f = open_access_log(cfg.access_log); !f) r.problems.push_back(f.error().message);
     if (auto p = cache::load_error_pages(cfg.error_pages); !p)
         r.problems.push_back(p.error().message);
+    if (Status st = tls::check_files(cfg); !st) r.problems.push_back(st.error().message);
 
     if (data_dir_in_use(cfg.data_dir)) {
         r.notes.push_back("data dir " + cfg.data_dir +

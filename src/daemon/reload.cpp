@@ -54,6 +54,16 @@ Result<admin::ReloadReport> Daemon::reload() {
     }
     auto pages = cache::load_error_pages(n.error_pages);
     if (!pages) return make_error(400, "error_pages", pages.error().message);
+    // Every certificate and key is read and checked before anything is swapped: an invalid file
+    // refuses the reload and the running contexts stay.
+    if (Status st = tls::check_files(n); !st) return make_error(400, "tls", st.error().message);
+    std::vector<std::pair<tls::ListenerTls*, std::shared_ptr<const tls::ServerTls>>> tls_swaps;
+    for (const Bound& b : bound_) {
+        if (!b.tls || b.listener->closing) continue;
+        auto contexts = tls::ServerTls::build(b.spec.tls);
+        if (!contexts) return make_error(400, "tls", contexts.error().message);
+        tls_swaps.emplace_back(b.tls.get(), std::move(contexts.value()));
+    }
     std::vector<config::ListenSpec> added;
     for (const auto& spec : n.listen) {
         bool have = false;
@@ -111,6 +121,10 @@ Result<admin::ReloadReport> Daemon::reload() {
     cfg_ = std::move(n);
     if (log_file) access_log_->use(std::move(*log_file));
     proxy_->set_error_pages(std::move(*pages));
+    for (auto& [state, contexts] : tls_swaps)
+        state->contexts = std::move(contexts); // new handshakes only; sessions keep theirs
+    if (admin_tls_ && !cfg_.admin_tls.certificates.empty())
+        if (auto c = tls::ServerTls::build(cfg_.admin_tls)) admin_tls_->contexts = c.value();
     server_->set_limits(limits_from(cfg_));
     origins_->configure(cfg_.origins);
     apply_runtime_settings();

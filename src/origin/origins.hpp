@@ -38,6 +38,9 @@ public:
     void shutdown();
 
 private:
+    // Connections opened from now on use TLS as spec.tls says (or plain TCP).
+    void set_tls(Pool& pool, const config::OriginSpec& spec);
+
     loop::Loop& loop_;
     Tuning tuning_;
     std::map<std::string, std::unique_ptr<Pool>, std::less<>> pools_;
