@@ -9,13 +9,13 @@ using namespace detail;
 
 constexpr std::string_view g_tls = "TLS";
 
-std::string check_server_name(std::string_view v) {
+std::string check_tls_server_name(std::string_view v) {
     if (v.empty() || v.size() > 253 || v.find_first_of(" /:\t\r\n") != std::string_view::npos)
         return "expected a host name";
     return "";
 }
 
-std::string check_file_name(std::string_view v) {
+std::string check_tls_file_name(std::string_view v) {
     if (v.empty()) return "expected a file name";
     if (v.find('\0') != std::string_view::npos) return "expected a file name without NUL";
     return "";
@@ -38,7 +38,7 @@ const Option<OriginTls> g_origin_tls[] = {
      .nullable = true,
      .group = g_tls,
      .doc = "PEM file of the CAs to trust instead of the system store (/etc/ssl/certs).",
-     .check = check_file_name},
+     .check = check_tls_file_name},
     {.name = "server_name",
      .type = Type::string,
      .field = &OT::server_name,
@@ -47,7 +47,7 @@ const Option<OriginTls> g_origin_tls[] = {
      .group = g_tls,
      .doc = "Name sent as SNI and verified against the certificate; null uses the origin's host "
             "override, else the server's host.",
-     .check = check_server_name},
+     .check = check_tls_server_name},
     {.name = "client_cert",
      .type = Type::string,
      .field = &OT::client_cert,
@@ -56,7 +56,7 @@ const Option<OriginTls> g_origin_tls[] = {
      .group = g_tls,
      .doc = "PEM certificate (then intermediates) presented to origins that ask for one; "
             "relative names are looked up in $CREDENTIALS_DIRECTORY first.",
-     .check = check_file_name},
+     .check = check_tls_file_name},
     {.name = "client_key",
      .type = Type::string,
      .field = &OT::client_key,
@@ -64,7 +64,7 @@ const Option<OriginTls> g_origin_tls[] = {
      .nullable = true,
      .group = g_tls,
      .doc = "PEM private key of client_cert (read once at start/reload, never logged).",
-     .check = check_file_name},
+     .check = check_tls_file_name},
     {.name = "min_version",
      .type = Type::enumeration,
      .field = &OT::min_version,
@@ -120,14 +120,14 @@ const Option<CertificateSpec> g_certificate[] = {
      .group = g_tls,
      .doc = "PEM file: the certificate, then its intermediates in order; relative names are "
             "looked up in $CREDENTIALS_DIRECTORY first (systemd LoadCredential=).",
-     .check = check_file_name},
+     .check = check_tls_file_name},
     {.name = "key",
      .type = Type::string,
      .field = &CS::key,
      .required = true,
      .group = g_tls,
      .doc = "PEM private key matching cert (read once at start/reload, never logged).",
-     .check = check_file_name},
+     .check = check_tls_file_name},
     {.name = "ocsp",
      .type = Type::string,
      .field = &CS::ocsp,
@@ -135,7 +135,7 @@ const Option<CertificateSpec> g_certificate[] = {
      .nullable = true,
      .group = g_tls,
      .doc = "DER OCSP response stapled for clients that ask (refreshed by a reload).",
-     .check = check_file_name},
+     .check = check_tls_file_name},
 };
 
 } // namespace

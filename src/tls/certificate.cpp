@@ -14,13 +14,13 @@ namespace ec::tls {
 
 namespace {
 
-std::string lower(std::string s) {
+std::string lowercase_dns_name(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
 
-std::string subject_of(X509* c) {
+std::string cert_subject_text(X509* c) {
     char buf[256];
     X509_NAME_oneline(X509_get_subject_name(c), buf, sizeof buf);
     return buf;
@@ -44,9 +44,9 @@ std::vector<std::string> certificate_names(X509* leaf) {
             const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
             if (gn->type != GEN_DNS) continue;
             const ASN1_IA5STRING* s = gn->d.dNSName;
-            names.push_back(
-                lower(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                  static_cast<size_t>(ASN1_STRING_length(s)))));
+            names.push_back(lowercase_dns_name(
+                std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                            static_cast<size_t>(ASN1_STRING_length(s)))));
         }
         GENERAL_NAMES_free(sans);
     }
@@ -54,7 +54,7 @@ std::vector<std::string> certificate_names(X509* leaf) {
         char cn[256];
         int n =
             X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn);
-        if (n > 0) names.push_back(lower(std::string(cn, static_cast<size_t>(n))));
+        if (n > 0) names.push_back(lowercase_dns_name(std::string(cn, static_cast<size_t>(n))));
     }
     return names;
 }
@@ -94,9 +94,9 @@ Result<Certificate> load_certificate(const config::CertificateSpec& spec) {
         if (X509_check_issued(issuer, child) != X509_V_OK || !issuer_key ||
             X509_verify(child, issuer_key) != 1)
             return refuse(spec.cert, "the chain is not linked: certificate " + std::to_string(i) +
-                                         " (" + subject_of(child) +
+                                         " (" + cert_subject_text(child) +
                                          ") is not issued by the one after it (" +
-                                         subject_of(issuer) +
+                                         cert_subject_text(issuer) +
                                          "); list the leaf first, then each issuer in order");
         child = issuer;
     }

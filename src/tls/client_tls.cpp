@@ -15,14 +15,14 @@ namespace ec::tls {
 
 namespace {
 
-bool is_ip_literal(const std::string& host) {
+bool tls_host_is_ip_literal(const std::string& host) {
     unsigned char buf[16];
     return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
            inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // The ex_data slot holding the session-cache key (server name) on each client SSL.
-int session_key_index() {
+int tls_session_key_index() {
     static int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
     return index;
 }
@@ -102,7 +102,7 @@ SslPtr ClientTls::new_session(std::string_view host) const {
     if (!ssl) return ssl;
     SSL* s = ssl.get();
     SSL_set_connect_state(s);
-    bool ip = is_ip_literal(name);
+    bool ip = tls_host_is_ip_literal(name);
     if (!ip && !name.empty()) SSL_set_tlsext_host_name(s, name.c_str());
     if (spec_.verify) {
         if (ip)
@@ -116,7 +116,7 @@ SslPtr ClientTls::new_session(std::string_view host) const {
     // the SSL would be needed, so store a pointer to a string that outlives it: the map key.
     auto [slot, inserted] = sessions_.try_emplace(name);
     (void)inserted;
-    SSL_set_ex_data(s, session_key_index(), const_cast<std::string*>(&slot->first));
+    SSL_set_ex_data(s, tls_session_key_index(), const_cast<std::string*>(&slot->first));
     return ssl;
 }
 
@@ -129,7 +129,7 @@ size_t ClientTls::cached_sessions() const {
 
 int ClientTls::on_new_session(SSL* ssl, SSL_SESSION* session) noexcept {
     auto* self = static_cast<const ClientTls*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-    auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, session_key_index()));
+    auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, tls_session_key_index()));
     if (!self || !key) return 0;
     auto it = self->sessions_.find(*key);
     if (it == self->sessions_.end()) return 0;

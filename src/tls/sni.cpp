@@ -6,7 +6,7 @@
 namespace ec::tls {
 
 namespace {
-std::string normalise(std::string_view name) {
+std::string normalise_sni_name(std::string_view name) {
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
     std::string s(name);
     std::transform(s.begin(), s.end(), s.begin(),
@@ -16,7 +16,7 @@ std::string normalise(std::string_view name) {
 } // namespace
 
 void SniTable::add(std::string_view name, size_t index) {
-    std::string n = normalise(name);
+    std::string n = normalise_sni_name(name);
     if (n.starts_with("*.") && n.size() > 2)
         wildcard_.emplace(n.substr(2), index);
     else if (!n.empty())
@@ -24,7 +24,7 @@ void SniTable::add(std::string_view name, size_t index) {
 }
 
 size_t SniTable::lookup(std::string_view server_name) const {
-    std::string n = normalise(server_name);
+    std::string n = normalise_sni_name(server_name);
     if (n.empty()) return 0;
     if (auto it = exact_.find(n); it != exact_.end()) return it->second;
     size_t dot = n.find('.');
