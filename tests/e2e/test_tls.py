@@ -260,3 +260,17 @@ def test_reload_with_an_invalid_certificate_keeps_the_old_one(make_daemon, pki):
     r = d.admin("POST", "/admin/reload")
     assert r.status == 400 and "no PEM certificate" in r.text
     assert https_get(d, pki, "/health", "a.test")[2]["serialNumber"] == serial
+
+
+def test_health_checks_run_over_tls(make_daemon, pki):
+    cert, key = pki.leaf("origin", ["origin.test"])
+    with TlsOrigin(cert, key) as origin:
+        origin.route("/healthz", body=b"ok")
+        d = make_daemon(config={"origins": {"o": {
+            "url": f"https://127.0.0.1:{origin.port}", "health_check": "/healthz",
+            "health_interval_ms": 100,
+            "tls": {"ca_file": pki.ca_cert, "server_name": "origin.test"}}},
+            "routes": [{"prefix": "/", "origin": "o"}]})
+        assert origin.wait_for_hits("/healthz", 2, timeout=10)
+        servers = d.admin("GET", "/admin/origins").json()["origins"][0]["servers"]
+        assert servers[0]["up"] is True
