@@ -326,6 +326,14 @@ void Connection::dispatch() {
 // ---------------------------------------------------------------------------------------------
 // Write side
 
+bool Connection::must_close() const {
+    return upgrade_ || peer_eof_ || server_.draining();
+}
+
+std::string_view Connection::date() {
+    return server_.date();
+}
+
 WriteBatch& Connection::out() {
     if (!pending_) pending_ = server_.take_batch();
     return *pending_;

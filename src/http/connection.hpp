@@ -63,12 +63,27 @@ public:
     const sockaddr_storage& peer() const { return peer_; }
     Listener& listener() { return *listener_; }
 
+    // --- The Exchange's whole view of the connection carrying it.
+    // The output batch being filled, and writing it out.
+    WriteBatch& out();
+    void flush();
+    // The response is complete: serve the next request, or close after this one.
+    void exchange_complete();
+    bool closed() const { return state_ == State::closed; }
+    // The response must carry Connection: close: the request asked to switch protocols, the
+    // client has half-closed, or the server is draining.
+    bool must_close() const;
+    // "Date" for the current second.
+    std::string_view date();
+    bool congested() const { return congested_; }
+    // See Exchange::on_drain.
+    void set_drain_callback(std::function<void()> cb) { drain_cb_ = std::move(cb); }
+
     // Intrusive list of the server's connections.
     Connection* prev = nullptr;
     Connection* next = nullptr;
 
 private:
-    friend class Exchange;
     friend class ExchangeRef;
     friend class Server;
 
@@ -109,8 +124,6 @@ private:
     int fail(int status, const char* code, const char* message);
 
     // Write side.
-    WriteBatch& out();
-    void flush();
     bool try_write_all(WriteBatch& b);
     void after_write(WriteBatch* batch, int status);
     void note_write_progress(uint64_t now_ms);
@@ -119,7 +132,6 @@ private:
     bool uploading() const { return state_ == State::body && body_received_ > 0; }
     void refuse_upload();
     void release_body();
-    void exchange_complete();
     void send_error_and_close(int status, const char* code, const char* message);
     void set_state(State s) { state_ = s; }
     // idle, head or body: reading a request.

@@ -142,11 +142,10 @@ void Exchange::finish_head(std::optional<uint64_t> content_length, bool chunked)
     }
     if (!omit_date_) {
         b.append("Date: ");
-        b.append(conn_->server_.date());
+        b.append(conn_->date());
         b.append("\r\n");
     }
-    if (!req_.keep_alive || conn_->upgrade_ || conn_->peer_eof_ || conn_->server_.draining())
-        close_after_ = true;
+    if (!req_.keep_alive || conn_->must_close()) close_after_ = true;
     if (close_after_)
         b.append("Connection: close\r\n");
     else if (req_.version_minor == 0)
@@ -191,7 +190,7 @@ void Exchange::begin_stream(std::optional<uint64_t> content_length, bool hold_he
 }
 
 bool Exchange::stream_write(Body chunk) {
-    if (conn_->state_ == Connection::State::closed) return false;
+    if (conn_->closed()) return false;
     if (chunk.empty() || req_.is_head() || status_ == 204 || status_ == 304) return true;
     WriteBatch& o = conn_->out();
     body_bytes_ += chunk.size();
@@ -211,7 +210,7 @@ bool Exchange::stream_write(Body chunk) {
         o.append(std::move(chunk));
     }
     conn_->flush();
-    return conn_->state_ != Connection::State::closed;
+    return !conn_->closed();
 }
 
 void Exchange::stream_end() {
@@ -229,15 +228,15 @@ void Exchange::stream_abort() {
 }
 
 bool Exchange::congested() const {
-    return conn_->congested_;
+    return conn_->congested();
 }
 
 void Exchange::on_drain(std::function<void()> cb) {
-    if (!conn_->congested_) {
+    if (!conn_->congested()) {
         cb();
         return;
     }
-    conn_->drain_cb_ = std::move(cb);
+    conn_->set_drain_callback(std::move(cb));
 }
 
 ExchangeRef Exchange::defer() {
