@@ -10,7 +10,8 @@
 // Invariants: nothing crashes; failures carry a kind and a message; body spans lie inside the
 // piece just fed; a complete response with Content-Length delivered exactly that many bytes;
 // HEAD, 204 and 304 responses deliver none; the final head is HTTP/1.x with a 2xx-5xx status
-// (never 101) and never carries two Content-Lengths or Content-Length with Transfer-Encoding.
+// (never 101) and never carries two Content-Lengths or Content-Length with Transfer-Encoding;
+// the codings it says are left on the body are tokens, never chunked or identity.
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -43,6 +44,11 @@ void check_head(const ResponseHead& h) {
     FUZZ_CHECK(cl <= 1 && te <= 1 && !(cl && te));
     FUZZ_CHECK(!(h.chunked && h.content_length));
     if (h.chunked) FUZZ_CHECK(te == 1);
+    // Codings left on the body come from the one Transfer-Encoding, never chunked itself.
+    if (!h.transfer_coding.empty()) FUZZ_CHECK(te == 1);
+    ec::for_each_list_item(h.transfer_coding, [](std::string_view c) {
+        FUZZ_CHECK(ec::is_token(c) && !ec::iequals(c, "chunked") && !ec::iequals(c, "identity"));
+    });
     if (h.content_length) FUZZ_CHECK(cl == 1);
 }
 

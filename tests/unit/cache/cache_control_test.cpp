@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "cache/cache_control.hpp"
+#include "cache/targeted.hpp"
 
 using namespace ec::cache;
 
@@ -130,5 +131,54 @@ TEST_SUITE("cache/cache_control") {
         auto ext = CacheControl::parse("community=\"UCI\", foo");
         CHECK(ext.any);
         CHECK_FALSE(ext.public_);
+    }
+}
+
+TEST_SUITE("cache/targeted") {
+    TEST_CASE("an RFC 8941 Dictionary of cache directives") {
+        auto cc = parse_targeted_cache_control(
+            "max-age=60, stale-while-revalidate=5;x=1, must-revalidate, private=\"X-A, X-B\"");
+        REQUIRE(cc);
+        CHECK(cc->max_age.clean());
+        CHECK(cc->max_age.value == 60);
+        CHECK(cc->stale_while_revalidate.value == 5);
+        CHECK(cc->must_revalidate);
+        CHECK_FALSE(cc->private_);
+        CHECK(cc->private_fields == "X-A, X-B");
+        // Booleans: ?1 is the directive, ?0 leaves it out; a later duplicate wins.
+        auto b = parse_targeted_cache_control("no-store=?1, public=?0, max-age=1, max-age=2");
+        REQUIRE(b);
+        CHECK(b->no_store);
+        CHECK_FALSE(b->public_);
+        CHECK(b->max_age.clean());
+        CHECK(b->max_age.value == 2);
+        // Values no directive takes (Decimal, Byte Sequence, Inner List, negative) are invalid
+        // for that directive only; the field stands.
+        auto odd = parse_targeted_cache_control("max-age=1.5, s-maxage=:AAE=:, x=(a b);q=1, "
+                                                "stale-if-error=-3, no-cache=\"\"");
+        REQUIRE(odd);
+        CHECK(odd->max_age.invalid);
+        CHECK(odd->s_maxage.invalid);
+        CHECK(odd->stale_if_error.invalid);
+        CHECK(odd->no_cache); // an empty list: the unqualified directive
+        // A String keeps its escapes' meaning; a Token may hold ':' and '/'.
+        auto s = parse_targeted_cache_control(R"(private="a\"b", ext=tok:en/x)");
+        REQUIRE(s);
+        CHECK(s->private_fields.empty()); // a"b is no field name: the unqualified reading
+        CHECK(s->private_);
+    }
+
+    TEST_CASE("empty or not a Dictionary: ignored as if absent") {
+        for (const char* v : {"", "   ", "max-age=60,", ",max-age=60", "Max-Age=60", "max-age=60;",
+                              "max-age=\"60", "max-age=60 60", "max-age=(1", "a=?2", "a=:!:",
+                              "a=1234567890123456", "a=1.2345", "a=\"\\x\"", "a=\"\x01\""}) {
+            CAPTURE(v);
+            CHECK_FALSE(parse_targeted_cache_control(v));
+        }
+        // ?0 everywhere is still a valid, non-empty field: it governs (and allows nothing).
+        auto off = parse_targeted_cache_control("no-store=?0");
+        REQUIRE(off);
+        CHECK_FALSE(off->no_store);
+        CHECK(off->any);
     }
 }
