@@ -322,7 +322,7 @@ void AdminApi::metrics(http::Exchange& ex) {
     p.one("edgecached_http_sent_bytes_total", "counter", "Bytes written to clients.", ss.bytes_out);
 
     p.head("edgecached_request_duration_seconds", "histogram",
-           "Time from a complete request to its complete response.");
+           "Time from a complete data-plane request to its complete response.");
     const auto& lat = d_.latency;
     for (size_t i = 0; i <= LatencyHistogram::kBounds.size(); ++i) {
         char le[32];

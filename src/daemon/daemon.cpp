@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "http/connection.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
 
@@ -123,7 +124,9 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
         }});
     apply_runtime_settings();
     server_->on_exchange_done = [this](http::Exchange& ex) {
-        latency_.record(uv_hrtime() - ex.start_ns());
+        // The histogram times the data plane; an operator's polling (stats --watch, scrapes
+        // on the admin socket) is not traffic.
+        if (!ex.connection().listener().admin) latency_.record(uv_hrtime() - ex.start_ns());
         access_log_->record(ex);
         tail_->publish(ex);
     };

@@ -73,6 +73,8 @@ def test_stats_shows_what_is_stored_and_watch_does_not_count_its_own_polls(make_
         assert time.time() < deadline
         time.sleep(0.02)
     before = json.loads(ctl(d, "--json", "stats").stdout)
+    timed = re.search(r"^edgecached_request_duration_seconds_count (\d+)$",
+                      d.admin("GET", "/metrics").text, re.M).group(1)
     p = subprocess.Popen([EDGECACHECTL, "--socket", d.admin_sock, "stats", "--watch", "0.2"],
                          stdout=subprocess.PIPE, text=True)
     lines = [p.stdout.readline() for _ in range(4)]
@@ -86,6 +88,9 @@ def test_stats_shows_what_is_stored_and_watch_does_not_count_its_own_polls(make_
     assert after["requests"] == before["requests"]
     assert after["connections"]["accepted"] == before["connections"]["accepted"]
     assert after["connections"]["open"] == 0
+    # Nor are they timed as requests: the latency histogram is the data plane's.
+    assert re.search(r"^edgecached_request_duration_seconds_count %s$" % timed,
+                     d.admin("GET", "/metrics").text, re.M)
     assert after["admin_requests"] > before["admin_requests"] + 4
     assert after["connections"]["admin_accepted"] > before["connections"]["admin_accepted"] + 4
 
