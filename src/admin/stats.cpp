@@ -268,6 +268,21 @@ void AdminApi::stats(http::Exchange& ex) {
     }
     w.end_object();
 
+    if (d_.certificates) {
+        w.key("tls_certificates").begin_array();
+        int64_t wall = static_cast<int64_t>(::time(nullptr));
+        for (const tls::CertificateInfo& c : d_.certificates()) {
+            w.begin_object().field("file", c.label);
+            w.key("names").begin_array();
+            for (const auto& n : c.names)
+                w.value(n);
+            w.end_array();
+            w.field("not_after", c.not_after).field("expires_in_s", c.not_after - wall);
+            w.end_object();
+        }
+        w.end_array();
+    }
+
     ProcessInfo pi = process_info();
     w.key("process").begin_object();
     w.field("cpu_seconds", pi.cpu_seconds).field("rss_anon_bytes", pi.rss_anon);

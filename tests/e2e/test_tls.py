@@ -2,6 +2,7 @@
 openssl s_client, Python ssl), with certificates the tests make with openssl (tls_certs.py)."""
 import http.client
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -185,6 +186,13 @@ def test_tls_listener_serves_kv_and_health(make_daemon, pki):
             if l.startswith('edgecached_tls_certificate_expiry_seconds{name="a.test"')]
     assert line, m
     assert 29 * 86400 < float(line[0].rsplit(" ", 1)[1]) <= 30 * 86400
+    # ... and in edgecachectl stats.
+    from ectest import EDGECACHECTL
+    r = subprocess.run([EDGECACHECTL, "--socket", d.admin_sock, "stats"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    # Made 30 days from now, within the last second or two: whole days left are 29 or 30.
+    assert re.search(r"tls certificates\n  a\.test +expires in (29|30) days", r.stdout), r.stdout
 
 
 def test_sni_picks_the_certificate(make_daemon, pki):

@@ -229,6 +229,27 @@ std::string render(Json doc, const Rates* rates) {
             line(s, label.c_str(), text);
         }
     }
+    simdjson::dom::array certs;
+    if (auto cs = at(doc, {"tls_certificates"});
+        cs && cs->get(certs) == simdjson::SUCCESS && certs.size()) {
+        s += "tls certificates\n";
+        for (Json c : certs) {
+            std::string name = "?";
+            simdjson::dom::array names;
+            if (auto ns = at(c, {"names"}); ns && ns->get(names) == simdjson::SUCCESS)
+                for (Json n : names) {
+                    std::string_view v;
+                    if (n.get(v) == simdjson::SUCCESS) name = std::string(v);
+                    break;
+                }
+            std::string label = "  " + printable(name);
+            // Whole days left, rounded down: "expires in 0 days" means within a day.
+            double days = std::floor(num(c, {"expires_in_s"}) / 86400);
+            std::string text = days < 0 ? "EXPIRED " + fmt_count(-days) + " days ago"
+                                        : "expires in " + fmt_count(days) + " days";
+            line(s, label.c_str(), text + " (" + printable(str(c, {"file"}, "?")) + ")");
+        }
+    }
     return s;
 }
 
