@@ -5,20 +5,11 @@ again — purged content came back. The queued revalidation now holds the snapsh
 was scheduled, and is not sent at all once its entry was purged."""
 import json
 import threading
-import time
 
+from abuse import wait_until
 from origin import Response
 
 SWR = {"Cache-Control": "max-age=10, stale-while-revalidate=600"}
-
-
-def wait_until(pred, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def test_purge_stops_a_queued_revalidation(make_proxy, origin):
@@ -35,11 +26,11 @@ def test_purge_stops_a_queued_revalidation(make_proxy, origin):
                    origin_opts={"timeout_ms": 60000})
     assert d.get("/h").body == b"h1"
     assert d.get("/p").body == b"p1"
-    assert wait_until(lambda: d.admin("GET", "/admin/stats").json()["store"]["entries"] >= 2)
+    assert wait_until(lambda: d.admin("GET", "/admin/stats").json()["store"]["entries"] >= 2, 10)
     origin.route("/h", handler=hold)
     d.advance_clock(20)
     assert d.get("/h").headers["x-cache"] == "STALE"
-    assert wait_until(lambda: origin.hits("/h") == 2)  # running, held by the origin
+    assert origin.wait_for_hits("/h", 2, 10)  # running, held by the origin
     r = d.get("/p")
     assert r.headers["x-cache"] == "STALE" and r.body == b"p1"  # its revalidation is queued
     r = d.admin("POST", "/admin/purge", json.dumps({"paths": ["/p"]}))
@@ -50,7 +41,7 @@ def test_purge_stops_a_queued_revalidation(make_proxy, origin):
         dq = d.admin("GET", "/admin/stats").json()["cache"]["deferred"]
         return dq["running"] == 0 and dq["queued"] == 0
 
-    assert wait_until(idle)
+    assert wait_until(idle, 10)
     # The purged copy stays purged: the next request goes to the origin for the whole
     # representation, not a 304 that would revive "p1".
     r = d.get("/p")
