@@ -87,13 +87,14 @@ protected:
 // One origin request per key, as a state machine. Every change of phase_ goes through
 // enter(); every end through finish(outcome).
 //
-//   queued ──(its deferred task runs, or a client joins)──┐      (background kind only)
+//   queued ──its deferred task runs, or a client joins──► requesting   (background kind)
 //   requesting ──head──► streaming  (the body goes to the primary as it arrives; no joins)
-//                    └─► buffering  (the body is kept for waiters and the store; the primary
+//              ──head──► buffering  (the body is kept for waiters and the store; the primary
 //                                    may stream it too)
+//   requesting ──304 or stale-if-error──► settling | done  (answered from the entry)
 //   streaming | buffering ──end of body──► settling (the entry is committing; clients joining
 //                                          now are answered from it) ──committed──► done
-//   any phase ──failure, nobody left, shutdown──► done
+//   any phase ──failure, nobody left, purged while queued, shutdown──► done
 //
 // Clients: the one that caused a client fill ("primary") streams the response as it arrives
 // when it can — a plain GET with no stale entry to fall back on; every other client (join())
