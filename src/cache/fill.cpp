@@ -5,6 +5,7 @@
 #include "cache/conditional.hpp"
 #include "cache/fields.hpp"
 #include "cache/tags.hpp"
+#include "http/json_reply.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
@@ -156,10 +157,7 @@ void Fill::abort() {
         if (ex->started())
             ex->stream_abort();
         else
-            ex->status(503)
-                .header("Content-Type", "application/json")
-                .send(http::Body::static_bytes("{\"error\":{\"code\":\"shutting_down\",\"message\":"
-                                               "\"edgecached is shutting down\"}}\n"));
+            http::send_error(*ex, 503, "shutting_down", "edgecached is shutting down");
     }
     waiters_.clear();
     finish(Outcome::shut_down, "shutdown");
