@@ -158,11 +158,8 @@ void Daemon::apply_runtime_settings() {
     rules.min_ttl = cfg_.min_ttl;
     rules.max_value_size = cfg_.max_value_size;
     kv_ops_->set_rules(rules);
-    native_kv_->set_max_body_size(cfg_.max_body_size);
     proxy_->configure(cfg_);
     store_->set_evictable_namespaces(cfg_.evictable_namespaces);
-    cloudflare_kv_->set_max_body_size(cfg_.max_body_size);
-    workerd_kv_->set_max_body_size(cfg_.max_body_size);
     std::string format_error;
     if (auto format = config::compile_access_format(cfg_.access_log_format, &format_error))
         access_log_->set_format(*format); // the loader checked it; this cannot fail

@@ -1,4 +1,4 @@
-// Router: dispatch by path and listener role; auth for KV routes; health.
+// Router: the listener's route table, authentication by row family, health.
 #include "daemon/router.hpp"
 
 #include "daemon/daemon.hpp"
@@ -6,6 +6,7 @@
 #include "http/exchange.hpp"
 #include "http/json_reply.hpp"
 #include "kv/cf_envelope.hpp"
+#include "kv/workerd_backend.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
 #include "util/strings.hpp"
@@ -16,9 +17,6 @@
 namespace ec::daemon {
 
 namespace {
-constexpr std::string_view kKvPrefix = "/kv/";
-constexpr std::string_view kCloudflarePrefix = "/client/v4/";
-
 TestRouteHandler test_routes = nullptr;
 
 } // namespace
@@ -48,55 +46,66 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
     return diff == 0;
 }
 
-http::BodyLimit Router::body_limit(const http::Request& head) {
-    const std::string_view path = head.path;
-    if (!roles_.kv_backend.empty()) return daemon_.workerd_kv().body_limit(head);
-    if (roles_.kv && path.substr(0, kCloudflarePrefix.size()) == kCloudflarePrefix)
-        return daemon_.cloudflare_kv().body_limit(head, path.substr(kCloudflarePrefix.size()));
-    if (roles_.kv && path.substr(0, kKvPrefix.size()) == kKvPrefix)
-        return daemon_.native_kv().body_limit(head, path.substr(kKvPrefix.size()));
-    if (roles_.admin && path.substr(0, 7) == "/admin/")
-        return http::BodyLimit{daemon_.config().max_body_size};
-    if (roles_.proxy) return daemon_.proxy().body_limit(head);
-    return http::BodyLimit{daemon_.config().max_body_size};
+Router::Router(Daemon& daemon, Roles roles) : daemon_(daemon), roles_(std::move(roles)) {
+    if (!roles_.kv_backend.empty()) {
+        add_rows(daemon_.workerd_kv().routes(roles_.kv_backend), Family::workerd);
+        return;
+    }
+    using http::kAnyMethod;
+    if (roles_.health || roles_.admin)
+        rows_.push_back(Row{kAnyMethod, "/health", Family::open, kv::BodyLimitKind::body,
+                            [this](http::Exchange& ex, const http::RouteArgs&) { health(ex); }});
+    if (roles_.kv) {
+        add_rows(daemon_.cloudflare_kv().routes(), Family::cloudflare);
+        add_rows(daemon_.native_kv().routes(), Family::native);
+    }
+    if (roles_.admin)
+        rows_.push_back(Row{kAnyMethod, "/admin/{rest*}", Family::admin, kv::BodyLimitKind::body,
+                            [this](http::Exchange& ex, const http::RouteArgs&) { admin(ex); }});
+    if (roles_.metrics || roles_.admin)
+        rows_.push_back(Row{
+            kAnyMethod, "/metrics", Family::admin, kv::BodyLimitKind::body,
+            [this](http::Exchange& ex, const http::RouteArgs&) { daemon_.admin().metrics(ex); }});
 }
 
-bool Router::authorized_for_kv(http::Exchange& ex, AuthStyle style) {
-    const std::string& token = daemon_.config().api_token;
-    if (token.empty() || roles_.admin) return true; // the admin socket is guarded by its mode
-    auto auth = ex.request().header("Authorization");
-    if (auth && bearer_matches(*auth, token)) return true;
-    const char* why = auth ? "invalid API token" : "missing Authorization: Bearer <api_token>";
-    if (style == AuthStyle::cloudflare) {
-        kv::send_cf_error(ex, 401, kv::cf_code::kAuth, std::string("Authentication error: ") + why);
-        return false;
-    }
-    if (style == AuthStyle::workerd) {
-        kv::send_workerd_error(ex, 401, std::string("Unauthorized: ") + why);
-        return false;
-    }
-    std::string body;
-    JsonWriter w(body);
-    w.begin_object().key("error").begin_object().field("code", "unauthorized");
-    w.field("message", auth ? "invalid API token" : "missing Authorization: Bearer <api_token>");
-    w.end_object().end_object();
-    body.push_back('\n');
-    ex.status(401).header("Content-Type", "application/json").header("WWW-Authenticate", "Bearer");
-    ex.send(http::Body::owned(std::move(body)));
-    return false;
+void Router::add_rows(std::vector<kv::Route> routes, Family family) {
+    for (kv::Route& r : routes)
+        rows_.push_back(Row{r.methods, r.pattern, family, r.limit, std::move(r.handle)});
+}
+
+http::BodyLimit Router::body_limit(http::Request& head) {
+    head.route = http::resolve_route(std::span<const Row>(rows_), head.method, head.path,
+                                     [](const Row&) { return true; });
+    const config::Config& cfg = daemon_.config();
+    if (const auto* row = static_cast<const Row*>(head.route.row))
+        return kv::body_limit(row->limit, daemon_.kv_ops().rules(), cfg.max_body_size);
+    // Nothing here took the path: the proxy routes decide (a 405 or 404 reads no body anyway).
+    if (!head.route.path_row && roles_.proxy && roles_.kv_backend.empty())
+        return daemon_.proxy().body_limit(head);
+    return kv::body_limit(kv::BodyLimitKind::body, daemon_.kv_ops().rules(), cfg.max_body_size);
 }
 
 void Router::handle(http::Exchange& ex) {
     const http::Request& req = ex.request();
-    std::string_view path = req.path;
     if (!roles_.admin && daemon_.config().request_id) ex.assign_request_id();
-    if (!roles_.kv_backend.empty()) {
-        if (!authorized_for_kv(ex, AuthStyle::workerd)) return;
-        return daemon_.workerd_kv().handle(ex, roles_.kv_backend);
-    }
-    if ((roles_.health || roles_.admin) && path == "/health") return health(ex);
+    const http::RouteMatch& m = req.route;
+    const auto* row = static_cast<const Row*>(m.row ? m.row : m.path_row);
+    // Unmatched: the workerd protocol refuses it; elsewhere it is the proxy's or a 404, behind
+    // the admin token where there is one.
+    Family family = row                          ? row->family
+                    : !roles_.kv_backend.empty() ? Family::workerd
+                                                 : Family::admin;
+    if (!authorized(ex, family)) return;
+    if (m.row) return row->handle(ex, m.args);
+    if (row || !roles_.kv_backend.empty()) return method_not_allowed(ex, family, m.allowed);
+    if (roles_.proxy) return daemon_.proxy().handle(ex);
+    http::send_error(ex, 404, "not_found", "no route for " + std::string(req.path));
+}
+
+bool Router::authorized(http::Exchange& ex, Family family) {
+    if (family == Family::open) return true;
     if (roles_.admin_token) {
-        auto auth = req.header("Authorization");
+        auto auth = ex.request().header("Authorization");
         if (!auth || !bearer_matches(*auth, daemon_.config().admin_token)) {
             std::string body = "{\"error\":{\"code\":\"unauthorized\",\"message\":\"";
             body += auth ? "invalid admin token" : "missing Authorization: Bearer <admin_token>";
@@ -105,22 +114,43 @@ void Router::handle(http::Exchange& ex) {
                 .header("Content-Type", "application/json")
                 .header("WWW-Authenticate", "Bearer");
             ex.send(http::Body::owned(std::move(body)));
-            return;
+            return false;
         }
     }
-    if (roles_.kv && path.substr(0, kCloudflarePrefix.size()) == kCloudflarePrefix) {
-        if (!authorized_for_kv(ex, AuthStyle::cloudflare)) return;
-        return daemon_.cloudflare_kv().handle(ex, path.substr(kCloudflarePrefix.size()));
+    if (family == Family::admin) return true;
+    return authorized_for_kv(ex, family);
+}
+
+bool Router::authorized_for_kv(http::Exchange& ex, Family family) {
+    const std::string& token = daemon_.config().api_token;
+    if (token.empty() || roles_.admin) return true; // the admin socket is guarded by its mode
+    auto auth = ex.request().header("Authorization");
+    if (auth && bearer_matches(*auth, token)) return true;
+    const char* why = auth ? "invalid API token" : "missing Authorization: Bearer <api_token>";
+    if (family == Family::cloudflare) {
+        kv::send_cf_error(ex, 401, kv::cf_code::kAuth, std::string("Authentication error: ") + why);
+        return false;
     }
-    if (roles_.kv && path.substr(0, kKvPrefix.size()) == kKvPrefix) {
-        if (!authorized_for_kv(ex)) return;
-        return daemon_.native_kv().handle(ex, path.substr(kKvPrefix.size()));
+    if (family == Family::workerd) {
+        kv::send_workerd_error(ex, 401, std::string("Unauthorized: ") + why);
+        return false;
     }
-    if (roles_.admin && path.substr(0, 7) == "/admin/") return admin(ex);
-    if ((roles_.metrics || roles_.admin) && path == "/metrics") return daemon_.admin().metrics(ex);
-    // Everything the built-in paths did not take goes to the proxy routes.
-    if (roles_.proxy) return daemon_.proxy().handle(ex);
-    http::send_error(ex, 404, "not_found", "no route for " + std::string(path));
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object().key("error").begin_object().field("code", "unauthorized");
+    w.field("message", why);
+    w.end_object().end_object();
+    body.push_back('\n');
+    ex.status(401).header("Content-Type", "application/json").header("WWW-Authenticate", "Bearer");
+    ex.send(http::Body::owned(std::move(body)));
+    return false;
+}
+
+void Router::method_not_allowed(http::Exchange& ex, Family family, http::Methods allowed) {
+    std::string allow = http::allow_header(allowed);
+    if (family == Family::cloudflare) return kv::send_cf_method_not_allowed(ex, allow);
+    if (family == Family::workerd) return kv::send_workerd_error(ex, 405, "Method Not Allowed");
+    http::send_method_not_allowed(ex, allow);
 }
 
 void Router::health(http::Exchange& ex) {

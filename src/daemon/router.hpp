@@ -1,9 +1,14 @@
-// Router: the Handler of one listener — built-in paths by role, then the proxy routes.
+// Router: the Handler of one listener — one route table, resolved once per request head.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "http/handler.hpp"
+#include "http/route_table.hpp"
+#include "kv/route.hpp"
 
 namespace ec::daemon {
 
@@ -23,24 +28,49 @@ struct Roles {
     std::string kv_backend; // workerd KV protocol for this namespace title, and nothing else
 };
 
+// The listener's table holds the rows its roles serve, in this order: /health; the Cloudflare
+// routes (/client/v4/...); the native KV routes (/kv/...); /admin/...; /metrics — or, on a
+// kv_backend listener, only the workerd protocol's rows. body_limit() resolves the head against
+// it once (route_table.hpp) and keeps the match in Request::route; handle() authenticates by
+// the row's family and calls the row. A path no row matches goes to the proxy routes (when the
+// listener serves them), else 404; a path some row matches with another method is a 405 in
+// that row's family's format, with Allow.
 class Router : public http::Handler {
 public:
-    Router(Daemon& daemon, Roles roles) : daemon_(daemon), roles_(std::move(roles)) {}
+    Router(Daemon& daemon, Roles roles);
 
-    http::BodyLimit body_limit(const http::Request& head) override;
+    http::BodyLimit body_limit(http::Request& head) override;
     void handle(http::Exchange& ex) override;
     const Roles& roles() const { return roles_; }
 
+    // Whose conventions a row follows for authentication and errors.
+    enum class Family {
+        open,       // no token (/health)
+        admin,      // admin_token on the TCP admin listener
+        native,     // + api_token; JSON errors
+        cloudflare, // + api_token; the v4 envelope (401 code 10000, 405 code 7001)
+        workerd,    // + api_token; bare statuses with reason phrases
+    };
+    struct Row {
+        http::Methods methods = 0;
+        std::string_view pattern;
+        Family family = Family::open;
+        kv::BodyLimitKind limit = kv::BodyLimitKind::body;
+        std::function<void(http::Exchange&, const http::RouteArgs&)> handle;
+    };
+
 private:
-    // How a refused KV request is answered: the native JSON error, the Cloudflare envelope
-    // (code 10000), or a bare 401 for workerd.
-    enum class AuthStyle { native, cloudflare, workerd };
-    bool authorized_for_kv(http::Exchange& ex, AuthStyle style = AuthStyle::native);
+    void add_rows(std::vector<kv::Route> routes, Family family);
+    // Answers 401 and returns false when the request lacks the token its family needs.
+    bool authorized(http::Exchange& ex, Family family);
+    bool authorized_for_kv(http::Exchange& ex, Family family);
+    void method_not_allowed(http::Exchange& ex, Family family, http::Methods allowed);
     void health(http::Exchange& ex);
     void admin(http::Exchange& ex);
 
     Daemon& daemon_;
     Roles roles_;
+    std::vector<Row> rows_;
 };
 
 // Constant-time comparison of a presented bearer token (the whole Authorization value) with

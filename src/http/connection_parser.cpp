@@ -204,6 +204,7 @@ void Connection::fill_request(const char* base) {
     r.headers.clear();
     r.host = {};
     r.peer = reinterpret_cast<const sockaddr*>(&peer_);
+    r.route = {};
     for (const HeaderSpan& h : hdrs_) {
         r.headers.push_back(Header{view(h.name), trim_ows(view(h.value))});
         if (iequals(r.headers.back().name, "host")) r.host = r.headers.back().value;

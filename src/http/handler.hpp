@@ -21,8 +21,9 @@ public:
 
     // Called once the request head is parsed and valid, before any body byte is read. A larger
     // Content-Length, or a chunked body growing past the limit, gets 413 and the connection is
-    // closed after the response.
-    virtual BodyLimit body_limit(const Request& head) = 0;
+    // closed after the response. The handler may record what it resolved from the head in
+    // head.route for handle() (route_table.hpp), so the path is matched once.
+    virtual BodyLimit body_limit(Request& head) = 0;
 
     // Called with the complete request. Respond through `ex` before returning, or call
     // ex.defer() and respond later through the ExchangeRef it returns.

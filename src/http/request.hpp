@@ -1,6 +1,7 @@
 // Request: one parsed HTTP/1.1 request, as views into the connection's buffers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -13,6 +14,19 @@ struct sockaddr;
 namespace ec::http {
 
 inline constexpr size_t kBodyPadding = 64;
+
+// Path pieces a route pattern captured (route_table.hpp): views into Request::path.
+inline constexpr size_t kMaxRouteArgs = 3;
+using RouteArgs = std::array<std::string_view, kMaxRouteArgs>;
+
+// What the listener's Handler resolved from the head in body_limit(), kept for its handle() so
+// the path is matched once (route_table.hpp's resolve_route). The rows are the handler's own.
+struct RouteMatch {
+    const void* row = nullptr;      // the row for this method and path; nullptr = none
+    const void* path_row = nullptr; // the first row whose pattern matched the path, any method
+    uint64_t allowed = 0;           // methods of the rows that matched the path (for a 405)
+    RouteArgs args{};               // the row's captures
+};
 
 struct Header {
     std::string_view name;
@@ -50,6 +64,8 @@ public:
     // X-Request-Id for this request (the client's or a generated one; see
     // Exchange::assign_request_id), empty when none was assigned. Valid like the other views.
     std::string_view request_id;
+    // Set by the Handler in body_limit() (reset for every request).
+    RouteMatch route;
 
     // First header with this name (ASCII case-insensitive), or nullopt.
     std::optional<std::string_view> header(std::string_view name) const;

@@ -15,10 +15,6 @@ namespace ec::kv {
 
 namespace {
 
-enum class Sub { none, value, metadata, keys, bulk, bulk_delete, bulk_get };
-
-constexpr std::string_view kNamespaces = "/storage/kv/namespaces";
-
 bool is_namespace_id(std::string_view id) {
     if (id.size() != 32) return false;
     for (char c : id)
@@ -56,12 +52,6 @@ WriteDone cf_answer_namespace(http::Exchange& ex) {
     });
 }
 
-struct CloudflareApi::Target {
-    std::string id; // .../namespaces/{id}...
-    Sub sub = Sub::none;
-    std::string key; // percent-decoded once, for values/ and metadata/
-};
-
 std::string cf_namespace_json(const store::Namespace& ns) {
     std::string out;
     JsonWriter(out)
@@ -73,99 +63,91 @@ std::string cf_namespace_json(const store::Namespace& ns) {
     return out;
 }
 
-http::BodyLimit CloudflareApi::body_limit(const http::Request& req, std::string_view rest) const {
-    // A single value (raw or multipart): the value limit plus room for the form's framing.
-    if (req.method == HTTP_PUT && rest.find("/values/") != std::string_view::npos)
-        return http::BodyLimit{ops_.rules().max_value_size + kMultipartOverhead, "value_too_large",
-                               "value is larger than max_value_size"};
-    return http::BodyLimit{max_body_size_, "body_too_large",
-                           "request body is larger than max_body_size"};
+const store::Namespace* CloudflareApi::find_namespace(http::Exchange& ex, std::string_view id) {
+    const store::Namespace* ns = is_namespace_id(id) ? ops_.by_id(id) : nullptr;
+    if (!ns) send_cf_error(ex, 404, cf_code::kNamespaceNotFound, "namespace not found");
+    return ns;
 }
 
-void CloudflareApi::handle(http::Exchange& ex, std::string_view rest) {
-    const http::Request& req = ex.request();
-    // accounts/{account_id}/storage/kv/namespaces[/{id}[/{sub}]]
-    auto no_route = [&] { send_cf_error(ex, 404, cf_code::kNoRoute, "No route for that URI"); };
-    if (rest.substr(0, 9) != "accounts/") return no_route();
-    std::string_view after = rest.substr(9);
-    size_t slash = after.find('/');
-    if (slash == 0 || slash == std::string_view::npos) return no_route();
-    after = after.substr(slash);
-    if (after.substr(0, kNamespaces.size()) != kNamespaces) return no_route();
-    after = after.substr(kNamespaces.size());
-    if (after.empty() || after == "/") {
-        if (req.method == HTTP_GET || req.method == HTTP_HEAD) return list_namespaces(ex);
-        if (req.method == HTTP_POST) return create_namespace(ex);
-        return send_cf_method_not_allowed(ex, "GET, POST");
-    }
-    if (after[0] != '/') return no_route();
-    after = after.substr(1);
-    slash = after.find('/');
-    std::string_view id = after.substr(0, slash);
-    std::string_view sub = slash == std::string_view::npos ? "" : after.substr(slash + 1);
-
-    Target t;
-    t.id = std::string(id);
-    if (sub.empty()) {
-        t.sub = Sub::none;
-    } else if (sub == "keys") {
-        t.sub = Sub::keys;
-    } else if (sub == "bulk") {
-        t.sub = Sub::bulk;
-    } else if (sub == "bulk/delete") {
-        t.sub = Sub::bulk_delete;
-    } else if (sub == "bulk/get") {
-        t.sub = Sub::bulk_get;
-    } else if (sub.substr(0, 7) == "values/" || sub.substr(0, 9) == "metadata/") {
-        bool is_value = sub[0] == 'v';
-        t.sub = is_value ? Sub::value : Sub::metadata;
-        auto key = percent_decode(sub.substr(is_value ? 7 : 9));
-        if (!key)
-            return send_cf_error(ex, 400, cf_code::kInvalidKey,
-                                 "key is not valid percent-encoding");
-        t.key = std::move(*key);
-    } else {
-        return no_route();
-    }
-
-    const store::Namespace* ns = is_namespace_id(t.id) ? ops_.by_id(t.id) : nullptr;
-    if (!ns) return send_cf_error(ex, 404, cf_code::kNamespaceNotFound, "namespace not found");
-
-    llhttp_method_t m = req.method;
-    bool get = m == HTTP_GET || m == HTTP_HEAD;
-    switch (t.sub) {
-    case Sub::none:
-        if (get) return get_namespace(ex, *ns);
-        if (m == HTTP_PUT) return rename_namespace(ex, *ns);
-        if (m == HTTP_DELETE) return delete_namespace(ex, *ns);
-        return send_cf_method_not_allowed(ex, "GET, PUT, DELETE");
-    case Sub::keys:
-        if (get) return list_keys(ex, *ns);
-        return send_cf_method_not_allowed(ex, "GET");
-    case Sub::bulk:
-        if (m == HTTP_PUT) return bulk_put(ex, *ns);
-        // The older bulk delete, which wrangler still uses: DELETE with a JSON array of keys.
-        if (m == HTTP_DELETE) return bulk_delete(ex, *ns);
-        return send_cf_method_not_allowed(ex, "PUT, DELETE");
-    case Sub::bulk_delete:
-        if (m == HTTP_POST || m == HTTP_DELETE) return bulk_delete(ex, *ns);
-        return send_cf_method_not_allowed(ex, "POST");
-    case Sub::bulk_get:
-        if (m == HTTP_POST) return bulk_get(ex, *ns);
-        return send_cf_method_not_allowed(ex, "POST");
-    case Sub::value:
-    case Sub::metadata:
-        break;
-    }
-    if (Status st = check_key(t.key); !st) return send_cf_error(ex, st.error());
-    if (t.sub == Sub::metadata) {
-        if (get) return get_metadata(ex, *ns, t.key);
-        return send_cf_method_not_allowed(ex, "GET");
-    }
-    if (get) return get_value(ex, *ns, t.key);
-    if (m == HTTP_PUT) return put_value(ex, *ns, std::move(t.key));
-    if (m == HTTP_DELETE) return delete_value(ex, *ns, std::move(t.key));
-    return send_cf_method_not_allowed(ex, "GET, PUT, DELETE");
+std::vector<Route> CloudflareApi::routes() {
+    using http::method_bit;
+    const http::Methods get = method_bit(HTTP_GET) | method_bit(HTTP_HEAD);
+    const http::Methods put = method_bit(HTTP_PUT), post = method_bit(HTTP_POST),
+                        del = method_bit(HTTP_DELETE);
+    // Rows under /namespaces/{id}: the namespace must exist (404 / 10013 otherwise).
+    using NsHandler = void (CloudflareApi::*)(http::Exchange&, const store::Namespace&);
+    auto ns_row = [this](http::Methods m, std::string_view pattern, NsHandler fn) {
+        return Route{m, pattern, BodyLimitKind::body,
+                     [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                         if (const store::Namespace* ns = find_namespace(ex, a[1]))
+                             (this->*fn)(ex, *ns);
+                     }};
+    };
+    // Rows on one key: the key is percent-decoded once ('+' stays '+') and checked.
+    using KeyHandler =
+        void (CloudflareApi::*)(http::Exchange&, const store::Namespace&, std::string);
+    auto key_row = [this](http::Methods m, std::string_view pattern, BodyLimitKind limit,
+                          KeyHandler fn) {
+        return Route{m, pattern, limit, [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                         auto key = percent_decode(a[2]);
+                         if (!key)
+                             return send_cf_error(ex, 400, cf_code::kInvalidKey,
+                                                  "key is not valid percent-encoding");
+                         const store::Namespace* ns = find_namespace(ex, a[1]);
+                         if (!ns) return;
+                         if (Status st = check_key(*key); !st) return send_cf_error(ex, st.error());
+                         (this->*fn)(ex, *ns, std::move(*key));
+                     }};
+    };
+    auto top_row = [this](http::Methods m, std::string_view pattern,
+                          void (CloudflareApi::*fn)(http::Exchange&)) {
+        return Route{m, pattern, BodyLimitKind::body,
+                     [this, fn](http::Exchange& ex, const http::RouteArgs&) { (this->*fn)(ex); }};
+    };
+    std::vector<Route> rows;
+    rows.push_back(top_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces",
+                           &CloudflareApi::list_namespaces));
+    rows.push_back(top_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces/",
+                           &CloudflareApi::list_namespaces));
+    rows.push_back(top_row(post, "/client/v4/accounts/{account}/storage/kv/namespaces",
+                           &CloudflareApi::create_namespace));
+    rows.push_back(top_row(post, "/client/v4/accounts/{account}/storage/kv/namespaces/",
+                           &CloudflareApi::create_namespace));
+    rows.push_back(ns_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}",
+                          &CloudflareApi::get_namespace));
+    rows.push_back(ns_row(put, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}",
+                          &CloudflareApi::rename_namespace));
+    rows.push_back(ns_row(del, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}",
+                          &CloudflareApi::delete_namespace));
+    rows.push_back(ns_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/keys",
+                          &CloudflareApi::list_keys));
+    rows.push_back(ns_row(put, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/bulk",
+                          &CloudflareApi::bulk_put));
+    // The older bulk delete, which wrangler still uses: DELETE with a JSON array of keys.
+    rows.push_back(ns_row(del, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/bulk",
+                          &CloudflareApi::bulk_delete));
+    rows.push_back(ns_row(post | del,
+                          "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/bulk/delete",
+                          &CloudflareApi::bulk_delete));
+    rows.push_back(ns_row(post, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/bulk/get",
+                          &CloudflareApi::bulk_get));
+    rows.push_back(key_row(get,
+                           "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/values/{key*}",
+                           BodyLimitKind::body, &CloudflareApi::get_value));
+    rows.push_back(key_row(put,
+                           "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/values/{key*}",
+                           BodyLimitKind::value_multipart, &CloudflareApi::put_value));
+    rows.push_back(key_row(del,
+                           "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/values/{key*}",
+                           BodyLimitKind::body, &CloudflareApi::delete_value));
+    rows.push_back(
+        key_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/metadata/{key*}",
+                BodyLimitKind::body, &CloudflareApi::get_metadata));
+    rows.push_back(Route{http::kAnyMethod, "/client/v4/{rest*}", BodyLimitKind::body,
+                         [](http::Exchange& ex, const http::RouteArgs&) {
+                             send_cf_error(ex, 404, cf_code::kNoRoute, "No route for that URI");
+                         }});
+    return rows;
 }
 
 void CloudflareApi::list_namespaces(http::Exchange& ex) {

@@ -3,15 +3,16 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/exchange.hpp"
-#include "http/handler.hpp"
 #include "kv/ops.hpp"
+#include "kv/route.hpp"
 
 namespace ec::kv {
 
 // Routes under /client/v4/accounts/{account_id}/storage/kv/namespaces ({account_id} is
-// accepted and ignored; `rest` is the raw path after "/client/v4/"):
+// accepted and ignored; routes() is the table):
 //   GET    namespaces                  ?page=&per_page=(1-1000, 20)&order=id|title&direction=
 //   POST   namespaces                  {"title"}; 400 / 10014 when the title is taken
 //   GET    namespaces/{id}             PUT {"title"} renames; DELETE removes it with its keys
@@ -26,23 +27,19 @@ namespace ec::kv {
 //   POST   namespaces/{id}/bulk/delete [keys] (also DELETE namespaces/{id}/bulk, as wrangler does)
 //   POST   namespaces/{id}/bulk/get    {"keys":[≤100],"type"?,"withMetadata"?}
 // {id} is 32 lowercase hex; an unknown one is 404 / 10013. Keys are percent-decoded once
-// ('+' stays '+'). Every answer but a value's bytes is the v4 envelope; errors carry the
-// codes of cf_envelope.hpp. Writes answer once durable. The operations are Ops'; this decodes
-// requests and encodes answers.
+// ('+' stays '+'). Any other path under /client/v4/ is 404 / 7000. Every answer but a value's
+// bytes is the v4 envelope; errors carry the codes of cf_envelope.hpp. Writes answer once
+// durable. The operations are Ops'; this decodes requests and encodes answers.
 class CloudflareApi {
 public:
     explicit CloudflareApi(Ops& ops) : ops_(ops) {}
 
-    void set_max_body_size(uint64_t n) { max_body_size_ = n; }
-
-    http::BodyLimit body_limit(const http::Request& req, std::string_view rest) const;
-    void handle(http::Exchange& ex, std::string_view rest);
-
-    // Room for multipart framing around a value of max_value_size.
-    static constexpr uint64_t kMultipartOverhead = 64 * 1024;
+    // The routes above as table rows bound to this object (daemon/router.cpp mounts them).
+    std::vector<Route> routes();
 
 private:
-    struct Target;
+    // The namespace a path's {id} names, or nullptr after answering 404 / 10013.
+    const store::Namespace* find_namespace(http::Exchange& ex, std::string_view id);
     // Namespaces (cloudflare_api.cpp).
     void list_namespaces(http::Exchange& ex);
     void create_namespace(http::Exchange& ex);
@@ -50,17 +47,16 @@ private:
     void rename_namespace(http::Exchange& ex, const store::Namespace& ns);
     void delete_namespace(http::Exchange& ex, const store::Namespace& ns);
     // Keys and values (cloudflare_values.cpp).
-    void get_value(http::Exchange& ex, const store::Namespace& ns, const std::string& key);
+    void get_value(http::Exchange& ex, const store::Namespace& ns, std::string key);
     void put_value(http::Exchange& ex, const store::Namespace& ns, std::string key);
     void delete_value(http::Exchange& ex, const store::Namespace& ns, std::string key);
-    void get_metadata(http::Exchange& ex, const store::Namespace& ns, const std::string& key);
+    void get_metadata(http::Exchange& ex, const store::Namespace& ns, std::string key);
     void list_keys(http::Exchange& ex, const store::Namespace& ns);
     void bulk_put(http::Exchange& ex, const store::Namespace& ns);
     void bulk_delete(http::Exchange& ex, const store::Namespace& ns);
     void bulk_get(http::Exchange& ex, const store::Namespace& ns);
 
     Ops& ops_;
-    uint64_t max_body_size_ = 100ull << 20;
 };
 
 // The namespace object Cloudflare returns: {"id","title","supports_url_encoding":true}.

@@ -39,8 +39,7 @@ void send_bulk_result(http::Exchange& ex, size_t count) {
 
 } // namespace
 
-void CloudflareApi::get_value(http::Exchange& ex, const store::Namespace& ns,
-                              const std::string& key) {
+void CloudflareApi::get_value(http::Exchange& ex, const store::Namespace& ns, std::string key) {
     auto found = ops_.get(&ns, key);
     if (!found) return send_cf_error(ex, found.error());
     store::KvValue* v = *found;
@@ -95,8 +94,7 @@ void CloudflareApi::delete_value(http::Exchange& ex, const store::Namespace& ns,
     ops_.submit(Write::del(NamespaceRef::id(ns.id), std::move(keys)), cf_answer_write(ex, "{}"));
 }
 
-void CloudflareApi::get_metadata(http::Exchange& ex, const store::Namespace& ns,
-                                 const std::string& key) {
+void CloudflareApi::get_metadata(http::Exchange& ex, const store::Namespace& ns, std::string key) {
     auto found = ops_.get(&ns, key, false);
     if (!found) return send_cf_error(ex, found.error());
     store::KvValue* v = *found;

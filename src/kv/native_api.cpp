@@ -15,44 +15,24 @@ namespace ec::kv {
 
 namespace {
 
-// The route a native path names. `rest` is the raw path after "/kv/".
-struct Target {
-    std::string ns;
-    std::string key; // percent-decoded once
-    bool has_key = false;
-    bool bulk_delete = false;
-    bool bulk_get = false;
-};
-
-Result<Target> parse_target(std::string_view rest, llhttp_method_t method) {
-    Target t;
-    size_t slash = rest.find('/');
-    std::string_view raw_ns = rest.substr(0, slash);
+// A namespace title from the path, percent-decoded once. Errors: 400 bad_namespace_title,
+// 400 invalid_namespace.
+Result<std::string> decode_namespace(std::string_view raw) {
     // Percent-encoding at most triples a title: a longer raw title is refused undecoded.
-    if (raw_ns.size() > 3 * kMaxTitleBytes)
+    if (raw.size() > 3 * kMaxTitleBytes)
         return make_error(400, "bad_namespace_title", "namespace title is longer than 256 bytes");
-    auto ns = percent_decode(raw_ns);
+    auto ns = percent_decode(raw);
     if (!ns) return make_error(400, "invalid_namespace", "namespace is not valid percent-encoding");
-    if (ns->empty())
-        return make_error(404, "not_found", "no namespace in the path: use /kv/{namespace}/{key}");
     if (Status st = check_title(*ns); !st) return st.error();
-    t.ns = std::move(*ns);
-    if (slash == std::string_view::npos) return t;
-    std::string_view key = rest.substr(slash + 1);
-    if (key.empty()) return t; // "/kv/ns/" lists, like "/kv/ns"
-    if (method == HTTP_POST && key == "_bulk/delete") {
-        t.bulk_delete = true;
-        return t;
-    }
-    if (method == HTTP_POST && key == "_bulk/get") {
-        t.bulk_get = true;
-        return t;
-    }
-    auto decoded = percent_decode(key);
-    if (!decoded) return make_error(400, "invalid_key", "key is not valid percent-encoding");
-    t.key = std::move(*decoded);
-    t.has_key = true;
-    return t;
+    return std::move(*ns);
+}
+
+// A key from the path, percent-decoded once. Errors: 400 invalid_key, 414 key_too_long.
+Result<std::string> decode_key(std::string_view raw) {
+    auto key = percent_decode(raw);
+    if (!key) return make_error(400, "invalid_key", "key is not valid percent-encoding");
+    if (Status st = check_key(*key); !st) return st.error();
+    return std::move(*key);
 }
 
 std::optional<std::string_view> param(std::string_view query, std::string_view name,
@@ -90,48 +70,51 @@ void answer_native_write(http::Exchange& ex, const Status& st, const char* what,
 
 } // namespace
 
-http::BodyLimit NativeApi::body_limit(const http::Request& req, std::string_view rest) const {
-    bool single_key = rest.find('/') != std::string_view::npos &&
-                      rest.substr(rest.find('/') + 1).size() > 0 && req.method == HTTP_PUT;
-    if (single_key)
-        return http::BodyLimit{ops_.rules().max_value_size, "value_too_large",
-                               "value is larger than max_value_size"};
-    return http::BodyLimit{max_body_size_, "body_too_large",
-                           "request body is larger than max_body_size"};
+std::vector<Route> NativeApi::routes() {
+    using http::method_bit;
+    const http::Methods get = method_bit(HTTP_GET) | method_bit(HTTP_HEAD);
+    const http::Methods put = method_bit(HTTP_PUT), post = method_bit(HTTP_POST);
+    using NsHandler = void (NativeApi::*)(http::Exchange&, const std::string&);
+    auto ns_row = [this](http::Methods m, std::string_view pattern, NsHandler fn) {
+        return Route{m, pattern, BodyLimitKind::body,
+                     [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                         auto ns = decode_namespace(a[0]);
+                         if (!ns) return http::send_error(ex, ns.error());
+                         (this->*fn)(ex, *ns);
+                     }};
+    };
+    using KeyHandler = void (NativeApi::*)(http::Exchange&, const std::string&, std::string);
+    auto key_row = [this](http::Methods m, BodyLimitKind limit, KeyHandler fn) {
+        return Route{m, "/kv/{ns}/{key+}", limit,
+                     [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                         auto ns = decode_namespace(a[0]);
+                         if (!ns) return http::send_error(ex, ns.error());
+                         auto key = decode_key(a[1]);
+                         if (!key) return http::send_error(ex, key.error());
+                         (this->*fn)(ex, *ns, std::move(*key));
+                     }};
+    };
+    std::vector<Route> rows;
+    // POST only: a GET of /kv/ns/_bulk/get reads the key "_bulk/get".
+    rows.push_back(ns_row(post, "/kv/{ns}/_bulk/delete", &NativeApi::bulk_delete));
+    rows.push_back(ns_row(post, "/kv/{ns}/_bulk/get", &NativeApi::bulk_get));
+    rows.push_back(ns_row(get, "/kv/{ns}", &NativeApi::list));
+    rows.push_back(ns_row(get, "/kv/{ns}/", &NativeApi::list));
+    rows.push_back(ns_row(put, "/kv/{ns}", &NativeApi::bulk_put));
+    rows.push_back(ns_row(put, "/kv/{ns}/", &NativeApi::bulk_put));
+    rows.push_back(key_row(get, BodyLimitKind::body, &NativeApi::get));
+    rows.push_back(key_row(put, BodyLimitKind::value, &NativeApi::put));
+    rows.push_back(key_row(method_bit(HTTP_DELETE), BodyLimitKind::body, &NativeApi::del));
+    rows.push_back(Route{http::kAnyMethod, "/kv/{rest*}", BodyLimitKind::body,
+                         [](http::Exchange& ex, const http::RouteArgs&) {
+                             http::send_error(
+                                 ex, 404, "not_found",
+                                 "no namespace in the path: use /kv/{namespace}/{key}");
+                         }});
+    return rows;
 }
 
-void NativeApi::handle(http::Exchange& ex, std::string_view rest) {
-    const http::Request& req = ex.request();
-    auto t = parse_target(rest, req.method);
-    if (!t) {
-        http::send_error(ex, t.error());
-        return;
-    }
-    if (t->bulk_delete) return bulk_delete(ex, t->ns);
-    if (t->bulk_get) return bulk_get(ex, t->ns);
-    if (!t->has_key) {
-        if (req.method == HTTP_GET || req.method == HTTP_HEAD) return list(ex, t->ns);
-        if (req.method == HTTP_PUT) return bulk_put(ex, t->ns);
-        return http::send_method_not_allowed(ex, "GET, HEAD, PUT");
-    }
-    if (Status st = check_key(t->key); !st) {
-        http::send_error(ex, st.error());
-        return;
-    }
-    switch (req.method) {
-    case HTTP_GET:
-    case HTTP_HEAD:
-        return get(ex, t->ns, t->key);
-    case HTTP_PUT:
-        return put(ex, t->ns, std::move(t->key));
-    case HTTP_DELETE:
-        return del(ex, t->ns, std::move(t->key));
-    default:
-        return http::send_method_not_allowed(ex, "GET, HEAD, PUT, DELETE");
-    }
-}
-
-void NativeApi::get(http::Exchange& ex, const std::string& ns_title, const std::string& key) {
+void NativeApi::get(http::Exchange& ex, const std::string& ns_title, std::string key) {
     auto found = ops_.get(ops_.by_title(ns_title), key);
     if (!found) return http::send_error(ex, found.error());
     store::KvValue* v = *found;

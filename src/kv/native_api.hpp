@@ -2,15 +2,15 @@
 #pragma once
 
 #include <string>
-#include <string_view>
+#include <vector>
 
 #include "http/exchange.hpp"
-#include "http/handler.hpp"
 #include "kv/ops.hpp"
+#include "kv/route.hpp"
 
 namespace ec::kv {
 
-// Routes (`rest` is the raw path after "/kv/"):
+// Routes (under /kv/; routes() is the table):
 //   GET|HEAD {ns}/{key}         value; X-KV-Expiration, X-KV-Metadata; 404 when missing
 //   PUT      {ns}/{key}         ?expiration_ttl= (ttl=) | ?expiration=; X-KV-Metadata
 //   DELETE   {ns}/{key}         200 also when missing
@@ -18,19 +18,19 @@ namespace ec::kv {
 //   PUT      {ns}               bulk write (JSON array), all or nothing
 //   POST     {ns}/_bulk/delete  JSON array of keys
 //   POST     {ns}/_bulk/get     {"keys":[...],"withMetadata":bool}
-// Writes answer after the store reports them durable. The operations are Ops'; this decodes
-// requests and encodes answers.
+// {ns} and {key} are percent-decoded once ({key} is the rest of the path, so /kv/ns/a/b and
+// /kv/ns/a%2Fb are the same key) and checked before the operation. Any other path under /kv/
+// is 404 "no namespace in the path". Writes answer after the store reports them durable. The
+// operations are Ops'; this decodes requests and encodes answers.
 class NativeApi {
 public:
     explicit NativeApi(Ops& ops) : ops_(ops) {}
 
-    void set_max_body_size(uint64_t n) { max_body_size_ = n; }
-
-    http::BodyLimit body_limit(const http::Request& req, std::string_view rest) const;
-    void handle(http::Exchange& ex, std::string_view rest);
+    // The routes above as table rows bound to this object (daemon/router.cpp mounts them).
+    std::vector<Route> routes();
 
 private:
-    void get(http::Exchange& ex, const std::string& ns, const std::string& key);
+    void get(http::Exchange& ex, const std::string& ns, std::string key);
     void put(http::Exchange& ex, const std::string& ns, std::string key);
     void del(http::Exchange& ex, const std::string& ns, std::string key);
     void list(http::Exchange& ex, const std::string& ns);
@@ -39,7 +39,6 @@ private:
     void bulk_get(http::Exchange& ex, const std::string& ns);
 
     Ops& ops_;
-    uint64_t max_body_size_ = 100ull << 20;
 };
 
 } // namespace ec::kv

@@ -1,6 +1,8 @@
 // workerd KV backend protocol: get / put / delete by path, form-encoded listing, bulk get.
 #include "kv/workerd_backend.hpp"
 
+#include <memory>
+
 #include "http/reply_when_done.hpp"
 #include "http/write_batch.hpp"
 #include "kv/bulk.hpp"
@@ -41,34 +43,34 @@ void send_workerd_error(http::Exchange& ex, int status, std::string_view message
     ex.send(http::Body::owned(std::move(body)));
 }
 
-http::BodyLimit WorkerdBackend::body_limit(const http::Request& req) const {
-    if (req.method == HTTP_PUT)
-        return http::BodyLimit{ops_.rules().max_value_size, "value_too_large",
-                               "value is larger than max_value_size"};
-    return http::BodyLimit{max_body_size_, "body_too_large",
-                           "request body is larger than max_body_size"};
+std::vector<Route> WorkerdBackend::routes(std::string ns_title) {
+    using http::method_bit;
+    const http::Methods get = method_bit(HTTP_GET) | method_bit(HTTP_HEAD);
+    auto title = std::make_shared<const std::string>(std::move(ns_title));
+    using KeyHandler = void (WorkerdBackend::*)(http::Exchange&, const std::string&, std::string);
+    auto key_row = [this, title](http::Methods m, BodyLimitKind limit, KeyHandler fn) {
+        return Route{
+            m, "/{key+}", limit, [this, title, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                auto key = percent_decode(a[0]);
+                if (!key) return send_workerd_error(ex, 400, "Key is not valid percent-encoding.");
+                if (Status st = check_key(*key); !st) return send_backend_error(ex, st.error());
+                (this->*fn)(ex, *title, std::move(*key));
+            }};
+    };
+    std::vector<Route> rows;
+    rows.push_back(
+        Route{method_bit(HTTP_POST), "/bulk/get", BodyLimitKind::body,
+              [this, title](http::Exchange& ex, const http::RouteArgs&) { bulk_get(ex, *title); }});
+    rows.push_back(
+        Route{get, "/", BodyLimitKind::body,
+              [this, title](http::Exchange& ex, const http::RouteArgs&) { list(ex, *title); }});
+    rows.push_back(key_row(get, BodyLimitKind::body, &WorkerdBackend::get));
+    rows.push_back(key_row(method_bit(HTTP_PUT), BodyLimitKind::value, &WorkerdBackend::put));
+    rows.push_back(key_row(method_bit(HTTP_DELETE), BodyLimitKind::body, &WorkerdBackend::del));
+    return rows;
 }
 
-void WorkerdBackend::handle(http::Exchange& ex, const std::string& ns_title) {
-    const http::Request& req = ex.request();
-    const std::string_view path = req.path;
-    llhttp_method_t m = req.method;
-    if (path == "/bulk/get") {
-        if (m == HTTP_POST) return bulk_get(ex, ns_title);
-    } else if (path == "/") {
-        if (m == HTTP_GET || m == HTTP_HEAD) return list(ex, ns_title);
-    } else if (!path.empty() && path[0] == '/') {
-        auto key = percent_decode(path.substr(1));
-        if (!key) return send_workerd_error(ex, 400, "Key is not valid percent-encoding.");
-        if (Status st = check_key(*key); !st) return send_backend_error(ex, st.error());
-        if (m == HTTP_GET || m == HTTP_HEAD) return get(ex, ns_title, *key);
-        if (m == HTTP_PUT) return put(ex, ns_title, std::move(*key));
-        if (m == HTTP_DELETE) return del(ex, ns_title, std::move(*key));
-    }
-    send_workerd_error(ex, 405, "Method Not Allowed");
-}
-
-void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, const std::string& key) {
+void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, std::string key) {
     auto found = ops_.get(ops_.by_title(ns_title), key);
     if (!found) return send_backend_error(ex, found.error());
     store::KvValue* v = *found;

@@ -4,9 +4,11 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "http/exchange.hpp"
-#include "http/handler.hpp"
 #include "kv/ops.hpp"
+#include "kv/route.hpp"
 
 namespace ec::kv {
 
@@ -29,20 +31,18 @@ class WorkerdBackend {
 public:
     explicit WorkerdBackend(Ops& ops) : ops_(ops) {}
 
-    void set_max_body_size(uint64_t n) { max_body_size_ = n; }
-
-    http::BodyLimit body_limit(const http::Request& req) const;
-    void handle(http::Exchange& ex, const std::string& ns_title);
+    // The protocol's routes for namespace `ns_title`, as table rows bound to this object (a
+    // kv_backend listener's whole table; anything else it answers 405).
+    std::vector<Route> routes(std::string ns_title);
 
 private:
-    void get(http::Exchange& ex, const std::string& ns_title, const std::string& key);
+    void get(http::Exchange& ex, const std::string& ns_title, std::string key);
     void put(http::Exchange& ex, const std::string& ns_title, std::string key);
     void del(http::Exchange& ex, const std::string& ns_title, std::string key);
     void list(http::Exchange& ex, const std::string& ns_title);
     void bulk_get(http::Exchange& ex, const std::string& ns_title);
 
     Ops& ops_;
-    uint64_t max_body_size_ = 100ull << 20;
 };
 
 // Sends `status` with `message` as both the reason phrase (control bytes replaced, at most 200

@@ -49,6 +49,8 @@
 #include "fuzz_util.hpp"
 #include "http/exchange.hpp"
 #include "http/handler.hpp"
+#include "http/json_reply.hpp"
+#include "http/route_table.hpp"
 #include "http/server.hpp"
 #include "kv/native_api.hpp"
 #include "kv/ns_stats.hpp"
@@ -77,7 +79,7 @@ World& world();
 class FuzzHandler : public http::Handler {
 public:
     explicit FuzzHandler(World& w) : w_(w) {}
-    http::BodyLimit body_limit(const http::Request& head) override;
+    http::BodyLimit body_limit(http::Request& head) override;
     void handle(http::Exchange& ex) override;
 
 private:
@@ -96,6 +98,7 @@ struct World {
     kv::NamespaceStats ns_stats;
     std::unique_ptr<kv::Ops> kv_ops;
     std::unique_ptr<kv::NativeApi> kv;
+    std::vector<kv::Route> kv_routes; // the native routes' table, as the daemon mounts it
 
     // Per input.
     std::vector<Handled> handled;
@@ -132,7 +135,7 @@ struct World {
         kv::Rules rules;
         rules.max_value_size = 4096;
         kv_ops->set_rules(rules);
-        kv->set_max_body_size(64 * 1024);
+        kv_routes = kv->routes();
         std::atexit([] {
             std::error_code ec;
             std::filesystem::remove_all(world().data_dir, ec);
@@ -161,10 +164,15 @@ std::optional<uint64_t> query_u64(std::string_view path, std::string_view prefix
     return parse_u64(path.substr(prefix.size()));
 }
 
-http::BodyLimit FuzzHandler::body_limit(const http::Request& head) {
-    if (head.path.starts_with(kKvPrefix))
-        return w_.kv->body_limit(head, head.path.substr(kKvPrefix.size()));
-    return http::BodyLimit{kTestBodyLimit};
+http::BodyLimit FuzzHandler::body_limit(http::Request& head) {
+    if (!head.path.starts_with(kKvPrefix)) return http::BodyLimit{kTestBodyLimit};
+    head.route = http::resolve_route(std::span<const kv::Route>(w_.kv_routes), head.method,
+                                     head.path, [](const kv::Route&) { return true; });
+    // Every path under /kv/ matches a row: the last one takes any method.
+    FUZZ_CHECK(head.route.path_row != nullptr);
+    const auto* row = static_cast<const kv::Route*>(head.route.row);
+    return kv::body_limit(row ? row->limit : kv::BodyLimitKind::body, w_.kv_ops->rules(),
+                          64 * 1024);
 }
 
 void FuzzHandler::handle(http::Exchange& ex) {
@@ -194,8 +202,9 @@ void FuzzHandler::handle(http::Exchange& ex) {
     h.head = r.is_head();
     if (r.path.starts_with(kKvPrefix)) {
         w_.handled.push_back(h);
-        w_.kv->handle(ex, r.path.substr(kKvPrefix.size()));
-        return;
+        if (const auto* row = static_cast<const kv::Route*>(r.route.row))
+            return row->handle(ex, r.route.args);
+        return http::send_method_not_allowed(ex, http::allow_header(r.route.allowed));
     }
     h.test_route = true;
     w_.handled.push_back(h);

@@ -114,7 +114,7 @@ struct Host final : FillHost, http::Handler {
     }
 
     // http::Handler
-    http::BodyLimit body_limit(const http::Request&) override { return {1 << 20}; }
+    http::BodyLimit body_limit(http::Request&) override { return {1 << 20}; }
     void handle(http::Exchange& ex) override {
         if (auto it = slots.find(kBase); it != slots.end()) {
             std::shared_ptr<Fill> f = it->second;

@@ -29,7 +29,7 @@ struct TestHandler : http::Handler {
     std::vector<std::unique_ptr<loop::Timer>> timers;
     http::ExchangeRef last_ref;
 
-    http::BodyLimit body_limit(const http::Request&) override { return {limit}; }
+    http::BodyLimit body_limit(http::Request&) override { return {limit}; }
 
     void handle(http::Exchange& ex) override {
         ++handled;

@@ -76,7 +76,7 @@ struct LoopbackAcceptor {
 
 // "<METHOD> <target>" as a text/plain response.
 struct EchoTargetHandler : http::Handler {
-    http::BodyLimit body_limit(const http::Request&) override { return {1 << 20}; }
+    http::BodyLimit body_limit(http::Request&) override { return {1 << 20}; }
     void handle(http::Exchange& ex) override {
         const http::Request& r = ex.request();
         ex.status(200).send(
