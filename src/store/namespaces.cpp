@@ -198,7 +198,65 @@ Result<SweepResult> WriteTxnImpl::delete_namespace_records(uint32_t num, size_t 
     return res;
 }
 
+namespace {
+
+bool valid_namespace_id(std::string_view id) {
+    if (id.size() != 32) return false;
+    for (char c : id)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
+}
+
+} // namespace
+
+Result<Namespace> WriteTxnImpl::adopt_namespace(std::string_view id, std::string_view title,
+                                                std::vector<uint32_t>* unlinked) {
+    if (!valid_namespace_id(id))
+        return make_error(400, "bad_namespace_id", "a namespace id is 32 lowercase hex digits");
+    if (Status st = check_title(title); !st) return st.error();
+    auto holder = namespace_for_title(title, false);
+    if (holder) {
+        if (holder->id == id) return holder;
+        // The title belongs to `id` now (the fleet decided): the other namespace goes.
+        if (Status st = unlink_namespace(*holder); !st) return st.error();
+        unlinked->push_back(holder->num);
+    } else if (holder.error().code != "namespace_not_found") {
+        return holder.error();
+    }
+    auto existing = namespace_for_id(id);
+    if (existing) {
+        if (Status st = rename_namespace(*existing, title); !st) return st.error();
+        existing->title.assign(title);
+        return existing;
+    }
+    if (existing.error().code != "namespace_not_found") return existing.error();
+    auto num = allocate_namespace_num();
+    if (!num) return num.error();
+    Namespace ns{*num, std::string(id), std::string(title)};
+    if (Status st = write_namespace_records(ns); !st) return st.error();
+    created_.push_back(ns);
+    return ns;
+}
+
+Result<bool> WriteTxnImpl::drop_namespace(std::string_view id, std::vector<uint32_t>* unlinked) {
+    if (!valid_namespace_id(id)) return false;
+    auto ns = namespace_for_id(id);
+    if (!ns) {
+        if (ns.error().code == "namespace_not_found") return false;
+        return ns.error();
+    }
+    if (Status st = unlink_namespace(*ns); !st) return st.error();
+    unlinked->push_back(ns->num);
+    return true;
+}
+
 // ---- Store: the public operations ----
+
+void Store::namespaces_changed(const std::vector<uint32_t>& unlinked) {
+    resync_mirror(*impl_);
+    for (uint32_t num : unlinked)
+        submit_delete_batch(*impl_, num);
+}
 
 void Store::create_namespace(std::string title, std::function<void(Result<Namespace>)> done) {
     auto created = std::make_shared<Namespace>();

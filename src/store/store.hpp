@@ -207,6 +207,10 @@ public:
     static constexpr size_t kNamespaceDeleteBatch = 1000;
     // Deleted namespaces whose keys are not all gone yet (read from a snapshot; tests, stats).
     Result<size_t> namespace_deletions_pending();
+    // After a commit whose ops used WriteTxn::adopt_namespace / drop_namespace: reloads the
+    // namespace mirror and starts the key deletion of the `unlinked` namespaces. Call it from
+    // the op's on_commit.
+    void namespaces_changed(const std::vector<uint32_t>& unlinked);
 
     // ---- generic record reads (same snapshot rules as the KV reads) ----
     // Looks up a logical storage key. Returns true and fills *out (copied; payload only when
@@ -324,6 +328,21 @@ public:
                                          const std::function<void(const RecordView&)>& fn) = 0;
     // Deletes up to `budget` expired records (expires_at <= now_s()) in expiry-index order.
     virtual Result<SweepResult> delete_expired(size_t budget) = 0;
+
+    // ---- replication bookkeeping and fleet-wide namespaces (src/fleet) ----
+    // Reads the meta-database value at `key` into *out. Returns false when absent. Keys of
+    // other layers start with their name ("fleet:") so they never meet the store's own.
+    virtual Result<bool> read_meta(std::string_view key, std::string* out) = 0;
+    virtual Status write_meta(std::string_view key, std::string_view value) = 0;
+    // Makes namespace `id` (32 lowercase hex, chosen elsewhere) exist under `title`: created
+    // with that id, or renamed. A different namespace holding `title` is unlinked first and
+    // its num appended to *unlinked (pass them to Store::namespaces_changed after the commit).
+    // Errors: 400 bad_namespace_id / bad_namespace_title, storage errors.
+    virtual Result<Namespace> adopt_namespace(std::string_view id, std::string_view title,
+                                              std::vector<uint32_t>* unlinked) = 0;
+    // Unlinks namespace `id` (as delete_namespace does) and appends its num to *unlinked.
+    // Returns false when there is no such namespace. Storage errors only.
+    virtual Result<bool> drop_namespace(std::string_view id, std::vector<uint32_t>* unlinked) = 0;
 };
 
 } // namespace ec::store

@@ -47,23 +47,12 @@ Result<Namespace> WriteTxnImpl::namespace_for_title(std::string_view title, bool
         return make_error(400, "bad_namespace_title",
                           "a namespace title is 1-256 bytes without '/'");
 
-    // New num from the counter in meta.
-    MDB_val mk = mval(kMetaNsNext), mv;
-    rc = mdb_get(ctx_.txn, ctx_.dbs->meta, &mk, &mv);
-    if (rc != 0) return lmdb_error(rc, "read namespace counter");
-    if (mv.mv_size != 4) return make_error(500, "corrupt_record", "corrupt namespace counter");
-    uint32_t num = detail::get_le32(sv(mv).data());
-    if (num == UINT32_MAX) return make_error(507, "storage_full", "namespace numbers exhausted");
-    char next[4];
-    detail::put_le32(next, num + 1);
-    mv = MDB_val{4, next};
-    rc = mdb_put(ctx_.txn, ctx_.dbs->meta, &mk, &mv, 0);
-    if (rc != 0) return lmdb_error(rc, "update namespace counter");
-
-    // A random id, unique among ids (a clash is a 2^-128 event, but cheap to rule out).
+    auto num = allocate_namespace_num();
+    if (!num) return num.error();
     Namespace ns;
-    ns.num = num;
+    ns.num = *num;
     ns.title.assign(title);
+    // A random id, unique among ids (a clash is a 2^-128 event, but cheap to rule out).
     for (int attempt = 0;; ++attempt) {
         unsigned char raw[16];
         if (attempt == 8 || !detail::random_bytes(raw, sizeof raw))
@@ -80,19 +69,39 @@ Result<Namespace> WriteTxnImpl::namespace_for_title(std::string_view title, bool
         if (rc == MDB_NOTFOUND) break;
         if (rc != 0) return lmdb_error(rc, "read namespace");
     }
-    std::string rec;
-    detail::put_le32(rec, ns.num);
-    rec += ns.id;
-    k = mval(tkey);
-    v = mval(rec);
-    rc = mdb_put(ctx_.txn, ctx_.dbs->namespaces, &k, &v, 0);
-    if (rc != 0) return lmdb_error(rc, "create namespace");
-    std::string ikey = "i" + ns.id;
-    MDB_val ik = mval(ikey), iv = mval(ns.title);
-    rc = mdb_put(ctx_.txn, ctx_.dbs->namespaces, &ik, &iv, 0);
-    if (rc != 0) return lmdb_error(rc, "create namespace");
+    if (Status st = write_namespace_records(ns); !st) return st.error();
     created_.push_back(ns);
     return ns;
+}
+
+Result<uint32_t> WriteTxnImpl::allocate_namespace_num() {
+    MDB_val mk = mval(kMetaNsNext), mv;
+    int rc = mdb_get(ctx_.txn, ctx_.dbs->meta, &mk, &mv);
+    if (rc != 0) return lmdb_error(rc, "read namespace counter");
+    if (mv.mv_size != 4) return make_error(500, "corrupt_record", "corrupt namespace counter");
+    uint32_t num = detail::get_le32(sv(mv).data());
+    if (num == UINT32_MAX) return make_error(507, "storage_full", "namespace numbers exhausted");
+    char next[4];
+    detail::put_le32(next, num + 1);
+    mv = MDB_val{4, next};
+    rc = mdb_put(ctx_.txn, ctx_.dbs->meta, &mk, &mv, 0);
+    if (rc != 0) return lmdb_error(rc, "update namespace counter");
+    return num;
+}
+
+Status WriteTxnImpl::write_namespace_records(const Namespace& ns) {
+    std::string tkey = "t" + ns.title, rec;
+    detail::put_le32(rec, ns.num);
+    rec += ns.id;
+    MDB_val k = mval(tkey), v = mval(rec);
+    int rc = mdb_put(ctx_.txn, ctx_.dbs->namespaces, &k, &v, 0);
+    if (rc != 0) return lmdb_error(rc, "create namespace");
+    std::string ikey = "i" + ns.id;
+    k = mval(ikey);
+    v = mval(ns.title);
+    rc = mdb_put(ctx_.txn, ctx_.dbs->namespaces, &k, &v, 0);
+    if (rc != 0) return lmdb_error(rc, "create namespace");
+    return Status::ok();
 }
 
 Status WriteTxnImpl::kv_put(const Namespace& ns, std::string_view key, std::string_view value,
@@ -115,6 +124,22 @@ Result<bool> WriteTxnImpl::kv_delete(const Namespace& ns, std::string_view key) 
     if (!r) return r.error();
     const auto& exp = *r;
     return exp.has_value() && (*exp == 0 || *exp > now_);
+}
+
+Result<bool> WriteTxnImpl::read_meta(std::string_view key, std::string* out) {
+    MDB_val k = mval(key), v;
+    int rc = mdb_get(ctx_.txn, ctx_.dbs->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) return lmdb_error(rc, "read meta");
+    out->assign(sv(v));
+    return true;
+}
+
+Status WriteTxnImpl::write_meta(std::string_view key, std::string_view value) {
+    MDB_val k = mval(key), v = mval(value);
+    int rc = mdb_put(ctx_.txn, ctx_.dbs->meta, &k, &v, 0);
+    if (rc != 0) return lmdb_error(rc, "write meta");
+    return Status::ok();
 }
 
 Result<bool> WriteTxnImpl::get_record(std::string_view skey, Record* out) {

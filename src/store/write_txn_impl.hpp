@@ -46,11 +46,22 @@ public:
                                  const std::function<void(const RecordView&)>& fn) override;
     Result<SweepResult> delete_expired(size_t budget) override;
 
+    Result<bool> read_meta(std::string_view key, std::string* out) override;
+    Status write_meta(std::string_view key, std::string_view value) override;
+    Result<Namespace> adopt_namespace(std::string_view id, std::string_view title,
+                                      std::vector<uint32_t>* unlinked) override;
+    Result<bool> drop_namespace(std::string_view id, std::vector<uint32_t>* unlinked) override;
+
     // Namespaces this transaction created, for the in-memory mirror once it commits.
     const std::vector<Namespace>& created() const { return created_; }
     uint64_t expired_skipped() const { return expired_skipped_; }
 
 private:
+    // Takes the next namespace num from the counter in meta.
+    Result<uint32_t> allocate_namespace_num();
+    // Writes the title and id records of `ns` (a new namespace or a new title).
+    Status write_namespace_records(const Namespace& ns);
+
     RecordCtx ctx_;
     int64_t now_;
     std::vector<Namespace> created_;
