@@ -24,6 +24,16 @@ std::string check_namespace_title(std::string_view v) {
     return "";
 }
 
+std::string check_nats_url(std::string_view v) {
+    constexpr std::string_view scheme = "nats://";
+    if (!v.starts_with(scheme) || v.size() == scheme.size())
+        return "must be a NATS server URL like \"nats://127.0.0.1:4222\"";
+    for (char c : v)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == ',')
+            return "must not contain spaces, commas or control characters";
+    return "";
+}
+
 std::string check_path(std::string_view v) {
     if (v.empty() || v.front() != '/') return "must be a path starting with \"/\"";
     for (char c : v)

@@ -16,6 +16,7 @@ std::string check_tcp_address(std::string_view v);     // a listen address that 
 std::string check_socket_path(std::string_view v);     // fits sun_path
 std::string check_access_log(std::string_view v);      // a path or "-"
 std::string check_access_format(std::string_view v);   // "default", "json" or a $template
+std::string check_nats_url(std::string_view v);        // "nats://host:port"
 std::string check_cidr(std::string_view v);            // "10.0.0.0/8", "::1", ...
 std::string check_targeted_field(std::string_view v);  // "" or a field name, not Cache-Control
 

@@ -98,6 +98,20 @@ struct RouteSpec {
     bool operator==(const RouteSpec&) const = default;
 };
 
+// `fleet`: KV namespaces and purges shared with other nodes through NATS JetStream. Absent or
+// null = a single node (`enabled` false, the other fields unused).
+struct FleetSpec {
+    bool enabled = false;
+    std::vector<std::string> nats{}; // "nats://host:port" servers of one JetStream cluster
+    std::string node{};              // this node's name; "" = the host name
+    uint32_t replicas = 3;           // JetStream replicas of the fleet's streams
+    uint32_t write_timeout_ms = 2000;
+    std::string token{};            // NATS auth token; "" = none
+    std::string credentials_file{}; // NATS .creds file; "" = none
+
+    bool operator==(const FleetSpec&) const = default;
+};
+
 // The option table (options.hpp) is the single source of defaults, bounds and docs; the zero
 // values below are placeholders. After load() (cli.hpp) `data_dir` and `admin_socket` are
 // resolved (never empty) and `routes` is sorted longest-prefix-first.
@@ -148,6 +162,7 @@ struct Config {
 
     std::map<std::string, OriginSpec> origins;
     std::vector<RouteSpec> routes;
+    FleetSpec fleet;
 
     std::string config_path; // the file this came from; empty = embedded default
 };

@@ -172,6 +172,20 @@ template <class T> void write_value(JsonWriter& w, const Option<T>& o, const T& 
             write_object(w, tls_certificate_options(), c);
         w.end_array();
         return;
+    case Type::fleet: {
+        const FleetSpec& f = v.*std::get<FleetSpec T::*>(o.field);
+        if (!f.enabled) {
+            w.null();
+            return;
+        }
+        w.begin_object();
+        for (const auto& fo : fleet_options()) {
+            w.key(fo.name);
+            write_value(w, fo, f, mask);
+        }
+        w.end_object();
+        return;
+    }
     }
 }
 
@@ -377,6 +391,9 @@ std::string help_text() {
     out += "\nKeys of each certificate (listen[].tls.certificates[].KEY):\n";
     for (const auto& o : tls_certificate_options())
         help_option(out, o);
+    out += "\nFleet keys (fleet.KEY):\n";
+    for (const auto& o : fleet_options())
+        help_option(out, o);
     return out;
 }
 
@@ -474,6 +491,8 @@ std::string reference_markdown() {
         md_row(out, "listen[].tls." + std::string(o.name), o);
     for (const auto& o : tls_certificate_options())
         md_row(out, "listen[].tls.certificates[]." + std::string(o.name), o);
+    for (const auto& o : fleet_options())
+        md_row(out, "fleet." + std::string(o.name), o);
     return out;
 }
 
@@ -592,6 +611,10 @@ std::string man_config() {
         man_option(out, "listen[].tls." + std::string(o.name), o);
     for (const auto& o : tls_certificate_options())
         man_option(out, "listen[].tls.certificates[]." + std::string(o.name), o);
+    out += ".SH FLEET KEYS\nThe \\fBfleet\\fR object shares KV and purges with other nodes "
+           "through NATS JetStream.\n";
+    for (const auto& o : fleet_options())
+        man_option(out, "fleet." + std::string(o.name), o);
     out += ".SH SEE ALSO\n\\fBedgecached\\fR(8), \\fBedgecachectl\\fR(8)\n";
     return out;
 }

@@ -37,6 +37,11 @@ const OriginSpec& origin_defaults() {
     return o;
 }
 
+const FleetSpec& fleet_defaults() {
+    static const FleetSpec f = build_defaults(fleet_options());
+    return f;
+}
+
 const RouteSpec& route_defaults() {
     static const RouteSpec r = build_defaults(route_options());
     return r;

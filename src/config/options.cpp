@@ -26,6 +26,7 @@ constexpr std::string_view g_timeouts = "Timeouts";
 constexpr std::string_view g_cache = "Caching behaviour";
 constexpr std::string_view g_log = "Logging";
 constexpr std::string_view g_proxy = "Origins and routes";
+constexpr std::string_view g_fleet = "Fleet";
 
 using C = Config;
 
@@ -377,6 +378,16 @@ const Option<Config> g_config[] = {
      .group = g_proxy,
      .doc = "Proxy routes, each an object with the routes[].* keys below; the longest matching "
             "prefix wins."},
+
+    {.name = "fleet",
+     .type = Type::fleet,
+     .field = &C::fleet,
+     .default_json = "null",
+     .reloadable = false,
+     .nullable = true,
+     .group = g_fleet,
+     .doc = "Share KV namespaces and purges with other nodes through NATS JetStream: an object "
+            "with the fleet.* keys below; null runs a single node."},
 };
 
 using O = OriginSpec;
@@ -563,7 +574,72 @@ const Option<RouteSpec> g_route[] = {
             "a PUT's body as the new entry."},
 };
 
+using F = FleetSpec;
+
+const Option<FleetSpec> g_fleet_rows[] = {
+    {.name = "nats",
+     .type = Type::string_list,
+     .field = &F::nats,
+     .reloadable = false,
+     .required = true,
+     .group = g_fleet,
+     .doc = "The NATS servers of one JetStream cluster (\"nats://host:port\"); the client "
+            "connects to one and reconnects across the list by itself.",
+     .check = check_nats_url},
+    {.name = "node",
+     .type = Type::string,
+     .field = &F::node,
+     .default_json = "null",
+     .reloadable = false,
+     .nullable = true,
+     .group = g_fleet,
+     .doc = "This node's name in the fleet (purge consumers, Via, fleet status); null means the "
+            "host name.",
+     .check = check_name},
+    {.name = "replicas",
+     .type = Type::integer,
+     .field = &F::replicas,
+     .default_json = "3",
+     .min = 1,
+     .max = 5,
+     .reloadable = false,
+     .group = g_fleet,
+     .doc = "JetStream replicas of the fleet's streams: a write is acknowledged once this many "
+            "servers hold it."},
+    {.name = "write_timeout_ms",
+     .type = Type::duration,
+     .field = &F::write_timeout_ms,
+     .default_json = "2000",
+     .min = 10,
+     .max = 60000,
+     .reloadable = false,
+     .group = g_fleet,
+     .doc = "How long a KV write or purge waits for JetStream (and the local apply) before it "
+            "answers 503 fleet_unavailable."},
+    {.name = "token",
+     .type = Type::string,
+     .field = &F::token,
+     .default_json = "null",
+     .reloadable = false,
+     .nullable = true,
+     .secret = true,
+     .group = g_fleet,
+     .doc = "NATS authentication token."},
+    {.name = "credentials_file",
+     .type = Type::string,
+     .field = &F::credentials_file,
+     .default_json = "null",
+     .reloadable = false,
+     .nullable = true,
+     .group = g_fleet,
+     .doc = "NATS user credentials file (.creds)."},
+};
+
 } // namespace
+
+std::span<const Option<FleetSpec>> fleet_options() {
+    return g_fleet_rows;
+}
 
 std::span<const Option<Config>> config_options() {
     return g_config;
@@ -632,6 +708,9 @@ std::string type_name(Type t, std::string_view choices, bool nullable) {
         break;
     case Type::certificates:
         s = "list of certificates";
+        break;
+    case Type::fleet:
+        s = "fleet object";
         break;
     }
     if (nullable) s += " or null";

@@ -31,6 +31,7 @@ enum class Type {
     origin_tls,   // an origin's TLS object (tls_origin_options()) or null
     listen_tls,   // a listener's TLS object (tls_listen_options()) or null
     certificates, // array of certificate objects (tls_certificate_options())
+    fleet,        // object of fleet_options() keys, or null (a single node)
 };
 
 // Where an option lives in its struct. Only the alternative matching `type` is ever used.
@@ -39,7 +40,8 @@ using Field = std::variant<bool T::*, int64_t T::*, uint32_t T::*, uint64_t T::*
                            std::vector<std::string> T::*, Durability T::*, WriteMode T::*,
                            std::map<int, int64_t> T::*, std::vector<ListenSpec> T::*,
                            std::map<std::string, OriginSpec> T::*, std::vector<RouteSpec> T::*,
-                           OriginTls T::*, ListenTls T::*, std::vector<CertificateSpec> T::*>;
+                           OriginTls T::*, ListenTls T::*, std::vector<CertificateSpec> T::*,
+                           FleetSpec T::*>;
 
 // Extra validation for string values (and each element of a string list): returns "" when the
 // value is fine, else a sentence explaining what is expected.
@@ -70,6 +72,8 @@ std::span<const Option<Config>> config_options();
 std::span<const Option<OriginSpec>> origin_options();
 // Keys of one object in `routes`.
 std::span<const Option<RouteSpec>> route_options();
+// Keys of the `fleet` object.
+std::span<const Option<FleetSpec>> fleet_options();
 
 // Keys of an origin's `tls` object, of a listener's (and admin_tls's) `tls` object, and of each
 // of its `certificates`.
@@ -90,6 +94,8 @@ const Config& defaults();
 // An origin / route with every optional key at its table default (url/servers, origin empty).
 const OriginSpec& origin_defaults();
 const RouteSpec& route_defaults();
+// A fleet with every optional key at its table default (enabled, no servers yet).
+const FleetSpec& fleet_defaults();
 
 // Names of non-reloadable options whose values differ between `old_cfg` and `next`, in table
 // order (e.g. {"data_dir", "map_size"}). Empty when a reload can apply everything.

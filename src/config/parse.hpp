@@ -54,6 +54,8 @@ Result<ListenSpec> listen_from_string(std::string_view address);
 Status parse_origins(element v, std::map<std::string, OriginSpec>& out, const Ctx& ctx,
                      std::string_view path);
 Status parse_routes(element v, std::vector<RouteSpec>& out, const Ctx& ctx, std::string_view path);
+// The `fleet` object (null is handled by the caller): fleet_options() keys, `nats` non-empty.
+Status parse_fleet(element v, FleetSpec& out, const Ctx& ctx, std::string_view path);
 
 // TLS objects (tls_options.cpp). null gives a disabled OriginTls / a ListenTls without
 // certificates; an object is parsed over the table defaults.

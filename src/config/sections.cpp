@@ -217,6 +217,19 @@ Status parse_routes(element v, std::vector<RouteSpec>& out, const Ctx& ctx, std:
     return Status::ok();
 }
 
+Status parse_fleet(element v, FleetSpec& out, const Ctx& ctx, std::string_view path) {
+    FleetSpec f = fleet_defaults();
+    Status st = parse_object(fleet_options(), v, f, ctx, path, nullptr);
+    if (!st) return st;
+    if (f.nats.empty())
+        return error_at(ctx, child_path(path, "nats"), "at least one NATS server is required");
+    if (!f.token.empty() && !f.credentials_file.empty())
+        return error_at(ctx, path, "\"token\" and \"credentials_file\" are exclusive");
+    f.enabled = true;
+    out = std::move(f);
+    return Status::ok();
+}
+
 Status finish_config(Config& cfg, const Ctx& ctx) {
     for (size_t i = 0; i < cfg.routes.size(); ++i) {
         const RouteSpec& r = cfg.routes[i];

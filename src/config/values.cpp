@@ -151,6 +151,8 @@ template <class T> void set_null(const Option<T>& o, T& out) {
         out.*(*i) = -1;
     else if (o.type == Type::origin_tls || o.type == Type::listen_tls)
         parse_option_tls_null(o, out);
+    else if (auto f = std::get_if<FleetSpec T::*>(&o.field))
+        out.*(*f) = FleetSpec{};
     else
         throw std::logic_error("config table: " + std::string(o.name) + " cannot be null");
 }
@@ -355,6 +357,8 @@ Status parse_option(const Option<T>& o, element v, T& out, const Ctx& ctx, std::
     case Type::certificates:
         return parse_certificates(v, out.*std::get<std::vector<CertificateSpec> T::*>(o.field), ctx,
                                   path);
+    case Type::fleet:
+        return parse_fleet(v, out.*std::get<FleetSpec T::*>(o.field), ctx, path);
     }
     return expected("unsupported option type");
 }
@@ -410,6 +414,7 @@ EC_CONFIG_INSTANTIATE(RouteSpec)
 EC_CONFIG_INSTANTIATE(OriginTls)
 EC_CONFIG_INSTANTIATE(ListenTls)
 EC_CONFIG_INSTANTIATE(CertificateSpec)
+EC_CONFIG_INSTANTIATE(FleetSpec)
 #undef EC_CONFIG_INSTANTIATE
 
 } // namespace ec::config::detail

@@ -138,7 +138,8 @@ TEST_SUITE("config/docs") {
         }
         CHECK(rows == 2 + config_options().size() + origin_options().size() +
                           route_options().size() + tls_origin_options().size() +
-                          tls_listen_options().size() + tls_certificate_options().size());
+                          tls_listen_options().size() + tls_certificate_options().size() +
+                          fleet_options().size());
         CHECK(md.find("| `map_size` | size, 1MiB..64TiB | `\"1GiB\"` | no |") != std::string::npos);
         CHECK(md.find("| `log_level` | one of debug, info, warn, error | `\"info\"` | yes |") !=
               std::string::npos);

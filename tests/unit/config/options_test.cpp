@@ -53,6 +53,8 @@ TEST_SUITE("config/options") {
         // Code that builds an OriginSpec{} / RouteSpec{} directly must get the same values.
         CHECK(origin_defaults() == OriginSpec{});
         CHECK(route_defaults() == RouteSpec{});
+        CHECK(fleet_defaults() == FleetSpec{});
+        CHECK_FALSE(defaults().fleet.enabled); // no fleet: a single node, as before
     }
 
     TEST_CASE("every option has a unique name, a group, a one-sentence doc and sane bounds") {
@@ -75,6 +77,8 @@ TEST_SUITE("config/options") {
         for (const auto& o : origin_options())
             check_row(o);
         for (const auto& o : route_options())
+            check_row(o);
+        for (const auto& o : fleet_options())
             check_row(o);
         CHECK(find_option("no_such_option") == nullptr);
         // Exactly the options the product documents, no more, no fewer.
@@ -119,7 +123,8 @@ TEST_SUITE("config/options") {
                                                "evictable_namespaces",
                                                "error_pages",
                                                "origins",
-                                               "routes"};
+                                               "routes",
+                                               "fleet"};
         CHECK(names == expected);
     }
 
