@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "http/connection.hpp"
 #include "util/log.hpp"
@@ -86,6 +87,17 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
                                                                 : store::Durability::batch;
     so.sync_interval_ms = cfg_.sync_interval_ms;
     store_ = store::Store::open(loop_, so);
+    if (cfg_.fleet.enabled) {
+        std::string node = cfg_.fleet.node;
+        if (node.empty()) {
+            char host[256] = "";
+            if (::gethostname(host, sizeof host - 1) == 0) node = host;
+            if (node.empty()) node = "edgecached";
+        }
+        fleet_ = std::make_unique<fleet::Fleet>(loop_, *store_, cfg_.fleet, node);
+        LOG_INFO("fleet: node %s joins the fleet at %zu NATS server(s)", node.c_str(),
+                 cfg_.fleet.nats.size());
+    }
 
     server_ = std::make_unique<http::Server>(loop_, limits_from(cfg_));
     kv_ops_ = std::make_unique<kv::Ops>(*store_, loop_.clock(), ns_stats_);
@@ -333,6 +345,8 @@ void Daemon::finish() {
     if (admin_) admin_->shutdown();
     if (proxy_) proxy_->shutdown();
     if (origins_) origins_->shutdown();
+    // The NATS thread stops before the store closes: no apply is submitted after this.
+    fleet_.reset();
     if (store_) store_->flush();
     store_.reset();
     if (access_log_) access_log_->flush();

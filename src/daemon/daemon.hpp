@@ -16,6 +16,7 @@
 #include "daemon/router.hpp"
 #include "daemon/systemd_notify.hpp"
 #include "daemon/tail.hpp"
+#include "fleet/fleet.hpp"
 #include "http/server.hpp"
 #include "kv/cloudflare_api.hpp"
 #include "kv/native_api.hpp"
@@ -76,6 +77,8 @@ public:
     std::string first_tcp_listener() const;
     origin::Origins& origins() { return *origins_; }
     store::Store& store() { return *store_; }
+    // The fleet this node belongs to; nullptr when `fleet` is not configured (a single node).
+    fleet::Fleet* fleet() { return fleet_.get(); }
     http::Server& server() { return *server_; }
     bool draining() const { return draining_; }
 
@@ -92,6 +95,7 @@ private:
     kv::NamespaceStats ns_stats_;
     admin::LatencyHistogram latency_;
     std::unique_ptr<store::Store> store_;
+    std::unique_ptr<fleet::Fleet> fleet_;
     std::unique_ptr<http::Server> server_;
     std::unique_ptr<kv::Ops> kv_ops_;
     std::unique_ptr<kv::NativeApi> native_kv_;

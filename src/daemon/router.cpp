@@ -157,13 +157,19 @@ void Router::health(http::Exchange& ex) {
     bool draining = daemon_.draining();
     // A full or failing disk: reads are served, writes are refused with 507 until it clears.
     const char* fault = daemon_.store().fault_reason();
+    std::string message = daemon_.store().fault_message();
+    // Without NATS, reads are served from LMDB and KV writes and purges answer 503.
+    if (!*fault && daemon_.fleet()) {
+        message = daemon_.fleet()->health_reason();
+        if (!message.empty()) fault = "fleet_unavailable";
+    }
     std::string body;
     JsonWriter w(body);
     w.begin_object();
     w.field("status", draining ? "draining" : *fault ? "degraded" : "ok");
     if (*fault && !draining) {
         w.field("reason", fault);
-        w.field("message", daemon_.store().fault_message());
+        w.field("message", message);
     }
     w.field("timestamp", iso8601_ms(daemon_.loop().clock().now_ms()));
     w.field("version", EC_VERSION);
