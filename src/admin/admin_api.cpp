@@ -154,12 +154,14 @@ void AdminApi::purge(http::Exchange& ex) {
         http::reply_when_done(ex, [soft](http::Exchange& e, Result<cache::PurgeResult> r) {
             if (!r) return http::send_error(e, r.error());
             std::string body;
-            JsonWriter(body)
-                .begin_object()
+            JsonWriter w(body);
+            w.begin_object()
                 .field("purged", r->purged)
                 .field("memory", r->memory)
-                .field("soft", soft)
-                .end_object();
+                .field("soft", soft);
+            // Through a fleet: the purge stream's sequence, for `edgecachectl purge --wait`.
+            if (r->fleet_seq) w.field("seq", r->fleet_seq);
+            w.end_object();
             http::send_json(e, 200, std::move(body));
         }));
 }

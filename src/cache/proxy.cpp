@@ -424,6 +424,11 @@ std::string Proxy::target_key(std::string_view host, std::string_view target) co
 }
 
 void Proxy::invalidate(std::string_view host, std::string_view target) {
+    invalidate_here(host, target);
+    if (invalidation_fanout_) invalidation_fanout_(std::string(host), std::string(target));
+}
+
+void Proxy::invalidate_here(std::string_view host, std::string_view target) {
     std::string range = target_key(host, target); // the base key: every variant on this host
     gens_.bump_target(range);                     // its hot-tier entries and fills in flight
     delete_range(std::move(range));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,6 +74,12 @@ public:
     // §4.4): LMDB records, hot-tier entries (by generation) and fills in flight. The key is
     // derived as a lookup derives it. Returns at once; the delete is a write op.
     void invalidate(std::string_view host, std::string_view target);
+    // The same on this node only (invalidate() also tells the fleet, when there is one).
+    void invalidate_here(std::string_view host, std::string_view target);
+    // Called with every invalidation this node makes, so a fleet can repeat it on the others.
+    void set_invalidation_fanout(std::function<void(std::string host, std::string target)> fn) {
+        invalidation_fanout_ = std::move(fn);
+    }
     // The cache key of a target on a host, with the matching route's query rules.
     std::string target_key(std::string_view host, std::string_view target) const;
 
@@ -173,6 +180,7 @@ private:
     // Base keys whose invalidation has not committed yet, with how many are in flight: their
     // records (every variant) are not loaded from LMDB meanwhile.
     std::unordered_map<std::string, int> invalidating_;
+    std::function<void(std::string host, std::string target)> invalidation_fanout_;
     // Hit-for-pass: hash of the base key → until (unix s). Hashes, not keys, so a client
     // sending long unique URLs cannot grow it past its count bound; a collision only passes a
     // request that could have waited for a fill.

@@ -54,6 +54,11 @@ Purger::~Purger() {
 }
 
 void Purger::submit(PurgeRequest req, std::function<void(Result<PurgeResult>)> done) {
+    if (path_) return path_(std::move(req), std::move(done));
+    apply(std::move(req), std::move(done));
+}
+
+void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> done) {
     auto job = std::make_shared<Job>();
     job->done = std::move(done);
     auto fail = [&](int http, std::string code, std::string msg) {

@@ -28,8 +28,9 @@ struct PurgeRequest {
 };
 
 struct PurgeResult {
-    uint64_t purged = 0; // records deleted (or marked stale)
-    uint64_t memory = 0; // hot-tier entries dropped
+    uint64_t purged = 0;    // records deleted (or marked stale)
+    uint64_t memory = 0;    // hot-tier entries dropped
+    uint64_t fleet_seq = 0; // the purge stream's sequence when a fleet carried it; 0 = none
 };
 
 // Runs purges one slice at a time: each slice is one write op of at most `batch` records,
@@ -48,6 +49,11 @@ public:
     // paths/prefix/tags/all, unknown route, a path not starting with "/"), 404 for an unknown
     // namespace.
     void submit(PurgeRequest req, std::function<void(Result<PurgeResult>)> done);
+    // Carries out a purge on this node only (what submit does without a path).
+    void apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> done);
+    // Where submitted purges go instead of apply(): a fleet publishes them to every node first.
+    using Path = std::function<void(PurgeRequest, std::function<void(Result<PurgeResult>)>)>;
+    void set_path(Path path) { path_ = std::move(path); }
 
     size_t in_progress() const { return running_; }
     uint64_t total_purged() const { return total_; }
@@ -57,6 +63,7 @@ private:
     void slice(const std::shared_ptr<Job>& job);
 
     Proxy& proxy_;
+    Path path_;
     size_t batch_;
     size_t running_ = 0;
     uint64_t total_ = 0;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/fleet_wiring.hpp"
 #include "http/connection.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
@@ -112,6 +113,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     auto pages = cache::load_error_pages(cfg_.error_pages);
     if (!pages) throw std::runtime_error(pages.error().message);
     proxy_->set_error_pages(std::move(*pages));
+    if (fleet_) wire_fleet_purges(*fleet_, *proxy_);
     // When the map fills up, what the memory tier served recently is evicted last.
     store_->set_eviction_filter([this](std::string_view key) {
         return proxy_->hot().contains(key, loop_.clock().now_ms());

@@ -49,6 +49,7 @@ Fleet::Fleet(loop::Loop& loop, store::Store& store, const config::FleetSpec& spe
     ls.token = spec.token;
     ls.credentials_file = spec.credentials_file;
     ls.name = "edgecached " + node_;
+    ls.node = node_;
     ls.replicas = int(spec.replicas);
     LinkEvents ev;
     std::weak_ptr<bool> alive = alive_;
@@ -72,6 +73,23 @@ Fleet::Fleet(loop::Loop& loop, store::Store& store, const config::FleetSpec& spe
     };
     ev.on_changes = [this](uint64_t gen, std::vector<Change> changes, uint64_t pending) {
         on_changes(gen, std::move(changes), pending);
+    };
+    ev.on_purge = [this](uint64_t seq, std::string payload, std::function<void()> ack) {
+        if (!purge_applier_) return ack();
+        ++purges_pending_;
+        purge_applier_(seq, std::move(payload), [this, alive = std::weak_ptr<bool>(alive_), ack] {
+            if (!alive.expired()) {
+                --purges_pending_;
+                ++purges_applied_;
+            }
+            ack();
+        });
+    };
+    ev.on_purge_gap = [this] {
+        LOG_WARN("fleet: node %s was away longer than the purge stream keeps purges (%lld s): "
+                 "purging everything it holds",
+                 node_.c_str(), static_cast<long long>(kPurgeRetentionS));
+        if (purge_everything_) purge_everything_();
     };
     link_ = std::make_unique<Link>(loop_, std::move(ls), std::move(ev));
     resume_timer_ = std::make_unique<loop::Timer>(loop_.uv(), [this] { resume(); });
@@ -264,6 +282,30 @@ void Fleet::delete_namespace(std::string id, std::function<void(Status)> done) {
                        link_->purge_subjects("k." + id + ".>");
                        wait_applied(p, *r);
                    });
+}
+
+// ---- purges ----
+
+void Fleet::publish_purge(std::string payload, std::function<void(Result<uint64_t>)> done) {
+    auto seq = std::make_shared<uint64_t>(0);
+    PendingPtr p = begin([seq, done = std::move(done)](Status st) {
+        if (st)
+            done(*seq);
+        else
+            done(st.error());
+    });
+    std::weak_ptr<bool> alive = alive_;
+    link_->publish_purge(std::move(payload), deadline(p),
+                         [this, alive, p, seq](Result<uint64_t> r) {
+                             if (alive.expired()) return;
+                             if (!r) return finish(p, r.error());
+                             *seq = *r;
+                             finish(p, Status::ok());
+                         });
+}
+
+void Fleet::purge_progress(uint64_t seq, std::function<void(Result<Link::PurgeProgress>)> done) {
+    link_->purge_progress(seq, std::move(done));
 }
 
 // ---- applying the stream ----
@@ -468,6 +510,8 @@ FleetStatus Fleet::status() const {
     s.writes_ok = writes_ok_;
     s.writes_failed = writes_failed_;
     s.resyncing = resyncing_;
+    s.purges_pending = purges_pending_;
+    s.purges_applied = purges_applied_;
     s.resyncs = resyncs_;
     s.max_payload = max_payload_;
     return s;

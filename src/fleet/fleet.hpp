@@ -39,6 +39,8 @@ struct FleetStatus {
     double lag_seconds = 0;    // age of the last applied change when there is lag
     uint64_t apply_total = 0;  // changes applied since start
     uint64_t writes_ok = 0, writes_failed = 0;
+    uint64_t purges_pending = 0; // delivered to this node, not applied yet
+    uint64_t purges_applied = 0; // from other nodes, since start
     bool resyncing = false;
     uint64_t resyncs = 0;
     int64_t max_payload = 0;
@@ -74,6 +76,21 @@ public:
     void rename_namespace(std::string id, std::string title,
                           std::function<void(Result<store::Namespace>)> done);
     void delete_namespace(std::string id, std::function<void(Status)> done);
+
+    // ---- purges: one durable stream, a durable consumer per node ----
+    // Publishes a purge message; done gets its stream sequence once JetStream holds it (R =
+    // replicas), or 503 fleet_unavailable within write_timeout_ms. The caller applies it here
+    // itself; the other nodes get it from the stream.
+    void publish_purge(std::string payload, std::function<void(Result<uint64_t>)> done);
+    // Applies a delivered purge message; `applied` must run once it is done (then it is
+    // acknowledged; a node that stops before that gets it again).
+    using PurgeApplier =
+        std::function<void(uint64_t seq, std::string payload, std::function<void()> applied)>;
+    void set_purge_applier(PurgeApplier fn) { purge_applier_ = std::move(fn); }
+    // Runs when this node missed purges (away longer than the purge stream keeps them).
+    void set_purge_everything(std::function<void()> fn) { purge_everything_ = std::move(fn); }
+    // How many nodes' consumers acknowledged purge `seq`, of how many there are.
+    void purge_progress(uint64_t seq, std::function<void(Result<Link::PurgeProgress>)> done);
 
     FleetStatus status() const;
     // "" when writes can go through; else why not (for /health's "degraded").
@@ -130,6 +147,9 @@ private:
     std::multimap<uint64_t, PendingPtr> waiters_; // by the sequence they wait for
     std::vector<uint64_t> write_hist_;
     double write_sum_ = 0;
+    PurgeApplier purge_applier_;
+    std::function<void()> purge_everything_;
+    uint64_t purges_pending_ = 0, purges_applied_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

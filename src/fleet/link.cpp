@@ -158,6 +158,8 @@ void Link::on_connected(natsConnection* nc, void* closure) noexcept {
         std::lock_guard<std::mutex> lk(self->mu_);
         self->url_ = url;
         self->connected_ = true;
+        // Check the streams again (a server may have lost them) and report readiness.
+        self->need_setup_ = true;
     }
     self->cv_.notify_all();
     std::string u = url;
@@ -282,9 +284,34 @@ bool Link::setup() {
             return false;
         }
     }
+    // The purge stream: limits retention, so a node away longer than that purges everything.
+    jsStreamInfo* si = nullptr;
+    s = js_GetStreamInfo(&si, js_, kPurgeStream, nullptr, &jerr);
+    if (s == NATS_NOT_FOUND) {
+        jsStreamConfig cfg;
+        jsStreamConfig_Init(&cfg);
+        const char* subjects[] = {kPurgeSubject};
+        cfg.Name = kPurgeStream;
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.Replicas = settings_.replicas;
+        cfg.MaxAge = kPurgeRetentionS * 1000000000LL;
+        s = js_AddStream(&si, js_, &cfg, nullptr, &jerr);
+    }
+    if (s != NATS_OK) {
+        LOG_WARN("fleet: %s", nats_error("opening the purge stream", s, jerr).c_str());
+        return false;
+    }
+    jsStreamInfo_Destroy(si);
+    // Ready once the purge consumer is bound too (then, after a reconnect, at once).
+    if (purge_sub_) post_ready();
+    return true;
+}
+
+void Link::post_ready() {
     int64_t max_payload = natsConnection_GetMaxPayload(nc_);
     run_on_loop([this, max_payload] { events_.on_ready(max_payload); });
-    return true;
 }
 
 bool Link::ensure_ready(uint64_t deadline_ms) {
@@ -334,6 +361,14 @@ void Link::thread_main() {
             if (!ok) cv_.wait_for(lk, std::chrono::milliseconds(250));
             continue;
         }
+        if (can_setup && !need_setup_ && !purge_sub_) {
+            lk.unlock();
+            bool ok = subscribe_purges_now();
+            if (ok) post_ready();
+            lk.lock();
+            if (!ok) cv_.wait_for(lk, std::chrono::milliseconds(250));
+            continue;
+        }
         if (can_setup && want_sub_) {
             lk.unlock();
             bool ok = subscribe_now();
@@ -348,6 +383,10 @@ void Link::thread_main() {
         natsSubscription_Unsubscribe(sub_);
         natsSubscription_Destroy(sub_);
         sub_ = nullptr;
+    }
+    if (purge_sub_) {
+        natsSubscription_Destroy(purge_sub_);
+        purge_sub_ = nullptr;
     }
     if (kv_) kvStore_Destroy(kv_);
     if (js_) jsCtx_Destroy(js_);
@@ -527,6 +566,140 @@ bool Link::subscribe_now() {
     natsSubscription_SetPendingLimits(sub_, -1, -1);
     subs_ctx_.push_back(std::move(ctx));
     return true;
+}
+
+void Link::publish_purge(std::string payload, uint64_t deadline_ms,
+                         std::function<void(Result<uint64_t>)> done) {
+    auto cb = std::make_shared<std::function<void(Result<uint64_t>)>>(std::move(done));
+    run_on_nats([this, payload = std::move(payload), cb, deadline_ms] {
+        Result<uint64_t> r = uint64_t(0);
+        if (!ensure_ready(deadline_ms)) {
+            r = unavailable("no JetStream connection within fleet.write_timeout_ms");
+        } else {
+            uint64_t now = now_ms();
+            jsPubOptions po;
+            jsPubOptions_Init(&po);
+            po.MaxWait = int64_t(deadline_ms > now ? deadline_ms - now : 1);
+            jsPubAck* ack = nullptr;
+            jsErrCode jerr = jsErrCode(0);
+            natsStatus s = js_Publish(&ack, js_, kPurgeSubject, payload.data(), int(payload.size()),
+                                      &po, &jerr);
+            if (s == NATS_OK) {
+                r = ack->Sequence;
+                jsPubAck_Destroy(ack);
+            } else {
+                r = unavailable(nats_error("JetStream did not accept the purge", s, jerr));
+            }
+        }
+        run_on_loop([cb, r]() mutable { (*cb)(std::move(r)); });
+    });
+}
+
+void Link::purge_progress(uint64_t seq, std::function<void(Result<PurgeProgress>)> done) {
+    auto cb = std::make_shared<std::function<void(Result<PurgeProgress>)>>(std::move(done));
+    run_on_nats([this, seq, cb] {
+        Result<PurgeProgress> r = PurgeProgress{};
+        jsConsumerInfoList* list = nullptr;
+        jsErrCode jerr = jsErrCode(0);
+        natsStatus s = NATS_NOT_YET_CONNECTED;
+        if (ensure_ready(now_ms() + 2000))
+            s = js_Consumers(&list, js_, kPurgeStream, nullptr, &jerr);
+        if (s == NATS_OK) {
+            PurgeProgress p;
+            for (int i = 0; i < list->Count; ++i) {
+                const jsConsumerInfo* ci = list->List[i];
+                if (!ci->Config || !ci->Config->Durable) continue;
+                ++p.known;
+                if (ci->AckFloor.Stream >= seq) ++p.applied;
+            }
+            jsConsumerInfoList_Destroy(list);
+            r = p;
+        } else if (s != NATS_NOT_FOUND) {
+            r = unavailable(nats_error("listing the purge consumers", s, jerr));
+        }
+        run_on_loop([cb, r]() mutable { (*cb)(std::move(r)); });
+    });
+}
+
+bool Link::subscribe_purges_now() {
+    std::string durable = "purge_" + settings_.node;
+    jsErrCode jerr = jsErrCode(0);
+    // A consumer whose position fell out of the stream (retention) missed purges.
+    jsConsumerInfo* ci = nullptr;
+    natsStatus s = js_GetConsumerInfo(&ci, js_, kPurgeStream, durable.c_str(), nullptr, &jerr);
+    if (s == NATS_NOT_FOUND) {
+        // Created here, bound below: a consumer the library did not create is never deleted
+        // by it (an unsubscribe must not lose this node's position).
+        std::string deliver = "_edgecached.purge." + settings_.node;
+        jsConsumerConfig cc;
+        jsConsumerConfig_Init(&cc);
+        cc.Durable = durable.c_str();
+        cc.DeliverSubject = deliver.c_str();
+        cc.AckPolicy = js_AckExplicit;
+        cc.AckWait = 30LL * 1000000000LL;
+        cc.MaxAckPending = 1000;
+        // A node that joins later has nothing cached that older purges concern.
+        cc.DeliverPolicy = js_DeliverNew;
+        s = js_AddConsumer(&ci, js_, kPurgeStream, &cc, nullptr, &jerr);
+        if (s != NATS_OK) {
+            LOG_WARN("fleet: %s", nats_error("creating the purge consumer", s, jerr).c_str());
+            return false;
+        }
+        jsConsumerInfo_Destroy(ci);
+    } else if (s == NATS_OK) {
+        uint64_t floor = ci->AckFloor.Stream, delivered = ci->Delivered.Stream;
+        jsConsumerInfo_Destroy(ci);
+        jsStreamInfo* si = nullptr;
+        if (js_GetStreamInfo(&si, js_, kPurgeStream, nullptr, &jerr) == NATS_OK) {
+            uint64_t first = si->State.FirstSeq;
+            jsStreamInfo_Destroy(si);
+            if (delivered > 0 && floor + 1 < first) run_on_loop([this] { events_.on_purge_gap(); });
+        }
+    } else {
+        LOG_WARN("fleet: %s", nats_error("reading the purge consumer", s, jerr).c_str());
+        return false;
+    }
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = kPurgeStream;
+    so.Consumer = durable.c_str();
+    so.ManualAck = true;
+    s = js_Subscribe(&purge_sub_, js_, kPurgeSubject, &Link::on_purge_message, this, nullptr, &so,
+                     &jerr);
+    if (s != NATS_OK) {
+        purge_sub_ = nullptr;
+        LOG_WARN("fleet: %s", nats_error("subscribing to the purge stream", s, jerr).c_str());
+        return false;
+    }
+    return true;
+}
+
+void Link::on_purge_message(natsConnection*, natsSubscription*, natsMsg* msg,
+                            void* closure) noexcept {
+    auto* self = static_cast<Link*>(closure);
+    uint64_t seq = 0;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+        seq = meta->Sequence.Stream;
+        jsMsgMetaData_Destroy(meta);
+    }
+    std::string payload;
+    try {
+        payload.assign(natsMsg_GetData(msg), size_t(natsMsg_GetDataLength(msg)));
+    } catch (...) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    // The ack goes out from the NATS thread once the loop applied the purge.
+    auto ack = [self, msg] {
+        self->run_on_nats([msg] {
+            natsMsg_Ack(msg, nullptr);
+            natsMsg_Destroy(msg);
+        });
+    };
+    self->run_on_loop([self, seq, payload = std::move(payload), ack]() mutable {
+        self->events_.on_purge(seq, std::move(payload), std::move(ack));
+    });
 }
 
 } // namespace ec::fleet

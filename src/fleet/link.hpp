@@ -26,7 +26,8 @@ namespace ec::fleet {
 struct LinkSettings {
     std::vector<std::string> servers; // nats://host:port
     std::string token, credentials_file;
-    std::string name; // the connection name servers show (the node name)
+    std::string name; // the connection name servers show
+    std::string node; // names this node's durable purge consumer (purge_<node>)
     int replicas = 3;
 };
 
@@ -34,14 +35,24 @@ struct LinkSettings {
 struct LinkEvents {
     // Connected (url of the server) or not (reason), whenever that changes.
     std::function<void(bool connected, std::string detail)> on_connection;
-    // The bucket exists and publishes can go out: after the first connect and after setup
-    // failures recover. `max_payload` is the server's advertised limit.
+    // The bucket and the purge stream exist and this node's purge consumer is bound: writes
+    // and purges can go out. After every (re)connect. `max_payload` is the server's limit.
     std::function<void(int64_t max_payload)> on_ready;
     // Changes delivered by the subscription of `generation`, in stream order. `pending` is how
     // many more the stream holds for us (lag in messages).
     std::function<void(uint64_t generation, std::vector<Change> changes, uint64_t pending)>
         on_changes;
+    // A purge message (the payload the publisher built) to apply; call `ack` once applied, so
+    // a node that stops before that gets it again.
+    std::function<void(uint64_t seq, std::string payload, std::function<void()> ack)> on_purge;
+    // This node's purge consumer fell behind the purge stream's retention: purges were lost.
+    std::function<void()> on_purge_gap;
 };
+
+// The purge stream: every node's durable consumer applies every purge.
+inline constexpr const char* kPurgeStream = "EDGECACHED_PURGE";
+inline constexpr const char* kPurgeSubject = "edgecached.purge";
+inline constexpr int64_t kPurgeRetentionS = 24 * 3600;
 
 // One header of a publish.
 struct Header {
@@ -89,6 +100,16 @@ public:
     // wildcards allowed) from the stream; failures are logged. Fire and forget.
     void purge_subjects(std::string filter);
 
+    // Publishes a purge message on the purge stream; done: its sequence (like publish()).
+    void publish_purge(std::string payload, uint64_t deadline_ms,
+                       std::function<void(Result<uint64_t>)> done);
+    // How many of the purge stream's consumers (one per node that ever joined) acknowledged
+    // purge `seq`. Errors: 503 fleet_unavailable.
+    struct PurgeProgress {
+        size_t applied = 0, known = 0;
+    };
+    void purge_progress(uint64_t seq, std::function<void(Result<PurgeProgress>)> done);
+
     // (Re)subscribes to the bucket from stream sequence after + 1; deliveries carry
     // `generation`. If the stream no longer holds after + 1 (it was purged, or the bucket was
     // recreated), `on_gap` runs on the loop with the stream's first sequence and message count
@@ -106,11 +127,16 @@ private:
     void run_on_nats(Job job);                  // any thread
     void run_on_loop(std::function<void()> fn); // any thread
     void thread_main();
-    bool setup(); // NATS thread: JetStream context + bucket; false = retry later
+    bool setup();      // NATS thread: JetStream context + bucket; false = retry later
+    void post_ready(); // NATS thread: tells the loop writes can go out
     // NATS thread: waits until connected and set up, or the deadline; false = not ready.
     bool ensure_ready(uint64_t deadline_ms);
     // NATS thread: carries out want_sub_; false = retry later.
     bool subscribe_now();
+    // NATS thread: binds (creating) this node's durable purge consumer; false = retry later.
+    bool subscribe_purges_now();
+    static void on_purge_message(natsConnection*, natsSubscription*, natsMsg* msg,
+                                 void* closure) noexcept;
     Result<uint64_t> publish_now(const Publication& p, uint64_t deadline_ms);
     static void on_async(uv_async_t* h);
     static void on_message(natsConnection*, natsSubscription*, natsMsg* msg,
@@ -162,6 +188,7 @@ private:
     jsCtx* js_ = nullptr;
     kvStore* kv_ = nullptr;
     natsSubscription* sub_ = nullptr;
+    natsSubscription* purge_sub_ = nullptr;
     std::thread thread_;
 };
 

@@ -1,0 +1,62 @@
+"""Purges through the fleet: a purge on one node reaches every node through the purge stream;
+without NATS a purge answers 503 fleet_unavailable and nothing is purged anywhere."""
+import json
+import os
+import sys
+
+import pytest
+
+from fleetutil import eventually  # noqa: E402
+
+
+@pytest.fixture
+def origin():
+    from origin import Origin
+
+    o = Origin().start()
+    yield o
+    o.stop()
+
+
+def proxy_config(origin):
+    return {"origins": {"o": {"url": "http://" + origin.address, "timeout_ms": 3000}},
+            "routes": [{"name": "r", "prefix": "/", "origin": "o"}]}
+
+
+def cached(node, path):
+    """Fetches path until this node serves it from its cache (the fill commits async)."""
+    return eventually(lambda: node.get(path, fresh=True).headers.get("x-cache") == "HIT")
+
+
+def test_purge_by_tag_on_a_reaches_b_and_c(make_node, origin):
+    origin.route("/t1", body=b"1", headers={"Cache-Control": "max-age=600", "Cache-Tag": "blue"})
+    origin.route("/t2", body=b"2", headers={"Cache-Control": "max-age=600", "Cache-Tag": "green"})
+    nodes = [make_node(n, config=proxy_config(origin)) for n in ("edge-a", "edge-b", "edge-c")]
+    for n in nodes:
+        for p in ("/t1", "/t2"):
+            n.get(p)
+            cached(n, p)
+    r = nodes[0].admin("POST", "/admin/purge", json.dumps({"tags": ["blue"]}))
+    assert r.status == 200, r.text
+    body = r.json()
+    assert body["purged"] == 1 and body["seq"] >= 1
+    # Every node drops /t1 (its next request goes to the origin) and keeps /t2.
+    for n in nodes:
+        eventually(lambda: n.get("/t1", fresh=True).headers.get("x-cache") != "HIT")
+        assert n.get("/t2", fresh=True).headers["x-cache"] == "HIT"
+
+
+def test_purge_without_nats_is_refused_and_purges_nothing(make_node, nats_cluster, origin):
+    origin.route("/p", body=b"p", headers={"Cache-Control": "max-age=600"})
+    a = make_node("edge-a", config=proxy_config(origin), fleet={"write_timeout_ms": 300})
+    a.get("/p")
+    cached(a, "/p")
+    nats_cluster.stop()
+    r = a.admin("POST", "/admin/purge", json.dumps({"paths": ["/p"]}))
+    assert r.status == 503
+    assert r.json()["error"]["code"] == "fleet_unavailable"
+    # Reads keep being served from the cache; /health says why writes are refused.
+    assert a.get("/p", fresh=True).headers["x-cache"] == "HIT"
+    h = eventually(lambda: (lambda j: j if j.get("status") == "degraded" else None)(
+        a.get("/health", fresh=True).json()))
+    assert h["reason"] == "fleet_unavailable"
