@@ -94,6 +94,10 @@ void AdminApi::handle(http::Exchange& ex) {
         if (only(HTTP_POST, "POST")) origin_health(ex);
     } else if (p == "/admin/config") {
         if (only(HTTP_GET, "GET")) http::send_json(ex, 200, config::to_json(d_.config()));
+    } else if (p == "/admin/fleet") {
+        if (only(HTTP_GET, "GET")) fleet_status(ex);
+    } else if (p == "/admin/fleet/purges") {
+        if (only(HTTP_GET, "GET")) fleet_purge_progress(ex);
     } else if (p == "/metrics") {
         if (only(HTTP_GET, "GET")) metrics(ex);
     } else {

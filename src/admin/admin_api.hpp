@@ -9,6 +9,7 @@
 #include "admin/latency.hpp"
 #include "cache/proxy.hpp"
 #include "config/config.hpp"
+#include "fleet/fleet.hpp"
 #include "http/exchange.hpp"
 #include "http/server.hpp"
 #include "kv/ns_stats.hpp"
@@ -45,6 +46,7 @@ struct AdminDeps {
     int64_t started_at_s = 0;
     // Every certificate the TLS listeners (and admin_tls) serve now, for the expiry metric.
     std::function<std::vector<tls::CertificateInfo>()> certificates = {};
+    fleet::Fleet* fleet = nullptr; // nullptr: a single node
 };
 
 // Routes (JSON in and out; errors as {"error":{"code","message"}}):
@@ -58,7 +60,12 @@ struct AdminDeps {
 //   GET  /admin/config         the effective configuration (secrets masked)
 //   GET  /admin/origins        {"origins":[{"name", "servers":[{"server","up","admin",...}]}]}
 //   POST /admin/origins/health {"origin", "health":"sick|healthy|drain|auto", "server"?}
+//   GET  /admin/fleet          the fleet: connection, applied sequence, lag, nodes, purges
+//   GET  /admin/fleet/purges?seq=N  how many nodes applied purge N, of how many
 //   GET  /metrics              Prometheus text format
+// Appends the fleet's Prometheus metrics (fleet_admin.cpp).
+void append_fleet_metrics(std::string& out, const fleet::Fleet& f);
+
 class AdminApi {
 public:
     explicit AdminApi(AdminDeps deps);
@@ -74,6 +81,8 @@ public:
 
 private:
     void stats(http::Exchange& ex);
+    void fleet_status(http::Exchange& ex);         // fleet_admin.cpp
+    void fleet_purge_progress(http::Exchange& ex); // fleet_admin.cpp
     void purge(http::Exchange& ex);
     void warm(http::Exchange& ex);
     void inspect(http::Exchange& ex);

@@ -459,6 +459,7 @@ void AdminApi::metrics(http::Exchange& ex) {
     p.one("process_max_fds", "gauge", "The open file descriptor limit.", pi.max_fds);
     p.one("process_start_time_seconds", "gauge", "Unix time the process started.",
           static_cast<uint64_t>(d_.started_at_s));
+    if (d_.fleet) append_fleet_metrics(out, *d_.fleet);
 
     ex.status(200).header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     ex.send(http::Body::owned(std::move(out)));

@@ -135,7 +135,8 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
                 for (const auto& c : admin_tls_->contexts->certificates())
                     all.push_back(c);
             return all;
-        }});
+        },
+        fleet_.get()});
     apply_runtime_settings();
     server_->on_exchange_done = [this](http::Exchange& ex) {
         // The histogram times the data plane; an operator's polling (stats --watch, scrapes

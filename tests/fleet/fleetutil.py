@@ -19,8 +19,9 @@ def wait_fleet_ready(node, timeout=30):
     raise AssertionError("node never joined the fleet: %s\n%s" % (last, node.log()[-3000:]))
 
 
-def eventually(fn, timeout=10, interval=0.02):
-    """Calls fn until it returns a truthy value (returned) or the timeout passes (fails)."""
+def eventually(fn, timeout=10, interval=0.02, what=None):
+    """Calls fn until it returns a truthy value (returned) or the timeout passes (fails, with
+    what() in the message when given: a node's log)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -28,4 +29,5 @@ def eventually(fn, timeout=10, interval=0.02):
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError("condition not met within %ss (last: %r)" % (timeout, last))
+    raise AssertionError("condition not met within %ss (last: %r)%s" % (
+        timeout, last, "\n" + what() if what else ""))

@@ -5,14 +5,14 @@ import os
 import sys
 
 import pytest
+from ectest import EDGECACHECTL, run_cli
+from origin import Origin  # tests/e2e/origin.py (conftest puts tests/e2e on the path)
 
 from fleetutil import eventually  # noqa: E402
 
 
 @pytest.fixture
 def origin():
-    from origin import Origin
-
     o = Origin().start()
     yield o
     o.stop()
@@ -20,7 +20,7 @@ def origin():
 
 def proxy_config(origin):
     return {"origins": {"o": {"url": "http://" + origin.address, "timeout_ms": 3000}},
-            "routes": [{"name": "r", "prefix": "/", "origin": "o"}]}
+            "routes": [{"name": "r", "prefix": "/", "origin": "o"}], "access_log": "-"}
 
 
 def cached(node, path):
@@ -42,8 +42,20 @@ def test_purge_by_tag_on_a_reaches_b_and_c(make_node, origin):
     assert body["purged"] == 1 and body["seq"] >= 1
     # Every node drops /t1 (its next request goes to the origin) and keeps /t2.
     for n in nodes:
-        eventually(lambda: n.get("/t1", fresh=True).headers.get("x-cache") != "HIT")
+        eventually(lambda: n.get("/t1", fresh=True).headers.get("x-cache") != "HIT",
+                   what=lambda: n.log()[-3000:])
         assert n.get("/t2", fresh=True).headers["x-cache"] == "HIT"
+    # The CLI purges through the fleet and waits until every node applied it.
+    for n in nodes:
+        n.get("/t2")
+    p = run_cli([EDGECACHECTL, "--socket", nodes[1].admin_sock, "purge", "--tag", "green",
+                 "--wait", "20"])
+    assert p.returncode == 0, p.stderr
+    assert b"applied on 3 of 3 node(s)" in p.stdout, p.stdout
+    p = run_cli([EDGECACHECTL, "--socket", nodes[2].admin_sock, "fleet", "status"])
+    assert p.returncode == 0, p.stderr
+    assert b"node        edge-c" in p.stdout and b"3 known to the purge stream" in p.stdout, \
+        p.stdout
 
 
 def test_purge_without_nats_is_refused_and_purges_nothing(make_node, nats_cluster, origin):

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 #include <unistd.h>
 
 #include "commands.hpp"
@@ -22,7 +23,13 @@ void out_json_line(const std::string& body) {
 } // namespace
 
 int cmd_purge(Context& ctx) {
-    allow_only(ctx.args, "purge", {"path", "prefix", "tag", "all", "soft", "route", "namespace"});
+    allow_only(ctx.args, "purge",
+               {"path", "prefix", "tag", "all", "soft", "route", "namespace", "wait"});
+    uint64_t wait_s = 0;
+    if (ctx.args.has("wait"))
+        wait_s = ctx.args.get("wait")->empty()
+                     ? 10
+                     : number_option(ctx.args, "purge", "wait", 1, 3600, 10);
     const Args& a = ctx.args;
     // Bare words are paths ("purge /a /b"), unless --tag gave the mode ("purge --tag a b").
     std::vector<std::string> paths = a.all("path");
@@ -61,22 +68,46 @@ int cmd_purge(Context& ctx) {
 
     Response r = ctx.client.request("POST", "/admin/purge", body);
     expect_success(r);
-    if (ctx.json) {
-        out_json_line(r.body);
-        return kOk;
-    }
     simdjson::dom::parser parser;
     Json doc = parse_json(parser, r.body, "/admin/purge");
+    // In a fleet: how many nodes applied it (polled until all did with --wait).
+    auto seq = static_cast<uint64_t>(num(doc, {"seq"}, 0));
+    std::string fleet_line;
+    int rc = kOk;
+    if (seq > 0) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+        for (;;) {
+            Response p =
+                ctx.client.request("GET", "/admin/fleet/purges?seq=" + std::to_string(seq));
+            expect_success(p);
+            simdjson::dom::parser pp;
+            Json prog = parse_json(pp, p.body, "/admin/fleet/purges");
+            double applied = num(prog, {"applied"}), known = num(prog, {"known"});
+            fleet_line = "applied on " + fmt_count(applied) + " of " + fmt_count(known) +
+                         " node(s) (purge " + std::to_string(seq) + ")";
+            if (wait_s == 0 || applied >= known) break;
+            if (std::chrono::steady_clock::now() >= deadline) {
+                fleet_line += ": not every node within " + std::to_string(wait_s) + " s";
+                rc = kError;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    if (ctx.json) {
+        out_json_line(r.body);
+        return rc;
+    }
     double n = num(doc, {"purged"}, -1);
     if (n < 0) {
         out(pretty(doc));
-        return kOk;
+        return rc;
     }
     std::string what = n == 1 ? " entry" : " entries";
     out((a.has("soft") ? "marked " + fmt_count(n) + what + " stale"
                        : "purged " + fmt_count(n) + what) +
-        "\n");
-    return kOk;
+        (fleet_line.empty() ? "" : "; " + fleet_line) + "\n");
+    return rc;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ int cmd_config(Context& ctx);
 int cmd_origin(Context& ctx); // origin list|sick|healthy|drain|auto NAME [--server H:P]
 int cmd_tail(Context& ctx);   // tail [--filter F]... [--count N] [--seconds N]
 int cmd_top(Context& ctx);    // top [--filter F]... [--interval S] [--once S] [--limit N]
+int cmd_fleet(Context& ctx);  // fleet status
 
 // The help text of a subcommand ("" for the overview); nullptr for an unknown one.
 const char* help_text(std::string_view command);

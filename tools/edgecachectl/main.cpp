@@ -28,7 +28,7 @@ const std::vector<OptionSpec> kOptions = {
     {"limit", Arity::value},        {"url", Arity::value},         {"token", Arity::value},
     {"allow-pending", Arity::flag}, {"server", Arity::value},      {"filter", Arity::value},
     {"count", Arity::value},        {"seconds", Arity::value},     {"interval", Arity::value},
-    {"once", Arity::value},
+    {"once", Arity::value},         {"wait", Arity::optional},
 };
 
 constexpr const char* kOverview =
@@ -54,6 +54,7 @@ constexpr const char* kOverview =
     "                              override a server's health (drain: no new requests)\n"
     "  tail [--filter F]...        stream access records live (status>=500, cache=MISS, /api/)\n"
     "  top [--filter F]...         hottest paths, miss and error rates by route and origin\n"
+    "  fleet status                the fleet: NATS connection, lag, nodes, pending purges\n"
     "\n"
     "Options:\n"
     "  --socket PATH   admin socket (default: $EDGECACHE_SOCKET, then\n"
@@ -103,7 +104,18 @@ constexpr const char* kPurge =
     "  --soft            mark stale instead of deleting (stale-while-revalidate and\n"
     "                    stale-if-error keep a copy to serve)\n"
     "  --route NAME      only entries of this route\n"
-    "  --namespace NS    a KV namespace instead of the cache\n";
+    "  --namespace NS    a KV namespace instead of the cache\n"
+    "  --wait [SECONDS]  in a fleet: wait until every known node applied the purge\n"
+    "                    (default 10 s); exit 1 when some did not in time\n"
+    "\n"
+    "In a fleet the purge goes to every node; the output says how many have applied it.\n";
+
+constexpr const char* kFleet =
+    "Usage: edgecachectl fleet status\n"
+    "\n"
+    "The fleet this node belongs to (GET /admin/fleet): the NATS server it is connected to,\n"
+    "the KV stream's last applied sequence and lag (messages, seconds), the nodes known to the\n"
+    "purge stream and purges pending here.\n";
 
 constexpr const char* kWarm =
     "Usage: edgecachectl warm PATH... [options]\n"
@@ -231,6 +243,7 @@ const Command kCommands[] = {
     {"reload", cmd_reload, kReload},    {"backup", cmd_backup, kBackup},
     {"config", cmd_config, kConfig},    {"origin", cmd_origin, kOrigin},
     {"tail", cmd_tail, kTail},          {"top", cmd_top, kTop},
+    {"fleet", cmd_fleet, kFleet},
 };
 
 const Command* find_command(std::string_view name) {

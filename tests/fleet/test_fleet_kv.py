@@ -1,0 +1,82 @@
+"""KV through the fleet: a write on one node is readable on the others; bulk writes, deletes
+and namespaces replicate; concurrent writes of one key converge on every node."""
+import json
+import threading
+
+from fleetutil import eventually
+
+
+def value(node, ns, key):
+    r = node.get("/kv/%s/%s" % (ns, key), fresh=True)
+    return r.body if r.status == 200 else None
+
+
+def test_write_on_a_is_read_on_b_and_c(three_nodes):
+    a, b, c = three_nodes
+    r = a.put("/kv/users/alice", b"v1", headers={"X-KV-Metadata": '{"role":"admin"}'})
+    assert r.status == 200, r.text
+    assert value(a, "users", "alice") == b"v1"  # read-your-writes: no waiting on A
+    for n in (b, c):
+        eventually(lambda: value(n, "users", "alice") == b"v1")
+        r = n.get("/kv/users?prefix=al", fresh=True)
+        assert r.json()["keys"] == [{"name": "alice", "metadata": {"role": "admin"}}]
+    # The namespace has one id on every node.
+    ids = {n.get("/client/v4/accounts/x/storage/kv/namespaces", fresh=True).json()["result"][0]["id"]
+           for n in three_nodes}
+    assert len(ids) == 1
+
+
+def test_bulk_write_on_b_is_listed_on_a_and_delete_replicates(three_nodes):
+    a, b, c = three_nodes
+    entries = [{"key": "k%03d" % i, "value": "v%d" % i} for i in range(50)]
+    r = b.put("/kv/bulkns", json.dumps(entries).encode())
+    assert r.status == 200, r.text
+    eventually(lambda: len(a.get("/kv/bulkns", fresh=True).json()["keys"]) == 50)
+    assert value(a, "bulkns", "k049") == b"v49"
+    r = c.delete("/kv/bulkns/k000")
+    assert r.status == 200, r.text
+    for n in (a, b):
+        eventually(lambda: value(n, "bulkns", "k000") is None)
+    assert value(a, "bulkns", "k001") == b"v1"
+
+
+def test_namespace_created_on_c_is_usable_by_id_on_a(three_nodes):
+    a, b, c = three_nodes
+    base = "/client/v4/accounts/acct/storage/kv/namespaces"
+    r = c.post(base, json.dumps({"title": "made-on-c"}).encode(),
+               headers={"Content-Type": "application/json"})
+    assert r.status == 200, r.text
+    ns_id = r.json()["result"]["id"]
+    r = a.put("%s/%s/values/greeting" % (base, ns_id), b"hello")
+    assert r.status == 200, r.text
+    eventually(lambda: c.get("%s/%s/values/greeting" % (base, ns_id), fresh=True).body == b"hello")
+    # The title is taken fleet-wide.
+    r = b.post(base, json.dumps({"title": "made-on-c"}).encode(),
+               headers={"Content-Type": "application/json"})
+    assert r.status == 400
+
+
+def test_concurrent_writes_of_one_key_converge(three_nodes):
+    a, b, c = three_nodes
+    assert a.put("/kv/race/seed", b"x").status == 200
+    eventually(lambda: value(b, "race", "seed") == b"x")
+
+    def writer(node, tag):
+        for i in range(20):
+            assert node.put("/kv/race/k", ("%s%d" % (tag, i)).encode(), fresh=True).status == 200
+
+    threads = [threading.Thread(target=writer, args=(n, t)) for n, t in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Every node ends with the same value: the write with the highest stream sequence.
+    eventually(lambda: len({value(n, "race", "k") for n in three_nodes}) == 1)
+    assert value(a, "race", "k") in {("%s19" % t).encode() for t in "ab"}
+
+
+def test_keys_of_any_bytes_replicate(three_nodes):
+    a, b, _ = three_nodes
+    key = "sp%20ace%2Fslash.dot*star%3Egt"
+    assert a.put("/kv/odd/" + key, b"odd").status == 200
+    eventually(lambda: value(b, "odd", key) == b"odd")
