@@ -113,7 +113,10 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     auto pages = cache::load_error_pages(cfg_.error_pages);
     if (!pages) throw std::runtime_error(pages.error().message);
     proxy_->set_error_pages(std::move(*pages));
-    if (fleet_) wire_fleet_purges(*fleet_, *proxy_);
+    if (fleet_) {
+        wire_fleet_purges(*fleet_, *proxy_);
+        wire_fleet_kv(*fleet_, *kv_ops_, *store_);
+    }
     // When the map fills up, what the memory tier served recently is evicted last.
     store_->set_eviction_filter([this](std::string_view key) {
         return proxy_->hot().contains(key, loop_.clock().now_ms());

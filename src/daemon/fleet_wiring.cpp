@@ -68,4 +68,77 @@ void wire_fleet_purges(fleet::Fleet& fleet, cache::Proxy& proxy) {
     });
 }
 
+namespace {
+
+// The namespace a write addressed, as this node has it now.
+const store::Namespace* lookup(store::Store& store, const kv::NamespaceRef& ref) {
+    return ref.by == kv::NamespaceRef::By::title ? store.namespace_by_title(ref.name)
+                                                 : store.namespace_by_id(ref.name);
+}
+
+} // namespace
+
+void wire_fleet_kv(fleet::Fleet& fleet, kv::Ops& ops, store::Store& store) {
+    ops.set_write_path([&fleet, &store](kv::Write w, kv::WriteDone done) {
+        using Kind = kv::Write::Kind;
+        auto namespace_done = [done](Result<store::Namespace> r) {
+            kv::WriteResult out;
+            if (r) {
+                out.ns = r.value();
+                out.found = true;
+            }
+            done(r ? Status::ok() : Status(r.error()), out);
+        };
+        switch (w.kind) {
+        case Kind::create_namespace:
+            return fleet.create_namespace(std::move(w.title), namespace_done);
+        case Kind::rename_namespace:
+            return fleet.rename_namespace(std::move(w.ns.name), std::move(w.title), namespace_done);
+        case Kind::delete_namespace:
+            return fleet.delete_namespace(std::move(w.ns.name), [done](Status st) {
+                done(std::move(st), kv::WriteResult{});
+            });
+        case Kind::put:
+        case Kind::del:
+            break;
+        }
+        std::vector<fleet::EntryWrite> writes;
+        size_t count = 0, deleted = 0;
+        if (w.kind == Kind::put) {
+            count = w.entries.size();
+            writes.reserve(count);
+            for (kv::Entry& e : w.entries)
+                writes.push_back({std::move(e.key), false, std::string(e.value()),
+                                  std::move(e.metadata), e.expiration});
+        } else {
+            count = w.keys.size();
+            // What existed here when the delete was asked (the bulk answer's "deleted").
+            const store::Namespace* ns = lookup(store, w.ns);
+            for (std::string& k : w.keys) {
+                store::KvValue v;
+                if (ns) {
+                    auto r = store.kv_get(*ns, k, &v, false);
+                    if (r && *r) ++deleted;
+                }
+                writes.push_back({std::move(k), true, {}, {}, 0});
+            }
+        }
+        auto answer = [&store, ref = w.ns, count, deleted, done](Status st) {
+            kv::WriteResult out;
+            if (const store::Namespace* ns = lookup(store, ref)) {
+                out.ns = *ns;
+                out.found = true;
+            }
+            out.count = count;
+            out.deleted = deleted;
+            done(std::move(st), out);
+        };
+        if (w.ns.by == kv::NamespaceRef::By::title)
+            fleet.write(std::move(w.ns.name), w.kind == Kind::put, std::move(writes),
+                        std::move(answer));
+        else
+            fleet.write_by_id(std::move(w.ns.name), std::move(writes), std::move(answer));
+    });
+}
+
 } // namespace ec::daemon

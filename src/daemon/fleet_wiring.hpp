@@ -1,8 +1,10 @@
-// Fleet wiring: purges and invalidations go through the fleet's purge stream to every node.
+// Fleet wiring: KV writes go through the fleet's bucket, purges and invalidations through its
+// purge stream, to every node.
 #pragma once
 
 #include "cache/proxy.hpp"
 #include "fleet/fleet.hpp"
+#include "kv/ops.hpp"
 
 namespace ec::daemon {
 
@@ -10,5 +12,10 @@ namespace ec::daemon {
 // applied here; other nodes' purges and invalidations arriving on the stream are applied here.
 // Both objects must outlive the fleet's deliveries (the daemon destroys the fleet first).
 void wire_fleet_purges(fleet::Fleet& fleet, cache::Proxy& proxy);
+
+// Every KV write of every API (kv::Ops' one submit) is published to the fleet and answered
+// once JetStream holds it and this node applied it (fleet.hpp); the store's own write path is
+// then used only by the fleet's applier.
+void wire_fleet_kv(fleet::Fleet& fleet, kv::Ops& ops, store::Store& store);
 
 } // namespace ec::daemon
