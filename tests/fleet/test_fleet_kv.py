@@ -47,8 +47,9 @@ def test_namespace_created_on_c_is_usable_by_id_on_a(three_nodes):
                headers={"Content-Type": "application/json"})
     assert r.status == 200, r.text
     ns_id = r.json()["result"]["id"]
-    r = a.put("%s/%s/values/greeting" % (base, ns_id), b"hello")
-    assert r.status == 200, r.text
+    # A knows the id once it applied the namespace (eventually consistent, like the keys).
+    eventually(lambda: a.put("%s/%s/values/greeting" % (base, ns_id), b"hello",
+                             fresh=True).status == 200)
     eventually(lambda: c.get("%s/%s/values/greeting" % (base, ns_id), fresh=True).body == b"hello")
     # The title is taken fleet-wide.
     r = b.post(base, json.dumps({"title": "made-on-c"}).encode(),
