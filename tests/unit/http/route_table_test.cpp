@@ -5,9 +5,9 @@
 
 #include "http/route_table.hpp"
 
-using namespace ec;
-using namespace ec::http;
-
+// Inside ec::http rather than `using namespace`: the ASan tree is a unity build, and a
+// file-scope using-directive would leak into the origin tests compiled after this file.
+namespace ec::http {
 namespace {
 
 struct Row {
@@ -92,3 +92,5 @@ TEST_SUITE("http/route_table") {
         CHECK(allow_header(0).empty());
     }
 }
+
+} // namespace ec::http
