@@ -77,6 +77,8 @@ Link::Link(loop::Loop& loop, LinkSettings settings, LinkEvents events)
           "cannot set the reconnect handler");
     check(natsOptions_SetErrorHandler(opts_, &Link::on_async_error, this),
           "cannot set the error handler");
+    check(natsOptions_SetClosedCB(opts_, &Link::on_closed, this),
+          "cannot set the closed handler");
     thread_ = std::thread([this] { thread_main(); });
 }
 
@@ -184,6 +186,16 @@ void Link::on_disconnected(natsConnection*, void* closure) noexcept {
         self->events_.on_connection(false, "disconnected from " + (was.empty() ? "NATS" : was) +
                                                ", reconnecting");
     });
+}
+
+void Link::on_closed(natsConnection*, void* closure) noexcept {
+    // nats.c runs a connection's callbacks in order on its own thread, the closed one last.
+    auto* self = static_cast<Link*>(closure);
+    {
+        std::lock_guard<std::mutex> lk(self->mu_);
+        self->closed_ = true;
+    }
+    self->cv_.notify_all();
 }
 
 void Link::on_async_error(natsConnection*, natsSubscription*, natsStatus err, void*) noexcept {
@@ -392,6 +404,12 @@ void Link::thread_main() {
     if (js_) jsCtx_Destroy(js_);
     if (nc_) {
         natsConnection_Close(nc_);
+        // The disconnected callback of this close is still queued on nats.c's callback thread
+        // and reads *this: wait for the closed callback, which comes after it, before ~Link
+        // frees us (bounded, so a nats.c that never calls it cannot hang the shutdown).
+        std::unique_lock<std::mutex> wait_lk(mu_);
+        cv_.wait_for(wait_lk, std::chrono::seconds(5), [this] { return closed_; });
+        wait_lk.unlock();
         natsConnection_Destroy(nc_);
     }
     kv_ = nullptr;

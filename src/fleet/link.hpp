@@ -143,6 +143,7 @@ private:
                            void* closure) noexcept;
     static void on_connected(natsConnection* nc, void* closure) noexcept;
     static void on_disconnected(natsConnection* nc, void* closure) noexcept;
+    static void on_closed(natsConnection* nc, void* closure) noexcept;
     static void on_reconnected(natsConnection* nc, void* closure) noexcept;
     static void on_async_error(natsConnection* nc, natsSubscription* sub, natsStatus err,
                                void* closure) noexcept;
@@ -178,6 +179,7 @@ private:
     std::vector<std::function<void()>> to_loop_;
     size_t queued_changes_ = 0; // changes posted to the loop, not yet handed to events_
     bool stop_ = false;
+    bool closed_ = false; // nats.c called the closed callback: no callback of ours follows
     bool need_setup_ = true;
     std::string url_;
     std::atomic<bool> connected_{false};

@@ -10,7 +10,7 @@ _edgecachectl() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     }
-    local commands="health stats purge warm inspect kv reload backup config origin tail top help"
+    local commands="health stats purge warm inspect kv reload backup config origin tail top fleet help"
     local global="--socket --url --token --json --help --version"
 
     case "$prev" in
@@ -36,7 +36,8 @@ _edgecachectl() {
     local opts=""
     case "$cmd" in
         stats) opts="--watch"; [[ -z $verb ]] && opts="$opts reset" ;;
-        purge) opts="--path --prefix --tag --all --soft --route --namespace" ;;
+        purge) opts="--path --prefix --tag --all --soft --route --namespace --wait" ;;
+        fleet) [[ -z $verb ]] && opts="status" ;;
         warm) opts="--file --concurrency --host" ;;
         inspect) opts="--host" ;;
         kv) [[ -z $verb ]] && opts="get put del list import export" || opts="--file --ttl --expiration --metadata --prefix --limit" ;;
