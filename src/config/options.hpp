@@ -36,12 +36,12 @@ enum class Type {
 
 // Where an option lives in its struct. Only the alternative matching `type` is ever used.
 template <class T>
-using Field = std::variant<bool T::*, int64_t T::*, uint32_t T::*, uint64_t T::*, std::string T::*,
-                           std::vector<std::string> T::*, Durability T::*, WriteMode T::*,
-                           std::map<int, int64_t> T::*, std::vector<ListenSpec> T::*,
-                           std::map<std::string, OriginSpec> T::*, std::vector<RouteSpec> T::*,
-                           OriginTls T::*, ListenTls T::*, std::vector<CertificateSpec> T::*,
-                           FleetSpec T::*>;
+using Field =
+    std::variant<bool T::*, int64_t T::*, uint32_t T::*, uint64_t T::*, std::string T::*,
+                 std::vector<std::string> T::*, Durability T::*, WriteMode T::*,
+                 std::map<int, int64_t> T::*, std::vector<ListenSpec> T::*,
+                 std::map<std::string, OriginSpec> T::*, std::vector<RouteSpec> T::*,
+                 OriginTls T::*, ListenTls T::*, std::vector<CertificateSpec> T::*, FleetSpec T::*>;
 
 // Extra validation for string values (and each element of a string list): returns "" when the
 // value is fine, else a sentence explaining what is expected.

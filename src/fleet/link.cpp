@@ -77,8 +77,7 @@ Link::Link(loop::Loop& loop, LinkSettings settings, LinkEvents events)
           "cannot set the reconnect handler");
     check(natsOptions_SetErrorHandler(opts_, &Link::on_async_error, this),
           "cannot set the error handler");
-    check(natsOptions_SetClosedCB(opts_, &Link::on_closed, this),
-          "cannot set the closed handler");
+    check(natsOptions_SetClosedCB(opts_, &Link::on_closed, this), "cannot set the closed handler");
     thread_ = std::thread([this] { thread_main(); });
 }
 
