@@ -169,6 +169,22 @@ void Exchange::send_head_only(uint64_t content_length) {
     conn_->exchange_complete();
 }
 
+bool Exchange::send_interim(int status, std::string_view block) {
+    if (req_.version_minor < 1 || status < 100 || status > 199 || status == 101 || head_started_ ||
+        complete_ || conn_->closed())
+        return false;
+    std::string& b = conn_->out().bytes;
+    b.append("HTTP/1.1 ");
+    append_u64(b, static_cast<uint64_t>(status));
+    b.push_back(' ');
+    b.append(status_text(status));
+    b.append("\r\n");
+    b.append(block);
+    b.append("\r\n");
+    conn_->flush();
+    return true;
+}
+
 bool Exchange::relay_transfer_coding(std::string_view codings) {
     if (req_.version_minor < 1) return false;
     transfer_coding_ = codings;

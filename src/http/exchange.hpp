@@ -43,6 +43,13 @@ public:
     void send(Body body = {});
     void send_head_only(uint64_t content_length);
 
+    // An interim response ahead of the final one (RFC 9110 §15.2): the status line of `status`
+    // (1xx), the formatted header lines `block` ("Name: value\r\n"...), the empty line, written
+    // at once. Any number may precede the final status(). Returns false, writing nothing, when
+    // the client must not get one: its request was HTTP/1.0 (no 1xx there), `status` is not
+    // 1xx or is 101, the final head has begun, or the client is gone.
+    bool send_interim(int status, std::string_view block);
+
     // Streaming: with a length the body is sent as is and must add up to it; without one it is
     // chunked (HTTP/1.1) or close-delimited (HTTP/1.0). The head is written at once, unless
     // `hold_head`: then it waits for the first stream_write() or stream_end(), which the caller

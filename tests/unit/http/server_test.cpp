@@ -21,7 +21,8 @@ using namespace ec;
 
 namespace {
 
-// Echoes "<METHOD> <target> <body>"; "/defer" answers 20 ms later; "/stream" streams 3 chunks.
+// Echoes "<METHOD> <target> <body>"; "/defer" answers 20 ms later; "/stream" streams 3 chunks;
+// "/interim" sends 1xx heads first.
 struct TestHandler : http::Handler {
     loop::Loop* loop = nullptr;
     uint64_t limit = 1 << 20;
@@ -43,6 +44,19 @@ struct TestHandler : http::Handler {
                 if (http::Exchange* e = ref.get()) e->status(200).send(http::Body::owned(body));
             }));
             timers.back()->start(20);
+            return;
+        }
+        if (r.path == "/interim") {
+            // Two interim responses, then the final one; a third after the head has begun is
+            // refused. The results are echoed in the body.
+            bool a = ex.send_interim(103, "Link: </s.css>; rel=preload\r\n");
+            bool b = ex.send_interim(100, "");
+            bool wrong = ex.send_interim(101, "") || ex.send_interim(200, "");
+            ex.status(200);
+            bool late = ex.send_interim(103, "");
+            std::string got = std::to_string(a) + std::to_string(b) + std::to_string(wrong) +
+                              std::to_string(late);
+            ex.send(http::Body::owned(std::move(got)));
             return;
         }
         if (r.path == "/stream") {
@@ -214,6 +228,25 @@ TEST_SUITE("http/server") {
         std::string resp = h.read(fd, 1000);
         CHECK(resp.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
         CHECK(resp.find("4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n") != std::string::npos);
+        ::close(fd);
+    }
+
+    TEST_CASE("interim responses precede the final one, never to an HTTP/1.0 client") {
+        Harness h;
+        int fd = h.connect();
+        h.send(fd, "GET /interim HTTP/1.1\r\nHost: a\r\n\r\n");
+        std::string resp = h.read(fd, 1000);
+        CHECK(resp.rfind("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n",
+                         0) == 0);
+        CHECK(resp.substr(resp.size() - 4) == "1100"); // sent, sent, refused, refused
+        ::close(fd);
+        fd = h.connect();
+        h.send(fd, "GET /interim HTTP/1.0\r\nHost: a\r\n\r\n");
+        resp = h.read(fd, 1000, true);
+        CHECK(resp.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(resp.find(" 103 ") == std::string::npos);
+        CHECK(resp.substr(resp.size() - 4) == "0000");
         ::close(fd);
     }
 
