@@ -57,6 +57,16 @@ Roles roles_of(const config::ListenSpec& spec) {
     return roles;
 }
 
+// The contexts a listener's TLS object asks for; null for plaintext (no certificates). Throws,
+// naming `where`, when they cannot be built.
+std::shared_ptr<const tls::ServerTls> server_contexts(const config::ListenTls& spec,
+                                                      const std::string& where) {
+    if (spec.certificates.empty()) return nullptr;
+    auto contexts = tls::ServerTls::build(spec);
+    if (!contexts) throw std::runtime_error(where + ": TLS: " + contexts.error().message);
+    return std::move(contexts.value());
+}
+
 // A socket passed by systemd serves what the `listen` entry with the same address would, so
 // "serve" and "kv_backend" still apply; any other one serves what a plain string entry does.
 // nullptr when no entry has its address.
@@ -196,14 +206,19 @@ void Daemon::open_listeners() {
         static const config::ListenSpec plain{};
         const config::ListenSpec* spec = spec_for_socket(socket_address(s.fd), cfg_.listen);
         Roles roles = roles_of(spec ? *spec : plain);
+        auto contexts = spec ? server_contexts(spec->tls, spec->address) : nullptr;
         routers_.push_back(std::make_unique<Router>(*this, roles));
         http::Listener& l = server_->adopt(s.fd, routers_.back().get(), s.name);
+        // Its listen entry's TLS too, and reloads swap its certificates like any listener's.
+        std::shared_ptr<tls::ListenerTls> tls_state;
+        use_tls(l, tls_state, std::move(contexts));
+        if (spec) bound_.push_back(Bound{*spec, &l, tls_state});
         // systemd names a socket after its unit unless FileDescriptorName= says otherwise;
         // "unknown" is sd_listen_fds_with_names' word for a socket passed without a name.
         std::string from =
             s.name.empty() || s.name == "unknown" ? "fd " + std::to_string(s.fd) : s.name;
-        LOG_INFO("listening on %s (%s; socket activation: %s, %s)", l.bound.c_str(),
-                 roles_text(roles).c_str(), from.c_str(),
+        LOG_INFO("listening on %s (%s%s; socket activation: %s, %s)", l.bound.c_str(),
+                 roles_text(roles).c_str(), tls_state ? "; TLS" : "", from.c_str(),
                  spec ? "as its listen entry says" : "no listen entry has this address");
     }
     const std::vector<config::ListenSpec> none;
@@ -222,7 +237,9 @@ void Daemon::open_listeners() {
         server_->listen("unix:" + admin_socket_path_, routers_.back().get(), "admin");
     l.admin = true;
     if (!cfg_.admin_listen.empty()) {
+        auto contexts = server_contexts(cfg_.admin_tls, "admin_tls");
         admin_tcp_ = &bind_admin_tcp(cfg_.admin_listen);
+        use_tls(*admin_tcp_, admin_tls_, std::move(contexts));
         admin_tcp_address_ = cfg_.admin_listen;
         LOG_INFO("admin API on %s (bearer token required)", admin_tcp_->bound.c_str());
     }
@@ -232,29 +249,29 @@ void Daemon::open_listeners() {
 }
 
 void Daemon::open_listener(const config::ListenSpec& spec) {
+    auto contexts = server_contexts(spec.tls, spec.address);
     Roles roles = roles_of(spec);
     routers_.push_back(std::make_unique<Router>(*this, roles));
     http::Listener& l = server_->listen(spec.address, routers_.back().get(), spec.address);
     std::shared_ptr<tls::ListenerTls> tls_state;
-    try {
-        if (!spec.tls.certificates.empty()) tls_state = make_tls(l, spec.tls);
-    } catch (...) {
-        server_->close_listener(l);
-        throw;
-    }
+    use_tls(l, tls_state, std::move(contexts));
     bound_.push_back(Bound{spec, &l, tls_state});
     LOG_INFO("listening on %s (%s%s)", l.bound.c_str(), roles_text(roles).c_str(),
              tls_state ? "; TLS" : "");
 }
 
-std::shared_ptr<tls::ListenerTls> Daemon::make_tls(http::Listener& l,
-                                                   const config::ListenTls& spec) {
-    auto contexts = tls::ServerTls::build(spec);
-    if (!contexts) throw std::runtime_error(l.bound + ": TLS: " + contexts.error().message);
-    auto state = std::make_shared<tls::ListenerTls>();
-    state->contexts = std::move(contexts.value());
-    l.wrap = tls::server_wrap(loop_, state);
-    return state;
+void Daemon::use_tls(http::Listener& l, std::shared_ptr<tls::ListenerTls>& state,
+                     std::shared_ptr<const tls::ServerTls> contexts) {
+    if (!contexts) {
+        l.wrap = {};
+        state.reset();
+        return;
+    }
+    if (!state) {
+        state = std::make_shared<tls::ListenerTls>();
+        l.wrap = tls::server_wrap(loop_, state);
+    }
+    state->contexts = std::move(contexts); // handshakes from now on; sessions keep theirs
 }
 
 http::Listener& Daemon::bind_admin_tcp(const std::string& address) {
@@ -264,14 +281,6 @@ http::Listener& Daemon::bind_admin_tcp(const std::string& address) {
     routers_.push_back(std::make_unique<Router>(*this, roles));
     http::Listener& l = server_->listen(address, routers_.back().get(), "admin-tcp");
     l.admin = true;
-    if (!cfg_.admin_tls.certificates.empty()) {
-        try {
-            admin_tls_ = make_tls(l, cfg_.admin_tls);
-        } catch (...) {
-            server_->close_listener(l);
-            throw;
-        }
-    }
     return l;
 }
 

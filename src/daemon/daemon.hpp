@@ -114,14 +114,19 @@ private:
         http::Listener* listener;
         std::shared_ptr<tls::ListenerTls> tls; // null for plaintext
     };
-    // A TLS listener's wrap over `spec`'s contexts (built here: throws when they cannot be).
-    std::shared_ptr<tls::ListenerTls> make_tls(http::Listener& l, const config::ListenTls& spec);
+    // Points the connections `l` accepts from now on at `contexts` (null: plaintext), creating
+    // or dropping `state`, the listener's live TLS state; open connections keep their session.
+    // Start-up and reload both go through it, so a reload changes a listener's certificates
+    // (even their files) or turns TLS on or off without rebinding its address.
+    void use_tls(http::Listener& l, std::shared_ptr<tls::ListenerTls>& state,
+                 std::shared_ptr<const tls::ServerTls> contexts);
     std::shared_ptr<tls::ListenerTls> admin_tls_;
     std::vector<Bound> bound_;
     // The TCP admin listener (admin_listen), when configured.
     http::Listener* admin_tcp_ = nullptr;
     std::string admin_tcp_address_;
-    // Binds the TCP admin listener (token required). Throws like http::Server::listen.
+    // Binds the TCP admin listener (token required), plaintext until use_tls. Throws like
+    // http::Server::listen.
     http::Listener& bind_admin_tcp(const std::string& address);
     int64_t started_at_ = 0;
     std::vector<std::unique_ptr<loop::Signal>> signals_;

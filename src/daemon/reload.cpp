@@ -1,4 +1,7 @@
 // Daemon::reload: build everything the new configuration needs, then swap it in, or refuse.
+#include <functional>
+#include <optional>
+
 #include <simdjson.h>
 
 #include "daemon/daemon.hpp"
@@ -24,6 +27,14 @@ std::vector<std::string> changed_options(const config::Config& running,
             changed.emplace_back(field.key);
     }
     return changed;
+}
+
+// Whether `next` describes the listener `running` already is: the same address and roles. Its
+// TLS settings may differ; a reload changes them on the listener.
+bool same_listener(const config::ListenSpec& running, const config::ListenSpec& next) {
+    config::ListenSpec other_tls = next;
+    other_tls.tls = running.tls;
+    return other_tls == running;
 }
 
 } // namespace
@@ -57,19 +68,52 @@ Result<admin::ReloadReport> Daemon::reload() {
     // Every certificate and key is read and checked before anything is swapped: an invalid file
     // refuses the reload and the running contexts stay.
     if (Status st = tls::check_files(n); !st) return make_error(400, "tls", st.error().message);
-    std::vector<std::pair<tls::ListenerTls*, std::shared_ptr<const tls::ServerTls>>> tls_swaps;
-    for (const Bound& b : bound_) {
-        if (!b.tls || b.listener->closing) continue;
-        auto contexts = tls::ServerTls::build(b.spec.tls);
-        if (!contexts) return make_error(400, "tls", contexts.error().message);
-        tls_swaps.emplace_back(b.tls.get(), std::move(contexts.value()));
+    // A listen entry whose address and roles stay is the same listener: its TLS settings (new
+    // certificate files, TLS turned on or off) change in place, since binding its address
+    // again would fail while it holds it. Entries are paired with listeners one to one, exact
+    // matches first ("127.0.0.1:0" may be listed twice). Sockets from systemd stay as they are.
+    struct TlsChange {
+        size_t bound; // index in bound_
+        config::ListenSpec spec;
+        std::shared_ptr<const tls::ServerTls> contexts; // null: plaintext
+    };
+    std::vector<TlsChange> tls_changes;
+    std::vector<bool> kept(bound_.size(), false);
+    std::vector<const config::ListenSpec*> unpaired;
+    auto pair_with = [&](const config::ListenSpec& spec, auto&& match) -> std::optional<size_t> {
+        for (size_t i = 0; i < bound_.size(); ++i)
+            if (!kept[i] && !bound_[i].listener->closing && match(bound_[i].spec, spec)) {
+                kept[i] = true;
+                return i;
+            }
+        return std::nullopt;
+    };
+    for (const auto& spec : n.listen) {
+        auto i = pair_with(spec, std::equal_to<config::ListenSpec>());
+        if (!i) {
+            unpaired.push_back(&spec);
+            continue;
+        }
+        if (bound_[*i].tls) tls_changes.push_back({*i, spec, nullptr}); // reread its files
     }
     std::vector<config::ListenSpec> added;
-    for (const auto& spec : n.listen) {
-        bool have = false;
-        for (const Bound& b : bound_)
-            have = have || (b.spec == spec && !b.listener->closing);
-        if (!have) added.push_back(spec);
+    for (const config::ListenSpec* spec : unpaired) {
+        if (auto i = pair_with(*spec, same_listener))
+            tls_changes.push_back({*i, *spec, nullptr});
+        else if (!socket_activated_)
+            added.push_back(*spec);
+    }
+    for (TlsChange& change : tls_changes) {
+        if (change.spec.tls.certificates.empty()) continue;
+        auto contexts = tls::ServerTls::build(change.spec.tls);
+        if (!contexts) return make_error(400, "tls", contexts.error().message);
+        change.contexts = std::move(contexts.value());
+    }
+    std::shared_ptr<const tls::ServerTls> admin_contexts;
+    if (!n.admin_listen.empty() && !n.admin_tls.certificates.empty()) {
+        auto contexts = tls::ServerTls::build(n.admin_tls);
+        if (!contexts) return make_error(400, "tls", contexts.error().message);
+        admin_contexts = std::move(contexts.value());
     }
     const size_t before = bound_.size();
     auto undo_added = [&] {
@@ -97,11 +141,17 @@ Result<admin::ReloadReport> Daemon::reload() {
     }
 
     // Swap: nothing from here on can fail.
-    for (Bound& b : bound_) {
-        bool keep = false;
-        for (const auto& spec : n.listen)
-            keep = keep || b.spec == spec;
-        if (!keep && !b.listener->closing) {
+    for (TlsChange& change : tls_changes) {
+        Bound& b = bound_[change.bound];
+        if (!b.tls != !change.contexts)
+            LOG_INFO("reload: %s %s", b.listener->bound.c_str(),
+                     change.contexts ? "now speaks TLS" : "no longer speaks TLS");
+        b.spec = std::move(change.spec);
+        use_tls(*b.listener, b.tls, std::move(change.contexts));
+    }
+    for (size_t i = 0; i < kept.size(); ++i) {
+        Bound& b = bound_[i];
+        if (!kept[i] && !b.listener->closing) {
             LOG_INFO("reload: no longer listening on %s", b.listener->bound.c_str());
             server_->close_listener(*b.listener);
         }
@@ -114,6 +164,7 @@ Result<admin::ReloadReport> Daemon::reload() {
         }
         admin_tcp_ = new_admin_tcp;
         admin_tcp_address_ = n.admin_listen;
+        admin_tls_.reset(); // the old listener's connections keep the state its wrap holds
         if (admin_tcp_)
             LOG_INFO("admin API on %s (bearer token required)", admin_tcp_->bound.c_str());
     }
@@ -121,10 +172,7 @@ Result<admin::ReloadReport> Daemon::reload() {
     cfg_ = std::move(n);
     if (log_file) access_log_->use(std::move(*log_file));
     proxy_->set_error_pages(std::move(*pages));
-    for (auto& [state, contexts] : tls_swaps)
-        state->contexts = std::move(contexts); // new handshakes only; sessions keep theirs
-    if (admin_tls_ && !cfg_.admin_tls.certificates.empty())
-        if (auto c = tls::ServerTls::build(cfg_.admin_tls)) admin_tls_->contexts = c.value();
+    if (admin_tcp_) use_tls(*admin_tcp_, admin_tls_, std::move(admin_contexts));
     server_->set_limits(limits_from(cfg_));
     origins_->configure(cfg_.origins);
     apply_runtime_settings();

@@ -14,6 +14,8 @@ import time
 import pytest
 
 from ectest import BUILD, EDGECACHECTL, EDGECACHED, ROOT, Daemon, short_tmpdir
+from tls_certs import Pki
+from tls_harness import https_get, peer_names
 
 # Starts argv[2:] with argv[1]'s fd moved to fd 3 and LISTEN_PID naming the process itself:
 # execv keeps the pid, so this is exactly what systemd hands a socket-activated service.
@@ -262,6 +264,41 @@ def test_socket_activation_takes_roles_from_matching_listen_entry(make_shim_daem
     assert "unknown" not in d.log()
     assert d.get("/health").status == 200
     assert d.get("/kv/ns/k").status == 404
+
+
+@needs_libsystemd
+def test_reload_under_socket_activation_opens_no_listen_entries(make_shim_daemon):
+    # The passed sockets replace `listen`: a reload must not bind the entries they replaced.
+    s = listening_socket()
+    d = make_shim_daemon(listen_sock=s, env={"LISTEN_FDS": "1", "LISTEN_PID": "self"})
+    s.close()
+    assert d.admin("POST", "/admin/reload").status == 200
+    assert len(re.findall(r"listening on ", d.log())) == 1, d.log()
+
+
+@needs_libsystemd
+def test_socket_activation_speaks_tls_when_its_listen_entry_has_it(make_shim_daemon, tmp_path):
+    # The TLS of the matching listen entry applies to the passed socket (it was served as
+    # plaintext before), and a reload rereads its certificate files.
+    pki = Pki(tmp_path / "pki")
+    cert, key = pki.leaf("a", ["a.test"])
+    s = listening_socket()
+    port = s.getsockname()[1]
+    cfg = {"listen": [{"address": f"127.0.0.1:{port}",
+                       "tls": {"certificates": [{"cert": cert, "key": key}]}}]}
+    d = make_shim_daemon(listen_sock=s, listen=[], config=cfg,
+                         env={"LISTEN_FDS": "1", "LISTEN_PID": "self"})
+    s.close()
+    assert b"HTTP/1.1" not in d.raw(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+    status, _, peer = https_get(d, pki, "/health", "a.test")
+    assert status == 200 and peer_names(peer) == ["a.test"]
+    assert "(kv, proxy, health; TLS; socket activation: fd 3, as its listen entry says)" \
+        in d.log(), d.log()
+    new_cert, new_key = pki.leaf("a2", ["a.test", "a2.test"])
+    os.replace(new_cert, cert)
+    os.replace(new_key, key)
+    assert d.admin("POST", "/admin/reload").status == 200
+    assert peer_names(https_get(d, pki, "/health", "a.test")[2]) == ["a.test", "a2.test"]
 
 
 @needs_libsystemd

@@ -10,48 +10,8 @@ import time
 
 import pytest
 
-from origin import Origin, _Server
 from tls_certs import Pki
-
-
-class TlsOrigin(Origin):
-    """The scriptable origin behind TLS with the given certificate."""
-
-    def __init__(self, cert, key):
-        super().__init__()
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
-
-    def start(self):
-        import threading
-        self._stopping.clear()
-        self._server = _Server((self.host, self._want_port), self._handler_class(), True)
-        self._server.socket = self.ctx.wrap_socket(self._server.socket, server_side=True,
-                                                   do_handshake_on_connect=False)
-        self._server.origin = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    @staticmethod
-    def _handler_class():
-        from origin import _Handler
-
-        class Handler(_Handler):
-            def setup(self):
-                try:
-                    self.request.do_handshake()
-                except (ssl.SSLError, OSError):
-                    self.failed = True
-                super().setup()
-
-            def handle(self):
-                if getattr(self, "failed", False):
-                    return
-                super().handle()
-        return Handler
+from tls_harness import TlsOrigin, client_ctx, https_get, peer_names, tls_daemon
 
 
 @pytest.fixture
@@ -129,39 +89,6 @@ def test_handshake_runs_under_connect_timeout(make_daemon, origin):
 
 
 # -- TLS listeners ---------------------------------------------------------------------------
-
-def tls_daemon(make_daemon, pki, certs, extra=None, **kw):
-    tls = {"certificates": [{"cert": c, "key": k} for c, k in certs]}
-    tls.update(extra or {})
-    return make_daemon(config={"listen": [{"address": "127.0.0.1:0", "tls": tls},
-                                          "127.0.0.1:0"]}, listen=[], **kw)
-
-
-def client_ctx(pki, **kw):
-    ctx = ssl.create_default_context(cafile=pki.ca_cert)
-    for k, v in kw.items():
-        setattr(ctx, k, v)
-    return ctx
-
-
-def https_get(d, pki, path, server_name, ctx=None):
-    host, port = d.tcp_address(0)
-    conn = http.client.HTTPSConnection(host, port, timeout=10,
-                                       context=ctx or client_ctx(pki))
-    # SNI and verification use the name the client asked for.
-    conn.sock = (ctx or client_ctx(pki)).wrap_socket(
-        socket.create_connection((host, port), timeout=10), server_hostname=server_name)
-    conn.request("GET", path, headers={"Host": server_name})
-    r = conn.getresponse()
-    body = r.read()
-    peer = conn.sock.getpeercert()
-    conn.close()
-    return r.status, body, peer
-
-
-def peer_names(peer):
-    return sorted(v for k, v in peer.get("subjectAltName", ()) if k == "DNS")
-
 
 def test_tls_listener_serves_kv_and_health(make_daemon, pki):
     a = pki.leaf("a", ["a.test"])
