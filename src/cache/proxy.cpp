@@ -310,7 +310,9 @@ std::shared_ptr<const Entry> Proxy::load(const std::string& key, bool* memory) {
         LOG_WARN("cache entry for %s is malformed; ignoring it", std::string(key_url(key)).c_str());
         return nullptr;
     }
-    remember(key, e);
+    // A purge sweeps memory first and deletes records in later write ops: while one runs,
+    // LMDB may still hold what it swept, and a copy remembered now would outlive the purge.
+    if (purger_->in_progress() == 0) remember(key, e);
     return e;
 }
 

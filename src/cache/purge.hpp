@@ -38,7 +38,8 @@ struct PurgeResult {
 // the loop for long and other requests are served between slices. The hot tier is swept in
 // step (a bounded number of slots per slice); fills in flight are invalidated at once through
 // the generations (a purged URL's generation, or the epoch for ranges), so nothing purged can
-// come back from a response that was already on its way.
+// come back from a response that was already on its way, and while a purge runs a lookup does
+// not put what it reads from LMDB into the hot tier (the record may be one still to delete).
 class Purger {
 public:
     explicit Purger(Proxy& proxy, size_t batch = 1000);

@@ -3,6 +3,7 @@ without NATS a purge answers 503 fleet_unavailable and nothing is purged anywher
 import json
 
 import pytest
+from ectest import EDGECACHECTL, run_cli
 from origin import Origin  # tests/e2e/origin.py (conftest puts tests/e2e on the path)
 
 from fleetutil import eventually  # noqa: E402
@@ -39,3 +40,35 @@ def test_purge_without_nats_is_refused_and_purges_nothing(make_node, nats_cluste
     h = eventually(lambda: (lambda j: j if j.get("status") == "degraded" else None)(
         a.get("/health", fresh=True).json()))
     assert h["reason"] == "fleet_unavailable"
+
+
+def test_purge_by_tag_on_a_reaches_b_and_c(make_node, origin):
+    origin.route("/t1", body=b"1", headers={"Cache-Control": "max-age=600", "Cache-Tag": "blue"})
+    origin.route("/t2", body=b"2", headers={"Cache-Control": "max-age=600", "Cache-Tag": "green"})
+    nodes = [make_node(n, config=proxy_config(origin)) for n in ("edge-a", "edge-b", "edge-c")]
+    for n in nodes:
+        for p in ("/t1", "/t2"):
+            n.get(p)
+            cached(n, p)
+    r = nodes[0].admin("POST", "/admin/purge", json.dumps({"tags": ["blue"]}))
+    assert r.status == 200, r.text
+    body = r.json()
+    assert body["purged"] == 1 and body["seq"] >= 1
+    # Every node drops /t1 (its next request goes to the origin) and keeps /t2.
+    for n in nodes:
+        eventually(lambda: n.get("/t1", fresh=True).headers.get("x-cache") != "HIT",
+                   what=lambda: n.log()[-3000:])
+        assert n.get("/t2", fresh=True).headers["x-cache"] == "HIT"
+    # The CLI purges through the fleet and waits until every node applied it.
+    for n in nodes:
+        n.get("/t2")
+    p = run_cli([EDGECACHECTL, "--socket", nodes[1].admin_sock, "purge", "--tag", "green",
+                 "--wait", "20"])
+    assert p.returncode == 0, p.stderr
+    assert b"applied on 3 of 3 node(s)" in p.stdout, p.stdout
+    p = run_cli([EDGECACHECTL, "--socket", nodes[2].admin_sock, "fleet", "status"])
+    assert p.returncode == 0, p.stderr
+    assert b"node        edge-c" in p.stdout and b"3 known to the purge stream" in p.stdout, \
+        p.stdout
+
+
