@@ -78,10 +78,11 @@ Fleet::Fleet(loop::Loop& loop, store::Store& store, const config::FleetSpec& spe
         if (!purge_applier_) return ack();
         ++purges_pending_;
         purge_applier_(seq, std::move(payload), [this, alive = std::weak_ptr<bool>(alive_), ack] {
-            if (!alive.expired()) {
-                --purges_pending_;
-                ++purges_applied_;
-            }
+            // Applied after the fleet stopped (a slice finishing at shutdown): the Link is gone
+            // and the purge stays unacknowledged, so it is applied again on the next start.
+            if (alive.expired()) return;
+            --purges_pending_;
+            ++purges_applied_;
             ack();
         });
     };

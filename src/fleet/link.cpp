@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <utility>
 
 #include "util/log.hpp"
 
@@ -193,6 +194,27 @@ void Link::on_closed(natsConnection*, void* closure) noexcept {
     {
         std::lock_guard<std::mutex> lk(self->mu_);
         self->closed_ = true;
+    }
+    self->cv_.notify_all();
+}
+
+void Link::track_dispatch(natsSubscription* sub) {
+    natsStatus s = natsSubscription_SetOnCompleteCB(sub, &Link::on_dispatch_complete, this);
+    if (s != NATS_OK) {
+        // Only a subscription closed already gets here (the connection went away at once).
+        LOG_WARN("fleet: %s", nats_error("watching a subscription's dispatch", s).c_str());
+        return;
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    ++dispatching_;
+}
+
+void Link::on_dispatch_complete(void* closure) noexcept {
+    // nats.c's dispatch thread of a closed subscription, after its last message handler.
+    auto* self = static_cast<Link*>(closure);
+    {
+        std::lock_guard<std::mutex> lk(self->mu_);
+        --self->dispatching_;
     }
     self->cv_.notify_all();
 }
@@ -390,27 +412,31 @@ void Link::thread_main() {
         cv_.wait(lk);
     }
     lk.unlock();
-    if (sub_) {
-        natsSubscription_Unsubscribe(sub_);
-        natsSubscription_Destroy(sub_);
-        sub_ = nullptr;
-    }
-    if (purge_sub_) {
-        natsSubscription_Destroy(purge_sub_);
-        purge_sub_ = nullptr;
+    // Both subscriptions are closed explicitly: the purge consumer was created by js_AddConsumer,
+    // so unsubscribing leaves it (and this node's position) on the server.
+    for (natsSubscription** sub : {&sub_, &purge_sub_}) {
+        if (!*sub) continue;
+        natsSubscription_Unsubscribe(*sub);
+        natsSubscription_Destroy(*sub);
+        *sub = nullptr;
     }
     if (kv_) kvStore_Destroy(kv_);
     if (js_) jsCtx_Destroy(js_);
-    if (nc_) {
-        natsConnection_Close(nc_);
-        // The disconnected callback of this close is still queued on nats.c's callback thread
-        // and reads *this: wait for the closed callback, which comes after it, before ~Link
-        // frees us (bounded, so a nats.c that never calls it cannot hang the shutdown).
+    if (nc_) natsConnection_Close(nc_);
+    // A message handler may still be running on a subscription's dispatch thread, and the
+    // disconnected callback of this close is still queued on nats.c's callback thread; both
+    // read *this. Wait for the subscriptions' completion and the closed callback (which comes
+    // after the disconnected one) before ~Link frees us; bounded, so a nats.c that never calls
+    // them cannot hang the shutdown.
+    {
         std::unique_lock<std::mutex> wait_lk(mu_);
-        cv_.wait_for(wait_lk, std::chrono::seconds(5), [this] { return closed_; });
-        wait_lk.unlock();
-        natsConnection_Destroy(nc_);
+        bool done = cv_.wait_for(wait_lk, std::chrono::seconds(5),
+                                 [this] { return (closed_ || !nc_) && dispatching_ == 0; });
+        if (!done)
+            LOG_WARN("fleet: NATS callbacks still pending after 5 s (%zu subscription(s))",
+                     dispatching_);
     }
+    if (nc_) natsConnection_Destroy(nc_);
     kv_ = nullptr;
     js_ = nullptr;
     nc_ = nullptr;
@@ -581,6 +607,7 @@ bool Link::subscribe_now() {
         return retry();
     }
     natsSubscription_SetPendingLimits(sub_, -1, -1);
+    track_dispatch(sub_);
     subs_ctx_.push_back(std::move(ctx));
     return true;
 }
@@ -688,6 +715,7 @@ bool Link::subscribe_purges_now() {
         LOG_WARN("fleet: %s", nats_error("subscribing to the purge stream", s, jerr).c_str());
         return false;
     }
+    track_dispatch(purge_sub_);
     return true;
 }
 
@@ -700,23 +728,23 @@ void Link::on_purge_message(natsConnection*, natsSubscription*, natsMsg* msg,
         seq = meta->Sequence.Stream;
         jsMsgMetaData_Destroy(meta);
     }
-    std::string payload;
     try {
-        payload.assign(natsMsg_GetData(msg), size_t(natsMsg_GetDataLength(msg)));
-    } catch (...) {
-        natsMsg_Destroy(msg);
-        return;
-    }
-    // The ack goes out from the NATS thread once the loop applied the purge.
-    auto ack = [self, msg] {
-        self->run_on_nats([msg] {
-            natsMsg_Ack(msg, nullptr);
-            natsMsg_Destroy(msg);
+        std::string payload(natsMsg_GetData(msg), size_t(natsMsg_GetDataLength(msg)));
+        // The ack goes out from the NATS thread once the loop applied the purge. The message
+        // is freed with the last copy of the ack, whether it ran or was dropped (a purge not
+        // acknowledged is delivered again).
+        std::shared_ptr<natsMsg> owned(std::exchange(msg, nullptr), &natsMsg_Destroy);
+        auto ack = [self, owned] {
+            self->run_on_nats([owned] { natsMsg_Ack(owned.get(), nullptr); });
+        };
+        self->run_on_loop([self, seq, payload = std::move(payload), ack]() mutable {
+            self->events_.on_purge(seq, std::move(payload), std::move(ack));
         });
-    };
-    self->run_on_loop([self, seq, payload = std::move(payload), ack]() mutable {
-        self->events_.on_purge(seq, std::move(payload), std::move(ack));
-    });
+    } catch (const std::exception& e) {
+        LOG_ERROR("fleet: cannot take purge %llu: %s", static_cast<unsigned long long>(seq),
+                  e.what());
+        if (msg) natsMsg_Destroy(msg);
+    }
 }
 
 } // namespace ec::fleet

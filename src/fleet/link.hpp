@@ -137,6 +137,10 @@ private:
     bool subscribe_purges_now();
     static void on_purge_message(natsConnection*, natsSubscription*, natsMsg* msg,
                                  void* closure) noexcept;
+    // NATS thread: makes nats.c tell us when `sub`'s message handler has returned for the last
+    // time (it may still be running, or about to, when Unsubscribe returns).
+    void track_dispatch(natsSubscription* sub);
+    static void on_dispatch_complete(void* closure) noexcept;
     Result<uint64_t> publish_now(const Publication& p, uint64_t deadline_ms);
     static void on_async(uv_async_t* h);
     static void on_message(natsConnection*, natsSubscription*, natsMsg* msg,
@@ -180,6 +184,9 @@ private:
     size_t queued_changes_ = 0; // changes posted to the loop, not yet handed to events_
     bool stop_ = false;
     bool closed_ = false; // nats.c called the closed callback: no callback of ours follows
+    // Subscriptions whose message handler nats.c may still call (their dispatch thread has not
+    // reported completion): ~Link waits for none to be left before it frees what they use.
+    size_t dispatching_ = 0;
     bool need_setup_ = true;
     std::string url_;
     std::atomic<bool> connected_{false};
