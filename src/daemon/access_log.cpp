@@ -5,7 +5,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "http/connection.hpp"
+#include <sys/socket.h>
+
+#include "http/exchange.hpp"
 #include "http/server.hpp"
 #include "util/ip.hpp"
 #include "util/json_writer.hpp"
@@ -36,7 +38,7 @@ namespace {
 // The value of one field as text, unescaped; nullopt when the request has none ("-" / null).
 std::optional<std::string> field_value(LogField f, http::Exchange& ex, loop::Loop& loop) {
     const http::Request& r = ex.request();
-    http::Connection& c = ex.connection();
+    bool unix_peer = r.peer && r.peer->sa_family == AF_UNIX;
     auto header = [&r](std::string_view name) -> std::optional<std::string> {
         if (auto v = r.header(name)) return std::string(*v);
         return std::nullopt;
@@ -46,11 +48,11 @@ std::optional<std::string> field_value(LogField f, http::Exchange& ex, loop::Loo
     case LogField::time:
         return iso8601_ms(loop.clock().now_ms());
     case LogField::peer:
-        if (c.is_unix()) return "unix";
-        return http::describe_address(reinterpret_cast<const sockaddr*>(&c.peer()));
+        if (unix_peer) return "unix";
+        return http::describe_address(r.peer);
     case LogField::client:
-        if (c.is_unix()) return "unix";
-        return ip_text(reinterpret_cast<const sockaddr*>(&c.peer()));
+        if (unix_peer) return "unix";
+        return ip_text(r.peer);
     case LogField::method:
         return std::string(r.method_name);
     case LogField::target:

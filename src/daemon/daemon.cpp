@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/fleet_wiring.hpp"
-#include "http/connection.hpp"
+#include "http/exchange.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
 
@@ -154,7 +154,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     server_->on_exchange_done = [this](http::Exchange& ex) {
         // The histogram times the data plane; an operator's polling (stats --watch, scrapes
         // on the admin socket) is not traffic.
-        if (!ex.connection().listener().admin) latency_.record(uv_hrtime() - ex.start_ns());
+        if (!ex.admin()) latency_.record(uv_hrtime() - ex.start_ns());
         access_log_->record(ex);
         tail_->publish(ex);
     };

@@ -1,7 +1,7 @@
 // Tail: filters, subscribers, and the bounded fan-out of access records.
 #include "daemon/tail.hpp"
 
-#include "http/connection.hpp"
+#include "http/exchange.hpp"
 #include "http/json_reply.hpp"
 #include "http/server.hpp"
 #include "util/log.hpp"
@@ -164,7 +164,7 @@ void Tail::subscribe(http::Exchange& ex) {
 }
 
 void Tail::publish_slow(http::Exchange& ex) {
-    if (ex.connection().listener().admin) return; // edgecachectl's own requests are not traffic
+    if (ex.admin()) return; // edgecachectl's own requests are not traffic
     std::string record;
     for (size_t i = 0; i < subs_.size();) {
         Subscriber& s = subs_[i];

@@ -28,8 +28,8 @@ Connection::Connection(Server& server, Listener& listener, net::Stream* stream)
 
 Connection::~Connection() = default;
 
-bool Connection::is_unix() const {
-    return listener_->is_unix;
+bool Connection::admin() const {
+    return listener_->admin;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -40,7 +40,12 @@ void Connection::start() {
     start_reading();
 }
 
-void Connection::reject_busy() {
+void Connection::reject_busy(bool answer) {
+    rejected_ = true;
+    if (!answer) {
+        close();
+        return;
+    }
     static constexpr std::string_view kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
         "Content-Length: 79\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
@@ -81,10 +86,10 @@ void Connection::close() {
 
 void Connection::on_closed() {
     stream_ = nullptr;
-    unref();
+    release();
 }
 
-void Connection::unref() {
+void Connection::release() {
     if (--refs_ == 0) delete this;
 }
 
@@ -255,7 +260,7 @@ void Connection::process() {
                     flush();
                     release_buffer_if_idle();
                 }
-                unref();
+                release();
             });
             break;
         }
@@ -302,19 +307,19 @@ void Connection::process() {
 
 void Connection::dispatch() {
     set_state(State::handling);
-    ex_.reset(++seq_, server_.loop().clock().mono_ms());
-    ex_.req_.body = body_;
+    ex_.begin(CarrierKey{}, ++seq_, server_.loop().clock().mono_ms(), body_);
     // An operator's polling (edgecachectl stats --watch, scrapes) is not traffic.
     ++(listener_->admin ? server_.mutable_stats().admin_requests
                         : server_.mutable_stats().requests);
     listener_->handler->handle(ex_);
-    if (state_ == State::closed || ex_.complete_) return;
+    if (state_ == State::closed || ex_.complete()) return;
     // Reading stays on (on_alloc keeps the buffer in place while the handler holds views into
     // it): stopping and restarting it around every deferred response cost two epoll_ctl calls.
-    if (ex_.deferred_ || ex_.streaming_) return;
-    LOG_ERROR("handler for %.*s returned without responding",
-              static_cast<int>(ex_.req_.target.size()), ex_.req_.target.data());
-    if (!ex_.head_started_) {
+    if (ex_.completes_later()) return;
+    std::string_view target = ex_.request().target;
+    LOG_ERROR("handler for %.*s returned without responding", static_cast<int>(target.size()),
+              target.data());
+    if (!ex_.started()) {
         ex_.status(500).header("Content-Type", "application/json");
         ex_.send(Body::static_bytes(
             "{\"error\":{\"code\":\"internal\",\"message\":\"no response produced\"}}\n"));
@@ -437,7 +442,7 @@ void Connection::after_write(WriteBatch* batch, int status) {
     server_.give_batch(batch);
     if (status < 0) {
         close();
-        unref();
+        release();
         return;
     }
     last_activity_ms_ = server_.loop().clock().mono_ms();
@@ -459,18 +464,16 @@ void Connection::after_write(WriteBatch* batch, int status) {
         }
     }
     shutdown_if_written();
-    unref();
+    release();
 }
 
-void Connection::exchange_complete() {
-    ex_.complete_ = true;
+void Connection::exchange_complete(bool close_after) {
     release_body();
     last_activity_ms_ = server_.loop().clock().mono_ms();
-    ++requests_served_;
     if (server_.on_exchange_done) server_.on_exchange_done(ex_);
     drain_cb_ = nullptr;
     if (state_ == State::closed) return;
-    if (ex_.close_after_) {
+    if (close_after) {
         close_after_output();
         return;
     }
@@ -545,17 +548,22 @@ void Connection::begin_shutdown() {
 
 void Connection::on_shutdown(int status) {
     if (status < 0 || peer_eof_) close();
-    unref();
+    release();
 }
 
 // ---------------------------------------------------------------------------------------------
 // ExchangeRef
 
+Exchange* Connection::exchange_in_flight(uint64_t seq) {
+    if (state_ == State::closed || ex_.seq() != seq || ex_.complete()) return nullptr;
+    return &ex_;
+}
+
 ExchangeRef::ExchangeRef(Connection* conn, uint64_t seq) : conn_(conn), seq_(seq) {
-    if (conn_) ++conn_->refs_;
+    if (conn_) conn_->retain();
 }
 ExchangeRef::ExchangeRef(const ExchangeRef& o) : conn_(o.conn_), seq_(o.seq_) {
-    if (conn_) ++conn_->refs_;
+    if (conn_) conn_->retain();
 }
 ExchangeRef::ExchangeRef(ExchangeRef&& o) noexcept : conn_(o.conn_), seq_(o.seq_) {
     o.conn_ = nullptr;
@@ -566,14 +574,11 @@ ExchangeRef& ExchangeRef::operator=(ExchangeRef o) noexcept {
     return *this;
 }
 ExchangeRef::~ExchangeRef() {
-    if (conn_) conn_->unref();
+    if (conn_) conn_->release();
 }
 
 Exchange* ExchangeRef::get() const {
-    if (!conn_ || conn_->state_ == Connection::State::closed) return nullptr;
-    Exchange& ex = conn_->ex_;
-    if (ex.seq_ != seq_ || ex.complete_) return nullptr;
-    return &ex;
+    return conn_ ? conn_->exchange_in_flight(seq_) : nullptr;
 }
 
 } // namespace ec::http

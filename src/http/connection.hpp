@@ -38,37 +38,46 @@ struct Listener;
 // events' receiver, and is freed once the stream has closed and no ExchangeRef remains.
 class Connection final : private net::StreamEvents {
 public:
-    enum class State { idle, head, body, handling, closing, lingering, closed };
-
     // Takes over `stream` (accepted, not yet reading).
     Connection(Server& server, Listener& listener, net::Stream* stream);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    bool is_unix() const;
-
+    // --- The Server's view: it accepts, times out, drains and sheds connections.
     // Starts reading.
     void start();
-    // Rejects at the connection cap: a canned 503, then close.
-    void reject_busy();
+    // Rejects at the connection cap: not counted against it, a canned 503 (unless `answer`
+    // is false: too many rejections are being written already), then close.
+    void reject_busy(bool answer);
+    bool rejected() const { return rejected_; }
     // Idempotent; safe from any callback. Memory is freed later.
     void close();
     // Graceful shutdown: close now if idle, else after the response in flight.
     void drain();
-
-    State state() const { return state_; }
     // Called by the server's sweep timer with the loop's monotonic time.
     void check_timeouts(uint64_t now_ms);
-    const sockaddr_storage& peer() const { return peer_; }
-    Listener& listener() { return *listener_; }
+    // On an admin listener (the admin socket, admin_listen).
+    bool admin() const;
+    // For shedding over max_queued_output: the output bytes held, the last time the client was
+    // seen taking output (0 = never; note_write_progress() looks again), and since when it has
+    // held some.
+    size_t output_held() const { return held_; }
+    void note_write_progress(uint64_t now_ms);
+    uint64_t read_seen_ms() const { return read_seen_ms_; }
+    uint64_t held_since_ms() const { return held_since_ms_; }
+    // For refusing uploads over max_buffered_bodies: a request body is arriving, and when its
+    // last byte came; refuse_upload() answers 503 and closes.
+    bool uploading() const { return state_ == State::body && body_received_ > 0; }
+    uint64_t body_progress_ms() const { return body_progress_ms_; }
+    void refuse_upload();
 
     // --- The Exchange's whole view of the connection carrying it.
     // The output batch being filled, and writing it out.
     WriteBatch& out();
     void flush();
     // The response is complete: serve the next request, or close after this one.
-    void exchange_complete();
+    void exchange_complete(bool close_after);
     bool closed() const { return state_ == State::closed; }
     // The response must carry Connection: close: the request asked to switch protocols, the
     // client has half-closed, or the server is draining.
@@ -79,13 +88,18 @@ public:
     // See Exchange::on_drain.
     void set_drain_callback(std::function<void()> cb) { drain_cb_ = std::move(cb); }
 
+    // --- ExchangeRef's view: a reference keeps this object's memory (not the connection)
+    // alive; the exchange is reachable through it while request number `seq` is in flight.
+    void retain() { ++refs_; }
+    void release();
+    Exchange* exchange_in_flight(uint64_t seq);
+
     // Intrusive list of the server's connections.
     Connection* prev = nullptr;
     Connection* next = nullptr;
 
 private:
-    friend class ExchangeRef;
-    friend class Server;
+    enum class State { idle, head, body, handling, closing, lingering, closed };
 
     // Stream events.
     uv_buf_t on_alloc(size_t suggested) override;
@@ -126,11 +140,8 @@ private:
     // Write side.
     bool try_write_all(WriteBatch& b);
     void after_write(WriteBatch* batch, int status);
-    void note_write_progress(uint64_t now_ms);
     void note_stream_output();
-    // Request bodies and Server::max_buffered_bodies.
-    bool uploading() const { return state_ == State::body && body_received_ > 0; }
-    void refuse_upload();
+    // Gives the body's bytes back to Server::max_buffered_bodies.
     void release_body();
     void send_error_and_close(int status, const char* code, const char* message);
     void set_state(State s) { state_ = s; }
@@ -145,7 +156,6 @@ private:
     void close_after_output();
     void shutdown_if_written();
     void begin_shutdown();
-    void unref();
 
     Server& server_;
     Listener* listener_;
@@ -181,7 +191,6 @@ private:
         Span name, value;
     };
     std::vector<HeaderSpan> hdrs_; // capacity kept across requests: no per-request allocation
-    size_t head_bytes_ = 0;
     size_t trailer_bytes_ = 0;
     size_t chunk_ext_bytes_ = 0;
     ChunkFraming framing_; // the CRLFs llhttp skips unread
@@ -202,7 +211,6 @@ private:
     uint64_t seq_ = 0;
     size_t served_this_round_ = 0;
     size_t round_bytes_ = 0; // output queued this round (fairness, with the request count)
-    uint64_t requests_served_ = 0;
 
     // Output.
     WriteBatch* pending_ = nullptr; // being filled

@@ -190,7 +190,7 @@ int Connection::on_header_value_complete() {
 }
 
 void Connection::fill_request(const char* base) {
-    Request& r = ex_.req_;
+    Request& r = ex_.mutable_request();
     auto view = [base](Span s) { return std::string_view(base + s.off, s.len); };
     r.method = static_cast<llhttp_method_t>(llhttp_get_method(&parser_));
     r.method_name = view(method_);
@@ -214,7 +214,7 @@ void Connection::fill_request(const char* base) {
 }
 
 bool Connection::validate_head() {
-    HeadError e = check_request_head(ex_.req_, llhttp_get_http_major(&parser_));
+    HeadError e = check_request_head(ex_.mutable_request(), llhttp_get_http_major(&parser_));
     if (e) fail(e.status, e.code, e.message);
     return !e;
 }
@@ -225,7 +225,7 @@ int Connection::on_headers_complete() {
     const char* base = buf_ + msg_start_;
     fill_request(base);
     if (!validate_head()) return -1;
-    const Request& r = ex_.req_;
+    const Request& r = ex_.mutable_request();
     bool has_body = r.chunked || (r.content_length && *r.content_length > 0);
     if (has_body) {
         // The read buffer will move on while the body streams in: keep the head elsewhere.
@@ -238,9 +238,9 @@ int Connection::on_headers_complete() {
         head_copy_.assign(base, head_end);
         bool expect = r.expect_continue;
         fill_request(head_copy_.data());
-        ex_.req_.expect_continue = expect;
+        ex_.mutable_request().expect_continue = expect;
     }
-    BodyLimit lim = listener_->handler->body_limit(ex_.req_);
+    BodyLimit lim = listener_->handler->body_limit(ex_.mutable_request());
     body_limit_ = lim.bytes;
     body_limit_code_ = lim.code;
     body_limit_message_ = lim.message;

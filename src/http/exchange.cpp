@@ -8,12 +8,13 @@
 
 namespace ec::http {
 
-void Exchange::reset(uint64_t seq, uint64_t now_ms) {
+void Exchange::begin(CarrierKey, uint64_t seq, uint64_t now_ms, std::string_view body) {
+    req_.body = body;
     seq_ = seq;
     start_mono_ms_ = now_ms;
     start_ns_ = uv_hrtime();
     status_ = 0;
-    head_started_ = head_done_ = complete_ = deferred_ = close_after_ = omit_date_ = false;
+    head_started_ = complete_ = deferred_ = close_after_ = omit_date_ = false;
     streaming_ = chunked_ = false;
     transfer_coding_.clear();
     body_bytes_ = 0;
@@ -151,7 +152,6 @@ void Exchange::finish_head(std::optional<uint64_t> content_length, bool chunked)
     else if (req_.version_minor == 0)
         b.append("Connection: keep-alive\r\n");
     b.append("\r\n");
-    head_done_ = true;
 }
 
 void Exchange::send(Body body) {
@@ -161,12 +161,12 @@ void Exchange::send(Body body) {
         body_bytes_ = body.size();
         conn_->out().append(std::move(body));
     }
-    conn_->exchange_complete();
+    finish();
 }
 
 void Exchange::send_head_only(uint64_t content_length) {
     finish_head(content_length, false);
-    conn_->exchange_complete();
+    finish();
 }
 
 bool Exchange::send_interim(int status, std::string_view block) {
@@ -235,12 +235,21 @@ void Exchange::stream_end() {
         return;
     }
     if (chunked_) conn_->out().append("0\r\n\r\n");
-    conn_->exchange_complete();
+    finish();
 }
 
 void Exchange::stream_abort() {
     close_after_ = true;
-    conn_->exchange_complete();
+    finish();
+}
+
+void Exchange::finish() {
+    complete_ = true;
+    conn_->exchange_complete(close_after_);
+}
+
+bool Exchange::admin() const {
+    return conn_->admin();
 }
 
 bool Exchange::congested() const {

@@ -14,6 +14,13 @@ namespace ec::http {
 class Connection;
 class ExchangeRef;
 
+// The key to an Exchange's carrier side (begin()): only a Connection can make one, so those
+// calls are the connection's alone, and it needs no access to the Exchange's members.
+class CarrierKey {
+    friend class Connection;
+    CarrierKey() = default;
+};
+
 // Writing a response: status(), any number of header(), then exactly one of
 //   send(body)               a complete response (Content-Length from the body);
 //   send_head_only(length)   a HEAD response whose body the handler never loaded;
@@ -27,7 +34,9 @@ public:
 
     const Request& request() const { return req_; }
     Request& mutable_request() { return req_; }
-    Connection& connection() { return *conn_; }
+    // The request came in on an admin listener (the admin socket, admin_listen): an
+    // operator's own requests, not traffic.
+    bool admin() const;
 
     Exchange& status(int code, std::string_view reason = {});
     Exchange& header(std::string_view name, std::string_view value);
@@ -79,6 +88,8 @@ public:
 
     bool started() const { return head_started_; }
     bool complete() const { return complete_; }
+    // The handler has deferred the response or is streaming it: it will complete it later.
+    bool completes_later() const { return deferred_ || streaming_; }
     int response_status() const { return status_; }
     uint64_t body_bytes_sent() const { return body_bytes_; }
     uint64_t seq() const { return seq_; }
@@ -105,11 +116,14 @@ public:
     // is echoed as X-Request-Id in the response unless the response already carries one.
     void assign_request_id();
 
+    // The carrier side: the connection starts the exchange for request number `seq` (its
+    // head already in mutable_request()) with the complete body.
+    void begin(CarrierKey, uint64_t seq, uint64_t now_ms, std::string_view body);
+
 private:
-    friend class Connection;
-    friend class ExchangeRef;
-    void reset(uint64_t seq, uint64_t now_ms);
     void finish_head(std::optional<uint64_t> content_length, bool chunked);
+    // The response is complete: hands the connection back, which may serve the next request.
+    void finish();
 
     Connection* conn_;
     Request req_;
@@ -118,7 +132,6 @@ private:
     uint64_t start_ns_ = 0;
     int status_ = 0;
     bool head_started_ = false;
-    bool head_done_ = false;
     bool complete_ = false;
     bool deferred_ = false;
     bool close_after_ = false;

@@ -243,11 +243,7 @@ void Server::accept_one(Listener& l) {
         if (l.admin) --admin_connections_;
         ++rejecting_;
         ++stats_.rejected_busy;
-        c->rejected_ = true;
-        if (rejecting_ > kMaxRejecting)
-            c->close();
-        else
-            c->reject_busy();
+        c->reject_busy(rejecting_ <= kMaxRejecting);
         return;
     }
     c->start();
@@ -258,7 +254,7 @@ void Server::link(Connection* c) {
     if (head_) head_->prev = c;
     head_ = c;
     ++connections_;
-    if (c->listener_->admin) ++admin_connections_;
+    if (c->admin()) ++admin_connections_;
 }
 
 void Server::unlink(Connection* c) {
@@ -270,11 +266,11 @@ void Server::unlink(Connection* c) {
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = nullptr;
     // Busy rejections were taken off the connection count at accept.
-    if (c->rejected_) {
+    if (c->rejected()) {
         --rejecting_;
     } else {
         --connections_;
-        if (c->listener_->admin) --admin_connections_;
+        if (c->admin()) --admin_connections_;
     }
     check_drained();
 }
@@ -303,19 +299,19 @@ void Server::shed_output() {
     size_t reached = queued_output_;
     std::vector<Connection*> held;
     for (Connection* c = head_; c; c = c->next) {
-        if (c->held_ == 0 || c->listener_->admin) continue;
+        if (c->output_held() == 0 || c->admin()) continue;
         c->note_write_progress(now);
         held.push_back(c);
     }
     std::sort(held.begin(), held.end(), [](const Connection* a, const Connection* b) {
-        if (a->read_seen_ms_ != b->read_seen_ms_) return a->read_seen_ms_ < b->read_seen_ms_;
-        return a->held_since_ms_ < b->held_since_ms_;
+        if (a->read_seen_ms() != b->read_seen_ms()) return a->read_seen_ms() < b->read_seen_ms();
+        return a->held_since_ms() < b->held_since_ms();
     });
     size_t closed = 0;
     uint64_t stalled_ms = 0;
     if (!held.empty()) {
         const Connection* c = held.front();
-        stalled_ms = now - (c->read_seen_ms_ ? c->read_seen_ms_ : c->held_since_ms_);
+        stalled_ms = now - (c->read_seen_ms() ? c->read_seen_ms() : c->held_since_ms());
     }
     for (Connection* c : held) {
         if (queued_output_ <= limits_.max_queued_output) break;
@@ -342,9 +338,9 @@ bool Server::body_buffered(size_t n, Connection* self) {
     size_t reached = buffered_bodies_;
     std::vector<Connection*> uploads;
     for (Connection* c = head_; c; c = c->next)
-        if (c != self && c->uploading() && !c->listener_->admin) uploads.push_back(c);
+        if (c != self && c->uploading() && !c->admin()) uploads.push_back(c);
     std::sort(uploads.begin(), uploads.end(), [](const Connection* a, const Connection* b) {
-        return a->body_progress_ms_ < b->body_progress_ms_;
+        return a->body_progress_ms() < b->body_progress_ms();
     });
     size_t refused = 0;
     for (Connection* c : uploads) {

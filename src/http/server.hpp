@@ -134,23 +134,25 @@ public:
     WriteBatch* take_batch();
     void give_batch(WriteBatch* b);
 
-private:
-    friend class Connection;
-    static void on_connection(uv_stream_t* server, int status) noexcept;
-    void accept_one(Listener& l);
-    void link(Connection* c);
+    // --- Called by connections.
+    // A connection closing leaves the server's list (and the count against the cap).
     void unlink(Connection* c);
-    void sweep();
-    void arm_sweep();
-    void check_drained();
     // Connections account the output they queue; over the budget, output_queued() sheds at
     // once, and may close the calling connection.
     void output_queued(size_t n);
     void output_written(size_t n) { queued_output_ -= n; }
-    void shed_output();
     // Likewise for request bodies; false when `self`, still receiving, must be refused itself.
     bool body_buffered(size_t n, Connection* self);
     void body_released(size_t n) { buffered_bodies_ -= n; }
+
+private:
+    static void on_connection(uv_stream_t* server, int status) noexcept;
+    void accept_one(Listener& l);
+    void link(Connection* c);
+    void sweep();
+    void arm_sweep();
+    void check_drained();
+    void shed_output();
 
     loop::Loop& loop_;
     Limits limits_;
