@@ -216,10 +216,10 @@ void Connection::handle_read(ssize_t nread) {
         }
         // Half-close after a request: answer what we have, then close.
         if (reading_request()) {
-            if (partial_request() || writes_in_flight_ == 0)
+            if (partial_request())
                 close();
             else
-                close_after_output(); // shuts down once the responses are written
+                close_after_output(); // closes once the responses are written
         }
         return;
     }
@@ -525,13 +525,10 @@ void Connection::close_after_output() {
 
 void Connection::shutdown_if_written() {
     if (state_ != State::closing || writes_in_flight_ > 0) return;
-    if (peer_eof_)
+    if (peer_eof_) {
         close();
-    else
-        begin_shutdown();
-}
-
-void Connection::begin_shutdown() {
+        return;
+    }
     set_state(State::lingering);
     linger_until_ms_ = server_.loop().clock().mono_ms() + server_.limits().linger_ms;
     ++refs_;
@@ -542,7 +539,6 @@ void Connection::begin_shutdown() {
     }
     // Keep reading and discarding: closing with unread input would make the kernel send a
     // reset, which can destroy the response before the client has read it.
-    if (peer_eof_) return;
     start_reading();
 }
 

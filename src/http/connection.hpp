@@ -152,10 +152,10 @@ private:
         return parsed_ < end_ || state_ == State::head || body_received_ > 0;
     }
     // The one way a connection ends gracefully: no more requests, write what is queued, then
-    // shut our side down (shutdown_if_written) and linger, or close when the client is gone.
+    // (shutdown_if_written, once no write is in flight) close when the client is gone, or shut
+    // our side down and linger.
     void close_after_output();
     void shutdown_if_written();
-    void begin_shutdown();
 
     Server& server_;
     Listener* listener_;
