@@ -12,6 +12,7 @@
 
 #include "http/chunk_framing.hpp"
 #include "http/exchange.hpp"
+#include "http/head_check.hpp"
 #include "http/write_batch.hpp"
 #include "net/stream.hpp"
 
@@ -133,7 +134,10 @@ private:
     int on_chunk_extension(size_t len);
     int on_chunk_complete();
     bool head_bytes_ok(const char* at, size_t len);
-    bool validate_head();
+    // Offset of a head piece from the head's first byte.
+    uint32_t head_offset(const char* at) const {
+        return static_cast<uint32_t>(at - buf_ - msg_start_);
+    }
     void fill_request(const char* base);
     int fail(int status, const char* code, const char* message);
 
@@ -177,20 +181,11 @@ private:
 
     // Parser state for the message being read.
     llhttp_t parser_;
-    enum class HeadPart { none, field, value_pending, value } part_ = HeadPart::none;
+    HeadSpans head_;           // relative to msg_start_
     bool msg_started_ = false; // msg_start_ is set: the head's first span was seen
     bool message_ready_ = false;
     bool in_trailers_ = false;
     bool upgrade_ = false;
-    struct Span {
-        uint32_t off = 0;
-        uint32_t len = 0;
-    };
-    Span method_, url_;
-    struct HeaderSpan {
-        Span name, value;
-    };
-    std::vector<HeaderSpan> hdrs_; // capacity kept across requests: no per-request allocation
     size_t trailer_bytes_ = 0;
     size_t chunk_ext_bytes_ = 0;
     ChunkFraming framing_; // the CRLFs llhttp skips unread

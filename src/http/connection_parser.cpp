@@ -85,9 +85,7 @@ int Connection::fail(int status, const char* code, const char* message) {
 int Connection::on_message_begin() {
     msg_started_ = false;
     in_trailers_ = false;
-    part_ = HeadPart::none;
-    method_ = url_ = Span{};
-    hdrs_.clear();
+    head_.clear();
     release_body();
     // A large body's capacity is not kept for the next request on this connection.
     if (body_.capacity() > kKeptBodyCapacity)
@@ -119,15 +117,13 @@ bool Connection::head_bytes_ok(const char* at, size_t len) {
 int Connection::on_method(const char* at, size_t len) {
     if (!head_bytes_ok(at, len))
         return fail(431, "header_too_large", "request header section is too large");
-    if (method_.len == 0) method_.off = static_cast<uint32_t>(at - buf_ - msg_start_);
-    method_.len += static_cast<uint32_t>(len);
+    head_.add_method(head_offset(at), static_cast<uint32_t>(len));
     return 0;
 }
 
 int Connection::on_url(const char* at, size_t len) {
     if (!head_bytes_ok(at, len)) return fail(414, "uri_too_long", "request target is too long");
-    if (url_.len == 0) url_.off = static_cast<uint32_t>(at - buf_ - msg_start_);
-    url_.len += static_cast<uint32_t>(len);
+    head_.add_url(head_offset(at), static_cast<uint32_t>(len));
     return 0;
 }
 
@@ -141,21 +137,18 @@ int Connection::on_header_field(const char* at, size_t len) {
     }
     if (!head_bytes_ok(at, len))
         return fail(431, "header_too_large", "request header section is too large");
-    auto off = static_cast<uint32_t>(at - buf_ - msg_start_);
-    if (part_ != HeadPart::field) {
-        if (hdrs_.size() >= Request::kMaxHeaders)
-            return fail(431, "too_many_headers", "too many header fields");
-        hdrs_.push_back(HeaderSpan{Span{off, 0}, Span{}});
-        part_ = HeadPart::field;
-    } else if (off != hdrs_.back().name.off + hdrs_.back().name.len) {
+    switch (head_.add_name(head_offset(at), static_cast<uint32_t>(len))) {
+    case HeadSpans::Piece::ok:
+        return 0;
+    case HeadSpans::Piece::too_many:
+        return fail(431, "too_many_headers", "too many header fields");
+    default:
         return fail(400, "bad_header", "malformed header field name");
     }
-    hdrs_.back().name.len += static_cast<uint32_t>(len);
-    return 0;
 }
 
 int Connection::on_header_field_complete() {
-    if (!in_trailers_) part_ = HeadPart::value_pending;
+    if (!in_trailers_) head_.name_complete();
     return 0;
 }
 
@@ -170,53 +163,25 @@ int Connection::on_header_value(const char* at, size_t len) {
     }
     if (!head_bytes_ok(at, len))
         return fail(431, "header_too_large", "request header section is too large");
-    auto off = static_cast<uint32_t>(at - buf_ - msg_start_);
-    HeaderSpan& h = hdrs_.back();
-    if (part_ == HeadPart::value_pending) {
-        h.value = Span{off, static_cast<uint32_t>(len)};
-        part_ = HeadPart::value;
-    } else if (off == h.value.off + h.value.len) {
-        h.value.len += static_cast<uint32_t>(len); // the same value, split across reads
-    } else {
-        // llhttp 8.1 accepts obs-fold and reports the continuation as a detached piece.
+    if (head_.add_value(head_offset(at), static_cast<uint32_t>(len)) != HeadSpans::Piece::ok)
         return fail(400, "obs_fold", "obsolete line folding in a header value is not allowed");
-    }
     return 0;
 }
 
 int Connection::on_header_value_complete() {
-    if (!in_trailers_) part_ = HeadPart::none;
+    if (!in_trailers_) head_.value_complete();
     return 0;
 }
 
 void Connection::fill_request(const char* base) {
-    Request& r = ex_.mutable_request();
-    auto view = [base](Span s) { return std::string_view(base + s.off, s.len); };
-    r.method = static_cast<llhttp_method_t>(llhttp_get_method(&parser_));
-    r.method_name = view(method_);
-    r.target = view(url_);
-    r.version_minor = llhttp_get_http_minor(&parser_);
-    r.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
-    r.chunked = (parser_.flags & F_CHUNKED) != 0;
-    r.content_length.reset();
-    if (parser_.flags & F_CONTENT_LENGTH) r.content_length = parser_.content_length;
-    r.expect_continue = false;
-    r.headers.clear();
-    r.host = {};
-    r.peer = reinterpret_cast<const sockaddr*>(&peer_);
-    r.route = {};
-    for (const HeaderSpan& h : hdrs_) {
-        r.headers.push_back(Header{view(h.name), trim_ows(view(h.value))});
-        if (iequals(r.headers.back().name, "host")) r.host = r.headers.back().value;
-    }
-    r.body = {};
-    split_target(r);
-}
-
-bool Connection::validate_head() {
-    HeadError e = check_request_head(ex_.mutable_request(), llhttp_get_http_major(&parser_));
-    if (e) fail(e.status, e.code, e.message);
-    return !e;
+    HeadFacts facts;
+    facts.method = static_cast<llhttp_method_t>(llhttp_get_method(&parser_));
+    facts.version_minor = llhttp_get_http_minor(&parser_);
+    facts.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+    facts.chunked = (parser_.flags & F_CHUNKED) != 0;
+    if (parser_.flags & F_CONTENT_LENGTH) facts.content_length = parser_.content_length;
+    http::fill_request(ex_.mutable_request(), head_, base, facts,
+                       reinterpret_cast<const sockaddr*>(&peer_));
 }
 
 int Connection::on_headers_complete() {
@@ -224,18 +189,13 @@ int Connection::on_headers_complete() {
     in_trailers_ = true;    // header callbacks from here on are chunked trailers
     const char* base = buf_ + msg_start_;
     fill_request(base);
-    if (!validate_head()) return -1;
-    const Request& r = ex_.mutable_request();
+    if (HeadError e = check_request_head(ex_.mutable_request(), llhttp_get_http_major(&parser_)))
+        return fail(e.status, e.code, e.message);
+    const Request& r = ex_.request();
     bool has_body = r.chunked || (r.content_length && *r.content_length > 0);
     if (has_body) {
         // The read buffer will move on while the body streams in: keep the head elsewhere.
-        size_t head_end = static_cast<size_t>(method_.off) + method_.len;
-        head_end = std::max<size_t>(head_end, static_cast<size_t>(url_.off) + url_.len);
-        for (const HeaderSpan& h : hdrs_) {
-            head_end = std::max<size_t>(head_end, static_cast<size_t>(h.name.off) + h.name.len);
-            head_end = std::max<size_t>(head_end, static_cast<size_t>(h.value.off) + h.value.len);
-        }
-        head_copy_.assign(base, head_end);
+        head_copy_.assign(base, head_.end());
         bool expect = r.expect_continue;
         fill_request(head_copy_.data());
         ex_.mutable_request().expect_continue = expect;

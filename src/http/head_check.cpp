@@ -1,6 +1,8 @@
-// head_check: request-target forms, Host syntax and the head checks llhttp leaves to us.
+// head_check: a request head's pieces, the Request made from them, request-target forms, Host
+// syntax and the head checks llhttp leaves to us.
 #include "http/head_check.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/strings.hpp"
@@ -14,6 +16,73 @@ bool is_reg_name_char(unsigned char c) {
            std::strchr("-._~%!$&'()*+,;=", c) != nullptr;
 }
 } // namespace
+
+void HeadSpans::clear() {
+    method = url = Span{};
+    headers.clear();
+    part_ = Part::none;
+}
+
+void HeadSpans::extend(Span& s, uint32_t off, uint32_t len) {
+    if (s.len == 0) s.off = off;
+    s.len += len;
+}
+
+HeadSpans::Piece HeadSpans::add_name(uint32_t off, uint32_t len) {
+    if (part_ != Part::name) {
+        if (headers.size() >= Request::kMaxHeaders) return Piece::too_many;
+        headers.push_back(HeaderSpan{Span{off, 0}, Span{}});
+        part_ = Part::name;
+    } else if (off != headers.back().name.off + headers.back().name.len) {
+        return Piece::bad_name;
+    }
+    headers.back().name.len += len;
+    return Piece::ok;
+}
+
+HeadSpans::Piece HeadSpans::add_value(uint32_t off, uint32_t len) {
+    HeaderSpan& h = headers.back();
+    if (part_ == Part::value_pending) {
+        h.value = Span{off, len};
+        part_ = Part::value;
+    } else if (off == h.value.off + h.value.len) {
+        h.value.len += len; // the same value, split across reads
+    } else {
+        return Piece::obs_fold;
+    }
+    return Piece::ok;
+}
+
+size_t HeadSpans::end() const {
+    auto end_of = [](Span s) { return static_cast<size_t>(s.off) + s.len; };
+    size_t e = std::max(end_of(method), end_of(url));
+    for (const HeaderSpan& h : headers)
+        e = std::max({e, end_of(h.name), end_of(h.value)});
+    return e;
+}
+
+void fill_request(Request& r, const HeadSpans& spans, const char* base, const HeadFacts& facts,
+                  const sockaddr* peer) {
+    auto view = [base](HeadSpans::Span s) { return std::string_view(base + s.off, s.len); };
+    r.method = facts.method;
+    r.method_name = view(spans.method);
+    r.target = view(spans.url);
+    r.version_minor = facts.version_minor;
+    r.keep_alive = facts.keep_alive;
+    r.chunked = facts.chunked;
+    r.content_length = facts.content_length;
+    r.expect_continue = false;
+    r.headers.clear();
+    r.host = {};
+    r.peer = peer;
+    r.route = {};
+    for (const HeadSpans::HeaderSpan& h : spans.headers) {
+        r.headers.push_back(Header{view(h.name), trim_ows(view(h.value))});
+        if (iequals(r.headers.back().name, "host")) r.host = r.headers.back().value;
+    }
+    r.body = {};
+    split_target(r);
+}
 
 bool valid_authority(std::string_view a, bool allow_empty) {
     if (a.empty()) return allow_empty;

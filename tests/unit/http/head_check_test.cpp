@@ -1,7 +1,10 @@
-// http/head_check: request-target forms, Host syntax and the head checks, without a socket.
+// http/head_check: a head's pieces and the Request made from them, request-target forms, Host
+// syntax and the head checks, without a socket.
 #include <doctest/doctest.h>
 
 #include <string>
+
+#include <sys/socket.h>
 
 #include "http/head_check.hpp"
 
@@ -27,6 +30,13 @@ struct HeadFixture {
         return http::check_request_head(r, major);
     }
 };
+
+// Offset of the first `piece` in `head`, as llhttp's callbacks would report it.
+uint32_t at(std::string_view head, std::string_view piece) {
+    size_t i = head.find(piece);
+    REQUIRE(i != std::string_view::npos);
+    return static_cast<uint32_t>(i);
+}
 
 std::string code_of(HeadError e) {
     return e ? std::string(std::to_string(e.status)) + " " + e.code : "ok";
@@ -119,5 +129,99 @@ TEST_SUITE("http/head_check") {
         HeadFixture h10("/", HTTP_PUT, 0);
         CHECK_FALSE(h10.with("Expect", "100-continue").check());
         CHECK_FALSE(h10.r.expect_continue);
+    }
+
+    TEST_CASE("HeadSpans: pieces split across reads join; the Request is made from them") {
+        std::string head = "GET /p/q?x=1 HTTP/1.1\r\nHost:  example.com \r\nX-Long: abcdef\r\n\r\n";
+        http::HeadSpans spans;
+        spans.add_method(at(head, "GET"), 2); // "GE" then "T": the read ended mid-method
+        spans.add_method(at(head, "T /"), 1);
+        spans.add_url(at(head, "/p/q"), 8);
+        REQUIRE(spans.add_name(at(head, "Host"), 4) == http::HeadSpans::Piece::ok);
+        spans.name_complete();
+        REQUIRE(spans.add_value(at(head, "  example"), 13) == http::HeadSpans::Piece::ok);
+        spans.value_complete();
+        REQUIRE(spans.add_name(at(head, "X-L"), 3) == http::HeadSpans::Piece::ok);
+        REQUIRE(spans.add_name(at(head, "ong:"), 3) == http::HeadSpans::Piece::ok);
+        spans.name_complete();
+        REQUIRE(spans.add_value(at(head, "abc"), 3) == http::HeadSpans::Piece::ok);
+        REQUIRE(spans.add_value(at(head, "def"), 3) == http::HeadSpans::Piece::ok);
+        spans.value_complete();
+        CHECK(spans.end() == at(head, "\r\n\r\n"));
+
+        http::Request r;
+        r.body = "stale body";
+        r.expect_continue = true;
+        r.route.allowed = 7;
+        http::HeadFacts facts;
+        facts.method = HTTP_GET;
+        facts.version_minor = 1;
+        facts.content_length = 0;
+        sockaddr peer{};
+        http::fill_request(r, spans, head.data(), facts, &peer);
+        CHECK(r.method == HTTP_GET);
+        CHECK(r.method_name == "GET");
+        CHECK(r.target == "/p/q?x=1");
+        CHECK(r.path == "/p/q");
+        CHECK(r.query == "x=1");
+        CHECK(r.host == "example.com"); // the value without its surrounding whitespace
+        REQUIRE(r.headers.size() == 2);
+        CHECK(r.headers[1].name == "X-Long");
+        CHECK(r.headers[1].value == "abcdef");
+        CHECK(r.header("x-long") == "abcdef");
+        CHECK(r.content_length == 0u);
+        CHECK(r.peer == &peer);
+        // What the previous request on the connection left is gone.
+        CHECK(r.body.empty());
+        CHECK_FALSE(r.expect_continue);
+        CHECK(r.route.allowed == 0);
+    }
+
+    TEST_CASE("HeadSpans: the same spans apply to a copy of the head") {
+        std::string head = "PUT http://b.example:8080/k HTTP/1.1\r\nHost: a.example\r\n\r\n";
+        http::HeadSpans spans;
+        spans.add_method(at(head, "PUT"), 3);
+        spans.add_url(at(head, "http:"), 23);
+        REQUIRE(spans.add_name(at(head, "Host"), 4) == http::HeadSpans::Piece::ok);
+        spans.name_complete();
+        REQUIRE(spans.add_value(at(head, "a.example"), 9) == http::HeadSpans::Piece::ok);
+        std::string copy = head.substr(0, spans.end());
+        head.assign(head.size(), '#'); // the read buffer moved on
+        http::Request r;
+        http::HeadFacts facts;
+        facts.method = HTTP_PUT;
+        facts.chunked = true;
+        facts.keep_alive = false;
+        http::fill_request(r, spans, copy.data(), facts, nullptr);
+        CHECK(r.method_name == "PUT");
+        CHECK(r.target == "http://b.example:8080/k");
+        CHECK(r.host == "b.example:8080"); // an absolute-form target's authority replaces Host
+        CHECK(r.path == "/k");
+        CHECK(r.header("host") == "a.example");
+        CHECK(r.chunked);
+        CHECK_FALSE(r.keep_alive);
+        CHECK_FALSE(r.content_length);
+    }
+
+    TEST_CASE("HeadSpans: refusals — too many fields, a detached name piece, obs-fold") {
+        std::string head(4096, 'a');
+        http::HeadSpans spans;
+        uint32_t off = 0;
+        for (size_t i = 0; i < http::Request::kMaxHeaders; ++i) {
+            REQUIRE(spans.add_name(off, 1) == http::HeadSpans::Piece::ok);
+            spans.name_complete();
+            REQUIRE(spans.add_value(off + 2, 1) == http::HeadSpans::Piece::ok);
+            spans.value_complete();
+            off += 4;
+        }
+        CHECK(spans.add_name(off, 1) == http::HeadSpans::Piece::too_many);
+
+        spans.clear();
+        CHECK(spans.headers.empty());
+        REQUIRE(spans.add_name(0, 3) == http::HeadSpans::Piece::ok);
+        CHECK(spans.add_name(5, 2) == http::HeadSpans::Piece::bad_name); // not where it ended
+        spans.name_complete();
+        REQUIRE(spans.add_value(10, 4) == http::HeadSpans::Piece::ok);
+        CHECK(spans.add_value(20, 4) == http::HeadSpans::Piece::obs_fold); // a folded line
     }
 }
