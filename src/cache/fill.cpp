@@ -59,6 +59,7 @@ void Fill::start(http::ExchangeRef primary) {
     // The primary streams the response as it arrives unless it may need the stale entry
     // instead, or asks for a part of the representation.
     primary_streams_ = primary && !stale_ && !req_.ranged;
+    asker_ = primary;
     if (primary_streams_)
         primary_ = std::move(primary);
     else if (primary)
@@ -102,6 +103,9 @@ void Fill::send_request() {
     }
     request_time_ = host_.loop().clock().now_s();
     origin::Sink sink;
+    sink.on_interim = [self = shared_from_this()](origin::InterimHead&& h) {
+        self->on_interim(std::move(h));
+    };
     sink.on_head = [self = shared_from_this()](origin::ResponseHead&& h) {
         self->on_head(std::move(h));
     };
@@ -121,6 +125,7 @@ bool Fill::join(http::ExchangeRef waiter) {
             finish(Outcome::superseded); // its stale entry is gone; the client fetches afresh
             return false;
         }
+        asker_ = waiter;
         waiters_.push_back(std::move(waiter));
         ++route_->stats.misses; // this client's request is the one going upstream
         send_request();
@@ -166,6 +171,7 @@ void Fill::abort() {
 void Fill::finish(Outcome outcome, std::string_view why) {
     if (phase_ == Phase::settling || phase_ == Phase::done) return;
     auto self = shared_from_this(); // the host may drop its reference below
+    asker_ = {};
     // A 304 refresh ends the fill before the origin's (empty) body is read: let it complete so
     // the connection is reused. Otherwise nothing more is wanted from the origin.
     if (outcome != Outcome::answered && upstream_) upstream_->cancel();
@@ -203,8 +209,15 @@ void Fill::leave_slot() {
 // ---------------------------------------------------------------------------------------------
 // Origin events
 
+void Fill::on_interim(origin::InterimHead&& head) {
+    if (phase_ != Phase::requesting) return;
+    if (http::Exchange* ex = asker_.get())
+        relay_interim(*ex, head, route_->policy.targeted_field, route_->stats);
+}
+
 void Fill::on_head(origin::ResponseHead&& head) {
     if (phase_ != Phase::requesting) return;
+    asker_ = {};
     status_ = head.status;
     fields_ = storable_fields(head.headers); // hop-by-hop and Connection-listed fields go
     content_length_ = head.content_length;

@@ -96,14 +96,17 @@ protected:
 //                                          now are answered from it) ──committed──► done
 //   any phase ──failure, nobody left, purged while queued, shutdown──► done
 //
-// Clients: the one that caused a client fill ("primary") streams the response as it arrives
-// when it can — a plain GET with no stale entry to fall back on; every other client (join())
-// waits and is answered from the complete response, or handed back to the host when the
-// response turns out not shareable, too large to keep, or another Vary variant. With a stale
-// entry the request is conditional: a 304 refreshes the entry (RFC 9111 §4.3.4); an origin
-// failure inside stale-if-error serves it. A background fill (stale-while-revalidate) is made
-// queued by the host, which schedules a deferred task to run it; it has no clients unless some
-// join (a queued one then starts at once), and reports its end to the task's Done.
+// Clients: the origin's interim (1xx) responses go to the client whose request went upstream
+// (the primary, or the client that started a queued revalidation) and to no waiter: the others
+// did not ask the origin anything, and 103 hints are for one response. The one that caused a
+// client fill ("primary") streams the response as it arrives when it can — a plain GET with no
+// stale entry to fall back on; every other client (join()) waits and is answered from the complete
+// response, or handed back to the host when the response turns out not shareable, too large to
+// keep, or another Vary variant. With a stale entry the request is conditional: a 304 refreshes the
+// entry (RFC 9111 §4.3.4); an origin failure inside stale-if-error serves it. A background fill
+// (stale-while-revalidate) is made queued by the host, which schedules a deferred task to run it;
+// it has no clients unless some join (a queued one then starts at once), and reports its end to the
+// task's Done.
 //
 // Ownership: the host's map holds the fill until fill_done(); the origin callbacks hold it
 // while the request runs.
@@ -156,6 +159,7 @@ public:
 private:
     void send_request();
     // Origin callbacks: each one step of the machine.
+    void on_interim(origin::InterimHead&& head);
     void on_head(origin::ResponseHead&& head);
     void on_body(std::string_view chunk);
     void on_complete();
@@ -204,6 +208,9 @@ private:
     ClientStream stream_;
     std::vector<http::ExchangeRef> waiters_;
     std::vector<http::ExchangeRef> released_; // to hand back to the host
+    // The client whose request went upstream (the primary, or the one that started a queued
+    // revalidation) until the final head: the origin's interim (1xx) responses go to it alone.
+    http::ExchangeRef asker_;
     std::shared_ptr<origin::Fetch> upstream_;
 
     // The response.

@@ -93,6 +93,10 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
     const char* tag = counted_hfp ? "BYPASS" : (st->unsafe ? "PASS" : "BYPASS");
 
     origin::Sink sink;
+    sink.on_interim = [st](origin::InterimHead&& head) {
+        if (http::Exchange* ex = st->downstream.client())
+            relay_interim(*ex, head, st->route->policy.targeted_field, st->route->stats);
+    };
     sink.on_head = [this, st, tag](origin::ResponseHead&& head) {
         if (st->unsafe && head.status >= 200 && head.status < 400) {
             // RFC 9111 §4.4: a successful unsafe request invalidates what it changed.

@@ -99,6 +99,14 @@ void write_upstream_head(http::Exchange& ex, int status, const FieldList& fields
     add_verdict(ex, v);
 }
 
+void relay_interim(http::Exchange& ex, const origin::InterimHead& head,
+                   std::string_view targeted_field, CacheCounters& stats) {
+    FieldList fields = storable_fields(head.headers);
+    erase_fields(fields, targeted_field);
+    // header_block() also drops Content-Length, which a 1xx must not carry (RFC 9110 §8.6).
+    if (ex.send_interim(head.status, Entry::header_block(fields))) ++stats.interim_relayed;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 bool ClientStream::write(std::string_view chunk) {

@@ -79,6 +79,15 @@ void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, boo
 void write_upstream_head(http::Exchange& ex, int status, const FieldList& fields,
                          std::string_view age, Verdict v, uint64_t now_mono_ms);
 
+// Relays an origin's interim response (RFC 9110 §15.2: a proxy MUST forward 1xx responses) to
+// the client whose request went upstream: the status and its fields but the hop-by-hop ones
+// (and those its Connection names), `targeted_field` (RFC 9213, aimed at this cache) and what a
+// stored header block leaves out (Content-Length, Age, tag fields). Never
+// stored, never merged into the final response. Nothing is sent to an HTTP/1.0 client or once
+// the final head has begun (Exchange::send_interim). Counts interim_relayed in `stats`.
+void relay_interim(http::Exchange& ex, const origin::InterimHead& head,
+                   std::string_view targeted_field, CacheCounters& stats);
+
 // An origin response body streamed to one client at the client's pace: while the client's
 // output is congested, the origin is paused (a slow reader never makes us buffer its body).
 // Owned by a fill or a pass, which decides what happens when the client drains or leaves.

@@ -31,6 +31,7 @@ struct CacheCounters {
     uint64_t stores_skipped = 0;
     uint64_t not_stored = 0;
     uint64_t invalidations = 0;
+    uint64_t interim_relayed = 0;
     uint64_t origin_errors = 0;
     std::array<uint64_t, origin::kErrorKinds> origin_errors_by_kind{};
     uint64_t bytes_served = 0;

@@ -251,6 +251,17 @@ void FetchImpl::conn_input(UpstreamConn* c) {
 void FetchImpl::deliver() {
     if (done_ || !conn_) return;
     ResponseParser& p = conn_->parser();
+    if (!p.interim().empty()) {
+        std::vector<InterimHead> interim = std::move(p.interim());
+        p.interim().clear();
+        for (InterimHead& h : interim) {
+            if (sink_.on_interim) {
+                InSink guard(*this);
+                sink_.on_interim(std::move(h));
+            }
+            if (done_) return;
+        }
+    }
     if (p.head_ready()) {
         ResponseHead head = p.take_head();
         head.more_in_hand = !p.body().empty() || p.complete();

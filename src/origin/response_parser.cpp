@@ -75,6 +75,7 @@ void ResponseParser::reset(bool head_request) {
     field_end_ = 0;
     awaiting_value_ = gap_lf_ = false;
     head_ = ResponseHead{};
+    interim_heads_.clear();
     body_.clear();
     fail_ = Fail::none;
     message_.clear();
@@ -251,8 +252,11 @@ int ResponseParser::on_headers_complete() {
         return fail(Fail::malformed, "Content-Length with Transfer-Encoding");
 
     if (status < 200) {
-        // Interim response (100 Continue, 103 Early Hints): skipped, with any body it claims.
+        // Interim response (100 Continue, 103 Early Hints): kept for the caller to relay; it
+        // has no body whatever it claims.
         if (++interim_ > kMaxInterim) return fail(Fail::malformed, "too many interim responses");
+        interim_heads_.push_back(InterimHead{status, std::move(head_.headers)});
+        head_.headers.clear();
         head_bytes_ = 0;
         return 1;
     }

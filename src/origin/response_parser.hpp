@@ -23,9 +23,9 @@ namespace ec::origin {
 // Transfer-Encoding that is not a list of tokens or has `chunked` anywhere but last, a
 // malformed chunk. A Transfer-Encoding whose final coding is not `chunked` means a body read
 // until the connection closes (RFC 9112 §6.3); codings other than `chunked` and `identity`
-// are left on the body and named in ResponseHead::transfer_coding. Interim 1xx responses are
-// skipped. Responses to HEAD and 1xx/204/304 responses have no body whatever their headers
-// say.
+// are left on the body and named in ResponseHead::transfer_coding. Interim 1xx heads are
+// kept, in order, for the caller to relay (interim()). Responses to HEAD and 1xx/204/304
+// responses have no body whatever their headers say.
 class ResponseParser {
 public:
     enum class Fail {
@@ -59,6 +59,9 @@ public:
     // The final head, once: head_done() and not yet taken.
     bool head_ready() const { return head_done_ && !head_taken_; }
     ResponseHead take_head();
+    // Interim (1xx) heads parsed and not yet taken, in arrival order; all of them precede the
+    // final head. The caller clears what it relayed.
+    std::vector<InterimHead>& interim() { return interim_heads_; }
     // Body spans parsed and not yet consumed; the caller erases what it delivered.
     std::vector<Span>& body() { return body_; }
     bool complete() const { return complete_; }
@@ -116,6 +119,7 @@ private:
 
     http::ChunkFraming framing_; // the CRLFs llhttp skips unread
     ResponseHead head_;
+    std::vector<InterimHead> interim_heads_;
     std::vector<Span> body_;
     Fail fail_ = Fail::none;
     std::string message_;

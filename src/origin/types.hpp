@@ -52,6 +52,14 @@ struct ResponseHead {
     bool more_in_hand = false;
 };
 
+// An interim response the origin sent ahead of the final one (RFC 9110 §15.2): 100 Continue,
+// 102 Processing, 103 Early Hints or an unknown 1xx; never 101 (refused as malformed). Headers as
+// in ResponseHead; framing fields are checked like a final head's but a 1xx has no body.
+struct InterimHead {
+    int status = 0;
+    std::vector<Header> headers{};
+};
+
 // Why a fetch failed. Errors before on_head: dns, connect_refused, connect_timeout,
 // first_byte_timeout, timeout, reset, bad_response, header_too_large, no_server, overloaded,
 // invalid_request, cancelled. Errors after on_head (the body was cut off; the caller must not
@@ -81,12 +89,15 @@ const char* error_kind_name(ErrorKind k);
 int gateway_status(ErrorKind k);
 
 // The caller's callbacks for one fetch. Never called on the stack of Pool::fetch(). Order:
-// at most one on_head, then any number of on_body, then exactly one of on_complete / on_error
-// (unless the caller cancels first: after Fetch::cancel() returns nothing more is called).
+// any number of on_interim (at most 8, the parser's limit), at most one on_head, then any
+// number of on_body, then exactly one of on_complete / on_error (unless the caller cancels
+// first: after Fetch::cancel() returns nothing more is called). An interim response never
+// ends the fetch: a failure may still follow it, and a retry never does (bytes were seen).
 // Empty functions are allowed and skipped. Callbacks may call cancel(), pause_body(),
 // resume_body(), Pool::fetch() and Pool::shutdown() on the same pool; they must not destroy the
 // Pool itself (post that).
 struct Sink {
+    std::function<void(InterimHead&& head)> on_interim;
     std::function<void(ResponseHead&& head)> on_head;
     // `chunk` points into the connection's read buffer: valid only during the call. Chunked
     // framing is already removed.

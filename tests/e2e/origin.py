@@ -47,7 +47,9 @@ Response options (keyword arguments of ``route`` or fields of ``Response``):
   answers; ``never_close=True`` sends a close-delimited body and then holds the connection open;
   ``raw=b"..."`` writes these bytes instead of a response (a garbage status line, say), then
   closes unless ``keep_open=True``; ``header_bytes=N`` pads the head with ``X-Pad-i`` headers up to
-  about N bytes; ``interim=[100, 103]`` sends those 1xx responses first; ``head_body=True``
+  about N bytes; ``interim=[100, 103]`` sends those 1xx responses first (an item may be
+  ``(103, {"Link": "</s.css>; rel=preload"})`` to give one header fields), and with
+  ``interim_gate`` (a ``threading.Event``) the final response waits until it is set; ``head_body=True``
   sends the body to a HEAD request too (a broken origin); ``keep_alive=False`` adds
   ``Connection: close`` and closes after the response.
 - ``handler=callable(Request) -> Response`` decides per request (Vary tests, echoing headers).
@@ -147,6 +149,7 @@ class Response:
     keep_open: bool = False
     header_bytes: Optional[int] = None
     interim: list = field(default_factory=list)
+    interim_gate: Optional[threading.Event] = None
     head_body: bool = False
     keep_alive: bool = True
     body_gate: Optional[threading.Event] = None
@@ -163,7 +166,7 @@ class Response:
         return [(k, str(v)) for k, v in self.headers]
 
 
-_REASONS = {100: "Continue", 103: "Early Hints", 200: "OK", 201: "Created", 203: "Non-Authoritative",
+_REASONS = {100: "Continue", 102: "Processing", 103: "Early Hints", 200: "OK", 201: "Created", 203: "Non-Authoritative",
             204: "No Content", 206: "Partial Content", 301: "Moved Permanently", 302: "Found",
             304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
             400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -287,8 +290,15 @@ class _Handler(socketserver.BaseRequestHandler):
             if r.keep_open:
                 self.origin._stopping.wait()
             return False
-        for code in r.interim:
-            self.sock.sendall(f"HTTP/1.1 {code} {_REASONS.get(code, 'Info')}\r\n\r\n".encode())
+        for item in r.interim:
+            code, fields = (item, []) if isinstance(item, int) else (item[0], item[1])
+            if isinstance(fields, dict):
+                fields = list(fields.items())
+            lines = "".join(f"{k}: {v}\r\n" for k, v in fields)
+            self.sock.sendall(
+                f"HTTP/1.1 {code} {_REASONS.get(code, 'Info')}\r\n{lines}\r\n".encode("latin-1"))
+        if r.interim_gate is not None and not r.interim_gate.wait(10):
+            return False
         body = r.body_bytes()
         headers = r.header_list()
         names = {k.lower() for k, _ in headers}

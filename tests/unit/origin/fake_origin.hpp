@@ -259,6 +259,8 @@ private:
 struct Recorder {
     int status = 0;
     std::vector<Header> headers;
+    std::vector<InterimHead> interim; // in arrival order
+    int heads_before_interim = 0;     // on_head calls that came before an on_interim
     std::string body;
     int heads = 0, bodies = 0, completes = 0, errors = 0;
     std::optional<ErrorKind> error;
@@ -268,6 +270,10 @@ struct Recorder {
     bool finished() const { return completes + errors > 0; }
     Sink sink() {
         Sink s;
+        s.on_interim = [this](InterimHead&& h) {
+            heads_before_interim += heads;
+            interim.push_back(std::move(h));
+        };
         s.on_head = [this](ResponseHead&& h) {
             ++heads;
             status = h.status;

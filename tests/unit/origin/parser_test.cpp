@@ -16,6 +16,8 @@ struct Parsed {
     bool skipped = false;
     int status = 0;
     std::vector<Header> headers;
+    std::vector<InterimHead> interim;
+    int interim_after_head = 0; // interim heads that showed up once the final head had
     std::string body;
     std::string transfer_coding;
     size_t leftover = 0;
@@ -32,6 +34,11 @@ Parsed parse(std::string_view wire, bool head = false, size_t step = 0, bool eof
         size_t n = step ? std::min(step, wire.size() - off) : wire.size() - off;
         std::string piece(wire.substr(off, n)); // a fresh buffer each time, as reads are
         size_t used = p.feed(piece.data(), piece.size());
+        for (auto& h : p.interim()) {
+            if (r.status) ++r.interim_after_head;
+            r.interim.push_back(std::move(h));
+        }
+        p.interim().clear();
         if (p.head_ready()) {
             ResponseHead h = p.take_head();
             r.status = h.status;
@@ -100,16 +107,28 @@ TEST_SUITE("origin/parser") {
         CHECK_FALSE(d.keep_alive); // HTTP/1.0 without keep-alive
     }
 
-    TEST_CASE("interim responses are skipped; 101 is refused") {
-        Parsed a =
-            parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
-                  "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
-                  false, 5);
-        CHECK(a.complete);
-        CHECK(a.status == 201);
-        CHECK(a.body == "ok");
-        REQUIRE(a.headers.size() == 1);
-        CHECK(a.headers[0].name == "Content-Length");
+    TEST_CASE("interim responses are kept apart from the final head; 101 is refused") {
+        const char* wire = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n"
+                           "Link: </b>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+                           "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+        for (size_t step : {size_t{0}, size_t{1}, size_t{5}}) {
+            CAPTURE(step);
+            Parsed a = parse(wire, false, step);
+            CHECK(a.complete);
+            CHECK(a.status == 201);
+            CHECK(a.body == "ok");
+            REQUIRE(a.headers.size() == 1);
+            CHECK(a.headers[0].name == "Content-Length");
+            REQUIRE(a.interim.size() == 3);
+            CHECK(a.interim[0].status == 100);
+            CHECK(a.interim[0].headers.empty());
+            CHECK(a.interim[1].status == 103);
+            REQUIRE(a.interim[1].headers.size() == 2);
+            CHECK(a.interim[1].headers[0].value == "</a>");
+            CHECK(a.interim[1].headers[1].value == "</b>");
+            CHECK(a.interim[2].status == 102);
+            CHECK(a.interim_after_head == 0);
+        }
         CHECK(parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n")
                   .fail == F::malformed);
         std::string many;

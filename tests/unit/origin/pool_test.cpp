@@ -255,7 +255,7 @@ TEST_SUITE("origin/pool") {
         teardown(loop, baseline, pool, o);
     }
 
-    TEST_CASE("1xx responses are skipped") {
+    TEST_CASE("1xx responses are delivered, in order and with their headers, before the head") {
         loop::Loop loop;
         size_t baseline = loop.open_handles();
         FakeOrigin o(loop);
@@ -271,6 +271,15 @@ TEST_SUITE("origin/pool") {
         CHECK(r.heads == 1);
         CHECK(r.status == 200);
         CHECK(r.body == "final");
+        REQUIRE(r.interim.size() == 2);
+        CHECK(r.heads_before_interim == 0);
+        CHECK(r.interim[0].status == 100);
+        CHECK(r.interim[0].headers.empty());
+        CHECK(r.interim[1].status == 103);
+        REQUIRE(r.interim[1].headers.size() == 1);
+        CHECK(r.interim[1].headers[0].name == "Link");
+        CHECK(r.interim[1].headers[0].value == "</s.css>");
+        CHECK(r.header("link").empty()); // never mixed into the final head
         teardown(loop, baseline, pool, o);
     }
 
