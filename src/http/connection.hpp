@@ -119,7 +119,7 @@ private:
     void release_buffer_if_idle();
     void compact();
 
-    // Parser callbacks (captureless trampolines cast parser->data back to the Connection).
+    // Parser callbacks (llhttp_callbacks.hpp routes llhttp's to them).
     static const llhttp_settings_t& settings();
     int on_message_begin();
     int on_method(const char* at, size_t len);
@@ -131,7 +131,8 @@ private:
     int on_headers_complete();
     int on_body(const char* at, size_t len);
     int on_message_complete();
-    int on_chunk_extension(size_t len);
+    int on_chunk_header();
+    int on_chunk_extension(const char* at, size_t len);
     int on_chunk_complete();
     bool head_bytes_ok(const char* at, size_t len);
     // Offset of a head piece from the head's first byte.

@@ -6,6 +6,7 @@
 
 #include "http/handler.hpp"
 #include "http/head_check.hpp"
+#include "http/llhttp_callbacks.hpp"
 #include "http/server.hpp"
 #include "http/status_text.hpp"
 #include "util/json_writer.hpp"
@@ -15,9 +16,6 @@
 namespace ec::http {
 
 namespace {
-inline Connection* self(llhttp_t* p) {
-    return static_cast<Connection*>(p->data);
-}
 constexpr size_t kMaxChunkExtension = 1024;
 constexpr size_t kKeptBodyCapacity = 64 * 1024;
 constexpr const char* kBodiesOverBudget =
@@ -29,45 +27,20 @@ const llhttp_settings_t& Connection::settings() {
     static const llhttp_settings_t s = [] {
         llhttp_settings_t st;
         llhttp_settings_init(&st);
-        st.on_message_begin = [](llhttp_t* p) noexcept { return self(p)->on_message_begin(); };
-        st.on_method = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_method(at, n);
-        };
-        st.on_url = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_url(at, n);
-        };
-        st.on_header_field = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_header_field(at, n);
-        };
-        st.on_header_field_complete = [](llhttp_t* p) noexcept {
-            return self(p)->on_header_field_complete();
-        };
-        st.on_header_value = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_header_value(at, n);
-        };
-        st.on_header_value_complete = [](llhttp_t* p) noexcept {
-            return self(p)->on_header_value_complete();
-        };
-        st.on_headers_complete = [](llhttp_t* p) noexcept {
-            return self(p)->on_headers_complete();
-        };
-        st.on_body = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_body(at, n);
-        };
-        st.on_message_complete = [](llhttp_t* p) noexcept {
-            return self(p)->on_message_complete();
-        };
-        st.on_chunk_extension_name = [](llhttp_t* p, const char*, size_t n) noexcept {
-            return self(p)->on_chunk_extension(n);
-        };
-        st.on_chunk_extension_value = [](llhttp_t* p, const char*, size_t n) noexcept {
-            return self(p)->on_chunk_extension(n);
-        };
-        st.on_chunk_header = [](llhttp_t* p) noexcept {
-            self(p)->framing_.chunk_header();
-            return 0;
-        };
-        st.on_chunk_complete = [](llhttp_t* p) noexcept { return self(p)->on_chunk_complete(); };
+        st.on_message_begin = llhttp_event<&Connection::on_message_begin>;
+        st.on_method = llhttp_data<&Connection::on_method>;
+        st.on_url = llhttp_data<&Connection::on_url>;
+        st.on_header_field = llhttp_data<&Connection::on_header_field>;
+        st.on_header_field_complete = llhttp_event<&Connection::on_header_field_complete>;
+        st.on_header_value = llhttp_data<&Connection::on_header_value>;
+        st.on_header_value_complete = llhttp_event<&Connection::on_header_value_complete>;
+        st.on_headers_complete = llhttp_event<&Connection::on_headers_complete>;
+        st.on_body = llhttp_data<&Connection::on_body>;
+        st.on_message_complete = llhttp_event<&Connection::on_message_complete>;
+        st.on_chunk_extension_name = llhttp_data<&Connection::on_chunk_extension>;
+        st.on_chunk_extension_value = llhttp_data<&Connection::on_chunk_extension>;
+        st.on_chunk_header = llhttp_event<&Connection::on_chunk_header>;
+        st.on_chunk_complete = llhttp_event<&Connection::on_chunk_complete>;
         return st;
     }();
     return s;
@@ -236,7 +209,12 @@ void Connection::refuse_upload() {
     send_error_and_close(503, "overloaded", kBodiesOverBudget); // releases the body
 }
 
-int Connection::on_chunk_extension(size_t len) {
+int Connection::on_chunk_header() {
+    framing_.chunk_header();
+    return 0;
+}
+
+int Connection::on_chunk_extension(const char*, size_t len) {
     chunk_ext_bytes_ += len;
     if (chunk_ext_bytes_ > kMaxChunkExtension)
         return fail(400, "chunk_extension_too_long", "chunk extensions are too long");

@@ -3,14 +3,12 @@
 
 #include <algorithm>
 
+#include "http/llhttp_callbacks.hpp"
 #include "util/strings.hpp"
 
 namespace ec::origin {
 
 namespace {
-inline ResponseParser* self(llhttp_t* p) {
-    return static_cast<ResponseParser*>(p->data);
-}
 constexpr int kMaxInterim = 8;
 constexpr size_t kHeaderOverhead = 4; // ": " and CRLF, so many empty headers still count
 } // namespace
@@ -22,39 +20,20 @@ ResponseParser::ResponseParser(size_t max_head_bytes) : max_head_(max_head_bytes
 
 const llhttp_settings_t& ResponseParser::settings() {
     static const llhttp_settings_t s = [] {
+        using http::llhttp_data;
+        using http::llhttp_event;
         llhttp_settings_t st;
         llhttp_settings_init(&st);
-        st.on_message_begin = [](llhttp_t* p) noexcept { return self(p)->on_message_begin(); };
-        st.on_status = [](llhttp_t* p, const char*, size_t n) noexcept {
-            return self(p)->on_status(n);
-        };
-        st.on_header_field = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_header_field(at, n);
-        };
-        st.on_header_value = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_header_value(at, n);
-        };
-        st.on_header_value_complete = [](llhttp_t* p) noexcept {
-            return self(p)->on_header_value_complete();
-        };
-        st.on_headers_complete = [](llhttp_t* p) noexcept {
-            return self(p)->on_headers_complete();
-        };
-        st.on_body = [](llhttp_t* p, const char* at, size_t n) noexcept {
-            return self(p)->on_body(at, n);
-        };
-        st.on_message_complete = [](llhttp_t* p) noexcept {
-            return self(p)->on_message_complete();
-        };
-        st.on_chunk_header = [](llhttp_t* p) noexcept {
-            self(p)->framing_.chunk_header();
-            return 0;
-        };
-        st.on_chunk_complete = [](llhttp_t* p) noexcept {
-            ResponseParser* r = self(p);
-            if (r->framing_.chunk_complete()) return 0;
-            return r->fail(Fail::malformed, r->framing_.problem());
-        };
+        st.on_message_begin = llhttp_event<&ResponseParser::on_message_begin>;
+        st.on_status = llhttp_data<&ResponseParser::on_status>;
+        st.on_header_field = llhttp_data<&ResponseParser::on_header_field>;
+        st.on_header_value = llhttp_data<&ResponseParser::on_header_value>;
+        st.on_header_value_complete = llhttp_event<&ResponseParser::on_header_value_complete>;
+        st.on_headers_complete = llhttp_event<&ResponseParser::on_headers_complete>;
+        st.on_body = llhttp_data<&ResponseParser::on_body>;
+        st.on_message_complete = llhttp_event<&ResponseParser::on_message_complete>;
+        st.on_chunk_header = llhttp_event<&ResponseParser::on_chunk_header>;
+        st.on_chunk_complete = llhttp_event<&ResponseParser::on_chunk_complete>;
         return st;
     }();
     return s;
@@ -164,7 +143,7 @@ int ResponseParser::on_message_begin() {
     return 0;
 }
 
-int ResponseParser::on_status(size_t len) {
+int ResponseParser::on_status(const char*, size_t len) {
     if (!count_head(len)) return fail(Fail::too_large, "response header section is too large");
     return 0;
 }
@@ -304,6 +283,16 @@ int ResponseParser::on_body(const char* at, size_t len) {
         return fail(Fail::malformed, framing_.problem());
     if (len) body_.push_back(Span{at, len});
     return 0;
+}
+
+int ResponseParser::on_chunk_header() {
+    framing_.chunk_header();
+    return 0;
+}
+
+int ResponseParser::on_chunk_complete() {
+    if (framing_.chunk_complete()) return 0;
+    return fail(Fail::malformed, framing_.problem());
 }
 
 int ResponseParser::on_message_complete() {

@@ -76,12 +76,14 @@ public:
 private:
     static const llhttp_settings_t& settings();
     int on_message_begin();
-    int on_status(size_t len);
+    int on_status(const char* at, size_t len);
     int on_header_field(const char* at, size_t len);
     int on_header_value(const char* at, size_t len);
     int on_header_value_complete();
     int on_headers_complete();
     int on_body(const char* at, size_t len);
+    int on_chunk_header();
+    int on_chunk_complete();
     int on_message_complete();
     bool read_transfer_codings(std::string_view value);
     int fail(Fail f, const char* message);
