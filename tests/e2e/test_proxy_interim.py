@@ -140,6 +140,28 @@ def test_100_and_102_on_a_passed_request_are_relayed_in_order(make_proxy, origin
     assert origin.requests_for("/submit")[0].body == b"data"
 
 
+# RFC 9110 §10.1.1: a client sending Expect: 100-continue waits for a 100 before its body.
+# edgecached reads the whole body before forwarding, so it answers the expectation itself and
+# sends the request upstream whole and without Expect: the origin never waits for a body, and
+# no 1xx reaches the client that edgecached asked for (the origin's own are relayed as usual).
+def test_expect_100_continue_is_answered_here_and_not_forwarded(make_proxy, origin):
+    origin.route("/upload", status=201, body=b"stored", interim=[(103, HINTS)])
+    d = make_proxy(origin)
+    c = Conn(d)
+    try:
+        c.send(f"POST /upload HTTP/1.1\r\nHost: {c.host}\r\nExpect: 100-continue\r\n"
+               "Content-Length: 4\r\n\r\n".encode())
+        assert c.head()[:2] == ("HTTP/1.1 100 Continue", 100)  # before the body is sent
+        c.send(b"data")
+        interim, status, _, body = c.response()
+    finally:
+        c.close()
+    assert interim == [(103, [(k.lower(), v) for k, v in HINTS])]
+    assert (status, body) == (201, b"stored")
+    sent = origin.requests_for("/upload")[0]
+    assert sent.header("expect") is None and sent.body == b"data"
+
+
 # "A server MUST NOT send a 1xx response to an HTTP/1.0 client": the final response alone.
 def test_an_http_1_0_client_gets_no_interim_response(make_proxy, origin):
     origin.route("/old", body=b"final", interim=[100, (103, HINTS)])
