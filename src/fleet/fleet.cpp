@@ -44,6 +44,7 @@ Error not_found(const std::string& id) {
 Fleet::Fleet(loop::Loop& loop, store::Store& store, const config::FleetSpec& spec, std::string node)
     : loop_(loop), store_(store), spec_(spec), node_(std::move(node)),
       write_hist_(std::size(kWriteBuckets) + 1, 0) {
+    state_.reason = "connecting to NATS";
     LinkSettings ls;
     ls.servers = spec.nats;
     ls.token = spec.token;
@@ -54,35 +55,35 @@ Fleet::Fleet(loop::Loop& loop, store::Store& store, const config::FleetSpec& spe
     LinkEvents ev;
     std::weak_ptr<bool> alive = alive_;
     ev.on_connection = [this](bool connected, std::string detail) {
-        if (connected_ != connected)
+        if (state_.connected != connected)
             LOG_INFO("fleet: %s %s", connected ? "connected to" : "NATS:", detail.c_str());
-        connected_ = connected;
+        state_.connected = connected;
         if (connected) {
-            server_ = detail;
-            if (!ready_) reason_ = "opening the JetStream bucket";
+            state_.server = detail;
+            if (!state_.ready) state_.reason = "opening the JetStream bucket";
         } else {
-            server_.clear();
-            ready_ = false;
-            reason_ = detail;
+            state_.server.clear();
+            state_.ready = false;
+            state_.reason = detail;
         }
     };
     ev.on_ready = [this](int64_t max_payload) {
-        max_payload_ = max_payload;
-        ready_ = connected_;
-        if (ready_) reason_.clear();
+        state_.max_payload = max_payload;
+        state_.ready = state_.connected;
+        if (state_.ready) state_.reason.clear();
     };
     ev.on_changes = [this](uint64_t gen, std::vector<Change> changes, uint64_t pending) {
         on_changes(gen, std::move(changes), pending);
     };
     ev.on_purge = [this](uint64_t seq, std::string payload, std::function<void()> ack) {
         if (!purge_applier_) return ack();
-        ++purges_pending_;
+        ++state_.purges_pending;
         purge_applier_(seq, std::move(payload), [this, alive = std::weak_ptr<bool>(alive_), ack] {
             // Applied after the fleet stopped (a slice finishing at shutdown): the Link is gone
             // and the purge stays unacknowledged, so it is applied again on the next start.
             if (alive.expired()) return;
-            --purges_pending_;
-            ++purges_applied_;
+            --state_.purges_pending;
+            ++state_.purges_applied;
             ack();
         });
     };
@@ -136,7 +137,7 @@ void Fleet::finish(const PendingPtr& p, Status st) {
             break;
         }
     if (st) {
-        ++writes_ok_;
+        ++state_.writes_ok;
         double secs = double(Link::now_ms() - p->started_ms) / 1000.0;
         size_t b = 0;
         while (b < std::size(kWriteBuckets) && secs > kWriteBuckets[b])
@@ -144,7 +145,7 @@ void Fleet::finish(const PendingPtr& p, Status st) {
         ++write_hist_[b];
         write_sum_ += secs;
     } else {
-        ++writes_failed_;
+        ++state_.writes_failed;
     }
     auto done = std::move(p->done);
     if (done) done(std::move(st));
@@ -152,7 +153,7 @@ void Fleet::finish(const PendingPtr& p, Status st) {
 
 void Fleet::wait_applied(const PendingPtr& p, uint64_t seq) {
     if (p->finished) return;
-    if (applied_seq_ >= seq) return finish(p, Status::ok());
+    if (state_.applied_seq >= seq) return finish(p, Status::ok());
     waiters_.emplace(seq, p);
 }
 
@@ -168,12 +169,12 @@ void Fleet::publish_entries(const PendingPtr& p, const std::string& ns_id,
         } else {
             pub.payload = encode_entry(w.value, w.metadata, w.expiration);
             // The subject, headers and framing take a little room of their own.
-            if (max_payload_ > 0 &&
-                int64_t(pub.payload.size() + pub.key.size() + 256) > max_payload_)
+            if (state_.max_payload > 0 &&
+                int64_t(pub.payload.size() + pub.key.size() + 256) > state_.max_payload)
                 return finish(p, make_error(413, "value_too_large",
                                             "the value is larger than the NATS server's "
                                             "max_payload (" +
-                                                std::to_string(max_payload_) +
+                                                std::to_string(state_.max_payload) +
                                                 " bytes); raise max_payload in nats-server.conf"));
         }
         pubs.push_back(std::move(pub));
@@ -329,7 +330,7 @@ void Fleet::resume() {
             resume_timer_->start(1000);
             return;
         }
-        applied_seq_ = std::max(applied_seq_, *stored);
+        state_.applied_seq = std::max(state_.applied_seq, *stored);
         expect_prev_ = *stored;
         restart_at_.reset();
         LOG_INFO("fleet: node %s applies the stream from sequence %llu", node_.c_str(),
@@ -346,8 +347,8 @@ void Fleet::on_gap(uint64_t first, uint64_t msgs) {
              "resynchronising every namespace from the bucket's current state",
              static_cast<unsigned long long>(expect_prev_ + 1),
              static_cast<unsigned long long>(first));
-    ++resyncs_;
-    resyncing_ = true;
+    ++state_.resyncs;
+    state_.resyncing = true;
     resync_seen_.clear();
     uint64_t gen = ++generation_;
     uint64_t restart = first > 0 ? first - 1 : 0;
@@ -372,7 +373,7 @@ void Fleet::on_changes_empty_restart(uint64_t generation, uint64_t restart) {
     std::weak_ptr<bool> alive = alive_;
     op.on_commit = [this, alive, generation, restart] {
         if (alive.expired() || generation != generation_) return;
-        applied_seq_ = restart;
+        state_.applied_seq = restart;
         expect_prev_ = restart;
         finish_resync();
     };
@@ -381,13 +382,13 @@ void Fleet::on_changes_empty_restart(uint64_t generation, uint64_t restart) {
 
 void Fleet::on_changes(uint64_t generation, std::vector<Change> changes, uint64_t pending) {
     if (generation != generation_ || changes.empty()) return;
-    lag_messages_ = pending;
+    state_.lag_messages = pending;
     last_change_ns_ = changes.back().timestamp_ns;
     bool names_change = false;
     for (const Change& c : changes) {
         if (c.kind == Change::Kind::name_namespace || c.kind == Change::Kind::drop_title)
             names_change = true;
-        if (resyncing_ &&
+        if (state_.resyncing &&
             (c.kind == Change::Kind::put_entry || c.kind == Change::Kind::delete_entry)) {
             std::string k = c.ns_id + "/" + c.key;
             if (c.kind == Change::Kind::put_entry)
@@ -402,7 +403,7 @@ void Fleet::on_changes(uint64_t generation, std::vector<Change> changes, uint64_
     std::optional<uint64_t> restart = restart_at_;
     restart_at_.reset();
     expect_prev_ = run->back().seq;
-    bool resync_done = resyncing_ && pending == 0;
+    bool resync_done = state_.resyncing && pending == 0;
     store::WriteOp op;
     op.apply = [run, outcome, prev, restart](store::WriteTxn& txn) -> Status {
         return apply_changes(txn, *run, prev, outcome.get(), restart);
@@ -412,10 +413,10 @@ void Fleet::on_changes(uint64_t generation, std::vector<Change> changes, uint64_
     op.on_commit = [this, alive, outcome, names_change, resync_done, generation, restarted] {
         if (alive.expired()) return;
         // A resynchronisation may move the position back (the bucket was recreated).
-        if (restarted) applied_seq_ = 0;
+        if (restarted) state_.applied_seq = 0;
         if (names_change || !outcome->unlinked.empty())
             store_.namespaces_changed(outcome->unlinked);
-        apply_total_ += outcome->applied;
+        state_.apply_total += outcome->applied;
         on_applied(outcome->applied_seq);
         if (resync_done && generation == generation_) finish_resync();
     };
@@ -436,8 +437,8 @@ void Fleet::on_changes(uint64_t generation, std::vector<Change> changes, uint64_
 }
 
 void Fleet::on_applied(uint64_t seq) {
-    if (seq <= applied_seq_) return;
-    applied_seq_ = seq;
+    if (seq <= state_.applied_seq) return;
+    state_.applied_seq = seq;
     while (!waiters_.empty() && waiters_.begin()->first <= seq) {
         PendingPtr p = waiters_.begin()->second;
         waiters_.erase(waiters_.begin());
@@ -446,7 +447,7 @@ void Fleet::on_applied(uint64_t seq) {
 }
 
 void Fleet::finish_resync() {
-    resyncing_ = false;
+    state_.resyncing = false;
     auto seen = std::make_shared<std::set<std::string>>(std::move(resync_seen_));
     resync_seen_.clear();
     struct Ns {
@@ -496,31 +497,17 @@ void Fleet::finish_resync() {
 // ---- status ----
 
 FleetStatus Fleet::status() const {
-    FleetStatus s;
-    s.connected = connected_;
-    s.ready = ready_;
-    s.server = server_;
-    s.reason = reason_;
-    s.applied_seq = applied_seq_;
-    s.lag_messages = lag_messages_;
-    if (lag_messages_ > 0 && last_change_ns_ > 0) {
+    FleetStatus s = state_;
+    if (s.lag_messages > 0 && last_change_ns_ > 0) {
         double now_ns = double(loop_.clock().now_ms()) * 1e6;
         s.lag_seconds = std::max(0.0, (now_ns - double(last_change_ns_)) / 1e9);
     }
-    s.apply_total = apply_total_;
-    s.writes_ok = writes_ok_;
-    s.writes_failed = writes_failed_;
-    s.resyncing = resyncing_;
-    s.purges_pending = purges_pending_;
-    s.purges_applied = purges_applied_;
-    s.resyncs = resyncs_;
-    s.max_payload = max_payload_;
     return s;
 }
 
 std::string Fleet::health_reason() const {
-    if (ready_) return "";
-    return "fleet: " + reason_;
+    if (state_.ready) return "";
+    return "fleet: " + state_.reason;
 }
 
 } // namespace ec::fleet

@@ -36,7 +36,7 @@ struct FleetStatus {
     std::string reason;        // why not ready ("" when ready)
     uint64_t applied_seq = 0;  // last stream sequence applied to LMDB
     uint64_t lag_messages = 0; // messages the stream holds beyond what we received
-    double lag_seconds = 0;    // age of the last applied change when there is lag
+    double lag_seconds = 0;    // age of the last change received when there is lag
     uint64_t apply_total = 0;  // changes applied since start
     uint64_t writes_ok = 0, writes_failed = 0;
     uint64_t purges_pending = 0; // delivered to this node, not applied yet
@@ -110,7 +110,7 @@ private:
     // Publishes `writes` for namespace `ns_id`, then waits for their apply.
     void publish_entries(const PendingPtr& p, const std::string& ns_id,
                          std::vector<EntryWrite> writes);
-    // Finishes p once applied_seq_ reaches seq (or its timer fires).
+    // Finishes p once state_.applied_seq reaches seq (or its timer fires).
     void wait_applied(const PendingPtr& p, uint64_t seq);
 
     // ---- the apply side ----
@@ -130,26 +130,20 @@ private:
     std::string node_;
     std::unique_ptr<Link> link_;
 
-    bool connected_ = false, ready_ = false;
-    std::string server_, reason_ = "connecting to NATS";
-    int64_t max_payload_ = 0;
+    // What status() reports, kept where it is updated (lag_seconds is computed on demand).
+    FleetStatus state_;
 
     uint64_t generation_ = 0;            // deliveries of older subscriptions are dropped
     uint64_t expect_prev_ = 0;           // the sequence the next apply op follows
     std::optional<uint64_t> restart_at_; // the next op starts a resynchronisation here
-    uint64_t applied_seq_ = 0;           // committed
-    uint64_t lag_messages_ = 0;
-    int64_t last_change_ns_ = 0;
-    uint64_t apply_total_ = 0, writes_ok_ = 0, writes_failed_ = 0, resyncs_ = 0;
-    bool resyncing_ = false;
-    std::set<std::string> resync_seen_; // ns id + '/' + key of every live entry seen
+    int64_t last_change_ns_ = 0;         // timestamp of the last change received
+    std::set<std::string> resync_seen_;  // ns id + '/' + key of every live entry seen
     std::unique_ptr<loop::Timer> resume_timer_;
     std::multimap<uint64_t, PendingPtr> waiters_; // by the sequence they wait for
     std::vector<uint64_t> write_hist_;
     double write_sum_ = 0;
     PurgeApplier purge_applier_;
     std::function<void()> purge_everything_;
-    uint64_t purges_pending_ = 0, purges_applied_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
