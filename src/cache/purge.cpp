@@ -46,6 +46,14 @@ struct Purger::Job {
     }
 };
 
+Status check_namespace_purge(const PurgeRequest& req) {
+    if (req.soft)
+        return make_error(400, "bad_purge", "soft purges apply to cache entries, not KV keys");
+    if (req.kind != PurgeRequest::Kind::prefix && req.kind != PurgeRequest::Kind::all)
+        return make_error(400, "bad_purge", "a namespace purge takes \"prefix\" or \"all\"");
+    return Status::ok();
+}
+
 Purger::Purger(Proxy& proxy, size_t batch)
     : proxy_(proxy), batch_(batch), alive_(std::make_shared<bool>(true)) {}
 
@@ -74,19 +82,10 @@ void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> do
     if (!req.namespace_.empty()) {
         const store::Namespace* ns = proxy_.store_.namespace_by_title(req.namespace_);
         if (!ns) return fail(404, "namespace_not_found", "no namespace \"" + req.namespace_ + "\"");
-        if (req.soft)
-            return fail(400, "bad_purge", "soft purges apply to cache entries, not KV keys");
+        if (Status st = check_namespace_purge(req); !st) return job->done(st.error());
         job->kv = true;
-        switch (req.kind) {
-        case PurgeRequest::Kind::all:
-            job->ranges.push_back(store::kv_storage_key(ns->num, ""));
-            break;
-        case PurgeRequest::Kind::prefix:
-            job->ranges.push_back(store::kv_storage_key(ns->num, req.prefix));
-            break;
-        default:
-            return fail(400, "bad_purge", "a namespace purge takes \"prefix\" or \"all\"");
-        }
+        job->ranges.push_back(store::kv_storage_key(
+            ns->num, req.kind == PurgeRequest::Kind::prefix ? req.prefix : ""));
     } else {
         switch (req.kind) {
         case PurgeRequest::Kind::paths:

@@ -33,6 +33,10 @@ struct PurgeResult {
     uint64_t fleet_seq = 0; // the purge stream's sequence when a fleet carried it; 0 = none
 };
 
+// What a purge of KV namespace keys (req.namespace_ set) may ask: 400 bad_purge for a soft
+// purge or a kind other than prefix and all. The namespace itself is the caller's to find.
+Status check_namespace_purge(const PurgeRequest& req);
+
 // Runs purges one slice at a time: each slice is one write op of at most `batch` records,
 // and the next slice is posted after the previous commit, so a million-entry purge never holds
 // the loop for long and other requests are served between slices. The hot tier is swept in

@@ -124,7 +124,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     if (!pages) throw std::runtime_error(pages.error().message);
     proxy_->set_error_pages(std::move(*pages));
     if (fleet_) {
-        wire_fleet_purges(*fleet_, *proxy_);
+        wire_fleet_purges(*fleet_, *proxy_, *store_);
         wire_fleet_kv(*fleet_, *kv_ops_, *store_);
     }
     // When the map fills up, what the memory tier served recently is evicted last.

@@ -6,10 +6,71 @@
 
 namespace ec::daemon {
 
-void wire_fleet_purges(fleet::Fleet& fleet, cache::Proxy& proxy) {
+namespace {
+
+// Keys one page of a namespace purge deletes through the fleet (kv_list's largest page).
+constexpr size_t kNamespacePurgePage = 1000;
+
+// A namespace purge deletes KV keys, and on a fleet a KV key is what the bucket says: as a
+// purge message it would delete them on each node outside the stream's order (a node applying
+// an older put afterwards keeps the key; one catching up or resynchronising gets every key
+// back). So it is a bulk delete through the fleet, page by page: the keys of a page as this
+// node lists them are published as deletes and applied here, then the next page is listed.
+// Keys written on another node and not applied here yet are not part of it, as for any delete.
+struct NamespacePurge {
+    fleet::Fleet& fleet;
+    store::Store& store;
+    std::string ns_id, prefix, cursor;
+    std::function<void(Result<cache::PurgeResult>)> done;
+    cache::PurgeResult result;
+};
+
+void purge_namespace_page(const std::shared_ptr<NamespacePurge>& job) {
+    const store::Namespace* ns = job->store.namespace_by_id(job->ns_id);
+    if (!ns) return job->done(job->result); // deleted meanwhile: nothing left to purge
+    auto page = job->store.kv_list(*ns, job->prefix, job->cursor, kNamespacePurgePage);
+    if (!page) return job->done(page.error());
+    std::vector<fleet::EntryWrite> deletes;
+    deletes.reserve(page->keys.size());
+    for (store::KvListEntry& k : page->keys)
+        deletes.push_back({std::move(k.name), true, {}, {}, 0});
+    size_t n = deletes.size();
+    bool last = page->complete;
+    job->cursor = std::move(page->cursor);
+    job->fleet.write_by_id(job->ns_id, std::move(deletes), [job, n, last](Status st) {
+        if (!st) return job->done(st.error());
+        job->result.purged += n;
+        if (last) return job->done(job->result);
+        purge_namespace_page(job);
+    });
+}
+
+void purge_namespace(fleet::Fleet& fleet, store::Store& store, const cache::PurgeRequest& req,
+                     std::function<void(Result<cache::PurgeResult>)> done) {
+    const store::Namespace* ns = store.namespace_by_title(req.namespace_);
+    if (!ns)
+        return done(
+            make_error(404, "namespace_not_found", "no namespace \"" + req.namespace_ + "\""));
+    if (Status st = cache::check_namespace_purge(req); !st) return done(st.error());
+    auto job = std::make_shared<NamespacePurge>(
+        NamespacePurge{fleet,
+                       store,
+                       ns->id,
+                       req.kind == cache::PurgeRequest::Kind::prefix ? req.prefix : "",
+                       "",
+                       std::move(done),
+                       {}});
+    purge_namespace_page(job);
+}
+
+} // namespace
+
+void wire_fleet_purges(fleet::Fleet& fleet, cache::Proxy& proxy, store::Store& store) {
     cache::Purger& purger = proxy.purger();
-    purger.set_path([&fleet, &purger](cache::PurgeRequest req,
-                                      std::function<void(Result<cache::PurgeResult>)> done) {
+    purger.set_path([&fleet, &purger,
+                     &store](cache::PurgeRequest req,
+                             std::function<void(Result<cache::PurgeResult>)> done) {
+        if (!req.namespace_.empty()) return purge_namespace(fleet, store, req, std::move(done));
         cache::PurgeMessage m;
         m.node = fleet.node();
         m.request = req;

@@ -10,8 +10,10 @@ namespace ec::daemon {
 
 // Purges submitted here are published first (503 fleet_unavailable without JetStream), then
 // applied here; other nodes' purges and invalidations arriving on the stream are applied here.
-// Both objects must outlive the fleet's deliveries (the daemon destroys the fleet first).
-void wire_fleet_purges(fleet::Fleet& fleet, cache::Proxy& proxy);
+// A purge of KV namespace keys is instead a bulk delete through the fleet's bucket, like any
+// KV write. The objects must outlive the fleet's deliveries (the daemon destroys the fleet
+// first).
+void wire_fleet_purges(fleet::Fleet& fleet, cache::Proxy& proxy, store::Store& store);
 
 // Every KV write of every API (kv::Ops' one submit) is published to the fleet and answered
 // once JetStream holds it and this node applied it (fleet.hpp); the store's own write path is

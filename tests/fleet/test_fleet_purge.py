@@ -1,5 +1,6 @@
 """Purges through the fleet: a purge on one node reaches every node through the purge stream;
-without NATS a purge answers 503 fleet_unavailable and nothing is purged anywhere."""
+a KV namespace purge is deletes in the KV bucket instead; without NATS a purge answers 503
+fleet_unavailable and nothing is purged anywhere."""
 import json
 
 import pytest
@@ -72,3 +73,32 @@ def test_purge_by_tag_on_a_reaches_b_and_c(make_node, origin):
         p.stdout
 
 
+
+
+def kv_keys(node, ns, prefix=""):
+    r = node.get("/kv/%s?prefix=%s" % (ns, prefix), fresh=True)
+    return [k["name"] for k in r.json()["keys"]] if r.status == 200 else None
+
+
+def test_namespace_purge_deletes_the_keys_through_the_bucket(make_node):
+    """A KV namespace purge deletes keys, so it travels as deletes in the KV bucket: every node
+    drops them, and a node that catches up from the stream later does not get them back."""
+    a = make_node("edge-a")
+    b = make_node("edge-b")
+    entries = [{"key": "user:%02d" % i, "value": "u"} for i in range(30)]
+    entries.append({"key": "keep", "value": "k"})
+    assert a.put("/kv/np", json.dumps(entries).encode()).status == 200
+    eventually(lambda: len(kv_keys(b, "np") or []) == 31)
+    r = a.admin("POST", "/admin/purge", json.dumps({"prefix": "user:", "namespace": "np"}))
+    assert r.status == 200, r.text
+    assert r.json()["purged"] == 30
+    assert kv_keys(a, "np") == ["keep"]  # applied on A when the purge answers
+    eventually(lambda: kv_keys(b, "np") == ["keep"])
+    # C joins afterwards and builds its copy from the stream: the purged keys stay purged.
+    c = make_node("edge-c")
+    eventually(lambda: kv_keys(c, "np") == ["keep"], what=lambda: c.log()[-3000:])
+    r = a.admin("POST", "/admin/purge", json.dumps({"all": True, "namespace": "nope"}))
+    assert r.status == 404
+    r = a.admin("POST", "/admin/purge",
+                json.dumps({"all": True, "namespace": "np", "soft": True}))
+    assert r.status == 400 and r.json()["error"]["code"] == "bad_purge"
