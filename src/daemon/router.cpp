@@ -135,14 +135,8 @@ bool Router::authorized_for_kv(http::Exchange& ex, Family family) {
         kv::send_workerd_error(ex, 401, std::string("Unauthorized: ") + why);
         return false;
     }
-    std::string body;
-    JsonWriter w(body);
-    w.begin_object().key("error").begin_object().field("code", "unauthorized");
-    w.field("message", why);
-    w.end_object().end_object();
-    body.push_back('\n');
     ex.status(401).header("Content-Type", "application/json").header("WWW-Authenticate", "Bearer");
-    ex.send(http::Body::owned(std::move(body)));
+    ex.send(http::Body::owned(http::error_json("unauthorized", why)));
     return false;
 }
 

@@ -6,9 +6,9 @@
 #include <utility>
 
 #include "http/handler.hpp"
+#include "http/json_reply.hpp"
 #include "http/server.hpp"
 #include "http/status_text.hpp"
-#include "util/json_writer.hpp"
 #include "util/log.hpp"
 #include "util/strings.hpp"
 
@@ -254,12 +254,7 @@ void Connection::process() {
             stop_reading();
             ++refs_;
             server_.loop().post([this] {
-                if (reading_request()) {
-                    start_reading();
-                    process();
-                    flush();
-                    release_buffer_if_idle();
-                }
+                if (reading_request()) resume();
                 release();
             });
             break;
@@ -303,6 +298,13 @@ void Connection::process() {
         }
     }
     in_process_ = false;
+}
+
+void Connection::resume() {
+    if (!congested_) start_reading();
+    process();
+    flush();
+    release_buffer_if_idle();
 }
 
 void Connection::dispatch() {
@@ -456,12 +458,7 @@ void Connection::after_write(WriteBatch* batch, int status) {
             drain_cb_ = nullptr;
             cb();
         }
-        if (reading_request()) {
-            start_reading();
-            process();
-            flush();
-            release_buffer_if_idle();
-        }
+        if (reading_request()) resume();
     }
     shutdown_if_written();
     release();
@@ -479,13 +476,8 @@ void Connection::exchange_complete(bool close_after) {
     }
     set_state(State::idle);
     flush();
-    if (!in_process_ && reading_request()) {
-        // An asynchronous response finished: serve what the client pipelined meanwhile.
-        if (!congested_) start_reading();
-        process();
-        flush();
-        release_buffer_if_idle();
-    }
+    // An asynchronous response finished: serve what the client pipelined meanwhile.
+    if (!in_process_ && reading_request()) resume();
 }
 
 void Connection::send_error_and_close(int status, const char* code, const char* message) {
@@ -495,12 +487,7 @@ void Connection::send_error_and_close(int status, const char* code, const char* 
     else if (status != 503) // 503: counted where it was decided (shedding, the cap)
         ++server_.mutable_stats().bad_requests;
     LOG_DEBUG("closing connection: %d %s: %s", status, code, message);
-    std::string body;
-    JsonWriter w(body);
-    w.begin_object().key("error").begin_object();
-    w.field("code", code).field("message", message);
-    w.end_object().end_object();
-    body.push_back('\n');
+    std::string body = error_json(code, message);
     WriteBatch& o = out();
     std::string head = "HTTP/1.1 ";
     append_u64(head, static_cast<uint64_t>(status));

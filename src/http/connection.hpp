@@ -113,6 +113,9 @@ private:
     // Read side.
     void handle_read(ssize_t nread);
     void process();
+    // Reading a request again after a pause (fairness, congestion, a response in flight):
+    // reads on unless congested, what is buffered processed, its output written.
+    void resume();
     void dispatch();
     void start_reading();
     void stop_reading();
@@ -135,6 +138,7 @@ private:
     int on_chunk_extension(const char* at, size_t len);
     int on_chunk_complete();
     bool head_bytes_ok(const char* at, size_t len);
+    int count_trailer(size_t len);
     // Offset of a head piece from the head's first byte.
     uint32_t head_offset(const char* at) const {
         return static_cast<uint32_t>(at - buf_ - msg_start_);

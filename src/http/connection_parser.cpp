@@ -8,10 +8,6 @@
 #include "http/head_check.hpp"
 #include "http/llhttp_callbacks.hpp"
 #include "http/server.hpp"
-#include "http/status_text.hpp"
-#include "util/json_writer.hpp"
-#include "util/log.hpp"
-#include "util/strings.hpp"
 
 namespace ec::http {
 
@@ -100,13 +96,18 @@ int Connection::on_url(const char* at, size_t len) {
     return 0;
 }
 
+// Trailers are counted against max_header_size, not kept.
+int Connection::count_trailer(size_t len) {
+    trailer_bytes_ += len;
+    if (trailer_bytes_ > server_.limits().max_header_size)
+        return fail(431, "trailer_too_large", "trailer section is too large");
+    return 0;
+}
+
 int Connection::on_header_field(const char* at, size_t len) {
     if (in_trailers_) {
         framing_.trailer_field();
-        trailer_bytes_ += len;
-        return trailer_bytes_ > server_.limits().max_header_size
-                   ? fail(431, "trailer_too_large", "trailer section is too large")
-                   : 0;
+        return count_trailer(len);
     }
     if (!head_bytes_ok(at, len))
         return fail(431, "header_too_large", "request header section is too large");
@@ -129,10 +130,7 @@ int Connection::on_header_value(const char* at, size_t len) {
     if (in_trailers_) {
         if (len && !framing_.trailer_value(at, len))
             return fail(400, "obs_fold", framing_.problem());
-        trailer_bytes_ += len;
-        return trailer_bytes_ > server_.limits().max_header_size
-                   ? fail(431, "trailer_too_large", "trailer section is too large")
-                   : 0;
+        return count_trailer(len);
     }
     if (!head_bytes_ok(at, len))
         return fail(431, "header_too_large", "request header section is too large");

@@ -11,26 +11,26 @@ void send_json(Exchange& ex, int status, std::string json) {
     ex.send(Body::owned(std::move(json)));
 }
 
-void send_error(Exchange& ex, int status, std::string_view code, std::string_view message) {
+std::string error_json(std::string_view code, std::string_view message) {
     std::string body;
     JsonWriter w(body);
     w.begin_object().key("error").begin_object();
     w.field("code", code).field("message", message);
     w.end_object().end_object();
-    send_json(ex, status, std::move(body));
+    body.push_back('\n');
+    return body;
+}
+
+void send_error(Exchange& ex, int status, std::string_view code, std::string_view message) {
+    ex.status(status).header("Content-Type", "application/json");
+    ex.send(Body::owned(error_json(code, message)));
 }
 
 void send_method_not_allowed(Exchange& ex, std::string_view allow) {
-    std::string body;
-    JsonWriter w(body);
-    w.begin_object().key("error").begin_object();
-    w.field("code", "method_not_allowed");
-    w.field("message", std::string(ex.request().method_name) +
-                           " is not allowed here; allowed: " + std::string(allow));
-    w.end_object().end_object();
-    body.push_back('\n');
+    std::string message = std::string(ex.request().method_name) +
+                          " is not allowed here; allowed: " + std::string(allow);
     ex.status(405).header("Content-Type", "application/json").header("Allow", allow);
-    ex.send(Body::owned(std::move(body)));
+    ex.send(Body::owned(error_json("method_not_allowed", message)));
 }
 
 } // namespace ec::http

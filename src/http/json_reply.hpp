@@ -13,7 +13,10 @@ namespace ec::http {
 // Sends `json` (a complete JSON document) with the given status.
 void send_json(Exchange& ex, int status, std::string json);
 
-// Sends {"error":{"code":code,"message":message}} with the given status.
+// {"error":{"code":code,"message":message}} and a newline: the body of every error reply.
+std::string error_json(std::string_view code, std::string_view message);
+
+// Sends error_json(code, message) with the given status.
 void send_error(Exchange& ex, int status, std::string_view code, std::string_view message);
 inline void send_error(Exchange& ex, const Error& e) {
     send_error(ex, e.http ? e.http : 500, e.code, e.message);
