@@ -12,31 +12,17 @@
 
 namespace ec::tls {
 
-struct SslCtxFree {
-    void operator()(SSL_CTX* p) const noexcept { SSL_CTX_free(p); }
-};
-struct SslFree {
-    void operator()(SSL* p) const noexcept { SSL_free(p); }
-};
-struct X509Free {
-    void operator()(X509* p) const noexcept { X509_free(p); }
-};
-struct PkeyFree {
-    void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct BioFree {
-    void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-struct SessionFree {
-    void operator()(SSL_SESSION* p) const noexcept { SSL_SESSION_free(p); }
+// A unique_ptr deleter calling OpenSSL's own free function for the type.
+template <auto Free> struct Freer {
+    template <class T> void operator()(T* p) const noexcept { Free(p); }
 };
 
-using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
-using SslPtr = std::unique_ptr<SSL, SslFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
+using SslCtxPtr = std::unique_ptr<SSL_CTX, Freer<SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, Freer<SSL_free>>;
+using X509Ptr = std::unique_ptr<X509, Freer<X509_free>>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Freer<EVP_PKEY_free>>;
+using BioPtr = std::unique_ptr<BIO, Freer<BIO_free>>;
+using SessionPtr = std::unique_ptr<SSL_SESSION, Freer<SSL_SESSION_free>>;
 
 // Drains this thread's OpenSSL error queue into "reason; reason" (the library's reason strings,
 // e.g. "certificate verify failed"); `fallback` when the queue is empty.
