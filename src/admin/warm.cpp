@@ -84,7 +84,7 @@ void Warmer::pump(const std::shared_ptr<Job>& job) {
         const std::string path = job->req.paths[job->next++];
         // Already fresh: nothing to fetch.
         auto peek = proxy_.peek(job->req.host, path);
-        if (peek.entry && !peek.entry->is_vary() &&
+        if (peek.entry && !peek.entry->is_vary() && !peek.entry->is_partial() &&
             cache::state_at(peek.entry->freshness(), loop_.clock().now_s()) ==
                 cache::State::fresh) {
             ++job->done;

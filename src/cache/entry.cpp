@@ -65,14 +65,10 @@ bool skip_field(std::string_view name) {
            is_tag_field(name);
 }
 
-} // namespace
-
-std::string Entry::encode_response(int status, const Freshness& f,
-                                   std::span<const std::string> tags, std::string_view header_block,
-                                   std::string_view body) {
-    std::string o;
-    o.reserve(80 + header_block.size() + body.size());
-    o.push_back(static_cast<char>(Kind::response));
+// The part 'R' and 'P' payloads share: kind, version, status, freshness, tags, header block.
+void encode_head(std::string& o, Entry::Kind kind, int status, const Freshness& f,
+                 std::span<const std::string> tags, std::string_view header_block) {
+    o.push_back(static_cast<char>(kind));
     o.push_back(static_cast<char>(kVersion));
     put16(o, static_cast<uint16_t>(status));
     uint8_t flags = (f.shareable ? kShareable : 0) | (f.storable ? kStorable : 0) |
@@ -91,6 +87,32 @@ std::string Entry::encode_response(int status, const Freshness& f,
     }
     put32(o, static_cast<uint32_t>(header_block.size()));
     o.append(header_block);
+}
+
+} // namespace
+
+std::string Entry::encode_response(int status, const Freshness& f,
+                                   std::span<const std::string> tags, std::string_view header_block,
+                                   std::string_view body) {
+    std::string o;
+    o.reserve(80 + header_block.size() + body.size());
+    encode_head(o, Kind::response, status, f, tags, header_block);
+    o.append(body);
+    return o;
+}
+
+std::string Entry::encode_partial(const Freshness& f, std::span<const std::string> tags,
+                                  std::string_view header_block, uint64_t length,
+                                  std::span<const ByteSpan> spans, std::string_view body) {
+    std::string o;
+    o.reserve(92 + header_block.size() + 16 * spans.size() + body.size());
+    encode_head(o, Kind::partial, 206, f, tags, header_block);
+    put64(o, static_cast<int64_t>(length));
+    put32(o, static_cast<uint32_t>(spans.size()));
+    for (const ByteSpan& s : spans) {
+        put64(o, static_cast<int64_t>(s.first));
+        put64(o, static_cast<int64_t>(s.size));
+    }
     o.append(body);
     return o;
 }
@@ -123,6 +145,28 @@ std::string Entry::header_block(const FieldList& fields, std::span<const std::st
     return block;
 }
 
+namespace {
+
+// A part set's length and spans, checked: sorted, disjoint, not adjacent, non-empty, inside
+// the length, and summing to the bytes that follow.
+bool decode_spans(Reader& r, uint64_t& length, std::vector<ByteSpan>& spans) {
+    length = r.get(8);
+    size_t n = r.get(4);
+    if (!r.ok || n == 0 || n > r.s.size() / 16) return false;
+    uint64_t held = 0, next_first = 0;
+    for (size_t i = 0; i < n; ++i) {
+        ByteSpan s{r.get(8), r.get(8)};
+        if (s.size == 0 || s.first < next_first || s.size > length || s.first > length - s.size)
+            return false;
+        spans.push_back(s);
+        held += s.size;
+        next_first = s.end() + 1; // the next span starts past a gap
+    }
+    return r.ok && held == r.s.size();
+}
+
+} // namespace
+
 std::shared_ptr<const Entry> Entry::decode(std::string payload) {
     auto e = std::make_shared<Entry>();
     e->blob_ = std::make_shared<const std::string>(std::move(payload));
@@ -136,7 +180,10 @@ std::shared_ptr<const Entry> Entry::decode(std::string payload) {
             e->vary_.push_back(r.bytes(r.get(2)));
         return r.ok ? e : nullptr;
     }
-    if (kind != static_cast<uint8_t>(Kind::response)) return nullptr;
+    if (kind == static_cast<uint8_t>(Kind::partial))
+        e->kind_ = Kind::partial;
+    else if (kind != static_cast<uint8_t>(Kind::response))
+        return nullptr;
     e->status_ = static_cast<int>(r.get(2));
     auto flags = static_cast<uint8_t>(r.get(1));
     Freshness& f = e->fresh_;
@@ -154,6 +201,7 @@ std::shared_ptr<const Entry> Entry::decode(std::string payload) {
     for (size_t i = 0; i < ntags && r.ok; ++i)
         e->tags_.push_back(r.bytes(r.get(2)));
     e->headers_ = r.bytes(r.get(4));
+    if (e->is_partial() && !decode_spans(r, e->length_, e->spans_)) return nullptr;
     e->body_ = r.s;
     return r.ok ? e : nullptr;
 }
@@ -176,7 +224,8 @@ FieldList Entry::fields() const {
 
 size_t Entry::charge() const {
     return sizeof(Entry) + blob_->capacity() + 32 +
-           (tags_.capacity() + vary_.capacity()) * sizeof(std::string_view);
+           (tags_.capacity() + vary_.capacity()) * sizeof(std::string_view) +
+           spans_.capacity() * sizeof(ByteSpan);
 }
 
 } // namespace ec::cache

@@ -37,12 +37,20 @@ FillRequest FillRequest::from(const http::Request& req, const config::OriginSpec
 }
 
 size_t FillRequest::bytes() const {
-    size_t n = sizeof(FillRequest) + target.size();
+    size_t n = sizeof(FillRequest) + target.size() + forward_range.size();
     for (const auto& h : headers)
         n += h.name.size() + h.value.size() + 64;
     for (const auto& f : fields)
         n += f.name.size() + f.value.size() + 64;
     return n;
+}
+
+std::string fill_slot(const std::string& key, std::string_view forward_range) {
+    if (forward_range.empty()) return key;
+    std::string slot = key;
+    slot.push_back('\0'); // in no key: a request field or target holds no NUL
+    slot.append(forward_range);
+    return slot;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -52,13 +60,14 @@ Fill::Fill(FillHost& host, Kind kind, std::shared_ptr<Route> route, std::string 
            Generations::Snapshot snap)
     : host_(host), kind_(kind),
       phase_(kind == Kind::background ? Phase::queued : Phase::requesting),
-      route_(std::move(route)), base_(std::move(base)), slot_key_(key), key_(std::move(key)),
-      url_(key_url(base_)), stale_(std::move(stale)), req_(std::move(req)), snap_(snap) {}
+      route_(std::move(route)), base_(std::move(base)),
+      slot_key_(fill_slot(key, req.forward_range)), key_(std::move(key)), url_(key_url(base_)),
+      stale_(std::move(stale)), req_(std::move(req)), snap_(snap) {}
 
 void Fill::start(http::ExchangeRef primary) {
     // The primary streams the response as it arrives unless it may need the stale entry
-    // instead, or asks for a part of the representation.
-    primary_streams_ = primary && !stale_ && !req_.ranged;
+    // instead, or asks for a part of the representation that the whole is fetched for.
+    primary_streams_ = primary && !stale_ && (!req_.ranged || !req_.forward_range.empty());
     asker_ = primary;
     if (primary_streams_)
         primary_ = std::move(primary);
@@ -93,6 +102,7 @@ void Fill::send_request() {
     up.method = "GET";
     up.target = req_.target;
     up.headers = std::move(req_.headers); // sent once
+    if (!req_.forward_range.empty()) up.headers.push_back({"Range", req_.forward_range});
     if (stale_) {
         // §4.3.1: validate the stored response rather than fetch it again.
         RevalidationFields rv = revalidation_fields(stale_->fields());
@@ -234,10 +244,24 @@ void Fill::on_head(origin::ResponseHead&& head) {
         return;
     }
     transfer_coding_ = std::move(head.transfer_coding);
+    if (status_ == 206 && !req_.forward_range.empty()) {
+        if (auto cr = find_field(fields_, "content-range")) part_ = parse_content_range(*cr);
+        if (part_ && content_length_ && *content_length_ != part_->last - part_->first + 1)
+            part_.reset(); // the body is not the span named
+    }
     decide();
     const ProxySettings& settings = host_.settings();
     bool fits = !content_length_ || *content_length_ <= settings.max_object_size;
-    if (!fits) host_.mark_hit_for_pass(base_); // too large to share: don't queue behind it
+    // Too large to share: don't queue behind it (behind a range, only that range queues).
+    if (!fits && req_.forward_range.empty()) host_.mark_hit_for_pass(base_);
+    if (primary_ && primary_streams_ && !req_.forward_range.empty() && status_ == 200 &&
+        shareable_ && fits) {
+        // The origin ignored the Range: the primary gets its range cut from the complete
+        // response once it is in, like any waiter.
+        primary_streams_ = false;
+        waiters_.insert(waiters_.begin(), std::move(primary_));
+        primary_ = {};
+    }
     bool keep = shareable_ && fits && (storable_ || !waiters_.empty() || !primary_streams_);
     enter(keep ? Phase::buffering : Phase::streaming);
     if (!keep) release_waiters(); // they cannot be answered from this response
@@ -252,7 +276,8 @@ void Fill::on_head(origin::ResponseHead&& head) {
 void Fill::decide() {
     int64_t now = host_.loop().clock().now_s();
     const ProxySettings& settings = host_.settings();
-    ResponseInfo info = ResponseInfo::from_fields(status_, fields_);
+    // A part is stored by the rules for the complete response it is part of (RFC 9111 §3.3).
+    ResponseInfo info = ResponseInfo::from_fields(part_ ? 200 : status_, fields_);
     fresh_ = evaluate(req_.info, info, route_->policy, request_time_, now);
     // Fields the stored copy leaves out (qualified private/no-cache, RFC 9111 §5.2.2.4/.7);
     // the field targeted at this cache goes for everyone (RFC 9213). `info` is done with.
@@ -264,6 +289,9 @@ void Fill::decide() {
     shareable_ = fresh_.shareable && !vary_.star && transfer_coding_.empty();
     storable_ = fresh_.storable && !vary_.star && transfer_coding_.empty();
     if (content_length_ && *content_length_ > settings.max_object_size) storable_ = false;
+    // Behind a forwarded Range only a part or the complete response is the representation's
+    // (a 416, say, is not).
+    if (!req_.forward_range.empty() && status_ != 200 && !part_) storable_ = false;
     if (log::enabled(log::Level::debug)) log_verdict();
     // Not shareable only because this client sent credentials: the URL is not private, and
     // the next anonymous request must not be sent past the cache (issue 11 defect 5).
@@ -350,8 +378,20 @@ void Fill::on_complete() {
         finish(Outcome::answered);
         return;
     }
-    auto entry = Entry::decode(Entry::encode_response(
-        status_, fresh_, tags_, Entry::header_block(fields_, withheld_), body_));
+    std::shared_ptr<const Entry> entry;
+    if (part_ && body_.size() == part_->last - part_->first + 1) {
+        // Kept without its Content-Range: the part set says which bytes it holds.
+        std::vector<std::string> leave_out = withheld_;
+        leave_out.emplace_back("content-range");
+        const ByteSpan span{part_->first, body_.size()};
+        entry = Entry::decode(Entry::encode_partial(fresh_, tags_,
+                                                    Entry::header_block(fields_, leave_out),
+                                                    part_->length, {&span, 1}, body_));
+    } else {
+        if (part_) storable_ = false; // the body is not the span its Content-Range names
+        entry = Entry::decode(Entry::encode_response(
+            status_, fresh_, tags_, Entry::header_block(fields_, withheld_), body_));
+    }
     body_.clear();
     std::string cs = "edgecached; fwd=miss; fwd-status=" + std::to_string(status_) + "; collapsed";
     if (storable_) {
@@ -488,9 +528,11 @@ void Fill::log_verdict() const {
                   fresh_.revalidate_each_use ? ", no-cache: validated on every use" : "");
         return;
     }
+    bool not_a_part = !req_.forward_range.empty() && status_ != 200 && !part_;
     std::string_view why = !fresh_.why_not.empty() ? fresh_.why_not
                            : vary_.star            ? "vary-star"
-                                                   : "larger than max_object_size";
+                           : not_a_part ? "a Range answered with neither a 200 nor a part"
+                                        : "larger than max_object_size";
     LOG_DEBUG("cache %s: status %d not stored: %.*s%s", url_.c_str(), status_,
               static_cast<int>(why.size()), why.data(),
               shareable_ ? ""

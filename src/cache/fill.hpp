@@ -11,6 +11,7 @@
 #include "cache/entry.hpp"
 #include "cache/freshness.hpp"
 #include "cache/generations.hpp"
+#include "cache/partial.hpp"
 #include "cache/respond.hpp"
 #include "cache/routes.hpp"
 #include "cache/vary.hpp"
@@ -33,6 +34,7 @@ struct FillRequest {
     FieldList fields;                    // the client's header fields: Vary keys, preconditions
     RequestInfo info;                    // what freshness needs from the request
     bool ranged = false;                 // asks for part of the representation
+    std::string forward_range;           // the Range sent upstream (partial.hpp); "" = the whole
 
     // Copies what a fill needs from `req` (whose views must be valid now). `spec` is the
     // route's origin (nullptr when it is not configured). A background request is the daemon's
@@ -43,7 +45,12 @@ struct FillRequest {
     size_t bytes() const;
 };
 
-// A completed response a fill asks its host to store.
+// The host's slot for a fill storing under `key`: the key itself, or for a fill forwarding a
+// Range the key and the range (only requests for that same range coalesce on it).
+std::string fill_slot(const std::string& key, std::string_view forward_range);
+
+// A completed response a fill asks its host to store (a part set of one part when the fill
+// forwarded a Range and got a 206 to keep: the host merges it, partial.hpp).
 struct StoreRequest {
     std::string base;                    // the URL's base key (the Vary marker's key)
     std::string key;                     // the variant's key (== base without Vary)
@@ -95,6 +102,11 @@ protected:
 //   streaming | buffering ──end of body──► settling (the entry is committing; clients joining
 //                                          now are answered from it) ──committed──► done
 //   any phase ──failure, nobody left, purged while queued, shutdown──► done
+//
+// A fill forwarding a Range (FillRequest::forward_range) has no stale entry; its primary
+// streams the origin's answer (the 206 is the answer to its range), a single-part 206 with a
+// known length is kept as a part (partial.hpp), a 200 as the complete response, and nothing
+// else is stored.
 //
 // Clients: the origin's interim (1xx) responses go to the client whose request went upstream
 // (the primary, or the client that started a queued revalidation) and to no waiter: the others
@@ -216,6 +228,7 @@ private:
     // The response.
     int64_t request_time_ = 0;
     int status_ = 0;
+    std::optional<ContentRange> part_; // a 206 to a forwarded Range that can be kept
     FieldList fields_;
     std::vector<std::string> withheld_; // field names the stored copy leaves out
     std::string transfer_coding_;       // codings left on the body (relayed, never stored)

@@ -5,6 +5,7 @@
 #include "cache/conditional.hpp"
 #include "cache/fields.hpp"
 #include "cache/fill.hpp"
+#include "cache/partial.hpp"
 #include "http/json_reply.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
@@ -154,6 +155,9 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
     }
     Found found = lookup(base, req);
     int64_t now = loop_.clock().now_s();
+    std::shared_ptr<const Entry> parts; // an incomplete response: answers only ranges it holds
+    if (found.entry && found.entry->is_partial()) parts = std::move(found.entry);
+    if (parts && serve_parts(ex, *route, *parts, cc, now, found.memory)) return;
     if (found.entry) {
         const Entry& e = *found.entry;
         Reuse reuse = decide_reuse(e.freshness(), cc, now, settings_.honor_client_no_cache);
@@ -203,7 +207,17 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
         std::shared_ptr<Fill> fill = it->second; // join may end it, and it leaves the map
         if (fill->join(ex.defer())) return;
     }
-    start_fill(ex, route, std::move(base), std::move(key), found.entry);
+    // Nothing complete to answer or revalidate: a range is asked for as such (partial.hpp).
+    std::optional<std::string> forward;
+    if (!found.entry && req.method == HTTP_GET) forward = forwardable_range(req.headers);
+    if (forward) {
+        if (auto it = fills_.find(fill_slot(key, *forward)); it != fills_.end()) {
+            std::shared_ptr<Fill> fill = it->second;
+            if (fill->join(ex.defer())) return;
+        }
+    }
+    start_fill(ex, route, std::move(base), std::move(key), found.entry,
+               forward ? std::move(*forward) : std::string());
 }
 
 void Proxy::log_reuse(const std::string& base, const Freshness& f, Reuse reuse, int64_t now,
@@ -229,16 +243,18 @@ void Proxy::log_reuse(const std::string& base, const Freshness& f, Reuse reuse, 
 }
 
 void Proxy::start_fill(http::Exchange& ex, const std::shared_ptr<Route>& route, std::string base,
-                       std::string key, std::shared_ptr<const Entry> stale) {
+                       std::string key, std::shared_ptr<const Entry> stale,
+                       std::string forward_range) {
     ++route->stats.misses;
     origin::Pool* pool = pool_for(*route);
     FillRequest req =
         FillRequest::from(ex.request(), pool ? &pool->spec() : nullptr, settings_, false);
+    req.forward_range = std::move(forward_range);
     Generations::Snapshot snap = gens_.snapshot(base);
-    auto fill =
-        std::make_shared<Fill>(static_cast<FillHost&>(*this), Fill::Kind::client, route,
-                               std::move(base), key, std::move(stale), std::move(req), snap);
-    fills_[key] = fill;
+    auto fill = std::make_shared<Fill>(static_cast<FillHost&>(*this), Fill::Kind::client, route,
+                                       std::move(base), std::move(key), std::move(stale),
+                                       std::move(req), snap);
+    fills_[fill->key()] = fill;
     fill->start(ex.defer());
 }
 
@@ -365,6 +381,11 @@ void Proxy::store_entry(const std::string& base, const std::string& key,
                         std::shared_ptr<const Entry> e, std::vector<std::string> vary_names,
                         std::vector<std::string> tags, Generations::Snapshot snap, Route& route,
                         std::function<void()> settled) {
+    if (e->is_partial()) {
+        store_part(base, key, std::move(e), std::move(vary_names), std::move(tags), snap, route,
+                   std::move(settled));
+        return;
+    }
     std::string url(key_url(base));
     if (!gens_.still_valid(base, snap)) {
         ++route.stats.stores_skipped; // purged while in flight: don't bring it back

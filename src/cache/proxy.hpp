@@ -47,6 +47,8 @@ struct HotItem {
 //   reset, 5xx) with an entry inside stale-if-error → the stale entry; else 502 / 504.
 //   Background revalidations are fills too, queued in the same map (one per key) and run by
 //   a deferred task. Clients a fill cannot answer come back through hand_back().
+//   Partial content (partial.hpp): a stored part set answers the ranges it holds while fresh;
+//   a range miss with nothing complete stored is fetched as that range and its 206 kept.
 // Unsafe and unknown methods are forwarded with their bodies; a 2xx/3xx answer invalidates
 // the target URL on the request's host (all variants) and same-origin Location / Content-Location.
 // With write: "through", a successful PUT's body becomes the stored representation.
@@ -129,8 +131,14 @@ private:
     // The debug line explaining how a stored copy was (or was not) used.
     void log_reuse(const std::string& base, const Freshness& f, Reuse reuse, int64_t now,
                    bool memory);
+    // `forward_range`: the Range the fill asks the origin for ("" = the whole representation).
     void start_fill(http::Exchange& ex, const std::shared_ptr<Route>& route, std::string base,
-                    std::string key, std::shared_ptr<const Entry> stale);
+                    std::string key, std::shared_ptr<const Entry> stale,
+                    std::string forward_range = {});
+    // Answers a GET from a fresh part set when it holds the range asked for (or the range lies
+    // past the end); false when the request needs the origin (proxy_parts.cpp).
+    bool serve_parts(http::Exchange& ex, Route& route, const Entry& parts, const CacheControl& cc,
+                     int64_t now, bool memory);
     void schedule_revalidation(const std::shared_ptr<Route>& route, const std::string& base,
                                const std::string& key, std::shared_ptr<const Entry> stale,
                                const http::Request& req);
@@ -155,6 +163,13 @@ private:
                      std::shared_ptr<const Entry> e, std::vector<std::string> vary_names,
                      std::vector<std::string> tags, Generations::Snapshot snap, Route& route,
                      std::function<void()> settled = nullptr);
+
+    // store_entry() for a part (partial.hpp): merged with the stored record inside the write
+    // transaction; the hot tier gets the result after the commit (proxy_parts.cpp).
+    void store_part(const std::string& base, const std::string& key,
+                    std::shared_ptr<const Entry> part, std::vector<std::string> vary_names,
+                    std::vector<std::string> tags, Generations::Snapshot snap, Route& route,
+                    std::function<void()> settled);
 
     // Deletes every record whose key starts with `range`, in committed slices.
     void delete_range(std::string range);

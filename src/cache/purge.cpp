@@ -222,8 +222,11 @@ void Purger::slice(const std::shared_ptr<Job>& job) {
             out->more = !next->empty();
         }
         for (Hit& h : hits) {
-            if (soft) {
-                auto e = Entry::decode(std::move(h.payload));
+            auto e = soft ? Entry::decode(std::move(h.payload)) : nullptr;
+            if (soft && e && e->is_partial()) {
+                // A part set is never served stale (partial.hpp): a soft purge drops it.
+                if (auto r = txn.delete_record(h.key); !r) return r.error();
+            } else if (soft) {
                 if (!e || e->is_vary()) continue;
                 int64_t expires = 0;
                 std::string payload = soften(*e, now, &expires);

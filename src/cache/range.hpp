@@ -10,6 +10,21 @@
 
 namespace ec::cache {
 
+// One byte-range-spec (RFC 9110 §14.1.2): `first-last`, `first-` (no last) or `-suffix`.
+struct ByteRangeSpec {
+    uint64_t first = 0;
+    std::optional<uint64_t> last;   // inclusive; absent for `first-` and for a suffix range
+    std::optional<uint64_t> suffix; // set for `-suffix`: the last `suffix` bytes
+};
+
+// Parses a Range field value holding exactly one range-spec of the "bytes" unit (the unit is
+// case-insensitive). nullopt for another unit, several or no range-specs, a first-pos greater
+// than its last-pos, or a number that does not fit 64 bits: a Range the cache ignores.
+std::optional<ByteRangeSpec> parse_single_range(std::string_view range);
+
+// The Range field value naming `spec` in its plain form ("bytes=0-99", "bytes=5-", "bytes=-3").
+std::string range_field(const ByteRangeSpec& spec);
+
 // The answer to a GET with Range for a stored representation of `length` bytes.
 struct RangeAnswer {
     enum class Kind : uint8_t {
@@ -43,6 +58,9 @@ struct RangeAnswer {
 RangeAnswer evaluate_range(std::optional<std::string_view> range,
                            std::optional<std::string_view> if_range, uint64_t length,
                            const Validators& stored);
+
+// "bytes first-last/length": a Content-Range value (RFC 9110 §14.4).
+std::string content_range(uint64_t first, uint64_t last, uint64_t length);
 
 // Convenience over a request's fields (first Range and If-Range lines).
 template <FieldRange R>

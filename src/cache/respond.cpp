@@ -6,6 +6,7 @@
 #include <array>
 
 #include "cache/conditional.hpp"
+#include "cache/partial.hpp"
 #include "cache/range.hpp"
 #include "cache/vary.hpp"
 #include "util/strings.hpp"
@@ -49,12 +50,8 @@ void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, boo
     }
     RangeAnswer range;
     if (conditional || ranged) {
-        Validators val;
-        val.response_time = e.freshness().response_time;
-        if (auto et = e.header("etag")) val.etag = *et;
-        if (auto lm = e.header("last-modified")) val.last_modified = parse_http_date(*lm);
-        if (auto d = e.header("date")) val.date = parse_http_date(*d);
-        if (conditional && e.status() == 200 &&
+        Validators val = entry_validators(e);
+        if (conditional && (e.status() == 200 || e.is_partial()) &&
             evaluate_preconditions(req.headers, val) == Precondition::not_modified) {
             send_not_modified(ex, e.header_block(), age, v);
             ++stats.not_modified;
@@ -65,9 +62,25 @@ void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, boo
     }
 
     int status = e.status();
+    if (e.is_partial()) {
+        // A part set: the range it holds, or (a fill's waiter whose range the origin answered
+        // otherwise) its part as the origin sent it.
+        PartAnswer part = answer_from_parts(e, req.headers);
+        range = part.range;
+        if (range.kind == RangeAnswer::Kind::full) {
+            const ByteSpan& s = e.spans().front();
+            range.kind = RangeAnswer::Kind::partial;
+            range.first = s.first;
+            range.last = s.end() - 1;
+            range.content_range = content_range(range.first, range.last, e.complete_length());
+            part.offset = 0;
+        }
+        body = body.substr(part.offset, range.size());
+    } else if (range.kind == RangeAnswer::Kind::partial) {
+        body = body.substr(range.first, range.size());
+    }
     if (range.kind == RangeAnswer::Kind::partial) {
         status = 206;
-        body = body.substr(range.first, range.size());
     } else if (range.kind == RangeAnswer::Kind::unsatisfiable) {
         ex.status(416).header("Content-Range", range.content_range);
         ex.header("Content-Type", "application/json");

@@ -65,8 +65,9 @@ template <class Tags> void add_cache_tag(http::Exchange& ex, const Tags& tags) {
 void send_not_modified(http::Exchange& ex, std::string_view block, uint64_t age, Verdict v);
 
 // Answers from a stored response: 304 when the client's preconditions say its copy is current,
-// 206 / 416 for a Range request on a full 200, else the whole response — the stored header
-// block replayed, Age at `now`, the verdict, Cache-Tag when `expose_tags`. The body is sent
+// 206 / 416 for a Range request on a full 200 or on a part set (partial.hpp), else the whole
+// response — the stored header block replayed, Age at `now`, the verdict, Cache-Tag when
+// `expose_tags`. The body is sent
 // from the entry's shared payload without copying. Counts not_modified and bytes_served in
 // `stats`. Completes the exchange.
 void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, bool expose_tags,
