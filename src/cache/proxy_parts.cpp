@@ -65,11 +65,13 @@ void Proxy::store_part(const std::string& base, const std::string& key,
     auto once = std::make_shared<std::function<void()>>(std::move(settled));
     // The hot tier learns the result only once LMDB holds it; until then the fill answers its
     // own waiters from the part (its settling phase).
+    // Not while a purge runs either: it may delete this record in a later op, after its sweep
+    // of memory (as in load()).
     op.on_commit = [this, base, key, snap, marker, written, once] {
-        if (gens_.still_valid(base, snap)) {
+        if (!written->empty()) hot_.erase(key); // the set it replaces, whatever comes next
+        if (gens_.still_valid(base, snap) && purger_->in_progress() == 0) {
             if (marker) remember(base, marker);
             if (!written->empty()) {
-                hot_.erase(key); // the set it replaces, even when the result is too big to keep
                 if (auto e = Entry::decode(std::move(*written))) remember(key, e);
             }
         }
