@@ -442,11 +442,21 @@ void Link::thread_main() {
     nc_ = nullptr;
 }
 
+natsStatus Link::while_electing(uint64_t deadline_ms, const std::function<natsStatus()>& call) {
+    static constexpr uint64_t kRetryMs = 100;
+    for (;;) {
+        natsStatus s = call();
+        if (s != NATS_NO_RESPONDERS || now_ms() + kRetryMs >= deadline_ms) return s;
+        std::unique_lock<std::mutex> lk(mu_);
+        if (cv_.wait_for(lk, std::chrono::milliseconds(kRetryMs), [this] { return stop_; }))
+            return s;
+    }
+}
+
 Result<uint64_t> Link::publish_now(const Publication& p, uint64_t deadline_ms) {
     if (!ensure_ready(deadline_ms))
         return unavailable("no JetStream connection within fleet.write_timeout_ms");
-    uint64_t now = now_ms();
-    if (now >= deadline_ms) return unavailable("fleet.write_timeout_ms passed");
+    if (now_ms() >= deadline_ms) return unavailable("fleet.write_timeout_ms passed");
     std::string subject = std::string(kSubjectPrefix) + p.key;
     natsMsg* m = nullptr;
     natsStatus s =
@@ -457,12 +467,15 @@ Result<uint64_t> Link::publish_now(const Publication& p, uint64_t deadline_ms) {
         natsMsg_Destroy(m);
         return make_error(500, "fleet_error", nats_error("building a message", s));
     }
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = int64_t(deadline_ms - now);
     jsPubAck* ack = nullptr;
     jsErrCode jerr = jsErrCode(0);
-    s = js_PublishMsg(&ack, js_, m, &po, &jerr);
+    s = while_electing(deadline_ms, [&] {
+        uint64_t t = now_ms();
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = int64_t(deadline_ms > t ? deadline_ms - t : 1);
+        return js_PublishMsg(&ack, js_, m, &po, &jerr);
+    });
     natsMsg_Destroy(m);
     if (s != NATS_OK) {
         if (s == NATS_MAX_PAYLOAD)
@@ -509,10 +522,13 @@ void Link::claim(std::string key, std::string id, uint64_t deadline_ms,
         // calls the holder may let go (a rename, a delete): try again a few times.
         for (int attempt = 0; attempt < 4 && now_ms() < deadline_ms; ++attempt) {
             uint64_t rev = 0;
-            natsStatus s = kvStore_Create(&rev, kv_, key.c_str(), id.data(), int(id.size()));
+            natsStatus s = while_electing(deadline_ms, [&] {
+                return kvStore_Create(&rev, kv_, key.c_str(), id.data(), int(id.size()));
+            });
             if (s == NATS_OK) return finish(Claim{id, rev});
             kvEntry* e = nullptr;
-            natsStatus g = kvStore_Get(&e, kv_, key.c_str());
+            natsStatus g =
+                while_electing(deadline_ms, [&] { return kvStore_Get(&e, kv_, key.c_str()); });
             if (g == NATS_OK) {
                 std::string holder(static_cast<const char*>(kvEntry_Value(e)),
                                    size_t(kvEntry_ValueLen(e)));
@@ -620,14 +636,16 @@ void Link::publish_purge(std::string payload, uint64_t deadline_ms,
         if (!ensure_ready(deadline_ms)) {
             r = unavailable("no JetStream connection within fleet.write_timeout_ms");
         } else {
-            uint64_t now = now_ms();
-            jsPubOptions po;
-            jsPubOptions_Init(&po);
-            po.MaxWait = int64_t(deadline_ms > now ? deadline_ms - now : 1);
             jsPubAck* ack = nullptr;
             jsErrCode jerr = jsErrCode(0);
-            natsStatus s = js_Publish(&ack, js_, kPurgeSubject, payload.data(), int(payload.size()),
-                                      &po, &jerr);
+            natsStatus s = while_electing(deadline_ms, [&] {
+                uint64_t now = now_ms();
+                jsPubOptions po;
+                jsPubOptions_Init(&po);
+                po.MaxWait = int64_t(deadline_ms > now ? deadline_ms - now : 1);
+                return js_Publish(&ack, js_, kPurgeSubject, payload.data(), int(payload.size()),
+                                  &po, &jerr);
+            });
             if (s == NATS_OK) {
                 r = ack->Sequence;
                 jsPubAck_Destroy(ack);

@@ -142,6 +142,10 @@ private:
     void track_dispatch(natsSubscription* sub);
     static void on_dispatch_complete(void* closure) noexcept;
     Result<uint64_t> publish_now(const Publication& p, uint64_t deadline_ms);
+    // NATS thread: runs `call` (a JetStream request) again while it finds no responders — the
+    // stream's leader went away and the servers are electing another, a few seconds — until
+    // `deadline_ms`. Returns the last status.
+    natsStatus while_electing(uint64_t deadline_ms, const std::function<natsStatus()>& call);
     static void on_async(uv_async_t* h);
     static void on_message(natsConnection*, natsSubscription*, natsMsg* msg,
                            void* closure) noexcept;

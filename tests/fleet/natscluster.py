@@ -102,6 +102,22 @@ class NatsCluster:
             s.start()
         return self
 
+    def leader_of(self, stream):
+        """The running server that last became `stream`'s leader, from the servers' logs (each
+        logs "new stream leader" when it takes over), or None."""
+        marker = "new stream leader for '$G > %s'" % stream
+        best = None
+        for s in self.servers:
+            if s.proc is None:
+                continue
+            for line in s.log().splitlines():
+                if marker in line:
+                    # "[pid] 2026/12/06 10:51:08.692345 [INF] JetStream cluster new ..."
+                    stamp = " ".join(line.split()[1:3])
+                    if best is None or stamp > best[0]:
+                        best = (stamp, s)
+        return best[1] if best else None
+
     def stop(self):
         for s in self.servers:
             s.stop()
