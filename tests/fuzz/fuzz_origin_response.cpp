@@ -11,7 +11,8 @@
 // piece just fed; a complete response with Content-Length delivered exactly that many bytes;
 // HEAD, 204 and 304 responses deliver none; the final head is HTTP/1.x with a 2xx-5xx status
 // (never 101) and never carries two Content-Lengths or Content-Length with Transfer-Encoding;
-// the codings it says are left on the body are tokens, never chunked or identity.
+// the codings it says are left on the body are tokens, never chunked or identity; interim heads
+// are 1xx but 101, at most 8 per response, and all come before the final head.
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "origin/response_parser.hpp"
 #include "util/strings.hpp"
 
+using ec::origin::InterimHead;
 using ec::origin::ResponseHead;
 using ec::origin::ResponseParser;
 
@@ -30,6 +32,7 @@ struct Response {
     bool have_head = false;
     ResponseHead head;
     uint64_t body_bytes = 0;
+    int interim = 0;
 };
 
 void check_head(const ResponseHead& h) {
@@ -91,6 +94,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         while (at < n) {
             size_t used = parser.feed(piece.get() + at, n - at);
             FUZZ_CHECK(used <= n - at);
+            for (const InterimHead& h : parser.interim()) {
+                FUZZ_CHECK(!cur.have_head);
+                FUZZ_CHECK(h.status >= 100 && h.status <= 199 && h.status != 101);
+                FUZZ_CHECK(++cur.interim <= 8);
+                for (const auto& hd : h.headers)
+                    FUZZ_CHECK(ec::is_token(hd.name));
+            }
+            parser.interim().clear();
             if (parser.head_ready()) {
                 FUZZ_CHECK(!cur.have_head);
                 cur.head = parser.take_head();
