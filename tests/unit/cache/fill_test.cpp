@@ -393,6 +393,54 @@ TEST_SUITE("cache/fill") {
         CHECK(h.route->stats.background_revalidations == 0);
     }
 
+    TEST_CASE("interim responses go to the client whose request went upstream, not to waiters") {
+        Host h;
+        h.stale = h.stale_entry(100, 10, 0); // past stale-while-revalidate: must be validated
+        h.origin.handler = [](const SeenRequest&) {
+            return Script{write("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"), delay(100),
+                          write("HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=100\r\n\r\n")};
+        };
+        // The revalidation waits in the queue; the first client needs it now and starts it: its
+        // request is the one that goes upstream. The second joins it while it runs.
+        FakeClientRequest client;
+        std::shared_ptr<Fill> f = h.make(Fill::Kind::background, client.req);
+        int a = h.connect_and_send();
+        REQUIRE(run_until(h.event_loop, [&] { return h.origin.requests.size() == 1; }));
+        int b = h.connect_and_send();
+        REQUIRE(run_until(h.event_loop, [&] { return h.route->stats.coalesced == 1; }));
+        std::string ra = h.read_all(a), rb = h.read_all(b);
+        CHECK(ra.rfind("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\n",
+                       0) == 0);
+        std::string final_a = ra.substr(ra.find("HTTP/1.1 200"));
+        CHECK(body_of(final_a) == "old body");
+        CHECK(header_of(final_a, "X-Cache") == "REVALIDATED");
+        CHECK(rb.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        CHECK(header_of(rb, "Link").empty());
+        CHECK(header_of(final_a, "Link").empty());
+        CHECK(h.route->stats.interim_relayed == 1);
+        CHECK(h.origin.requests.size() == 1);
+        DoneReport done;
+        f->run_background(done.fn());
+        CHECK(done.ok);
+    }
+
+    TEST_CASE("a background revalidation nobody waits for relays its interim responses nowhere") {
+        Host h;
+        h.stale = h.stale_entry(5, 60, 0);
+        h.origin.handler = [](const SeenRequest&) {
+            return Script{write("HTTP/1.1 102 Processing\r\n\r\n"),
+                          write("HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=100\r\n\r\n")};
+        };
+        FakeClientRequest client;
+        std::shared_ptr<Fill> f = h.make(Fill::Kind::background, client.req);
+        DoneReport done;
+        f->run_background(done.fn());
+        REQUIRE(run_until(h.event_loop, [&] { return done.calls == 1; }));
+        CHECK(done.ok);
+        CHECK(h.route->stats.interim_relayed == 0);
+        CHECK(h.stored.size() == 1);
+    }
+
     TEST_CASE("a queued revalidation whose entry was purged meanwhile never runs") {
         Host h;
         h.stale = h.stale_entry(5, 60, 0);
