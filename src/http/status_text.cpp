@@ -91,6 +91,8 @@ std::string_view status_text(int status) {
         return "HTTP Version Not Supported";
     case 507:
         return "Insufficient Storage";
+    case 508:
+        return "Loop Detected";
     default:
         return "Unknown";
     }
