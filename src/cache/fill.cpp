@@ -150,8 +150,8 @@ bool Fill::join(http::ExchangeRef waiter) {
         if (!ex) return true;
         if (!same_variant(*ex)) return false;
         ++route_->stats.coalesced;
-        serve_entry(*ex, *settle_, settle_verdict_, host_.loop().clock().now_s(),
-                    host_.settings().expose_tags, route_->stats);
+        serve_entry(*ex, *settle_, settle_verdict_, host_.loop().clock().now_s(), host_.settings(),
+                    route_->stats);
         return true;
     }
     case Phase::streaming:
@@ -310,7 +310,7 @@ void Fill::begin_primary_stream(bool hold_head) {
     http::Exchange* ex = ref.get();
     if (!ex) return;
     int64_t now = host_.loop().clock().now_s();
-    std::string cs = "edgecached; fwd=miss; fwd-status=" + std::to_string(status_);
+    std::string cs = "fwd=miss; fwd-status=" + std::to_string(status_);
     if (storable_) cs += "; stored";
     Verdict verdict{"MISS", cs};
     ex->set_log_tag("MISS");
@@ -319,7 +319,8 @@ void Fill::begin_primary_stream(bool hold_head) {
         Validators v = Validators::from_fields(fields_, now);
         if (evaluate_preconditions(req_.fields, v) == Precondition::not_modified) {
             send_not_modified(*ex, Entry::header_block(fields_),
-                              static_cast<uint64_t>(fresh_.corrected_initial_age), verdict);
+                              static_cast<uint64_t>(fresh_.corrected_initial_age), verdict,
+                              host_.settings());
             ++route_->stats.not_modified;
             return;
         }
@@ -330,7 +331,8 @@ void Fill::begin_primary_stream(bool hold_head) {
         return;
     }
     std::string age = std::to_string(fresh_.corrected_initial_age);
-    write_upstream_head(*ex, status_, fields_, age, verdict, host_.loop().clock().mono_ms());
+    write_upstream_head(*ex, status_, fields_, age, verdict, host_.settings(),
+                        host_.loop().clock().mono_ms());
     if (host_.settings().expose_tags) add_cache_tag(*ex, tags_);
     ex->begin_stream(content_length_, hold_head); // held: the body follows from the same read
     stream_ = ClientStream(std::move(ref));
@@ -393,7 +395,7 @@ void Fill::on_complete() {
             status_, fresh_, tags_, Entry::header_block(fields_, withheld_), body_));
     }
     body_.clear();
-    std::string cs = "edgecached; fwd=miss; fwd-status=" + std::to_string(status_) + "; collapsed";
+    std::string cs = "fwd=miss; fwd-status=" + std::to_string(status_) + "; collapsed";
     if (storable_) {
         settle_ = entry;
         settle_status_ = cs;
@@ -450,7 +452,7 @@ void Fill::refresh_from_304(const FieldList& not_modified) {
     auto entry = Entry::decode(Entry::encode_response(
         stale_->status(), f, tags_,
         Entry::header_block(merged, withheld_fields(info, route.policy)), stale_->body()));
-    Verdict verdict{"REVALIDATED", "edgecached; fwd=stale; fwd-status=304"};
+    Verdict verdict{"REVALIDATED", "fwd=stale; fwd-status=304"};
     if (f.storable) {
         settle_ = entry;
         settle_verdict_ = verdict;
@@ -466,7 +468,7 @@ void Fill::serve_stale(const char* why) {
         n += w.get() != nullptr;
     route_->stats.stale_if_error += n;
     LOG_INFO("serving stale %s to %zu client(s): %s", url_.c_str(), n, why);
-    answer_waiters(stale_, Verdict{"STALE", "edgecached; fwd=stale; detail=stale-if-error"});
+    answer_waiters(stale_, Verdict{"STALE", "fwd=stale; detail=stale-if-error"});
     finish(Outcome::stale_served, why);
 }
 
@@ -493,14 +495,14 @@ void Fill::answer_waiters(const std::shared_ptr<const Entry>& e, Verdict v) {
     std::vector<http::ExchangeRef> waiters = std::move(waiters_);
     waiters_.clear();
     int64_t now = host_.loop().clock().now_s();
-    bool expose_tags = host_.settings().expose_tags;
+    const ProxySettings& settings = host_.settings();
     for (auto& w : waiters) {
         http::Exchange* ex = w.get();
         if (!ex) continue;
         if (!same_variant(*ex))
             released_.push_back(std::move(w));
         else
-            serve_entry(*ex, *e, v, now, expose_tags, route_->stats);
+            serve_entry(*ex, *e, v, now, settings, route_->stats);
     }
 }
 

@@ -231,11 +231,10 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
         // RFC 9213: the field targeted at this cache is not passed on.
         erase_fields(fields, st->route->policy.targeted_field);
         ex->set_log_tag(tag);
-        std::string cache_status =
-            "edgecached; fwd=bypass; fwd-status=" + std::to_string(head.status);
+        std::string cache_status = "fwd=bypass; fwd-status=" + std::to_string(head.status);
         if (st->post && st->post->keep) cache_status += "; stored";
         write_upstream_head(*ex, head.status, fields, find_field(fields, "age").value_or(""),
-                            Verdict{"BYPASS", cache_status}, loop_.clock().mono_ms());
+                            Verdict{"BYPASS", cache_status}, settings_, loop_.clock().mono_ms());
         ex->begin_stream(head.content_length, head.more_in_hand);
         st->started = true;
     };

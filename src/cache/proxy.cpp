@@ -128,6 +128,7 @@ void Proxy::handle(http::Exchange& ex) {
         return;
     }
     ex.set_route(route->log_name, route->log_origin);
+    if (refuse_loop(ex, settings_)) return;
     if (shut_down_) {
         http::send_error(ex, 503, "shutting_down", "edgecached is shutting down");
         return;
@@ -167,16 +168,15 @@ void Proxy::handle_get(http::Exchange& ex, const std::shared_ptr<Route>& route) 
         case Reuse::serve: {
             ++(found.memory ? route->stats.hits_memory : route->stats.hits_disk);
             int64_t ttl = fresh_until(e.freshness()) - now;
-            std::string cs = "edgecached; hit; ttl=" + std::to_string(ttl);
-            serve_entry(ex, e, Verdict{"HIT", cs}, now, settings_.expose_tags, route->stats);
+            std::string cs = "hit; ttl=" + std::to_string(ttl);
+            serve_entry(ex, e, Verdict{"HIT", cs}, now, settings_, route->stats);
             return;
         }
         case Reuse::serve_stale: {
             ++route->stats.stale_served;
             int64_t ttl = fresh_until(e.freshness()) - now;
-            std::string cs =
-                "edgecached; hit; ttl=" + std::to_string(ttl) + "; detail=stale-while-revalidate";
-            serve_entry(ex, e, Verdict{"STALE", cs}, now, settings_.expose_tags, route->stats);
+            std::string cs = "hit; ttl=" + std::to_string(ttl) + "; detail=stale-while-revalidate";
+            serve_entry(ex, e, Verdict{"STALE", cs}, now, settings_, route->stats);
             schedule_revalidation(route, base, found.key, found.entry, req);
             return;
         }

@@ -62,6 +62,13 @@ public:
 
     // Applies routes and settings (at start and on reload). Fills in flight keep their route.
     void configure(const config::Config& cfg);
+    // Who this node is to other hops, set once at start (ProxySettings::node, shown_name):
+    // `node` goes in Via to parent origins and is the loop check's name ("" = no check);
+    // `shown` names this cache in the Via and Cache-Status of responses.
+    void set_node(std::string node, std::string shown) {
+        settings_.node = std::move(node);
+        settings_.shown_name = std::move(shown);
+    }
     // The operator's bodies for the 502/503/504 answers the proxy makes (error_pages); without
     // one a status gets a generic JSON error. Loaded by the caller (start, reload).
     void set_error_pages(ErrorPages pages) { error_pages_ = std::move(pages); }

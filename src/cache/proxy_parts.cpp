@@ -15,8 +15,8 @@ bool Proxy::serve_parts(http::Exchange& ex, Route& route, const Entry& parts,
     if (answer_from_parts(parts, req.headers).range.kind == RangeAnswer::Kind::full) return false;
     ++(memory ? route.stats.hits_memory : route.stats.hits_disk);
     int64_t ttl = fresh_until(parts.freshness()) - now;
-    std::string cs = "edgecached; hit; ttl=" + std::to_string(ttl) + "; detail=partial";
-    serve_entry(ex, parts, Verdict{"HIT", cs}, now, settings_.expose_tags, route.stats);
+    std::string cs = "hit; ttl=" + std::to_string(ttl) + "; detail=partial";
+    serve_entry(ex, parts, Verdict{"HIT", cs}, now, settings_, route.stats);
     return true;
 }
 

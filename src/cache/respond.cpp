@@ -9,18 +9,24 @@
 #include "cache/partial.hpp"
 #include "cache/range.hpp"
 #include "cache/vary.hpp"
+#include "util/json_writer.hpp"
 #include "util/strings.hpp"
 #include "util/time_format.hpp"
 
 namespace ec::cache {
 
-void add_verdict(http::Exchange& ex, Verdict v) {
+void add_verdict(http::Exchange& ex, Verdict v, const ProxySettings& settings) {
     ex.header("X-Cache", v.x_cache);
-    ex.header("Cache-Status", v.cache_status);
-    ex.header("Via", "1.1 edgecached");
+    std::string line;
+    line.reserve(settings.shown_name.size() + 2 + v.cache_status.size());
+    line.append(settings.shown_name).append("; ").append(v.cache_status);
+    ex.header("Cache-Status", line);
+    line.assign("1.1 ").append(settings.shown_name);
+    ex.header("Via", line);
 }
 
-void send_not_modified(http::Exchange& ex, std::string_view block, uint64_t age, Verdict v) {
+void send_not_modified(http::Exchange& ex, std::string_view block, uint64_t age, Verdict v,
+                       const ProxySettings& settings) {
     ex.status(304);
     bool has_date = false;
     for_each_block_field(block, [&](std::string_view n, std::string_view val) {
@@ -29,12 +35,12 @@ void send_not_modified(http::Exchange& ex, std::string_view block, uint64_t age,
     });
     if (has_date) ex.omit_date();
     ex.header("Age", age);
-    add_verdict(ex, v);
+    add_verdict(ex, v, settings);
     ex.send();
 }
 
-void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, bool expose_tags,
-                 CacheCounters& stats) {
+void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now,
+                 const ProxySettings& settings, CacheCounters& stats) {
     const http::Request& req = ex.request();
     ex.set_log_tag(v.x_cache);
     std::string_view body = e.body();
@@ -53,7 +59,7 @@ void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, boo
         Validators val = entry_validators(e);
         if (conditional && (e.status() == 200 || e.is_partial()) &&
             evaluate_preconditions(req.headers, val) == Precondition::not_modified) {
-            send_not_modified(ex, e.header_block(), age, v);
+            send_not_modified(ex, e.header_block(), age, v, settings);
             ++stats.not_modified;
             return;
         }
@@ -84,7 +90,7 @@ void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, boo
     } else if (range.kind == RangeAnswer::Kind::unsatisfiable) {
         ex.status(416).header("Content-Range", range.content_range);
         ex.header("Content-Type", "application/json");
-        add_verdict(ex, v);
+        add_verdict(ex, v, settings);
         ex.send(
             http::Body::static_bytes("{\"error\":{\"code\":\"range_not_satisfiable\",\"message\":"
                                      "\"the range is outside the stored body\"}}\n"));
@@ -96,20 +102,21 @@ void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, boo
     // Only a range cut here adds one: a 206 the origin sent keeps its own (RFC 9110 §14.4).
     if (range.kind == RangeAnswer::Kind::partial) ex.header("Content-Range", range.content_range);
     ex.header("Age", age);
-    add_verdict(ex, v);
-    if (expose_tags) add_cache_tag(ex, e.tags());
+    add_verdict(ex, v, settings);
+    if (settings.expose_tags) add_cache_tag(ex, e.tags());
     if (req.method != HTTP_HEAD) stats.bytes_served += body.size();
     ex.send(http::Body::shared(e.blob(), body));
 }
 
 void write_upstream_head(http::Exchange& ex, int status, const FieldList& fields,
-                         std::string_view age, Verdict v, uint64_t now_mono_ms) {
+                         std::string_view age, Verdict v, const ProxySettings& settings,
+                         uint64_t now_mono_ms) {
     ex.mark_upstream_head(now_mono_ms);
     ex.status(status);
     ex.raw_headers(Entry::header_block(fields));
     if (find_field(fields, "date")) ex.omit_date();
     if (!age.empty()) ex.header("Age", age);
-    add_verdict(ex, v);
+    add_verdict(ex, v, settings);
 }
 
 void relay_interim(http::Exchange& ex, const origin::InterimHead& head,
@@ -223,7 +230,10 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
                                          normalize_list_field(*normalized[i])});
     std::string host = spec && !spec->host.empty() ? spec->host : std::string(req.host);
     out.insert(out.begin(), origin::Header{"Host", host});
-    out.push_back(origin::Header{"Via", via + (req.version_minor ? "1.1" : "1.0") + " edgecached"});
+    // A parent edgecached is told our node name, so a request that comes back here is seen.
+    const std::string& by =
+        spec && spec->parent && !settings.node.empty() ? settings.node : settings.shown_name;
+    out.push_back(origin::Header{"Via", via + (req.version_minor ? "1.1 " : "1.0 ") + by});
     if (!req.request_id.empty())
         out.push_back(origin::Header{"X-Request-Id", std::string(req.request_id)});
     if (!req.peer) return out;              // our own request: no client to speak of
@@ -248,6 +258,56 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
         out.push_back(origin::Header{"Forwarded", std::move(forwarded)});
     }
     return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+bool via_lists(std::string_view via, std::string_view name) {
+    // Via = #( received-protocol RWS received-by [ RWS comment ] )
+    size_t i = 0;
+    auto skip = [&](auto in_run) {
+        while (i < via.size() && in_run(via[i]))
+            ++i;
+    };
+    auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+    auto in_token = [&](char c) { return !is_space(c) && c != ','; };
+    while (i < via.size()) {
+        skip([&](char c) { return is_space(c) || c == ','; });
+        skip(in_token); // received-protocol
+        skip(is_space);
+        size_t by = i;
+        skip(in_token); // received-by
+        if (i > by && iequals(via.substr(by, i - by), name)) return true;
+        // The rest of the member: a comment may nest and hold commas and quoted pairs.
+        for (int depth = 0; i < via.size() && (depth > 0 || via[i] != ','); ++i) {
+            if (via[i] == '\\' && depth > 0)
+                ++i;
+            else if (via[i] == '(')
+                ++depth;
+            else if (via[i] == ')' && depth > 0)
+                --depth;
+        }
+    }
+    return false;
+}
+
+bool refuse_loop(http::Exchange& ex, const ProxySettings& settings) {
+    if (settings.node.empty()) return false;
+    bool looped = false;
+    for (const auto& h : ex.request().headers)
+        looped = looped || (iequals(h.name, "via") && via_lists(h.value, settings.node));
+    if (!looped) return false;
+    std::string body;
+    JsonWriter w(body);
+    w.begin_object().key("error").begin_object();
+    w.field("code", "loop_detected");
+    w.field("message", "this request has passed through node " + settings.node +
+                           " already (its Via lists it): the parent origins form a loop");
+    w.end_object().end_object();
+    body.push_back('\n');
+    ex.set_log_tag("LOOP");
+    ex.status(508).header("Content-Type", "application/json").header("Cache-Control", "no-store");
+    ex.send(http::Body::owned(std::move(body)));
+    return true;
 }
 
 } // namespace ec::cache

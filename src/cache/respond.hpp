@@ -34,18 +34,25 @@ struct ProxySettings {
     bool x_forwarded = true;     // X-Forwarded-For / X-Forwarded-Proto upstream
     bool forwarded = true;       // RFC 7239 Forwarded upstream
     std::vector<Cidr> trusted_proxies; // peers whose forwarding headers are kept
+    // Who this node is to other hops (set once at start; `node` is not reloadable).
+    std::string node{}; // in Via to parent origins, and the loop check's name; "" = no check
+    std::string shown_name = "edgecached"; // in the Via and Cache-Status of responses
 };
 
 // How the cache answered, as the client is told: `x_cache` is the X-Cache value (HIT, MISS,
-// STALE, REVALIDATED, BYPASS; static storage) and `cache_status` the Cache-Status value
-// (RFC 9211). Every cache answer carries both, and Via.
+// STALE, REVALIDATED, BYPASS; static storage) and `cache_status` the parameters of our
+// Cache-Status member after the cache's name ("hit; ttl=42", RFC 9211). Every cache answer
+// carries both, and Via.
 struct Verdict {
     const char* x_cache;
     std::string_view cache_status;
 };
 
-// Adds X-Cache, Cache-Status and Via.
-void add_verdict(http::Exchange& ex, Verdict v);
+// Adds X-Cache, Cache-Status ("<shown_name>; <v.cache_status>") and Via ("1.1 <shown_name>").
+// They follow the response's own lines of those fields — an upstream cache's, such as a parent
+// edgecached's — so a client reads every layer, the one nearest the origin first (RFC 9211 §2,
+// RFC 9110 §7.6.3).
+void add_verdict(http::Exchange& ex, Verdict v, const ProxySettings& settings);
 
 // Adds Cache-Tag with `tags` joined by commas; nothing when there are none. For responses
 // whose tags the operator exposes (expose_tags): the tag fields are not replayed otherwise.
@@ -62,23 +69,24 @@ template <class Tags> void add_cache_tag(http::Exchange& ex, const Tags& tags) {
 // Answers 304 Not Modified for a response whose header block (Entry::header_block) is
 // `block`: the fields RFC 9110 §15.4.5 keeps (keep_in_304), its Date rather than ours, Age
 // and the verdict. Completes the exchange.
-void send_not_modified(http::Exchange& ex, std::string_view block, uint64_t age, Verdict v);
+void send_not_modified(http::Exchange& ex, std::string_view block, uint64_t age, Verdict v,
+                       const ProxySettings& settings);
 
 // Answers from a stored response: 304 when the client's preconditions say its copy is current,
 // 206 / 416 for a Range request on a full 200 or on a part set (partial.hpp), else the whole
 // response — the stored header block replayed, Age at `now`, the verdict, Cache-Tag when
-// `expose_tags`. The body is sent
-// from the entry's shared payload without copying. Counts not_modified and bytes_served in
-// `stats`. Completes the exchange.
-void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now, bool expose_tags,
-                 CacheCounters& stats);
+// settings.expose_tags. The body is sent from the entry's shared payload without copying.
+// Counts not_modified and bytes_served in `stats`. Completes the exchange.
+void serve_entry(http::Exchange& ex, const Entry& e, Verdict v, int64_t now,
+                 const ProxySettings& settings, CacheCounters& stats);
 
 // Writes the head of an origin response being streamed to a client: `status`, `fields` (the
 // storable ones, as Entry::header_block keeps them), the origin's Date rather than ours, `age`
 // when non-empty, the verdict; marks when the origin answered for the access log. The caller
 // adds any further fields (Cache-Tag) and then calls ex.begin_stream().
 void write_upstream_head(http::Exchange& ex, int status, const FieldList& fields,
-                         std::string_view age, Verdict v, uint64_t now_mono_ms);
+                         std::string_view age, Verdict v, const ProxySettings& settings,
+                         uint64_t now_mono_ms);
 
 // Relays an origin's interim response (RFC 9110 §15.2: a proxy MUST forward 1xx responses) to
 // the client whose request went upstream: the status and its fields but the hop-by-hop ones
@@ -122,7 +130,9 @@ private:
 };
 
 // Headers a client request forwards upstream: everything but hop-by-hop, framing and Host
-// (set from the origin's `host` or the client's), plus Via. With `cacheable`, the client's
+// (set from the origin's `host` or the client's), plus Via — appended to the client's, naming
+// settings.node when `spec` is a parent edgecached (so it can see a loop), else
+// settings.shown_name. With `cacheable`, the client's
 // conditional and Range headers are dropped too: a fill asks for the whole representation,
 // and Accept-Encoding is sent as the class the Vary key uses (AcceptEncoding::class_name).
 // With settings.x_forwarded / settings.forwarded, the client's address is appended to
@@ -132,5 +142,14 @@ private:
 std::vector<origin::Header> upstream_headers(const http::Request& req,
                                              const config::OriginSpec* spec, bool cacheable,
                                              const ProxySettings& settings);
+
+// True when a Via field value lists `name` as a hop's received-by (RFC 9110 §7.6.3), ASCII
+// case-insensitively; comments ("(...)") are skipped. A request to this node carrying its own
+// name has been here before: a forwarding loop.
+bool via_lists(std::string_view via, std::string_view name);
+
+// Answers 508 Loop Detected (RFC 5842 §7.2), never stored, when a Via of the request lists
+// settings.node; returns true then (the exchange is complete).
+bool refuse_loop(http::Exchange& ex, const ProxySettings& settings);
 
 } // namespace ec::cache

@@ -75,6 +75,7 @@ struct OriginSpec {
     uint32_t health_interval_ms = 5000;
     uint32_t dns_refresh_ms = 60000; // 0 = resolve once
     OriginTls tls{};
+    bool parent = false; // a parent edgecached: requests carry our node name in Via
 
     bool operator==(const OriginSpec&) const = default;
 };
@@ -103,7 +104,7 @@ struct RouteSpec {
 struct FleetSpec {
     bool enabled = false;
     std::vector<std::string> nats{}; // "nats://host:port" servers of one JetStream cluster
-    std::string node{};              // this node's name; "" = the host name
+    std::string node{};              // this node's name; "" = Config::node, else the host name
     uint32_t replicas = 3;           // JetStream replicas of the fleet's streams
     uint32_t write_timeout_ms = 2000;
     std::string token{};            // NATS auth token; "" = none
@@ -162,6 +163,7 @@ struct Config {
 
     std::map<std::string, OriginSpec> origins;
     std::vector<RouteSpec> routes;
+    std::string node; // this node's name (Via, Cache-Status, loop check); "" = fleet.node / host
     FleetSpec fleet;
 
     std::string config_path; // the file this came from; empty = embedded default

@@ -379,6 +379,18 @@ const Option<Config> g_config[] = {
      .doc = "Proxy routes, each an object with the routes[].* keys below; the longest matching "
             "prefix wins."},
 
+    {.name = "node",
+     .type = Type::string,
+     .field = &C::node,
+     .default_json = "null",
+     .reloadable = false,
+     .nullable = true,
+     .group = g_proxy,
+     .doc = "This node's name: in Via on requests to parent origins (a request that already "
+            "carries it is answered 508 Loop Detected) and in the Via and Cache-Status of "
+            "responses. null means fleet.node, else the host name upstream and \"edgecached\" "
+            "in responses.",
+     .check = check_name},
     {.name = "fleet",
      .type = Type::fleet,
      .field = &C::fleet,
@@ -480,6 +492,13 @@ const Option<OriginSpec> g_origin[] = {
      .doc = "TLS to the origin (an https:// url turns it on with the defaults): {\"verify\", "
             "\"ca_file\", \"server_name\", \"client_cert\", \"client_key\", "
             "\"min_version\"}; see origins.<name>.tls.* below."},
+    {.name = "parent",
+     .type = Type::boolean,
+     .field = &O::parent,
+     .default_json = "false",
+     .group = g_proxy,
+     .doc = "The origin is a parent edgecached (tiered caching): requests to it carry Via with "
+            "this node's name, so a request that loops back here is answered 508 Loop Detected."},
 };
 
 using R = RouteSpec;
@@ -593,8 +612,8 @@ const Option<FleetSpec> g_fleet_rows[] = {
      .reloadable = false,
      .nullable = true,
      .group = g_fleet,
-     .doc = "This node's name in the fleet (purge consumers, Via, fleet status); null means the "
-            "host name.",
+     .doc = "This node's name in the fleet (purge consumers, Via, fleet status); null means "
+            "node, else the host name.",
      .check = check_name},
     {.name = "replicas",
      .type = Type::integer,

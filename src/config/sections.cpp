@@ -241,6 +241,10 @@ Status finish_config(Config& cfg, const Ctx& ctx) {
                         "unknown origin \"" + r.origin + "\" (" +
                             (known.empty() ? "no origins are defined" : "defined: " + known) + ")");
     }
+    if (!cfg.node.empty() && !cfg.fleet.node.empty() && cfg.node != cfg.fleet.node)
+        return error_at(ctx, "fleet.node",
+                        "\"" + cfg.fleet.node + "\" differs from node \"" + cfg.node +
+                            "\": a node has one name (set node alone)");
     if (!cfg.admin_listen.empty() && cfg.admin_token.empty())
         return error_at(ctx, "admin_listen",
                         "requires admin_token: the TCP admin API is never served without a token");

@@ -98,13 +98,16 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
                                                                 : store::Durability::batch;
     so.sync_interval_ms = cfg_.sync_interval_ms;
     store_ = store::Store::open(loop_, so);
+    // One name for this node: the configured one, else the host name. Clients are shown the
+    // host name only when the operator chose it as the node's name.
+    const std::string& named = cfg_.node.empty() ? cfg_.fleet.node : cfg_.node;
+    std::string node = named;
+    if (node.empty()) {
+        char host[256] = "";
+        if (::gethostname(host, sizeof host - 1) == 0) node = host;
+        if (node.empty()) node = "edgecached";
+    }
     if (cfg_.fleet.enabled) {
-        std::string node = cfg_.fleet.node;
-        if (node.empty()) {
-            char host[256] = "";
-            if (::gethostname(host, sizeof host - 1) == 0) node = host;
-            if (node.empty()) node = "edgecached";
-        }
         fleet_ = std::make_unique<fleet::Fleet>(loop_, *store_, cfg_.fleet, node);
         LOG_INFO("fleet: node %s joins the fleet at %zu NATS server(s)", node.c_str(),
                  cfg_.fleet.nats.size());
@@ -120,6 +123,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     origins_ = std::make_unique<origin::Origins>(loop_, tuning);
     origins_->configure(cfg_.origins);
     proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_.memory_cache);
+    proxy_->set_node(node, named.empty() ? "edgecached" : named);
     auto pages = cache::load_error_pages(cfg_.error_pages);
     if (!pages) throw std::runtime_error(pages.error().message);
     proxy_->set_error_pages(std::move(*pages));

@@ -124,6 +124,7 @@ TEST_SUITE("config/options") {
                                                "error_pages",
                                                "origins",
                                                "routes",
+                                               "node",
                                                "fleet"};
         CHECK(names == expected);
     }
