@@ -552,6 +552,8 @@ const char* gateway_message(origin::ErrorKind kind) {
         return "the origin is busy; try again later";
     case origin::ErrorKind::invalid_request:
         return "the request cannot be forwarded to the origin";
+    case origin::ErrorKind::tls:
+        return "the TLS handshake with the origin failed";
     default:
         return "the origin could not be reached";
     }

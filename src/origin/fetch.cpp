@@ -195,7 +195,8 @@ void FetchImpl::conn_connected(UpstreamConn* c, int status) {
         connect_next();
         return;
     }
-    connect_failed(ErrorKind::connect_refused, std::move(msg));
+    connect_failed(status == net::kErrTls ? ErrorKind::tls : ErrorKind::connect_refused,
+                   std::move(msg));
 }
 
 // The server could not be reached (nothing was sent): count it against the server and try the

@@ -11,6 +11,8 @@ const char* error_kind_name(ErrorKind k) {
         return "connect_refused";
     case ErrorKind::connect_timeout:
         return "connect_timeout";
+    case ErrorKind::tls:
+        return "tls";
     case ErrorKind::first_byte_timeout:
         return "first_byte_timeout";
     case ErrorKind::timeout:

@@ -69,6 +69,7 @@ enum class ErrorKind : uint8_t {
     dns,                // the server's name did not resolve (and no earlier addresses are known)
     connect_refused,    // TCP connect refused or the host/network unreachable
     connect_timeout,    // TCP connect (including name resolution) took longer than connect_timeout
+    tls,                // the TLS handshake failed: certificate refused, alert, no common version
     first_byte_timeout, // no response byte within first_byte_timeout of the request being written
     timeout,            // the whole fetch exceeded timeout_ms
     reset,              // the connection closed or reset before a complete response head

@@ -11,20 +11,12 @@ import time
 import pytest
 
 from tls_certs import Pki
-from tls_harness import TlsOrigin, client_ctx, https_get, peer_names, tls_daemon
+from tls_harness import TlsOrigin, client_ctx, https_get, https_proxy, peer_names, tls_daemon
 
 
 @pytest.fixture
 def pki(tmp_path):
     return Pki(tmp_path / "pki")
-
-
-def https_proxy(make_daemon, origin, tls=None, route=None):
-    o = {"url": f"https://127.0.0.1:{origin.port}", "timeout_ms": 3000,
-         "tls": tls or {}}
-    r = {"name": "r", "prefix": "/", "origin": "o", "ttl": 60}
-    r.update(route or {})
-    return make_daemon(config={"origins": {"o": o}, "routes": [r]})
 
 
 def test_https_origin_miss_then_hit(make_daemon, pki):
@@ -65,7 +57,7 @@ def test_https_origin_certificate_rejected_with_reason(make_daemon, pki, tmp_pat
         d = https_proxy(make_daemon, origin,
                         {"ca_file": pki.ca_cert, "server_name": "origin.test"})
         r = d.get("/a")
-        assert r.status == 502
+        assert r.status == 502 and r.json()["error"]["code"] == "origin_tls"
         assert origin.hits("/a") == 0
         d.wait_log(reason)
 
