@@ -16,6 +16,7 @@
 #include "loop/loop.hpp"
 #include "origin/origins.hpp"
 #include "store/store.hpp"
+#include "tls/listener_tls.hpp"
 #include "tls/server_tls.hpp"
 #include "util/status.hpp"
 
@@ -46,6 +47,8 @@ struct AdminDeps {
     int64_t started_at_s = 0;
     // Every certificate the TLS listeners (and admin_tls) serve now, for the expiry metric.
     std::function<std::vector<tls::CertificateInfo>()> certificates = {};
+    // Each TLS listener's handshakes in progress and refused over its max_handshakes.
+    std::function<std::vector<tls::HandshakeCounts>()> tls_handshakes = {};
     fleet::Fleet* fleet = nullptr; // nullptr: a single node
 };
 

@@ -282,6 +282,16 @@ void AdminApi::stats(http::Exchange& ex) {
         }
         w.end_array();
     }
+    if (d_.tls_handshakes) {
+        w.key("tls_listeners").begin_array();
+        for (const tls::HandshakeCounts& h : d_.tls_handshakes())
+            w.begin_object()
+                .field("listener", h.listener)
+                .field("handshakes_in_progress", h.in_progress)
+                .field("handshakes_refused", h.refused)
+                .end_object();
+        w.end_array();
+    }
 
     ProcessInfo pi = process_info();
     w.key("process").begin_object();
@@ -446,6 +456,19 @@ void AdminApi::metrics(http::Exchange& ex) {
                      "name=\"" + label(c.names.empty() ? c.label : c.names.front()) + "\",file=\"" +
                          label(c.label) + "\"",
                      static_cast<double>(c.not_after - wall));
+    }
+    if (d_.tls_handshakes) {
+        auto counts = d_.tls_handshakes();
+        p.head("edgecached_tls_handshakes_in_progress", "gauge",
+               "TLS handshakes a listener is running now.");
+        for (const tls::HandshakeCounts& h : counts)
+            p.sample("edgecached_tls_handshakes_in_progress",
+                     "listener=\"" + label(h.listener) + "\"", uint64_t{h.in_progress});
+        p.head("edgecached_tls_handshakes_refused_total", "counter",
+               "Connections a TLS listener closed at once: max_handshakes were in progress.");
+        for (const tls::HandshakeCounts& h : counts)
+            p.sample("edgecached_tls_handshakes_refused_total",
+                     "listener=\"" + label(h.listener) + "\"", h.refused);
     }
 
     ProcessInfo pi = process_info();

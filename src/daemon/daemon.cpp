@@ -153,6 +153,15 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
                     all.push_back(c);
             return all;
         },
+        [this] {
+            std::vector<tls::HandshakeCounts> all;
+            for (const Bound& b : bound_)
+                if (b.tls && !b.listener->closing)
+                    all.push_back({b.listener->bound, b.tls->handshakes, b.tls->refused});
+            if (admin_tls_ && admin_tcp_)
+                all.push_back({admin_tcp_->bound, admin_tls_->handshakes, admin_tls_->refused});
+            return all;
+        },
         fleet_.get()});
     apply_runtime_settings();
     server_->on_exchange_done = [this](http::Exchange& ex) {

@@ -23,6 +23,13 @@ struct ListenerTls {
     uint64_t refused = 0;    // connections closed because max_handshakes were in progress
 };
 
+// A TLS listener's handshake counters as /admin/stats and /metrics show them.
+struct HandshakeCounts {
+    std::string listener; // its bound address
+    uint32_t in_progress = 0;
+    uint64_t refused = 0;
+};
+
 // The listener's http::Listener::wrap: every accepted socket becomes a server TlsStream on the
 // current contexts. Over contexts->spec().max_handshakes handshakes in progress, the new
 // connection is closed at once (its first read reports kErrTls) instead of queueing work.

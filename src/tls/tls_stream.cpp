@@ -55,6 +55,10 @@ void TlsStream::read_stop() {
 
 int TlsStream::try_write(uv_buf_t* bufs, unsigned n) {
     if (failed_ || !inner_ || !handshake_done_) return failed_ ? UV_EPIPE : 0;
+    // As uv_try_write does while a socket's write queue is not empty: take nothing until the
+    // earlier records went out, so the owner queues a write() and sees the queue grow (a client
+    // that stops reading meets the owner's high-water mark instead of records piling up here).
+    if (held_ > 0) return 0;
     for (unsigned i = 0; i < n; ++i)
         if (!engine_->write(bufs[i].base, bufs[i].len)) return UV_EPIPE;
     int rc = send(engine_->take_output(), nullptr);

@@ -24,9 +24,12 @@ namespace ec::tls {
 //
 // Output: every write is encrypted at once into records the stream owns until the socket took
 // them (owned_output_bytes(), counted by the owner against its output budget); write()'s
-// completion follows the inner write of its records. Input: at most one socket read of
-// ciphertext is decrypted at a time, and decrypted bytes wait in the stream only while the owner
-// has stopped reading (bounded by one read's worth, plus one TLS record).
+// completion follows the inner write of its records. try_write() takes nothing while earlier
+// records are still held, like uv_try_write on a socket with a write queue, so the owner's
+// write queue (write_queue_size()) and its high-water mark see a client that stops reading.
+// Input: at most one socket read of ciphertext is decrypted at a time, and decrypted bytes wait
+// in the stream only while the owner has stopped reading (bounded by one read's worth, plus one
+// TLS record).
 class TlsStream final : public net::Stream, private net::StreamEvents {
 public:
     // `on_handshake_end` (may be empty) runs once when the handshake finished or failed, or the

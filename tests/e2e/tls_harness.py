@@ -28,6 +28,13 @@ class TlsOrigin(Origin):
         self._thread.start()
         return self
 
+    def use_certificate(self, cert, key):
+        """Connections from now on handshake with this certificate."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.ctx = ctx
+        self._server.socket._context = ctx  # a listening SSLSocket has no session to update
+
     @staticmethod
     def _handler_class():
         class Handler(_Handler):
@@ -76,3 +83,12 @@ def https_get(d, pki, path, server_name, ctx=None):
 
 def peer_names(peer):
     return sorted(v for k, v in peer.get("subjectAltName", ()) if k == "DNS")
+
+
+def https_proxy(make_daemon, origin, tls=None, route=None):
+    """A daemon whose route "r" sends everything to `origin` over HTTPS."""
+    o = {"url": f"https://127.0.0.1:{origin.port}", "timeout_ms": 3000,
+         "tls": tls or {}}
+    r = {"name": "r", "prefix": "/", "origin": "o", "ttl": 60}
+    r.update(route or {})
+    return make_daemon(config={"origins": {"o": o}, "routes": [r]})
