@@ -1,6 +1,8 @@
 // Fill: the coalesced origin request behind a miss or a revalidation, one step per origin event.
 #include "cache/fill.hpp"
 
+#include <algorithm>
+
 #include "cache/cache_key.hpp"
 #include "cache/conditional.hpp"
 #include "cache/fields.hpp"
@@ -227,6 +229,7 @@ void Fill::on_interim(origin::InterimHead&& head) {
 
 void Fill::on_head(origin::ResponseHead&& head) {
     if (phase_ != Phase::requesting) return;
+    http::ExchangeRef asker = std::move(asker_);
     asker_ = {};
     status_ = head.status;
     fields_ = storable_fields(head.headers); // hop-by-hop and Connection-listed fields go
@@ -264,7 +267,16 @@ void Fill::on_head(origin::ResponseHead&& head) {
     }
     bool keep = shareable_ && fits && (storable_ || !waiters_.empty() || !primary_streams_);
     enter(keep ? Phase::buffering : Phase::streaming);
-    if (!keep) release_waiters(); // they cannot be answered from this response
+    if (!keep) {
+        // The client whose request went upstream gets this answer itself, streamed. Handed
+        // back it would only ask the origin again — forever when nothing marks the key
+        // hit-for-pass, as for a response kept from sharing by that client's Authorization.
+        if (!primary_streams_ && take_waiter(asker)) {
+            primary_ = std::move(asker);
+            primary_streams_ = true;
+        }
+        release_waiters(); // the others cannot be answered from this response
+    }
     if (primary_streams_) begin_primary_stream(head.more_in_hand);
     if (phase_ == Phase::streaming && !stream_.client()) {
         finish(Outcome::abandoned); // nobody to deliver to and nothing to keep
@@ -504,6 +516,16 @@ void Fill::answer_waiters(const std::shared_ptr<const Entry>& e, Verdict v) {
         else
             serve_entry(*ex, *e, v, now, settings, route_->stats);
     }
+}
+
+bool Fill::take_waiter(const http::ExchangeRef& client) {
+    http::Exchange* ex = client.get();
+    if (!ex) return false;
+    auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                           [ex](const http::ExchangeRef& w) { return w.get() == ex; });
+    if (it == waiters_.end()) return false;
+    waiters_.erase(it);
+    return true;
 }
 
 void Fill::release_waiters() {

@@ -114,7 +114,8 @@ protected:
 // client fill ("primary") streams the response as it arrives when it can — a plain GET with no
 // stale entry to fall back on; every other client (join()) waits and is answered from the complete
 // response, or handed back to the host when the response turns out not shareable, too large to
-// keep, or another Vary variant. With a stale entry the request is conditional: a 304 refreshes the
+// keep, or another Vary variant — except the client whose request went upstream, which is
+// streamed such a response. With a stale entry the request is conditional: a 304 refreshes the
 // entry (RFC 9111 §4.3.4); an origin failure inside stale-if-error serves it. A background fill
 // (stale-while-revalidate) is made queued by the host, which schedules a deferred task to run it;
 // it has no clients unless some join (a queued one then starts at once), and reports its end to the
@@ -195,6 +196,8 @@ private:
     // Moves the waiters to the hand-back list (the host gets them in finish() or at the end of
     // the step).
     void release_waiters();
+    // Removes `client` from the waiters; false when it is not one (or is gone).
+    bool take_waiter(const http::ExchangeRef& client);
     void hand_back_released();
     bool same_variant(const http::Exchange& ex) const;
     // The debug line saying whether the response is stored, and why (not).
