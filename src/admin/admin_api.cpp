@@ -250,6 +250,14 @@ void AdminApi::inspect(http::Exchange& ex) {
         });
         w.end_array();
         w.field("body_bytes", static_cast<uint64_t>(e.body().size()));
+        if (e.is_partial()) {
+            // A stored incomplete response: the bytes it holds of the whole.
+            w.field("length", e.complete_length());
+            w.key("parts").begin_array();
+            for (const cache::ByteSpan& s : e.spans())
+                w.begin_array().value(s.first).value(s.end() - 1).end_array();
+            w.end_array();
+        }
         w.field("age", cache::current_age(f, now));
         w.field("ttl", cache::fresh_until(f) - now);
         w.field("lifetime", f.lifetime);

@@ -1,17 +1,20 @@
 """Partial content (RFC 9111 §3.3, §3.4; issue 13 item 11): 206 responses stored as parts,
 ranges answered from them, parts combined into the complete response. Each exchange from the
 RFC text, against an origin that answers a single byte Range with 206 as servers do."""
+import http.client
 import json
+import threading
 import time
 
 import pytest
 
+from ectest import EDGECACHECTL, run_cli
 from origin import Response
 
 BODY = b"0123456789abcdefghij"  # 20 bytes
 
 
-def ranged(body=BODY, etag='"v1"', cc="max-age=60", extra=None):
+def ranged(body=BODY, etag='"v1"', cc="max-age=60", extra=None, delay=0.0):
     """An origin resource answering one byte Range with 206 + Content-Range (RFC 9110 §14)."""
 
     def handler(req):
@@ -19,7 +22,7 @@ def ranged(body=BODY, etag='"v1"', cc="max-age=60", extra=None):
         headers.update(extra or {})
         spec = req.header("range")
         if spec is None:
-            return Response(body=body, headers=headers, etag=etag)
+            return Response(body=body, headers=headers, etag=etag, delay=delay)
         first, last = spec.split("=", 1)[1].split("-")
         if first == "":
             first, last = max(0, len(body) - int(last)), len(body) - 1
@@ -28,7 +31,8 @@ def ranged(body=BODY, etag='"v1"', cc="max-age=60", extra=None):
         if first >= len(body):
             return Response(status=416, headers={"Content-Range": f"bytes */{len(body)}"})
         headers["Content-Range"] = f"bytes {first}-{last}/{len(body)}"
-        return Response(status=206, body=body[first:last + 1], headers=headers, etag=etag)
+        return Response(status=206, body=body[first:last + 1], headers=headers, etag=etag,
+                        delay=delay)
 
     return Response(handler=handler)
 
@@ -78,6 +82,13 @@ def test_a_206_is_stored_and_answers_the_ranges_inside_it(make_proxy, origin):
     st = _store(d)
     assert st["cache_entries"] == 1  # one record, counted as any entry
     assert len(BODY[:10]) < st["cache_bytes"] < 1024
+    # What the operator sees: the bytes held of the whole.
+    doc = d.admin("GET", "/admin/inspect?path=/p").json()
+    assert doc["status"] == 206 and doc["parts"] == [[0, 9]] and doc["length"] == 20
+    assert doc["body_bytes"] == 10 and doc["state"] == "fresh"
+    p = run_cli([EDGECACHECTL, "--socket", d.admin_sock, "inspect", "/p"], capture_output=True,
+                timeout=30)
+    assert p.returncode == 0 and "[[0,9]] of 20 bytes" in p.stdout.decode(), p
 
 
 def test_an_incomplete_response_answers_nothing_outside_it(make_proxy, origin):
@@ -214,3 +225,38 @@ def test_parts_are_kept_per_vary_variant(make_proxy, origin):
     r = d.get("/vy", headers={"Accept-Language": "fr", "Range": "bytes=0-9"})
     assert r.status == 206 and r.headers["x-cache"] == "MISS"
     assert origin.hits("/vy") == 3
+
+
+def _inspect(d, path):
+    return d.admin("GET", "/admin/inspect?path=" + path).json()
+
+
+# One origin request per range however many clients ask for it at once (coalescing); two
+# ranges fetched at once both land in the set (merged inside the write transaction).
+def test_concurrent_ranges_coalesce_per_range_and_both_are_kept(make_proxy, origin):
+    origin.route("/co", ranged(delay=0.5))
+    d = make_proxy(origin)
+    specs = ["bytes=0-9"] * 5 + ["bytes=10-19"] * 5
+    results = [None] * len(specs)
+
+    def client(i):
+        conn = http.client.HTTPConnection(*d.tcp_address(), timeout=10)
+        conn.request("GET", "/co", headers={"Range": specs[i]})
+        r = conn.getresponse()
+        results[i] = (r.status, r.read())
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(specs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [(206, BODY[:10])] * 5 + [(206, BODY[10:])] * 5
+    assert origin.hits("/co") == 2
+    deadline = time.monotonic() + 10
+    while _inspect(d, "/co").get("status") != 200:  # both parts merged: the complete 200
+        assert time.monotonic() < deadline, _inspect(d, "/co")
+        time.sleep(0.02)
+    r = d.get("/co")
+    assert r.status == 200 and r.body == BODY and r.headers["x-cache"] == "HIT"
+    assert origin.hits("/co") == 2

@@ -336,6 +336,8 @@ int cmd_inspect(Context& ctx) {
     if (auto v = at(doc, {"status"})) row("status", scalar_text(*v));
     if (auto v = at(doc, {"body_bytes"}); v && is_number(*v))
         row("body", fmt_count(as_number(*v)) + " bytes");
+    if (auto v = at(doc, {"parts"}))
+        row("parts", printable(minify(*v)) + " of " + fmt_count(num(doc, {"length"})) + " bytes");
     row("age", secs("age"));
     double ttl = num(doc, {"ttl"});
     std::string state = str(doc, {"state"}, ttl > 0 ? "fresh" : "stale");
