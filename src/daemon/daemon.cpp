@@ -172,6 +172,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
         tail_->publish(ex);
     };
     systemd_ = std::make_unique<SystemdNotify>(loop_);
+    ticket_rotation_ = std::make_unique<tls::TicketRotation>(loop_.uv());
     open_listeners();
 
     signals_.push_back(
@@ -338,6 +339,7 @@ void Daemon::begin_shutdown(const char* why) {
     drain_timer_->start(cfg_.drain_timeout_ms);
     server_->drain([this] {
         drain_timer_.reset();
+        ticket_rotation_.reset();
         finish();
     });
 }

@@ -27,6 +27,7 @@
 #include "origin/origins.hpp"
 #include "store/store.hpp"
 #include "tls/listener_tls.hpp"
+#include "tls/ticket_keys.hpp"
 
 namespace ec::daemon {
 
@@ -107,6 +108,7 @@ private:
     std::unique_ptr<Tail> tail_; // after access_log_, which renders its records
     std::unique_ptr<admin::AdminApi> admin_;
     std::unique_ptr<SystemdNotify> systemd_;
+    std::unique_ptr<tls::TicketRotation> ticket_rotation_; // hourly, for every TLS listener
     std::vector<std::unique_ptr<Router>> routers_;
     // The data-plane listeners from config, for reload's add/remove.
     struct Bound {

@@ -10,6 +10,12 @@
 
 namespace ec::tls {
 
+TicketRotation::TicketRotation(uv_loop_t* loop, uint64_t interval_ms)
+    : timer_(loop, [] { TicketKeys::process().rotate(); }) {
+    timer_.start(interval_ms, interval_ms);
+    timer_.unref();
+}
+
 TicketKeys& TicketKeys::process() {
     static TicketKeys keys;
     return keys;

@@ -8,6 +8,8 @@
 
 #include <openssl/ssl.h>
 
+#include "loop/handle.hpp"
+
 namespace ec::tls {
 
 // The process's ticket keys (loop thread only). keys.front() encrypts new tickets; the older
@@ -41,6 +43,17 @@ private:
 
     std::deque<Key> keys_;
     uint64_t rotations_ = 0;
+};
+
+// Rotates the process's ticket keys every `interval_ms` while it lives (the daemon holds one).
+// The timer does not keep the loop alive.
+class TicketRotation {
+public:
+    explicit TicketRotation(uv_loop_t* loop,
+                            uint64_t interval_ms = TicketKeys::rotation_interval_ms);
+
+private:
+    loop::Timer timer_;
 };
 
 } // namespace ec::tls

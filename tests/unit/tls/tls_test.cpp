@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "loop/loop.hpp"
 #include "tests/unit/tls/test_pki.hpp"
 #include "tls/certificate.hpp"
 #include "tls/client_tls.hpp"
@@ -220,6 +221,22 @@ TEST_SUITE("tls") {
         REQUIRE(stale.client.handshake_done());
         CHECK_FALSE(stale.client.resumed());
         CHECK(TicketKeys::process().size() == TicketKeys::kept);
+    }
+
+    TEST_CASE("TicketRotation rotates the process's keys on its timer, until it is gone") {
+        loop::Loop loop;
+        uint64_t before = TicketKeys::process().rotations();
+        auto rotation = std::make_unique<TicketRotation>(loop.uv(), 5);
+        loop::Timer stop(loop.uv(), [&] { loop.stop(); });
+        stop.start(60);
+        loop.run();
+        uint64_t rotated = TicketKeys::process().rotations() - before;
+        CHECK(rotated >= 3);
+        CHECK(TicketKeys::process().size() == TicketKeys::kept);
+        rotation.reset();
+        stop.start(30);
+        loop.run();
+        CHECK(TicketKeys::process().rotations() - before == rotated);
     }
 
     TEST_CASE("a session keeps its certificate after the listener's contexts are replaced") {
