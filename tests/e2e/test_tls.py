@@ -201,3 +201,34 @@ def test_health_checks_run_over_tls(make_daemon, pki):
         assert origin.wait_for_hits("/healthz", 2, timeout=10)
         servers = d.admin("GET", "/admin/origins").json()["origins"][0]["servers"]
         assert servers[0]["up"] is True
+
+
+def test_https_origin_name_comes_from_the_host_override(make_daemon, pki):
+    # No server_name: SNI and verification use the origin's `host` (without its port).
+    cert, key = pki.leaf("origin", ["origin.test"])
+    with TlsOrigin(cert, key) as origin:
+        origin.route("/a", body=b"by host")
+        d = make_daemon(config={"origins": {"o": {
+            "url": f"https://127.0.0.1:{origin.port}", "host": "origin.test:8443",
+            "tls": {"ca_file": pki.ca_cert}}},
+            "routes": [{"prefix": "/", "origin": "o"}]})
+        r = d.get("/a")
+        assert r.status == 200 and r.body == b"by host"
+        assert origin.last("/a").header("host") == "origin.test:8443"
+
+
+def test_workerd_kv_backend_listener_over_tls(make_daemon, pki):
+    cert, key = pki.leaf("kv", ["kv.test"])
+    d = make_daemon(listen=[], config={"listen": [
+        "127.0.0.1:0", {"address": "127.0.0.1:0", "kv_backend": "CACHE",
+                        "tls": {"certificates": [{"cert": cert, "key": key}]}}]})
+    assert d.put("/kv/CACHE/greeting", b"hello over TLS").status == 200
+    host, port = d.tcp_address(1)
+    ctx = client_ctx(pki)
+    conn = http.client.HTTPSConnection(host, port, timeout=10, context=ctx)
+    conn.sock = ctx.wrap_socket(socket.create_connection((host, port), timeout=10),
+                                server_hostname="kv.test")
+    conn.request("GET", "/greeting?urlencoded=true", headers={"Host": "fake-host"})
+    r = conn.getresponse()
+    assert r.status == 200 and r.read() == b"hello over TLS"
+    conn.close()
