@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 
@@ -192,3 +193,17 @@ def test_reload_refuses_an_admin_tls_key_that_does_not_match(make_daemon, pki):
     assert admin_stats(conn) == 200
     assert peer_names(conn.sock.getpeercert()) == ["adm.test"]
     conn.close()
+
+
+def test_a_refused_key_file_is_named_never_shown(make_daemon, pki):
+    cert, key = pki.leaf("a", ["a.test"])
+    d = tls_daemon(make_daemon, pki, [(cert, key)])
+    with open(key, "w") as f:
+        f.write("-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYMATERIAL\n-----END PRIVATE KEY-----\n")
+    r = d.admin("POST", "/admin/reload")
+    assert r.status == 400 and "a.key" in r.text, r
+    assert "TOPSECRET" not in r.text
+    d.send_signal(signal.SIGHUP)
+    d.wait_log("reload refused")
+    assert "TOPSECRET" not in d.log()
+    assert https_get(d, pki, "/health", "a.test")[0] == 200
