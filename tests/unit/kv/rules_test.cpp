@@ -89,6 +89,41 @@ TEST_SUITE("kv/rules") {
         }
     }
 
+    TEST_CASE("bulk write bodies name what is wrong with their shape or size") {
+        Rules r;
+        std::vector<BulkProblem> problems;
+        auto not_json = parse_bulk_put(padded("[{"), 1000, r, &problems);
+        REQUIRE_FALSE(not_json);
+        CHECK(not_json.error().code == "invalid_json");
+        CHECK(not_json.error().message.rfind("request body is not valid JSON: ", 0) == 0);
+
+        auto put_object = parse_bulk_put(padded(R"({"key":"a"})"), 1000, r, &problems);
+        REQUIRE_FALSE(put_object);
+        CHECK(put_object.error().http == 400);
+        CHECK(put_object.error().code == "invalid_bulk");
+        CHECK(put_object.error().message == "body must be a JSON array of entries");
+        auto del_object = parse_key_list(padded(R"({"keys":["a"]})"), &problems);
+        REQUIRE_FALSE(del_object);
+        CHECK(del_object.error().code == "invalid_bulk");
+        CHECK(del_object.error().message == "body must be a JSON array of key strings");
+
+        std::string entries = "[", keys = "[";
+        for (size_t i = 0; i <= kMaxBulkWrite; ++i) {
+            entries += std::string(i ? "," : "") + R"({"key":"a","value":"1"})";
+            keys += std::string(i ? "," : "") + R"("a")";
+        }
+        auto put_many = parse_bulk_put(padded(entries + "]"), 1000, r, &problems);
+        REQUIRE_FALSE(put_many);
+        CHECK(put_many.error().http == 413);
+        CHECK(put_many.error().code == "too_many_entries");
+        CHECK(put_many.error().message == "at most 10000 entries per bulk write; got 10001");
+        auto del_many = parse_key_list(padded(keys + "]"), &problems);
+        REQUIRE_FALSE(del_many);
+        CHECK(del_many.error().http == 413);
+        CHECK(del_many.error().code == "too_many_entries");
+        CHECK(del_many.error().message == "at most 10000 keys per bulk delete; got 10001");
+    }
+
     TEST_CASE("bulk get requests") {
         auto req =
             parse_bulk_get(padded(R"({"keys":["a","b","a"],"withMetadata":true,"type":"json"})"));
