@@ -1,6 +1,5 @@
 // Cloudflare KV REST routes on keys: values (raw or multipart), metadata, listing, bulk.
 #include "http/reply_when_done.hpp"
-#include "http/write_batch.hpp"
 #include "kv/bulk.hpp"
 #include "kv/cf_envelope.hpp"
 #include "kv/cloudflare_api.hpp"
@@ -46,10 +45,7 @@ void CloudflareApi::get_value(http::Exchange& ex, const store::Namespace& ns, st
     if (!v) return send_cf_error(ex, 404, cf_code::kKeyNotFound, "get: 'key not found'");
     ex.status(200).header("Content-Type", "application/octet-stream");
     if (v->expiration) ex.header("expiration", static_cast<uint64_t>(v->expiration));
-    if (v->value.size() < http::WriteBatch::kCopyLimit)
-        ex.send(http::Body::copy(v->value));
-    else
-        ex.send(http::Body::owned(std::move(v->value)));
+    send_value(ex, *v);
 }
 
 void CloudflareApi::put_value(http::Exchange& ex, const store::Namespace& ns, std::string key) {

@@ -5,7 +5,6 @@
 
 #include "http/json_reply.hpp"
 #include "http/reply_when_done.hpp"
-#include "http/write_batch.hpp"
 #include "kv/bulk.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
@@ -122,11 +121,7 @@ void NativeApi::get(http::Exchange& ex, const std::string& ns_title, std::string
     ex.status(200).header("Content-Type", "application/octet-stream");
     if (v->expiration) ex.header("X-KV-Expiration", static_cast<uint64_t>(v->expiration));
     if (!v->metadata.empty()) ex.header("X-KV-Metadata", v->metadata);
-    // Small values are copied next to the head (one iovec); large ones are handed over whole.
-    if (v->value.size() < http::WriteBatch::kCopyLimit)
-        ex.send(http::Body::copy(v->value));
-    else
-        ex.send(http::Body::owned(std::move(v->value)));
+    send_value(ex, *v);
 }
 
 void NativeApi::put(http::Exchange& ex, const std::string& ns_title, std::string key) {

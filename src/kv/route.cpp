@@ -1,5 +1,7 @@
-// Route: the body limits of the KV front ends' rows.
+// Route: the body limits of the KV front ends' rows and how a value is sent.
 #include "kv/route.hpp"
+
+#include "http/write_batch.hpp"
 
 namespace ec::kv {
 
@@ -16,6 +18,13 @@ http::BodyLimit body_limit(BodyLimitKind kind, const Rules& rules, uint64_t max_
     }
     return http::BodyLimit{max_body_size, "body_too_large",
                            "request body is larger than max_body_size"};
+}
+
+void send_value(http::Exchange& ex, store::KvValue& v) {
+    if (v.value.size() < http::WriteBatch::kCopyLimit)
+        ex.send(http::Body::copy(v.value));
+    else
+        ex.send(http::Body::owned(std::move(v.value)));
 }
 
 } // namespace ec::kv

@@ -1,4 +1,4 @@
-// Route: one row of a KV front end's route table (methods, path pattern, body limit, handler).
+// Route: what the KV front ends share: a route-table row with its body limit, a value's send.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include "http/handler.hpp"
 #include "http/route_table.hpp"
 #include "kv/rules.hpp"
+#include "store/store.hpp"
 
 namespace ec::kv {
 
@@ -33,5 +34,9 @@ struct Route {
     BodyLimitKind limit = BodyLimitKind::body;
     std::function<void(http::Exchange&, const http::RouteArgs&)> handle;
 };
+
+// Sends a GET's value as the body after the caller's head: a small value is copied next to the
+// head (one iovec), a large one is moved out of `v` and handed over whole.
+void send_value(http::Exchange& ex, store::KvValue& v);
 
 } // namespace ec::kv

@@ -4,7 +4,6 @@
 #include <memory>
 
 #include "http/reply_when_done.hpp"
-#include "http/write_batch.hpp"
 #include "kv/bulk.hpp"
 #include "kv/cf_envelope.hpp"
 #include "util/json_writer.hpp"
@@ -78,10 +77,7 @@ void WorkerdBackend::get(http::Exchange& ex, const std::string& ns_title, std::s
     ex.status(200).header("Content-Type", "application/octet-stream");
     if (!v->metadata.empty()) ex.header("CF-KV-Metadata", v->metadata);
     if (v->expiration) ex.header("Expiration", static_cast<uint64_t>(v->expiration));
-    if (v->value.size() < http::WriteBatch::kCopyLimit)
-        ex.send(http::Body::copy(v->value));
-    else
-        ex.send(http::Body::owned(std::move(v->value)));
+    send_value(ex, *v);
 }
 
 void WorkerdBackend::put(http::Exchange& ex, const std::string& ns_title, std::string key) {
