@@ -49,21 +49,40 @@ bool read_int(dom::element v, std::optional<int64_t>* out) {
     return false;
 }
 
+// Parses `body` (followed by simdjson's padding) into `parser`'s document. Errors: 400
+// invalid_json.
+Result<dom::element> parse_json(dom::parser& parser, std::string_view body) {
+    dom::element doc;
+    auto err = parser.parse(body.data(), body.size(), false).get(doc);
+    if (err) return bad_json(simdjson::error_message(err));
+    return doc;
+}
+
+// `doc` as a bulk write's array of at most kMaxBulkWrite `items` ("entries", "keys") for `op`
+// ("bulk write"). Errors: 400 invalid_bulk (not an array of `shape`), 413 too_many_entries.
+Result<dom::array> bulk_write_array(dom::element doc, std::string_view shape,
+                                    std::string_view items, std::string_view op) {
+    dom::array arr;
+    if (doc.get_array().get(arr))
+        return make_error(400, "invalid_bulk",
+                          "body must be a JSON array of " + std::string(shape));
+    if (arr.size() > kMaxBulkWrite)
+        return make_error(413, "too_many_entries",
+                          "at most " + std::to_string(kMaxBulkWrite) + " " + std::string(items) +
+                              " per " + std::string(op) + "; got " + std::to_string(arr.size()));
+    return arr;
+}
+
 } // namespace
 
 Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, const Rules& rules,
                                           std::vector<BulkProblem>* problems) {
     dom::parser parser;
-    dom::element doc;
-    auto err = parser.parse(body.data(), body.size(), false).get(doc);
-    if (err) return bad_json(simdjson::error_message(err));
-    dom::array arr;
-    if (doc.get_array().get(arr))
-        return make_error(400, "invalid_bulk", "body must be a JSON array of entries");
-    if (arr.size() > kMaxBulkWrite)
-        return make_error(413, "too_many_entries",
-                          "at most 10000 entries per bulk write; got " +
-                              std::to_string(arr.size()));
+    auto doc = parse_json(parser, body);
+    if (!doc) return doc.error();
+    auto parsed = bulk_write_array(*doc, "entries", "entries", "bulk write");
+    if (!parsed) return parsed.error();
+    dom::array arr = *parsed;
     std::vector<Entry> entries;
     entries.reserve(arr.size());
     std::vector<BulkProblem> bad;
@@ -163,15 +182,11 @@ Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, 
 Result<std::vector<std::string>> parse_key_list(std::string_view body,
                                                 std::vector<BulkProblem>* problems) {
     dom::parser parser;
-    dom::element doc;
-    auto err = parser.parse(body.data(), body.size(), false).get(doc);
-    if (err) return bad_json(simdjson::error_message(err));
-    dom::array arr;
-    if (doc.get_array().get(arr))
-        return make_error(400, "invalid_bulk", "body must be a JSON array of key strings");
-    if (arr.size() > kMaxBulkWrite)
-        return make_error(413, "too_many_entries",
-                          "at most 10000 keys per bulk delete; got " + std::to_string(arr.size()));
+    auto doc = parse_json(parser, body);
+    if (!doc) return doc.error();
+    auto parsed = bulk_write_array(*doc, "key strings", "keys", "bulk delete");
+    if (!parsed) return parsed.error();
+    dom::array arr = *parsed;
     std::vector<std::string> keys;
     std::vector<BulkProblem> bad;
     size_t index = 0;
@@ -196,11 +211,10 @@ Result<std::vector<std::string>> parse_key_list(std::string_view body,
 
 Result<BulkGetRequest> parse_bulk_get(std::string_view body) {
     dom::parser parser;
-    dom::element doc;
-    auto err = parser.parse(body.data(), body.size(), false).get(doc);
-    if (err) return bad_json(simdjson::error_message(err));
+    auto doc = parse_json(parser, body);
+    if (!doc) return doc.error();
     dom::object obj;
-    if (doc.get_object().get(obj))
+    if (doc->get_object().get(obj))
         return make_error(400, "invalid_bulk", "body must be an object with \"keys\"");
     dom::array arr;
     if (obj["keys"].get_array().get(arr))
