@@ -1,4 +1,4 @@
-// Byte-level helpers shared by the store: fixed-width integer codecs, MDB_val views, LMDB errors.
+// Byte-level helpers shared by the store: integer codecs, MDB_val views, cursors, LMDB errors.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +64,18 @@ inline MDB_val mval(std::string_view s) {
 inline std::string_view sv(const MDB_val& v) {
     return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
+
+// Closes an opened LMDB cursor when a scan's scope ends, whichever return it takes.
+class CursorCloser {
+public:
+    explicit CursorCloser(MDB_cursor* cursor) : cursor_(cursor) {}
+    CursorCloser(const CursorCloser&) = delete;
+    CursorCloser& operator=(const CursorCloser&) = delete;
+    ~CursorCloser() { mdb_cursor_close(cursor_); }
+
+private:
+    MDB_cursor* cursor_;
+};
 
 // The 8-byte expiry-index key: big-endian so LMDB's byte order is time order.
 inline std::string expiry_key(int64_t expires_at) {

@@ -250,10 +250,7 @@ Result<SweepResult> delete_expired(const RecordCtx& c, int64_t now, size_t budge
     MDB_cursor* cur = nullptr;
     int rc = mdb_cursor_open(c.txn, c.dbs->expiry, &cur);
     if (rc != 0) return lmdb_error(rc, "open expiry cursor");
-    struct Closer {
-        MDB_cursor* c;
-        ~Closer() { mdb_cursor_close(c); }
-    } closer{cur};
+    detail::CursorCloser closer(cur);
 
     size_t examined = 0;
     MDB_val k, v;
@@ -550,10 +547,7 @@ Result<size_t> for_each_tagged(const RecordCtx& c, std::string_view tag,
     MDB_cursor* cur = nullptr;
     int rc = mdb_cursor_open(c.txn, c.dbs->tags, &cur);
     if (rc != 0) return lmdb_error(rc, "open tag cursor");
-    struct Closer {
-        MDB_cursor* c;
-        ~Closer() { mdb_cursor_close(c); }
-    } closer{cur};
+    detail::CursorCloser closer(cur);
     MDB_val k = mval(tag), v;
     if (after_ekey.empty()) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);

@@ -66,10 +66,7 @@ Result<size_t> build_run_index(MDB_txn* txn, const Dbs& dbs, size_t threshold) {
     MDB_cursor* cur = nullptr;
     int rc = mdb_cursor_open(txn, dbs.records, &cur);
     if (rc != 0) return lmdb_error(rc, "open record cursor");
-    struct Closer {
-        MDB_cursor* c;
-        ~Closer() { mdb_cursor_close(c); }
-    } closer{cur};
+    detail::CursorCloser closer(cur);
     size_t added = 0;
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
