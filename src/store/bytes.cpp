@@ -22,11 +22,14 @@ Error lmdb_error(int rc, std::string_view what) {
     return make_error(500, "storage_error", std::string(what) + ": " + mdb_strerror(rc));
 }
 
-bool random_bytes(void* buf, size_t n) {
-    auto* p = static_cast<unsigned char*>(buf);
-    size_t got = 0;
+namespace {
+
+// Reads into buf[got, n) with read_some(p, len) until it is full, at an end, or at an error
+// other than EINTR; returns how many bytes buf then holds.
+template <class ReadSome>
+size_t read_fully(unsigned char* buf, size_t n, size_t got, ReadSome read_some) {
     while (got < n) {
-        ssize_t r = getrandom(p + got, n - got, 0);
+        ssize_t r = read_some(buf + got, n - got);
         if (r > 0) {
             got += static_cast<size_t>(r);
         } else if (r < 0 && errno == EINTR) {
@@ -35,19 +38,20 @@ bool random_bytes(void* buf, size_t n) {
             break;
         }
     }
+    return got;
+}
+
+} // namespace
+
+bool random_bytes(void* buf, size_t n) {
+    auto* p = static_cast<unsigned char*>(buf);
+    size_t got =
+        read_fully(p, n, 0, [](unsigned char* at, size_t len) { return getrandom(at, len, 0); });
     if (got == n) return true;
     int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
-    while (got < n) {
-        ssize_t r = ::read(fd, p + got, n - got);
-        if (r > 0) {
-            got += static_cast<size_t>(r);
-        } else if (r < 0 && errno == EINTR) {
-            continue;
-        } else {
-            break;
-        }
-    }
+    got =
+        read_fully(p, n, got, [fd](unsigned char* at, size_t len) { return ::read(fd, at, len); });
     ::close(fd);
     return got == n;
 }
