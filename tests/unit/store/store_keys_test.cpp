@@ -1,5 +1,5 @@
 // Key encoding for LMDB's 511-byte limit: codec, byte-order listing across the boundary,
-// cursors, and hash-collision detection at the record layer.
+// cursors, hash-collision detection and the record layout at the record layer.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -252,6 +252,35 @@ TEST_SUITE("store/keys") {
             CHECK(put(run + "first", "again").is_ok()); // the same key may be rewritten
         }
         mdb_txn_abort(txn);
+    }
+
+    TEST_CASE("a record value decodes its full key, tags and payload; a cut one is malformed") {
+        std::string key(600, 'k');
+        std::string tags = "\x02t1";
+        std::string value;
+        value += static_cast<char>(kRecordVersion);
+        value += static_cast<char>(kFlagFullKey | kFlagTags);
+        char expires[8];
+        detail::put_le64(expires, 1234);
+        value.append(expires, 8);
+        detail::put_le32(value, static_cast<uint32_t>(key.size()));
+        value += key;
+        detail::put_le32(value, static_cast<uint32_t>(tags.size()));
+        value += tags;
+        const size_t payload_at = value.size();
+        value += "payload";
+
+        RecordView rv;
+        REQUIRE(decode_record("ekey", value, &rv));
+        CHECK(rv.expires_at == 1234);
+        CHECK(rv.key == key);
+        CHECK(rv.tags == tags);
+        CHECK(rv.payload == "payload");
+        // Every cut before the payload leaves a length or the bytes it announces short.
+        for (size_t n = 0; n < payload_at; ++n)
+            CHECK_FALSE(decode_record("ekey", std::string_view(value).substr(0, n), &rv));
+        CHECK(decode_record("ekey", std::string_view(value).substr(0, payload_at), &rv));
+        CHECK(rv.payload.empty());
     }
 
 } // TEST_SUITE
