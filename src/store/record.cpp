@@ -21,6 +21,19 @@ Error corrupt(std::string_view what) {
     return make_error(500, "corrupt_record",
                       "corrupt record in storage (" + std::string(what) + ")");
 }
+
+// Moves a field written as its 32-bit little-endian length and its bytes from the front of
+// *rest into *field. False when *rest is too short for either.
+bool take_sized_field(std::string_view* rest, std::string_view* field) {
+    if (rest->size() < 4) return false;
+    uint32_t len = detail::get_le32(rest->data());
+    rest->remove_prefix(4);
+    if (rest->size() < len) return false;
+    *field = rest->substr(0, len);
+    rest->remove_prefix(len);
+    return true;
+}
+
 } // namespace
 
 bool decode_record(std::string_view ekey, std::string_view value, RecordView* out) {
@@ -30,24 +43,12 @@ bool decode_record(std::string_view ekey, std::string_view value, RecordView* ou
     out->expires_at = static_cast<int64_t>(detail::get_le64(value.data() + 2));
     value.remove_prefix(kFixedHeader);
     if (flags & kFlagFullKey) {
-        if (value.size() < 4) return false;
-        uint32_t len = detail::get_le32(value.data());
-        value.remove_prefix(4);
-        if (value.size() < len) return false;
-        out->key = value.substr(0, len);
-        value.remove_prefix(len);
+        if (!take_sized_field(&value, &out->key)) return false;
     } else {
         out->key = ekey;
     }
     out->tags = {};
-    if (flags & kFlagTags) {
-        if (value.size() < 4) return false;
-        uint32_t len = detail::get_le32(value.data());
-        value.remove_prefix(4);
-        if (value.size() < len) return false;
-        out->tags = value.substr(0, len);
-        value.remove_prefix(len);
-    }
+    if ((flags & kFlagTags) && !take_sized_field(&value, &out->tags)) return false;
     out->payload = value;
     return true;
 }
