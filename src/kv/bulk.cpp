@@ -58,12 +58,16 @@ Result<dom::element> parse_json(dom::parser& parser, std::string_view body) {
     return doc;
 }
 
-// `doc` as a bulk write's array of at most kMaxBulkWrite `items` ("entries", "keys") for `op`
-// ("bulk write"). Errors: 400 invalid_bulk (not an array of `shape`), 413 too_many_entries.
-Result<dom::array> bulk_write_array(dom::element doc, std::string_view shape,
-                                    std::string_view items, std::string_view op) {
+// Parses `body` as a bulk write's array of at most kMaxBulkWrite `items` ("entries", "keys")
+// for `op` ("bulk write"). Errors: 400 invalid_json, 400 invalid_bulk (not an array of
+// `shape`), 413 too_many_entries.
+Result<dom::array> bulk_write_array(dom::parser& parser, std::string_view body,
+                                    std::string_view shape, std::string_view items,
+                                    std::string_view op) {
+    auto doc = parse_json(parser, body);
+    if (!doc) return doc.error();
     dom::array arr;
-    if (doc.get_array().get(arr))
+    if (doc->get_array().get(arr))
         return make_error(400, "invalid_bulk",
                           "body must be a JSON array of " + std::string(shape));
     if (arr.size() > kMaxBulkWrite)
@@ -78,9 +82,7 @@ Result<dom::array> bulk_write_array(dom::element doc, std::string_view shape,
 Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, const Rules& rules,
                                           std::vector<BulkProblem>* problems) {
     dom::parser parser;
-    auto doc = parse_json(parser, body);
-    if (!doc) return doc.error();
-    auto parsed = bulk_write_array(*doc, "entries", "entries", "bulk write");
+    auto parsed = bulk_write_array(parser, body, "entries", "entries", "bulk write");
     if (!parsed) return parsed.error();
     dom::array arr = *parsed;
     std::vector<Entry> entries;
@@ -182,9 +184,7 @@ Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, 
 Result<std::vector<std::string>> parse_key_list(std::string_view body,
                                                 std::vector<BulkProblem>* problems) {
     dom::parser parser;
-    auto doc = parse_json(parser, body);
-    if (!doc) return doc.error();
-    auto parsed = bulk_write_array(*doc, "key strings", "keys", "bulk delete");
+    auto parsed = bulk_write_array(parser, body, "key strings", "keys", "bulk delete");
     if (!parsed) return parsed.error();
     dom::array arr = *parsed;
     std::vector<std::string> keys;
