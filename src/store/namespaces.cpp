@@ -250,6 +250,17 @@ Result<bool> WriteTxnImpl::drop_namespace(std::string_view id, std::vector<uint3
     return true;
 }
 
+// The done of a write that fills in *ns: hands `done` that namespace, or the write's error.
+std::function<void(Status)> answer_namespace(std::shared_ptr<Namespace> ns,
+                                             std::function<void(Result<Namespace>)> done) {
+    return [ns = std::move(ns), done = std::move(done)](Status st) {
+        if (st)
+            done(*ns);
+        else
+            done(st.error());
+    };
+}
+
 // ---- Store: the public operations ----
 
 void Store::namespaces_changed(const std::vector<uint32_t>& unlinked) {
@@ -271,12 +282,7 @@ void Store::create_namespace(std::string title, std::function<void(Result<Namesp
         *created = *ns;
         return Status::ok();
     };
-    op.done = [created, done = std::move(done)](Status st) {
-        if (st)
-            done(*created);
-        else
-            done(st.error());
-    };
+    op.done = answer_namespace(created, std::move(done));
     impl_->submit(std::move(op));
 }
 
@@ -295,12 +301,7 @@ void Store::rename_namespace(std::string id, std::string title,
         return Status::ok();
     };
     op.on_commit = [im] { resync_mirror(*im); };
-    op.done = [renamed, done = std::move(done)](Status st) {
-        if (st)
-            done(*renamed);
-        else
-            done(st.error());
-    };
+    op.done = answer_namespace(renamed, std::move(done));
     impl_->submit(std::move(op));
 }
 
