@@ -24,10 +24,12 @@ constexpr size_t kInvalidateBatch = 1000;       // variants deleted per URL inva
 } // namespace
 
 Proxy::Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
-             uint64_t memory_cache_bytes)
-    : loop_(loop), store_(store), origins_(origins),
-      hot_(HotTierBase::Options{memory_cache_bytes, 1ull << 20, 10, 1}),
-      deferred_(loop, 16, kDeferredQueue), purger_(std::make_unique<Purger>(*this)) {}
+             const config::CacheSettings& settings)
+    : loop_(loop), store_(store), origins_(origins), settings_(settings),
+      // hot_object_max is reloadable: remember() checks it, not the tier.
+      hot_(HotTierBase::Options{.capacity_bytes = settings.memory_cache}),
+      deferred_(loop, settings.deferred_concurrency, kDeferredQueue),
+      purger_(std::make_unique<Purger>(*this)) {}
 
 Proxy::~Proxy() {
     shutdown();
@@ -41,19 +43,7 @@ void Proxy::configure(const config::Config& cfg) {
         if (!kept) retired_.add(r->stats);
     }
     table_.configure(cfg.routes, shared_policy(cfg));
-    settings_.honor_client_no_cache = cfg.honor_client_no_cache;
-    settings_.expose_tags = cfg.expose_tags;
-    settings_.heuristic_freshness = cfg.heuristic_freshness;
-    settings_.max_object_size = cfg.max_object_size;
-    settings_.max_body_size = cfg.max_body_size;
-    settings_.hot_object_max = cfg.hot_object_max;
-    settings_.x_forwarded = cfg.x_forwarded;
-    settings_.forwarded = cfg.forwarded;
-    settings_.trusted_proxies.clear();
-    for (const std::string& s : cfg.trusted_proxies) {
-        std::string error;
-        if (auto c = parse_cidr(s, &error)) settings_.trusted_proxies.push_back(*c);
-    }
+    settings_.apply(cfg);
     deferred_.set_max_running(cfg.deferred_concurrency);
 }
 

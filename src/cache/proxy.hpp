@@ -54,8 +54,9 @@ struct HotItem {
 // With write: "through", a successful PUT's body becomes the stored representation.
 class Proxy final : private FillHost {
 public:
+    // The hot tier is sized by settings.memory_cache, once; configure() applies the rest.
     Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
-          uint64_t memory_cache_bytes);
+          const config::CacheSettings& settings);
     ~Proxy();
     Proxy(const Proxy&) = delete;
     Proxy& operator=(const Proxy&) = delete;

@@ -165,6 +165,15 @@ void ClientStream::abort() {
 }
 
 // ---------------------------------------------------------------------------------------------
+void ProxySettings::apply(const config::CacheSettings& settings) {
+    static_cast<config::CacheSettings&>(*this) = settings;
+    trusted_peers.clear();
+    for (const std::string& s : trusted_proxies) {
+        std::string error;
+        if (auto c = parse_cidr(s, &error)) trusted_peers.push_back(*c);
+    }
+}
+
 std::vector<origin::Header> upstream_headers(const http::Request& req,
                                              const config::OriginSpec* spec, bool cacheable,
                                              const ProxySettings& settings) {
@@ -177,7 +186,7 @@ std::vector<origin::Header> upstream_headers(const http::Request& req,
     if (req.peer && req.peer->sa_family == AF_UNIX) {
         trusted = true; // a local process allowed by the socket's permissions (a TLS terminator)
     } else if (req.peer) {
-        for (const Cidr& c : settings.trusted_proxies)
+        for (const Cidr& c : settings.trusted_peers)
             trusted = trusted || cidr_contains(c, req.peer);
     }
     std::string via, xff, forwarded, xf_proto;

@@ -14,7 +14,7 @@
 #include "cache/entry.hpp"
 #include "cache/fields.hpp"
 #include "cache/stats.hpp"
-#include "config/config.hpp"
+#include "config/options.hpp"
 #include "http/exchange.hpp"
 #include "origin/fetch.hpp"
 #include "origin/types.hpp"
@@ -22,18 +22,19 @@
 
 namespace ec::cache {
 
-// The settings the proxy reads from the config (all reloadable but memory_cache).
-struct ProxySettings {
-    bool honor_client_no_cache = false;
-    bool expose_tags = false;
-    bool heuristic_freshness = false;
-    uint64_t max_object_size = 64ull << 20;
-    uint64_t max_body_size = 100ull << 20;
-    uint64_t hot_object_max = 1ull << 20;
+// The operator's cache settings (config::CacheSettings, from the option table) as the proxy
+// reads them, with what it derives from them and the knobs that are not configuration.
+struct ProxySettings : config::CacheSettings {
+    // Every operator setting at its option-table default.
+    ProxySettings() : ProxySettings(config::defaults()) {}
+    explicit ProxySettings(const config::CacheSettings& settings) { apply(settings); }
+    // Takes the operator's settings (at start, on reload) and parses trusted_proxies (the
+    // loader checked every entry); the members below that are not configuration stay.
+    void apply(const config::CacheSettings& settings);
+
+    // trusted_proxies parsed: the peers whose forwarding headers are kept.
+    std::vector<Cidr> trusted_peers;
     int64_t hit_for_pass_s = 30; // how long a non-shareable answer sends a key past coalescing
-    bool x_forwarded = true;     // X-Forwarded-For / X-Forwarded-Proto upstream
-    bool forwarded = true;       // RFC 7239 Forwarded upstream
-    std::vector<Cidr> trusted_proxies; // peers whose forwarding headers are kept
     // Who this node is to other hops (set once at start; `node` is not reloadable).
     std::string node{}; // in Via to parent origins, and the loop check's name; "" = no check
     std::string shown_name = "edgecached"; // in the Via and Cache-Status of responses
@@ -137,7 +138,7 @@ private:
 // and Accept-Encoding is sent as the class the Vary key uses (AcceptEncoding::class_name).
 // With settings.x_forwarded / settings.forwarded, the client's address is appended to
 // X-Forwarded-For / Forwarded (and X-Forwarded-Proto set) — keeping the incoming values only
-// when the peer is in settings.trusted_proxies or on a Unix socket; a request without a peer
+// when the peer is in settings.trusted_peers or on a Unix socket; a request without a peer
 // (background revalidation) carries none of them.
 std::vector<origin::Header> upstream_headers(const http::Request& req,
                                              const config::OriginSpec* spec, bool cacheable,

@@ -5,7 +5,7 @@
 
 namespace ec::cache {
 
-FreshnessPolicy shared_policy(const config::Config& cfg) {
+FreshnessPolicy shared_policy(const config::CacheSettings& cfg) {
     FreshnessPolicy p;
     p.heuristic_freshness = cfg.heuristic_freshness;
     p.heuristic_max = cfg.heuristic_freshness_max;

@@ -28,7 +28,7 @@ std::string routing_path(std::string_view raw_path);
 
 // The part of every route's FreshnessPolicy that global options set: heuristic_freshness,
 // heuristic_freshness_max, targeted_cache_control.
-FreshnessPolicy shared_policy(const config::Config& cfg);
+FreshnessPolicy shared_policy(const config::CacheSettings& cfg);
 
 class RouteTable {
 public:

@@ -113,60 +113,88 @@ struct FleetSpec {
     bool operator==(const FleetSpec&) const = default;
 };
 
-// The option table (options.hpp) is the single source of defaults, bounds and docs; the zero
-// values below are placeholders. After load() (cli.hpp) `data_dir` and `admin_socket` are
-// resolved (never empty) and `routes` is sorted longest-prefix-first.
-struct Config {
-    std::vector<ListenSpec> listen;
-    std::string admin_socket; // file "": $RUNTIME_DIRECTORY/admin.sock, else <data_dir>/admin.sock
-    std::string admin_listen; // empty = no TCP admin listener
-    ListenTls admin_tls;      // no certificates = plain HTTP
-    std::string admin_token;
-    std::string api_token;
-    std::string data_dir; // file "": $STATE_DIRECTORY, else ./edgecache-data
-    uint64_t map_size = 0;
-    Durability durability = Durability::sync;
-    uint64_t memory_cache = 0;
-    int64_t min_ttl = 60;
+// The settings each subsystem takes, as plain structs: `Config` is made of them, so the option
+// table's rows (options.cpp) point straight at the fields a subsystem reads, and the daemon
+// hands a subsystem its whole struct (`http::Limits`, `store::Options`, `cache::ProxySettings`
+// and `kv::Rules` extend these with knobs that are not operator configuration). Like Redis's
+// standardConfig, the table is the only place a default is written: the zero values below
+// are placeholders until defaults() (options.hpp) or load() (cli.hpp) fills them.
 
-    uint64_t max_value_size = 0;
-    uint64_t max_body_size = 0;
-    uint64_t max_object_size = 0;
-    uint64_t hot_object_max = 0;
+// Client connections (http::Server): one set for every listener.
+struct ClientLimits {
     uint64_t max_header_size = 0;
     uint32_t header_timeout_ms = 0;
     uint32_t idle_timeout_ms = 0;
     uint32_t max_connections = 0;
+    // Output copied for clients and waiting in write requests, over all connections. Above
+    // it, the connections whose clients have gone longest without reading are closed.
     uint64_t max_queued_output = 0;
+    // Request body bytes held over all connections, from the first byte received until the
+    // response is complete. Above it, the uploads in progress that advanced least recently
+    // get 503 and are closed.
     uint64_t max_buffered_bodies = 0;
-    uint32_t drain_timeout_ms = 0;
-    uint32_t sync_interval_ms = 0;
-    uint32_t max_readers = 0;
-    uint32_t deferred_concurrency = 0;
+};
 
-    std::string log_level;
-    std::string log_format;
-    std::string access_log; // empty = off
-    std::string access_log_format;
-    bool request_id = true;
-    std::string error_pages; // directory of 502/503/504 pages; empty = generic JSON errors
+// The LMDB environment and its writer (store::Store). A reload applies evictable_namespaces;
+// the others are restart-only.
+struct StoreSettings {
+    std::string data_dir{}; // file "": $STATE_DIRECTORY, else ./edgecache-data
+    uint64_t map_size = 0;
+    uint32_t max_readers = 0;
+    Durability durability = Durability::sync;
+    uint32_t sync_interval_ms = 0; // batch: mdb_env_sync this long after a commit
+    // KV namespaces whose records may be evicted like cache entries when the map is full.
+    std::vector<std::string> evictable_namespaces{};
+};
+
+// The HTTP cache (cache::Proxy): what it stores, reuses and forwards.
+struct CacheSettings {
+    uint64_t memory_cache = 0; // restart-only: the hot tier is sized once
+    uint64_t hot_object_max = 0;
+    uint64_t max_object_size = 0;
+    uint64_t max_body_size = 0;
+    uint32_t deferred_concurrency = 0;
     bool honor_client_no_cache = false;
     bool expose_tags = false;
     bool heuristic_freshness = false;
-    int64_t heuristic_freshness_max = 86400;
-    std::string targeted_cache_control = "Edgecached-Cache-Control"; // empty = none
-    std::vector<std::string> evictable_namespaces;
+    int64_t heuristic_freshness_max = 0;
+    std::string targeted_cache_control{}; // empty = none
+    bool x_forwarded = false;
+    bool forwarded = false;
+    std::vector<std::string> trusted_proxies{}; // IPs / CIDRs as written
+};
 
-    bool x_forwarded = true;
-    bool forwarded = true;
-    std::vector<std::string> trusted_proxies;
+// Workers KV rules (kv::Ops) shared by every KV front end.
+struct KvLimits {
+    int64_t min_ttl = 0; // seconds
+    uint64_t max_value_size = 0;
+};
 
-    std::map<std::string, OriginSpec> origins;
-    std::vector<RouteSpec> routes;
-    std::string node; // this node's name (Via, Cache-Status, loop check); "" = fleet.node / host
-    FleetSpec fleet;
+// After load() (cli.hpp) `data_dir` and `admin_socket` are resolved (never empty) and `routes`
+// is sorted longest-prefix-first.
+struct Config : ClientLimits, StoreSettings, CacheSettings, KvLimits {
+    std::vector<ListenSpec> listen{};
+    // file "": $RUNTIME_DIRECTORY/admin.sock, else <data_dir>/admin.sock
+    std::string admin_socket{};
+    std::string admin_listen{}; // empty = no TCP admin listener
+    ListenTls admin_tls{};      // no certificates = plain HTTP
+    std::string admin_token{};
+    std::string api_token{};
+    uint32_t drain_timeout_ms = 0;
 
-    std::string config_path; // the file this came from; empty = embedded default
+    std::string log_level{};
+    std::string log_format{};
+    std::string access_log{}; // empty = off
+    std::string access_log_format{};
+    bool request_id = false;
+    std::string error_pages{}; // directory of 502/503/504 pages; empty = generic JSON errors
+
+    std::map<std::string, OriginSpec> origins{};
+    std::vector<RouteSpec> routes{};
+    std::string node{}; // this node's name (Via, Cache-Status, loop check); "" = fleet.node / host
+    FleetSpec fleet{};
+
+    std::string config_path{}; // the file this came from; empty = embedded default
 };
 
 } // namespace ec::config

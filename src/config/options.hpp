@@ -57,12 +57,15 @@ template <class T> struct Option {
     int64_t min = 0; // integer, size, duration bounds (inclusive)
     int64_t max = 0;
     std::string_view choices = {}; // enumeration: "sync|batch"; order matches the C++ enum
-    bool reloadable = true;        // a reload applies it without a restart
-    bool nullable = false;         // JSON null accepted (= off / no bound)
-    bool required = false;         // must be present in its object
-    bool secret = false;           // shown as "***" by to_json()
-    std::string_view group = {};   // heading in --help and the reference
-    std::string_view doc = {};     // one sentence
+    // A reload applies it without a restart: the daemon hands each subsystem its whole settings
+    // struct again (config.hpp). false: the reload keeps the running value and reports the
+    // change as pending (keep_restart_only, reload_changes) — for what is built once at start.
+    bool reloadable = true;
+    bool nullable = false;       // JSON null accepted (= off / no bound)
+    bool required = false;       // must be present in its object
+    bool secret = false;         // shown as "***" by to_json()
+    std::string_view group = {}; // heading in --help and the reference
+    std::string_view doc = {};   // one sentence
     StringCheck check = nullptr;
 };
 

@@ -17,17 +17,6 @@
 
 namespace ec::daemon {
 
-http::Limits limits_from(const config::Config& cfg) {
-    http::Limits lim;
-    lim.max_header_size = cfg.max_header_size;
-    lim.header_timeout_ms = cfg.header_timeout_ms;
-    lim.idle_timeout_ms = cfg.idle_timeout_ms;
-    lim.max_connections = cfg.max_connections;
-    lim.max_queued_output = cfg.max_queued_output;
-    lim.max_buffered_bodies = cfg.max_buffered_bodies;
-    return lim;
-}
-
 namespace {
 
 std::string roles_text(const Roles& r) {
@@ -90,14 +79,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     : cfg_(std::move(cfg)), cli_(std::move(cli)) {
     started_at_ = loop_.clock().now_s();
 
-    store::Options so;
-    so.data_dir = cfg_.data_dir;
-    so.map_size = cfg_.map_size;
-    so.max_readers = cfg_.max_readers;
-    so.durability = cfg_.durability == config::Durability::sync ? store::Durability::sync
-                                                                : store::Durability::batch;
-    so.sync_interval_ms = cfg_.sync_interval_ms;
-    store_ = store::Store::open(loop_, so);
+    store_ = store::Store::open(loop_, store::Options(cfg_));
     // One name for this node: the configured one, else the host name. Clients are shown the
     // host name only when the operator chose it as the node's name.
     const std::string& named = cfg_.node.empty() ? cfg_.fleet.node : cfg_.node;
@@ -113,7 +95,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
                  cfg_.fleet.nats.size());
     }
 
-    server_ = std::make_unique<http::Server>(loop_, limits_from(cfg_));
+    server_ = std::make_unique<http::Server>(loop_, http::Limits(cfg_));
     kv_ops_ = std::make_unique<kv::Ops>(*store_, loop_.clock(), ns_stats_);
     native_kv_ = std::make_unique<kv::NativeApi>(*kv_ops_);
     cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*kv_ops_);
@@ -122,7 +104,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     tuning.max_pause_ms = cfg_.idle_timeout_ms; // a client stalled this long is closed anyway
     origins_ = std::make_unique<origin::Origins>(loop_, tuning);
     origins_->configure(cfg_.origins);
-    proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_.memory_cache);
+    proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_);
     proxy_->set_node(node, named.empty() ? "edgecached" : named);
     auto pages = cache::load_error_pages(cfg_.error_pages);
     if (!pages) throw std::runtime_error(pages.error().message);
@@ -196,12 +178,10 @@ Daemon::~Daemon() {
 }
 
 void Daemon::apply_runtime_settings() {
-    kv::Rules rules;
-    rules.min_ttl = cfg_.min_ttl;
-    rules.max_value_size = cfg_.max_value_size;
-    kv_ops_->set_rules(rules);
+    server_->set_limits(cfg_);
+    store_->apply(cfg_);
+    kv_ops_->set_rules(kv::Rules(cfg_));
     proxy_->configure(cfg_);
-    store_->set_evictable_namespaces(cfg_.evictable_namespaces);
     std::string format_error;
     if (auto format = config::compile_access_format(cfg_.access_log_format, &format_error))
         access_log_->set_format(*format); // the loader checked it; this cannot fail

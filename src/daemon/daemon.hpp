@@ -87,6 +87,8 @@ private:
     void open_listeners();
     // Binds one data-plane listener for `spec`. Throws like http::Server::listen.
     void open_listener(const config::ListenSpec& spec);
+    // Hands every subsystem its settings struct from cfg_ (config.hpp): at start and after each
+    // reload, so every reloadable option reaches what reads it.
     void apply_runtime_settings();
     void finish();
 
@@ -138,7 +140,5 @@ private:
     bool socket_activated_ = false;
     bool finished_ = false;
 };
-
-http::Limits limits_from(const config::Config& cfg);
 
 } // namespace ec::daemon

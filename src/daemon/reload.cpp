@@ -173,7 +173,6 @@ Result<admin::ReloadReport> Daemon::reload() {
     if (log_file) access_log_->use(std::move(*log_file));
     proxy_->set_error_pages(std::move(*pages));
     if (admin_tcp_) use_tls(*admin_tcp_, admin_tls_, std::move(admin_contexts));
-    server_->set_limits(limits_from(cfg_));
     origins_->configure(cfg_.origins);
     apply_runtime_settings();
     LOG_INFO("configuration reloaded (%zu option(s) changed%s)", report.changes.size(),

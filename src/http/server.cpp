@@ -97,8 +97,8 @@ void Server::arm_sweep() {
     sweep_timer_->unref(); // connections keep the loop alive, not the sweeper
 }
 
-void Server::set_limits(const Limits& limits) {
-    limits_ = limits;
+void Server::set_limits(const config::ClientLimits& limits) {
+    static_cast<config::ClientLimits&>(limits_) = limits;
     if (sweep_timer_) arm_sweep();
 }
 

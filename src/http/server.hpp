@@ -9,6 +9,7 @@
 
 #include <uv.h>
 
+#include "config/options.hpp"
 #include "http/write_batch.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
@@ -22,22 +23,18 @@ class Exchange;
 class Handler;
 class Server;
 
-struct Limits {
-    uint64_t max_header_size = 16 * 1024;
-    uint32_t header_timeout_ms = 10000;
-    uint32_t idle_timeout_ms = 60000;
-    uint32_t max_connections = 10000;
+// The operator's limits (config::ClientLimits, from the option table) and the knobs that are
+// not configuration (defaults suit production; tests shrink them).
+struct Limits : config::ClientLimits {
+    // Every operator limit at its option-table default.
+    Limits() : config::ClientLimits(config::defaults()) {}
+    explicit Limits(const config::ClientLimits& operator_limits)
+        : config::ClientLimits(operator_limits) {}
+
     uint32_t linger_ms = 2000;          // discard input this long after an error response
     size_t max_requests_per_round = 32; // fairness: pipelined requests served per read event
     size_t write_high_water = 1 << 20;  // stop serving a connection's pipeline above this
     size_t write_low_water = 256 << 10;
-    // Output copied for clients and waiting in write requests, over all connections. Above
-    // it, the connections whose clients have gone longest without reading are closed.
-    size_t max_queued_output = size_t{256} << 20;
-    // Request body bytes held over all connections, from the first byte received until the
-    // response is complete. Above it, the uploads in progress that advanced least recently
-    // get 503 and are closed.
-    size_t max_buffered_bodies = size_t{1} << 30;
 };
 
 struct Listener {
@@ -98,7 +95,8 @@ public:
     bool adopt_connection_for_test(int fd, Listener& l);
     const std::vector<std::unique_ptr<Listener>>& listeners() const { return listeners_; }
 
-    void set_limits(const Limits& limits);
+    // A reload: the operator's limits change, the other knobs stay.
+    void set_limits(const config::ClientLimits& limits);
     const Limits& limits() const { return limits_; }
 
     // Stops accepting, closes idle connections, lets in-flight requests finish (with

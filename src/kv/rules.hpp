@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/options.hpp"
 #include "util/status.hpp"
 
 namespace ec::kv {
@@ -18,9 +19,11 @@ inline constexpr size_t kMaxBulkGet = 100;
 // Namespace titles: bytes (the store's limit; titles are names, not data).
 inline constexpr size_t kMaxTitleBytes = 256;
 
-struct Rules {
-    int64_t min_ttl = 60;
-    uint64_t max_value_size = 25ull << 20;
+// The operator's KV limits (min_ttl, max_value_size), from the option table.
+struct Rules : config::KvLimits {
+    // Every limit at its option-table default.
+    Rules() : config::KvLimits(config::defaults()) {}
+    explicit Rules(const config::KvLimits& limits) : config::KvLimits(limits) {}
 };
 
 // 1..512 bytes, not "." or "..". Errors: 414 key_too_long, 400 invalid_key.

@@ -371,8 +371,8 @@ void Store::set_eviction_filter(std::function<bool(std::string_view key)> skip) 
     impl_->eviction_skip_ = std::move(skip);
 }
 
-void Store::set_evictable_namespaces(std::vector<std::string> titles) {
-    impl_->opts_.evictable_namespaces = std::move(titles);
+void Store::apply(const config::StoreSettings& settings) {
+    impl_->opts_.evictable_namespaces = settings.evictable_namespaces;
 }
 
 } // namespace ec::store

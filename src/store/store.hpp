@@ -10,31 +10,30 @@
 #include <string_view>
 #include <vector>
 
+#include "config/options.hpp"
 #include "loop/loop.hpp"
 #include "util/status.hpp"
 
 namespace ec::store {
 
-enum class Durability { sync, batch };
+// sync: a plain mdb_txn_commit (meta page fsynced too) before any done of the batch runs: an
+// acknowledged write survives a process kill, a kernel crash and a power cut.
+// batch: MDB_NOMETASYNC; done runs at commit, and the writer calls mdb_env_sync
+// sync_interval_ms after a commit. A power cut or kernel crash may undo the last committed
+// transaction (one group commit), never more and never the environment; a process kill loses
+// nothing. Either way every write transaction commits on the writer thread with LMDB's own
+// ordering (data pages fsynced before the meta page that points at them; never MDB_NOSYNC).
+using Durability = config::Durability;
 
-struct Options {
-    std::string data_dir; // created if missing; locked with flock(LOCK_EX|LOCK_NB)
-    uint64_t map_size = 1ULL << 30;
-    unsigned max_readers = 126;
-    // Every write transaction commits on the writer thread with LMDB's own ordering (data pages
-    // fsynced before the meta page that points at them; never MDB_NOSYNC).
-    // sync: a plain mdb_txn_commit (meta page fsynced too) before any done of the batch runs:
-    // an acknowledged write survives a process kill, a kernel crash and a power cut.
-    // batch: MDB_NOMETASYNC; done runs at commit, and the writer calls mdb_env_sync
-    // sync_interval_ms after a commit. A power cut or kernel crash may undo the last committed
-    // transaction (one group commit), never more and never the environment; a process kill
-    // loses nothing.
-    Durability durability = Durability::sync;
-    uint32_t sync_interval_ms = 1000;  // batch mode: mdb_env_sync period
+// The operator's settings (config::StoreSettings, from the option table) and the knobs that are
+// not configuration. data_dir is created if missing and locked with flock(LOCK_EX|LOCK_NB).
+struct Options : config::StoreSettings {
+    // Every operator setting at its option-table default (data_dir "": set it).
+    Options() : config::StoreSettings(config::defaults()) {}
+    explicit Options(const config::StoreSettings& settings) : config::StoreSettings(settings) {}
+
     uint32_t sweep_interval_ms = 1000; // 0 = no sweep timer (tests sweep by hand)
     uint32_t sweep_budget = 1000;      // expired records deleted per sweep slice
-    // KV namespaces whose records may be evicted like cache entries when the map is full.
-    std::vector<std::string> evictable_namespaces;
 };
 
 // A KV namespace: `num` prefixes its storage keys; `id` (32 lowercase hex) is the Cloudflare id.
@@ -238,7 +237,10 @@ public:
     // which keys were used recently (the hot tier) so they go last. KV writes that still do
     // not fit fail with 507 storage_full; reads are never affected.
     void set_eviction_filter(std::function<bool(std::string_view key)> skip);
-    void set_evictable_namespaces(std::vector<std::string> titles);
+
+    // A reload: applies the settings that can change while the environment is open
+    // (evictable_namespaces); the others keep the values it was opened with.
+    void apply(const config::StoreSettings& settings);
 
     // Writes every pending op now (shutdown path); returns after the final sync, with every
     // done delivered. Blocks the loop on the writer and one fsync: not for the data path.
