@@ -135,8 +135,8 @@ struct ClientLimits {
     uint64_t max_buffered_bodies = 0;
 };
 
-// The LMDB environment and its writer (store::Store). A reload applies evictable_namespaces;
-// the others are restart-only.
+// The LMDB environment and its writer (store::Store). A reload applies sync_interval_ms and
+// evictable_namespaces; the others are restart-only.
 struct StoreSettings {
     std::string data_dir{}; // file "": $STATE_DIRECTORY, else ./edgecache-data
     uint64_t map_size = 0;

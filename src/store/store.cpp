@@ -373,6 +373,8 @@ void Store::set_eviction_filter(std::function<bool(std::string_view key)> skip) 
 
 void Store::apply(const config::StoreSettings& settings) {
     impl_->opts_.evictable_namespaces = settings.evictable_namespaces;
+    impl_->opts_.sync_interval_ms = settings.sync_interval_ms;
+    impl_->writer_->set_sync_interval(settings.sync_interval_ms);
 }
 
 } // namespace ec::store

@@ -239,7 +239,7 @@ public:
     void set_eviction_filter(std::function<bool(std::string_view key)> skip);
 
     // A reload: applies the settings that can change while the environment is open
-    // (evictable_namespaces); the others keep the values it was opened with.
+    // (sync_interval_ms, evictable_namespaces); the others keep the values it was opened with.
     void apply(const config::StoreSettings& settings);
 
     // Writes every pending op now (shutdown path); returns after the final sync, with every

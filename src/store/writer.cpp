@@ -83,6 +83,15 @@ Writer::~Writer() {
     async_.close(); // no callback after this; libuv frees the handle in its close callback
 }
 
+void Writer::set_sync_interval(uint32_t ms) {
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        sync_interval_ms_ = ms;
+        interval_changed_ = true;
+    }
+    cv_.notify_all();
+}
+
 void Writer::start(std::unique_ptr<Batch> b) {
     in_flight_ = true;
     uv_ref(reinterpret_cast<uv_handle_t*>(async_.get()));
@@ -121,21 +130,26 @@ void Writer::on_async(uv_async_t* h) {
 
 void Writer::thread_main() {
     using Clock = std::chrono::steady_clock;
-    bool dirty = false; // batch durability: committed since the last sync
-    Clock::time_point sync_due{};
+    bool dirty = false;            // batch durability: committed since the last sync
+    Clock::time_point dirty_since; // the first commit since the last sync
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
+        // Read under the lock each time round: a reload may have changed the interval.
+        auto sync_due = dirty_since + std::chrono::milliseconds(sync_interval_ms_);
+        auto woken = [this] { return in_ || stop_ || interval_changed_; };
         if (dirty && sync_interval_ms_ > 0)
-            cv_.wait_until(lk, sync_due, [this] { return in_ || stop_; });
+            cv_.wait_until(lk, sync_due, woken);
         else
-            cv_.wait(lk, [this] { return in_ || stop_; });
+            cv_.wait(lk, woken);
+        interval_changed_ = false;
+        sync_due = dirty_since + std::chrono::milliseconds(sync_interval_ms_);
         if (in_) {
             std::unique_ptr<Batch> b = std::move(in_);
             lk.unlock();
             run(*b);
             if (durability_ == Durability::batch && b->commits > 0 && !dirty) {
                 dirty = true;
-                sync_due = Clock::now() + std::chrono::milliseconds(sync_interval_ms_);
+                dirty_since = Clock::now();
             }
             lk.lock();
             out_ = std::move(b);

@@ -74,6 +74,10 @@ public:
     // (on_done is not called for it).
     std::unique_ptr<Batch> wait();
 
+    // Loop thread (a reload): the batch durability sync period from now on, also for the
+    // commit already waiting for its sync.
+    void set_sync_interval(uint32_t ms);
+
     // mdb_env_sync calls so far (the periodic ones of batch durability). Any thread.
     uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
     // The error of the last failed periodic sync since the previous call, 0 if none. Loop.
@@ -93,7 +97,7 @@ private:
     const Env& env_;
     const KeyCodec& codec_;
     const Durability durability_;
-    const uint32_t sync_interval_ms_;
+    uint32_t sync_interval_ms_; // under mu_
     std::function<void(std::unique_ptr<Batch>)> on_done_;
     std::function<void()> gate_;
     loop::HandleBox<uv_async_t> async_;
@@ -104,6 +108,7 @@ private:
     std::condition_variable done_cv_; // wakes wait(): a batch came back
     std::unique_ptr<Batch> in_, out_;
     bool stop_ = false;
+    bool interval_changed_ = false; // wakes the thread to recompute a pending sync's time
     std::atomic<uint64_t> syncs_{0};
     std::atomic<int> sync_error_{0};
     std::thread thread_; // last: started once everything above exists

@@ -35,6 +35,24 @@ def wait_until(pred, timeout=10):
     return True
 
 
+def test_a_reloaded_sync_interval_ms_times_the_next_batch_sync(make_daemon):
+    # durability "batch" acknowledges at commit and syncs the meta page sync_interval_ms later.
+    # The reload used to be reported but never reached the writer thread: the sync stayed an
+    # hour away.
+    cfg = {"durability": "batch", "sync_interval_ms": 3600000}
+    d = make_daemon(config=cfg)
+    assert d.put("/kv/s/k", b"v").status == 200
+    assert stats(d)["store"]["syncs"] == 0
+    report = reload_with(d, dict(cfg, sync_interval_ms=10))
+    assert report["changes"] == ["sync_interval_ms"] and report["pending_restart"] == []
+    # The commit already waiting for its sync gets it 10 ms after the commit, not in an hour.
+    assert wait_until(lambda: stats(d)["store"]["syncs"] == 1), stats(d)["store"]
+    # And the next commit too.
+    assert d.put("/kv/s/k2", b"v").status == 200
+    assert wait_until(lambda: stats(d)["store"]["syncs"] == 2), stats(d)["store"]
+    assert d.get("/kv/s/k2").body == b"v"
+
+
 def test_hot_object_max_above_one_mebibyte_keeps_such_entries_in_memory(make_proxy, origin):
     # The memory tier was built with a fixed 1 MiB object limit, so a larger hot_object_max
     # never kept anything above 1 MiB in memory.

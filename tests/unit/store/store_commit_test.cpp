@@ -341,6 +341,23 @@ TEST_SUITE("store/commit") {
         CHECK(store->stats().syncs == 1);
     }
 
+    TEST_CASE("apply: a new sync_interval_ms times the sync a commit is already waiting for") {
+        TempDir tmp;
+        loop::Loop loop;
+        Options o = options(tmp.path);
+        o.durability = Durability::batch;
+        o.sync_interval_ms = 3'600'000;
+        auto store = Store::open(loop, o);
+        Results r;
+        store->kv_put("ns", "k", "v", "", 0, r.done("k"));
+        REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 1; }));
+        CHECK(store->stats().syncs == 0);
+        config::StoreSettings next = o;
+        next.sync_interval_ms = 10;
+        store->apply(next);
+        CHECK(ec::store::test::run_until(loop, [&] { return store->stats().syncs == 1; }));
+    }
+
     TEST_CASE("flush commits pending ops without running the loop") {
         TempDir tmp;
         loop::Loop loop;
