@@ -87,7 +87,16 @@ Validators entry_validators(const Entry& e) {
 }
 
 std::optional<std::string> merge_part(const Entry* stored, const Entry& part, uint64_t max_bytes) {
-    auto alone = [&] { return std::optional<std::string>(*part.blob()); };
+    // What `part`'s header block, freshness and tags make of these spans: the complete 200
+    // once they cover the representation, else a part set.
+    auto record = [&part](std::span<const ByteSpan> spans, std::string_view body) {
+        if (spans.size() == 1 && spans[0].first == 0 && spans[0].size == part.complete_length())
+            return Entry::encode_response(200, part.freshness(), tag_copies(part),
+                                          part.header_block(), body);
+        return Entry::encode_partial(part.freshness(), tag_copies(part), part.header_block(),
+                                     part.complete_length(), spans, body);
+    };
+    auto alone = [&] { return std::optional<std::string>(record(part.spans(), part.body())); };
     if (!stored || stored->is_vary() || part.spans().size() != 1) return alone();
     std::string validator = strong_validator(entry_validators(part));
     bool same = !validator.empty() && validator == strong_validator(entry_validators(*stored));
@@ -123,11 +132,7 @@ std::optional<std::string> merge_part(const Entry* stored, const Entry& part, ui
             at += from.size();
         }
     }
-    if (spans.size() == 1 && spans[0].first == 0 && spans[0].size == part.complete_length())
-        return Entry::encode_response(200, part.freshness(), tag_copies(part), part.header_block(),
-                                      body);
-    return Entry::encode_partial(part.freshness(), tag_copies(part), part.header_block(),
-                                 part.complete_length(), spans, body);
+    return record(spans, body);
 }
 
 PartAnswer answer_from_parts(const Entry& e, std::optional<std::string_view> range,

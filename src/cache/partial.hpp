@@ -66,9 +66,9 @@ std::string strong_validator(const Validators& v);
 Validators entry_validators(const Entry& e);
 
 // What a new part `part` (a one-span 'P' entry) turns the record `stored` (nullptr when none)
-// into: the payload to write — the combined set, the complete 200 once the set covers the
-// representation, or `part` alone when they do not combine or the set would exceed
-// `max_bytes` — or nullopt when `stored` is a complete response with the same validator (keep
+// into: the payload to write — the combined set, or `part` alone when they do not combine or
+// the set would exceed `max_bytes`, either as the complete 200 once it covers the
+// representation — or nullopt when `stored` is a complete response with the same validator (keep
 // it). Pure: runs inside the store's write transaction.
 std::optional<std::string> merge_part(const Entry* stored, const Entry& part, uint64_t max_bytes);
 

@@ -127,6 +127,17 @@ def test_parts_covering_the_representation_combine_into_the_complete_response(ma
     assert st["cache_entries"] == 1 and len(BODY) < st["cache_bytes"] < 1024
 
 
+# The usual first request of a media player: `bytes=0-`, answered with every byte as a 206.
+def test_a_part_holding_every_byte_is_the_complete_response(make_proxy, origin):
+    origin.route("/all", ranged())
+    d = make_proxy(origin)
+    r = _get_part(d, "/all", "bytes=0-")
+    assert r.status == 206 and r.body == BODY and r.headers["content-range"] == "bytes 0-19/20"
+    r = d.get("/all")
+    assert r.status == 200 and r.body == BODY and r.headers["x-cache"] == "HIT"
+    assert origin.hits("/all") == 1
+
+
 # §3.4: parts combine only under the same strong validator. A part of another representation
 # replaces the stored one: the bytes of two representations are never mixed.
 def test_a_part_with_another_validator_replaces_never_mixes(make_proxy, origin):

@@ -118,9 +118,12 @@ TEST_SUITE("cache/partial") {
         CHECK(whole->status() == 200);
         CHECK(whole->body() == "0123456789");
         CHECK(whole->header("etag") == "\"a\"");
-        // One part holding everything is complete by itself against an empty record too.
+        // One part holding everything is complete by itself: with no record, over a set of
+        // the same representation or of another.
         auto all = part_of(0, 9, kTagA);
+        CHECK(merged(nullptr, *all)->status() == 200);
         CHECK(merged(part_of(3, 4, kTagA).get(), *all)->status() == 200);
+        CHECK(merged(part_of(3, 4, kTagB).get(), *all)->body() == "0123456789");
     }
 
     TEST_CASE("a different, weak or missing validator replaces instead of mixing") {
