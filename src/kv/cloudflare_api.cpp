@@ -15,13 +15,6 @@ namespace ec::kv {
 
 namespace {
 
-bool is_namespace_id(std::string_view id) {
-    if (id.size() != 32) return false;
-    for (char c : id)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
-
 // Reads {"title": "..."} from a create or rename body (padded by the connection).
 Result<std::string> read_title(std::string_view body) {
     simdjson::dom::parser parser;
@@ -64,7 +57,7 @@ std::string cf_namespace_json(const store::Namespace& ns) {
 }
 
 const store::Namespace* CloudflareApi::find_namespace(http::Exchange& ex, std::string_view id) {
-    const store::Namespace* ns = is_namespace_id(id) ? ops_.by_id(id) : nullptr;
+    const store::Namespace* ns = store::is_namespace_id(id) ? ops_.by_id(id) : nullptr;
     if (!ns) send_cf_error(ex, 404, cf_code::kNamespaceNotFound, "namespace not found");
     return ns;
 }

@@ -198,20 +198,16 @@ Result<SweepResult> WriteTxnImpl::delete_namespace_records(uint32_t num, size_t 
     return res;
 }
 
-namespace {
-
-bool valid_namespace_id(std::string_view id) {
+bool is_namespace_id(std::string_view id) {
     if (id.size() != 32) return false;
     for (char c : id)
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
     return true;
 }
 
-} // namespace
-
 Result<Namespace> WriteTxnImpl::adopt_namespace(std::string_view id, std::string_view title,
                                                 std::vector<uint32_t>* unlinked) {
-    if (!valid_namespace_id(id))
+    if (!is_namespace_id(id))
         return make_error(400, "bad_namespace_id", "a namespace id is 32 lowercase hex digits");
     if (Status st = check_title(title); !st) return st.error();
     auto holder = namespace_for_title(title, false);
@@ -239,7 +235,7 @@ Result<Namespace> WriteTxnImpl::adopt_namespace(std::string_view id, std::string
 }
 
 Result<bool> WriteTxnImpl::drop_namespace(std::string_view id, std::vector<uint32_t>* unlinked) {
-    if (!valid_namespace_id(id)) return false;
+    if (!is_namespace_id(id)) return false;
     auto ns = namespace_for_id(id);
     if (!ns) {
         if (ns.error().code == "namespace_not_found") return false;

@@ -43,6 +43,9 @@ struct Namespace {
     std::string title;
 };
 
+// True when `id` has the form of a Namespace id: 32 lowercase hex digits.
+bool is_namespace_id(std::string_view id);
+
 // One KV entry as read: everything copied out of LMDB (safe after the read txn resets).
 struct KvValue {
     std::string value;

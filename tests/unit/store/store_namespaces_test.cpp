@@ -68,6 +68,11 @@ TEST_SUITE("store/namespaces") {
         REQUIRE(ns.is_ok());
         CHECK(ns->id.size() == 32);
         CHECK(ns->id.find_first_not_of("0123456789abcdef") == std::string::npos);
+        CHECK(is_namespace_id(ns->id));
+        CHECK_FALSE(is_namespace_id(ns->id.substr(1)));
+        CHECK_FALSE(is_namespace_id(ns->id + "0"));
+        CHECK_FALSE(is_namespace_id(std::string(31, 'a') + "A"));
+        CHECK_FALSE(is_namespace_id(std::string(31, 'a') + "g"));
         CHECK(store->namespace_by_id(ns->id) == store->namespace_by_title("alpha"));
         auto dup = create_sync(loop, *store, "alpha");
         REQUIRE(!dup.is_ok());
