@@ -4,6 +4,8 @@
     cert, key = pki.leaf("a", ["a.test", "*.wild.test"])
     old, old_key = pki.leaf("old", ["old.test"], expired=True)
     self_cert, self_key = pki.leaf("self", ["self.test"], self_signed=True)
+    pki.ocsp_response(cert, "a.der")          # a DER OCSP response for cert, signed by the CA
+    pki.revoke(cert)                          # later responses say "revoked"
 
 Keys are EC P-256; leaves are issued with `openssl ca` (which can back-date an expired one).
 """
@@ -68,3 +70,17 @@ class Pki:
         openssl("ca", "-batch", "-config", self.ca_config, "-cert", self.ca_cert,
                 "-keyfile", self.ca_key, "-in", csr, "-out", cert, "-notext", *dates)
         return cert, key
+
+    def ocsp_response(self, cert, out, days=1):
+        """Writes a DER OCSP response for `cert` (one of our leaves) to `out`, signed by the CA,
+        with the status the CA's index holds (good until revoke())."""
+        request = out + ".req"
+        openssl("ocsp", "-issuer", self.ca_cert, "-cert", cert, "-no_nonce", "-reqout", request)
+        openssl("ocsp", "-index", os.path.join(self.dir, "index.txt"), "-rsigner", self.ca_cert,
+                "-rkey", self.ca_key, "-CA", self.ca_cert, "-reqin", request, "-respout", out,
+                "-ndays", str(days))
+        return out
+
+    def revoke(self, cert):
+        openssl("ca", "-config", self.ca_config, "-cert", self.ca_cert, "-keyfile", self.ca_key,
+                "-revoke", cert)
