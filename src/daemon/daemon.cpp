@@ -100,9 +100,7 @@ Daemon::Daemon(config::Config cfg, config::CommandLine cli)
     native_kv_ = std::make_unique<kv::NativeApi>(*kv_ops_);
     cloudflare_kv_ = std::make_unique<kv::CloudflareApi>(*kv_ops_);
     workerd_kv_ = std::make_unique<kv::WorkerdBackend>(*kv_ops_);
-    origin::Tuning tuning;
-    tuning.max_pause_ms = cfg_.idle_timeout_ms; // a client stalled this long is closed anyway
-    origins_ = std::make_unique<origin::Origins>(loop_, tuning);
+    origins_ = std::make_unique<origin::Origins>(loop_);
     origins_->configure(cfg_.origins);
     proxy_ = std::make_unique<cache::Proxy>(loop_, *store_, *origins_, cfg_);
     proxy_->set_node(node, named.empty() ? "edgecached" : named);
@@ -182,6 +180,8 @@ void Daemon::apply_runtime_settings() {
     store_->apply(cfg_);
     kv_ops_->set_rules(kv::Rules(cfg_));
     proxy_->configure(cfg_);
+    // An origin response paused for a stalled client is given up when the client would be.
+    origins_->set_max_pause_ms(cfg_.idle_timeout_ms);
     std::string format_error;
     if (auto format = config::compile_access_format(cfg_.access_log_format, &format_error))
         access_log_->set_format(*format); // the loader checked it; this cannot fail

@@ -45,6 +45,12 @@ void Origins::configure(const std::map<std::string, config::OriginSpec>& specs) 
     }
 }
 
+void Origins::set_max_pause_ms(uint32_t ms) {
+    tuning_.max_pause_ms = ms;
+    for (auto& [name, pool] : pools_)
+        pool->set_max_pause_ms(ms);
+}
+
 void Origins::set_tls(Pool& pool, const config::OriginSpec& spec) {
     if (!spec.tls.enabled) {
         pool.set_stream_wrap(nullptr);

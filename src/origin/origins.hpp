@@ -25,6 +25,10 @@ public:
     // fetches are done.
     void configure(const std::map<std::string, config::OriginSpec>& specs);
 
+    // Tuning::max_pause_ms for every pool, now and made later; fetches already started keep
+    // the limit they began with.
+    void set_max_pause_ms(uint32_t ms);
+
     // The pool for an origin name, or nullptr. Valid until the next configure() or shutdown():
     // callers look it up per request rather than keep it.
     Pool* find(std::string_view name);

@@ -16,6 +16,9 @@ std::shared_ptr<Fetch> Pool::fetch(Request request, Sink sink) {
 void Pool::update(const config::OriginSpec& spec) {
     core_->update(spec);
 }
+void Pool::set_max_pause_ms(uint32_t ms) {
+    core_->set_max_pause_ms(ms);
+}
 void Pool::shutdown() {
     core_->shutdown();
 }

@@ -72,6 +72,8 @@ public:
     // start up; removed ones take no new requests and close their connections once the
     // in-flight fetches on them finish. New timeouts apply to later fetches.
     void update(const config::OriginSpec& spec);
+    // Tuning::max_pause_ms for later fetches.
+    void set_max_pause_ms(uint32_t ms);
 
     // Closes every connection and cancels DNS and timers. Fetches still in flight get
     // on_error(cancelled) synchronously, from inside this call. Later fetch() calls fail with

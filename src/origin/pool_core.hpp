@@ -26,6 +26,7 @@ public:
 
     std::shared_ptr<Fetch> fetch(Request request, Sink sink);
     void update(const config::OriginSpec& spec);
+    void set_max_pause_ms(uint32_t ms) { tuning_.max_pause_ms = ms; }
     void shutdown();
     void on_drained(std::function<void()> fn);
 

@@ -118,7 +118,7 @@ struct Tuning {
     uint32_t down_max_ms = 30000;
     // A response whose downstream client took nothing for this long (one pause_body() without
     // resume) fails with timeout: the client is gone or stuck, and the connection is wanted.
-    // The daemon sets it to the client idle_timeout_ms.
+    // The daemon sets it to the client idle_timeout_ms, at start and on each reload.
     uint32_t max_pause_ms = 60000;
     // A request sent on a reused keep-alive connection that the server closed meanwhile (EOF or
     // reset before any response byte) is retried once on a fresh connection. For idempotent

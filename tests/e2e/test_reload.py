@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 from ectest import BUILD, EDGECACHECTL, EDGECACHED, ROOT, run_cli, short_tmpdir
 
@@ -159,3 +160,37 @@ def test_check_config_beside_a_running_daemon_says_its_listeners_were_not_tried(
     assert p.stdout.endswith(f"edgecached: note: data dir {d.data_dir} is in use by a running "
                              "edgecached: its listeners were not tried (edgecachectl reload "
                              "binds the new ones or refuses)\n")
+
+
+# -- a reload reaches the origin client ------------------------------------------------------
+def test_reload_of_idle_timeout_reaches_the_origin_clients_pause_limit(make_proxy, origin):
+    # A client that stops reading a proxied response may stall for idle_timeout_ms; the origin
+    # fetch feeding it is paused meanwhile and given up after the same time. A reload that
+    # lengthens idle_timeout_ms must lengthen both, or the response is cut at the old limit.
+    from origin import Response
+    size = 8 * 1024 * 1024  # far over the daemon's output high-water mark and the socket buffers
+    origin.route("/big", Response(body=b"b" * size, headers={"Cache-Control": "no-store"}))
+    tmp = short_tmpdir()
+    path = os.path.join(tmp, "c.sock")  # a Unix socket: loopback TCP buffers megabytes
+    d = make_proxy(origin, listen=["127.0.0.1:0", "unix:" + path], tmp=tmp,
+                   config={"idle_timeout_ms": 300})
+    cfg = dict(d.config, idle_timeout_ms=60000)
+    write_config(d, cfg)
+    assert d.admin("POST", "/admin/reload").status == 200
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.settimeout(10)
+    s.sendall(b"GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    got = bytearray(s.recv(65536))
+    # Stalled well past the old 300 ms (the fetch is paused once the output backs up).
+    time.sleep(1.5)
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        got.extend(chunk)
+    s.close()
+    head, _, body = bytes(got).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert len(body) == size, f"cut after {len(body)} of {size} bytes"
+    assert "took no data" not in d.log()
