@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "store/store.hpp"
+
 namespace ec::fleet {
 
 namespace {
@@ -16,13 +18,6 @@ int token_value(char c) {
     if (c == '-') return 62;
     if (c == '_') return 63;
     return -1;
-}
-
-bool is_namespace_id(std::string_view id) {
-    if (id.size() != 32) return false;
-    for (char c : id)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
 }
 
 } // namespace
@@ -106,7 +101,7 @@ std::optional<Change> decode_change(std::string_view key, std::string_view opera
     if (key.starts_with("k.")) {
         std::string_view rest = key.substr(2);
         size_t dot = rest.find('.');
-        if (dot == std::string_view::npos || !is_namespace_id(rest.substr(0, dot)))
+        if (dot == std::string_view::npos || !store::is_namespace_id(rest.substr(0, dot)))
             return std::nullopt;
         auto k = decode_token(rest.substr(dot + 1));
         if (!k || k->empty()) return std::nullopt;
@@ -137,11 +132,11 @@ std::optional<Change> decode_change(std::string_view key, std::string_view opera
         c.title = std::move(*title);
         if (deleted) {
             c.kind = Change::Kind::drop_title;
-            if (!drop_ns.empty() && !is_namespace_id(drop_ns)) return std::nullopt;
+            if (!drop_ns.empty() && !store::is_namespace_id(drop_ns)) return std::nullopt;
             c.ns_id.assign(drop_ns);
             return c;
         }
-        if (!is_namespace_id(payload)) return std::nullopt;
+        if (!store::is_namespace_id(payload)) return std::nullopt;
         c.kind = Change::Kind::name_namespace;
         c.ns_id.assign(payload);
         return c;
