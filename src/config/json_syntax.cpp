@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 namespace ec::config {
 
@@ -33,6 +34,22 @@ private:
     void ws() {
         while (!at_end() && (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\n' || t_[i_] == '\r'))
             ++i_;
+    }
+
+    // After an object member or array element: nullopt when a "," says another follows, true
+    // when `close` ends the list, false (with the error set) for anything else.
+    std::optional<bool> after_item(char close, const char* ends_inside, const char* expected) {
+        ws();
+        if (peek() == ',') {
+            ++i_;
+            ws();
+            return std::nullopt;
+        }
+        if (peek() == close) {
+            ++i_;
+            return true;
+        }
+        return fail(at_end() ? ends_inside : expected);
     }
 
     bool value(int depth) {
@@ -71,18 +88,9 @@ private:
             ++i_;
             ws();
             if (!value(depth)) return false;
-            ws();
-            if (peek() == ',') {
-                ++i_;
-                ws();
-                continue;
-            }
-            if (peek() == '}') {
-                ++i_;
-                return true;
-            }
-            if (at_end()) return fail("the text ends inside an object (a \"}\" is missing)");
-            return fail("expected \",\" or \"}\" after an object member");
+            if (auto closed = after_item('}', "the text ends inside an object (a \"}\" is missing)",
+                                         "expected \",\" or \"}\" after an object member"))
+                return *closed;
         }
     }
 
@@ -97,18 +105,9 @@ private:
         for (;;) {
             if (peek() == ']') return fail("a trailing comma before \"]\" is not allowed");
             if (!value(depth)) return false;
-            ws();
-            if (peek() == ',') {
-                ++i_;
-                ws();
-                continue;
-            }
-            if (peek() == ']') {
-                ++i_;
-                return true;
-            }
-            if (at_end()) return fail("the text ends inside an array (a \"]\" is missing)");
-            return fail("expected \",\" or \"]\" after an array element");
+            if (auto closed = after_item(']', "the text ends inside an array (a \"]\" is missing)",
+                                         "expected \",\" or \"]\" after an array element"))
+                return *closed;
         }
     }
 

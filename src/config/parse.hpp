@@ -30,6 +30,9 @@ std::string describe(element v);
 // written in brackets.
 std::string child_path(std::string_view path, std::string_view key);
 std::string index_path(std::string_view path, size_t index);
+// Remembers `key` among `keys`; true when it was there already (a JSON object's duplicate key,
+// which a config refuses rather than resolving).
+bool repeated_key(std::vector<std::string_view>& keys, std::string_view key);
 
 // `unknown key`, with a did-you-mean suggestion from `names` when one is close.
 std::string unknown_key_message(std::span<const std::string_view> names, std::string_view key);

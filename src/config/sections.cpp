@@ -49,9 +49,7 @@ Result<ListenSpec> parse_listen_object(element v, const Ctx& ctx, std::string_vi
     std::vector<std::string_view> keys;
     for (auto field : obj) {
         std::string p = child_path(path, field.key);
-        if (std::find(keys.begin(), keys.end(), field.key) != keys.end())
-            return error_at(ctx, p, "duplicate key");
-        keys.push_back(field.key);
+        if (repeated_key(keys, field.key)) return error_at(ctx, p, "duplicate key");
         std::string_view s;
         if (field.key == "address") {
             if (field.value.get(s))

@@ -57,6 +57,12 @@ std::string index_path(std::string_view path, size_t index) {
     return std::string(path) + "[" + std::to_string(index) + "]";
 }
 
+bool repeated_key(std::vector<std::string_view>& keys, std::string_view key) {
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) return true;
+    keys.push_back(key);
+    return false;
+}
+
 namespace {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -371,9 +377,7 @@ Status parse_object(std::span<const Option<T>> table, element v, T& out, const C
     std::vector<std::string_view> keys;
     for (auto field : obj) {
         std::string p = child_path(path, field.key);
-        if (std::find(keys.begin(), keys.end(), field.key) != keys.end())
-            return error_at(ctx, p, "duplicate key");
-        keys.push_back(field.key);
+        if (repeated_key(keys, field.key)) return error_at(ctx, p, "duplicate key");
         auto it = std::find_if(table.begin(), table.end(),
                                [&](const Option<T>& o) { return o.name == field.key; });
         if (it == table.end()) {
