@@ -2,6 +2,7 @@
 #include "cache/routes.hpp"
 
 #include "util/intern.hpp"
+#include "util/percent.hpp"
 
 namespace ec::cache {
 
@@ -41,13 +42,6 @@ std::shared_ptr<Route> RouteTable::match(std::string_view path) const {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // True when routing_path() could differ from the path itself.
 bool may_normalise(std::string_view path) {
     for (size_t i = 0; i < path.size(); ++i) {
@@ -65,9 +59,9 @@ std::string routing_path(std::string_view raw) {
     decoded.reserve(raw.size());
     for (size_t i = 0; i < raw.size(); ++i) {
         char c = raw[i];
-        if (c == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 &&
-            hex_value(raw[i + 2]) >= 0) {
-            c = static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2]));
+        if (c == '%' && i + 2 < raw.size() && hex_digit(raw[i + 1]) >= 0 &&
+            hex_digit(raw[i + 2]) >= 0) {
+            c = static_cast<char>(hex_digit(raw[i + 1]) * 16 + hex_digit(raw[i + 2]));
             i += 2;
         }
         decoded.push_back(c == '\\' ? '/' : c);

@@ -3,14 +3,12 @@
 
 namespace ec {
 
-namespace {
-int hexval(char c) {
+int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
-} // namespace
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
     std::string out;
@@ -19,7 +17,7 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
         char c = s[i];
         if (c == '%') {
             if (i + 2 >= s.size()) return std::nullopt;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0) return std::nullopt;
             out.push_back(static_cast<char>(hi * 16 + lo));
             i += 2;

@@ -7,6 +7,9 @@
 
 namespace ec {
 
+// The value of one hex digit, or -1 when `c` is not one.
+int hex_digit(char c);
+
 // Decodes %XX escapes exactly once. With plus_is_space (HTML form encoding) '+' becomes ' ';
 // otherwise '+' stays '+'. Returns nullopt on a truncated or non-hex escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
