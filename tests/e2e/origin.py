@@ -463,9 +463,19 @@ class Origin:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    @staticmethod
+    def _handler_class():
+        """The request handler; a subclass serving another transport wraps it."""
+        return _Handler
+
+    def _wrap_listener(self, server):
+        """A subclass's hook to put its transport (TLS) over the bound listening socket."""
+
     def start(self) -> "Origin":
         self._stopping.clear()
-        self._server = _Server((self.host, self._want_port), _Handler, bind_and_activate=True)
+        self._server = _Server((self.host, self._want_port), self._handler_class(),
+                               bind_and_activate=True)
+        self._wrap_listener(self._server)
         self._server.origin = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,

@@ -3,9 +3,8 @@ clients that verify against the test CA and send an SNI name."""
 import http.client
 import socket
 import ssl
-import threading
 
-from origin import Origin, _Handler, _Server
+from origin import Origin, _Handler
 
 
 class TlsOrigin(Origin):
@@ -16,17 +15,9 @@ class TlsOrigin(Origin):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
 
-    def start(self):
-        self._stopping.clear()
-        self._server = _Server((self.host, self._want_port), self._handler_class(), True)
-        self._server.socket = self.ctx.wrap_socket(self._server.socket, server_side=True,
-                                                   do_handshake_on_connect=False)
-        self._server.origin = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
+    def _wrap_listener(self, server):
+        server.socket = self.ctx.wrap_socket(server.socket, server_side=True,
+                                             do_handshake_on_connect=False)
 
     def use_certificate(self, cert, key):
         """Connections from now on handshake with this certificate."""
