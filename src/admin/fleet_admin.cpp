@@ -3,6 +3,7 @@
 
 #include "admin/admin_api.hpp"
 #include "http/json_reply.hpp"
+#include "http/reply_when_done.hpp"
 #include "util/json_writer.hpp"
 #include "util/percent.hpp"
 #include "util/strings.hpp"
@@ -38,20 +39,18 @@ void write_status(JsonWriter& w, const fleet::Fleet& f) {
 
 void AdminApi::fleet_status(http::Exchange& ex) {
     if (!d_.fleet) return http::send_json(ex, 200, "{\"enabled\":false}");
-    http::ExchangeRef ref = ex.defer();
     fleet::Fleet* f = d_.fleet;
     // The nodes are the purge stream's consumers: one per node that ever joined.
-    f->purge_progress(0, [ref, f](Result<fleet::Link::PurgeProgress> r) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        std::string body;
-        JsonWriter w(body);
-        w.begin_object();
-        write_status(w, *f);
-        if (r) w.field("nodes_known", uint64_t(r->known));
-        w.end_object();
-        http::send_json(*e, 200, std::move(body));
-    });
+    f->purge_progress(
+        0, http::reply_when_done(ex, [f](http::Exchange& e, Result<fleet::Link::PurgeProgress> r) {
+            std::string body;
+            JsonWriter w(body);
+            w.begin_object();
+            write_status(w, *f);
+            if (r) w.field("nodes_known", uint64_t(r->known));
+            w.end_object();
+            http::send_json(e, 200, std::move(body));
+        }));
 }
 
 void AdminApi::fleet_purge_progress(http::Exchange& ex) {
@@ -60,21 +59,19 @@ void AdminApi::fleet_purge_progress(http::Exchange& ex) {
     auto seq = text ? parse_u64(*text) : std::nullopt;
     if (!seq || *seq == 0)
         return http::send_error(ex, 400, "bad_seq", "seq must be a purge's stream sequence");
-    http::ExchangeRef ref = ex.defer();
     uint64_t n = *seq;
-    d_.fleet->purge_progress(n, [ref, n](Result<fleet::Link::PurgeProgress> r) {
-        http::Exchange* e = ref.get();
-        if (!e) return;
-        if (!r) return http::send_error(*e, r.error());
-        std::string body;
-        JsonWriter(body)
-            .begin_object()
-            .field("seq", n)
-            .field("applied", uint64_t(r->applied))
-            .field("known", uint64_t(r->known))
-            .end_object();
-        http::send_json(*e, 200, std::move(body));
-    });
+    d_.fleet->purge_progress(
+        n, http::reply_when_done(ex, [n](http::Exchange& e, Result<fleet::Link::PurgeProgress> r) {
+            if (!r) return http::send_error(e, r.error());
+            std::string body;
+            JsonWriter(body)
+                .begin_object()
+                .field("seq", n)
+                .field("applied", uint64_t(r->applied))
+                .field("known", uint64_t(r->known))
+                .end_object();
+            http::send_json(e, 200, std::move(body));
+        }));
 }
 
 void append_fleet_metrics(std::string& out, const fleet::Fleet& f) {
