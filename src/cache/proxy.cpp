@@ -29,7 +29,7 @@ Proxy::Proxy(loop::Loop& loop, store::Store& store, origin::Origins& origins,
       // hot_object_max is reloadable: remember() checks it, not the tier.
       hot_(HotTierBase::Options{.capacity_bytes = settings.memory_cache}),
       deferred_(loop, settings.deferred_concurrency, kDeferredQueue),
-      purger_(std::make_unique<Purger>(*this)) {}
+      purger_(std::make_unique<Purger>(*this, loop_, store_)) {}
 
 Proxy::~Proxy() {
     shutdown();

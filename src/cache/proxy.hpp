@@ -119,8 +119,6 @@ public:
     Purger& purger() { return *purger_; }
 
 private:
-    friend class Purger;
-
     struct Found {
         std::shared_ptr<const Entry> entry;
         std::string key; // the variant's storage key (the base key when there is no Vary)

@@ -54,8 +54,9 @@ Status check_namespace_purge(const PurgeRequest& req) {
     return Status::ok();
 }
 
-Purger::Purger(Proxy& proxy, size_t batch)
-    : proxy_(proxy), batch_(batch), alive_(std::make_shared<bool>(true)) {}
+Purger::Purger(Proxy& proxy, loop::Loop& loop, store::Store& store, size_t batch)
+    : proxy_(proxy), loop_(loop), store_(store), batch_(batch),
+      alive_(std::make_shared<bool>(true)) {}
 
 Purger::~Purger() {
     *alive_ = false;
@@ -80,7 +81,7 @@ void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> do
         scope = r->spec.prefix;
     }
     if (!req.namespace_.empty()) {
-        const store::Namespace* ns = proxy_.store_.namespace_by_title(req.namespace_);
+        const store::Namespace* ns = store_.namespace_by_title(req.namespace_);
         if (!ns) return fail(404, "namespace_not_found", "no namespace \"" + req.namespace_ + "\"");
         if (Status st = check_namespace_purge(req); !st) return job->done(st.error());
         job->kv = true;
@@ -96,7 +97,8 @@ void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> do
                 if (!scope.empty() && p.rfind(scope, 0) != 0) continue;
                 // The key derivation lookups use (every host: the range is the URL's).
                 std::string url(key_url(proxy_.target_key("", p)));
-                proxy_.gens_.bump_url(url); // hot-tier copies and fills of this URL, at once
+                proxy_.generations().bump_url(
+                    url); // hot-tier copies and fills of this URL, at once
                 job->ranges.push_back(url_range(url));
             }
             break;
@@ -117,13 +119,13 @@ void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> do
                 job->ranges.push_back(prefix_range(prefix));
                 job->hot_prefixes.push_back(prefix_range(prefix));
             }
-            proxy_.gens_.bump_all();
+            proxy_.generations().bump_all();
             job->hot_sweep = true;
             break;
         }
         case PurgeRequest::Kind::tags:
             if (req.tags.empty()) return fail(400, "bad_purge", "\"tags\" is empty");
-            proxy_.gens_.bump_all();
+            proxy_.generations().bump_all();
             job->hot_sweep = true;
             if (!scope.empty()) job->hot_prefixes.push_back(prefix_range(scope));
             break;
@@ -131,7 +133,7 @@ void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> do
             job->ranges.push_back(scope.empty() ? std::string(1, kCachePrefix)
                                                 : prefix_range(scope));
             job->hot_prefixes.push_back(job->ranges.back());
-            proxy_.gens_.bump_all();
+            proxy_.generations().bump_all();
             job->hot_sweep = true;
             break;
         }
@@ -142,14 +144,13 @@ void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> do
 }
 
 void Purger::slice(const std::shared_ptr<Job>& job) {
-    Proxy& proxy = proxy_;
     // The hot tier first: nothing purged may be served from memory once this slice returns.
     if (job->hot_sweep && !job->hot_cursor.done) {
         const bool soft = job->req.soft;
         const auto& prefixes = job->hot_prefixes;
         const auto& tags = job->req.tags;
         const bool by_tag = job->req.kind == PurgeRequest::Kind::tags;
-        job->result.memory += proxy.hot_.erase_if_step(
+        job->result.memory += proxy_.hot().erase_if_step(
             job->hot_cursor, kHotStepsPerSlice, [&](std::string_view key, const HotItem& item) {
                 (void)soft;
                 bool in_scope = prefixes.empty();
@@ -165,7 +166,7 @@ void Purger::slice(const std::shared_ptr<Job>& job) {
     if (job->range_i >= job->ranges.size() && job->tag_i >= job->req.tags.size()) {
         if (!job->finished()) {
             std::weak_ptr<bool> alive = alive_;
-            proxy.loop_.post([this, alive, job] {
+            loop_.post([this, alive, job] {
                 if (auto a = alive.lock(); a && *a) slice(job);
             });
             return;
@@ -194,7 +195,7 @@ void Purger::slice(const std::shared_ptr<Job>& job) {
     size_t batch = batch_;
     bool soft = job->req.soft;
     std::string scope_prefix = !by_range && !job->hot_prefixes.empty() ? job->hot_prefixes[0] : "";
-    int64_t now = proxy.loop_.clock().now_s();
+    int64_t now = loop_.clock().now_s();
 
     store::WriteOp op;
     op.apply = [=](store::WriteTxn& txn) -> Status {
@@ -265,11 +266,11 @@ void Purger::slice(const std::shared_ptr<Job>& job) {
             return;
         }
         // The next slice on a later iteration: requests queued meanwhile are served first.
-        proxy_.loop_.post([this, alive, job] {
+        loop_.post([this, alive, job] {
             if (auto a = alive.lock(); a && *a) slice(job);
         });
     };
-    proxy.store_.submit(std::move(op));
+    store_.submit(std::move(op));
 }
 
 } // namespace ec::cache

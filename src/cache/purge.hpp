@@ -9,6 +9,13 @@
 
 #include "util/status.hpp"
 
+namespace ec::loop {
+class Loop;
+}
+namespace ec::store {
+class Store;
+}
+
 namespace ec::cache {
 
 class Proxy;
@@ -44,9 +51,12 @@ Status check_namespace_purge(const PurgeRequest& req);
 // the generations (a purged URL's generation, or the epoch for ranges), so nothing purged can
 // come back from a response that was already on its way, and while a purge runs a lookup does
 // not put what it reads from LMDB into the hot tier (the record may be one still to delete).
+//
+// The purger works through the proxy's public interface (its routes, cache keys, generations
+// and hot tier) and writes through `store`; all three must outlive it.
 class Purger {
 public:
-    explicit Purger(Proxy& proxy, size_t batch = 1000);
+    Purger(Proxy& proxy, loop::Loop& loop, store::Store& store, size_t batch = 1000);
     ~Purger();
 
     // Validates and starts a purge; `done` gets the counts once every slice has committed, or
@@ -68,6 +78,8 @@ private:
     void slice(const std::shared_ptr<Job>& job);
 
     Proxy& proxy_;
+    loop::Loop& loop_;
+    store::Store& store_;
     Path path_;
     size_t batch_;
     size_t running_ = 0;
