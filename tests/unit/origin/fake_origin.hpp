@@ -318,6 +318,15 @@ inline void spin(loop::Loop& loop, int ms) {
     }
 }
 
+// Runs the loop until the loop's clock (uv_now: what the pool's timers and ages read) has moved
+// `ms` past its reading at the call. Wait for an interval to pass with this, never with spin():
+// on a loaded machine the loop may not run at all for the last part of a wall-clock wait, so its
+// clock can lag the wall clock by more than the margin a test leaves.
+inline void run_loop_clock(loop::Loop& loop, uint64_t ms) {
+    const uint64_t until = uv_now(loop.uv()) + ms;
+    REQUIRE(run_until(loop, [&] { return uv_now(loop.uv()) >= until; }));
+}
+
 // A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
 inline int dead_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -28,6 +28,15 @@ const ServerStatus& status_of(const std::vector<ServerStatus>& v, const std::str
     return v.front();
 }
 
+// Installs a resolve hook for one test case and removes it however the case ends: a failed
+// REQUIRE must not leave later cases resolving through this one's dead locals.
+struct ScopedResolveHook {
+    explicit ScopedResolveHook(ResolveHook hook) { set_resolve_hook_for_test(std::move(hook)); }
+    ~ScopedResolveHook() { set_resolve_hook_for_test(nullptr); }
+    ScopedResolveHook(const ScopedResolveHook&) = delete;
+    ScopedResolveHook& operator=(const ScopedResolveHook&) = delete;
+};
+
 } // namespace
 
 TEST_SUITE("origin/servers") {
@@ -199,14 +208,13 @@ TEST_SUITE("origin/servers") {
         loop::Loop loop;
         size_t baseline = loop.open_handles();
         std::atomic<int> calls{0};
-        set_resolve_hook_for_test(
+        ScopedResolveHook hook(
             [&](const std::string&, const std::string&, std::vector<sockaddr_storage>&) {
                 ++calls;
                 return UV_EAI_NONAME;
             });
         Pool pool(loop, spec_for({"no-such-host.invalid:80"}));
         Recorder r = fetch_one(loop, pool, get());
-        set_resolve_hook_for_test(nullptr);
         CHECK(r.error == ErrorKind::dns);
         CHECK(calls == 1);
         CHECK(pool.stats().dns_failures == 1);
@@ -220,8 +228,8 @@ TEST_SUITE("origin/servers") {
         std::atomic<int> calls{0};
         std::atomic<bool> failing{false};
         int port = o.port;
-        set_resolve_hook_for_test([&, port](const std::string& host, const std::string&,
-                                            std::vector<sockaddr_storage>& out) {
+        ScopedResolveHook hook([&, port](const std::string& host, const std::string&,
+                                         std::vector<sockaddr_storage>& out) {
             ++calls;
             if (host != "origin.test" || failing) return static_cast<int>(UV_EAI_AGAIN);
             sockaddr_storage ss{};
@@ -235,15 +243,18 @@ TEST_SUITE("origin/servers") {
         CHECK(fetch_one(loop, pool, get()).completes == 1);
         CHECK(calls == 1);
         failing = true;
-        spin(loop, 30);
+        // The age is read from the loop's clock: wait on that, not on wall time.
+        run_loop_clock(loop, 20);
         CHECK(fetch_one(loop, pool, get()).completes == 1); // triggers a background refresh
         REQUIRE(run_until(loop, [&] { return pool.stats().dns_failures == 1; }));
-        spin(loop, 30);
+        run_loop_clock(loop, 20);
         CHECK(fetch_one(loop, pool, get()).completes == 1); // old addresses still used
         CHECK(pool.servers()[0].resolved);
-        REQUIRE(run_until(loop, [&] { return calls >= 3; }));
-        set_resolve_hook_for_test(nullptr);
-        spin(loop, 10);
+        // That fetch started a third resolution: wait for its answer, so no resolution is still
+        // running on the thread pool (inside the hook) when the hook and the loop go away.
+        REQUIRE(run_until(loop, [&] { return pool.stats().dns_failures == 2; }));
+        CHECK(calls == 3);
+        CHECK(pool.servers()[0].resolved);
         o.stop();
         finish(loop, baseline, pool);
     }
