@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "cache/freshness.hpp"
+#include "config/options.hpp"
 #include "origin/pool.hpp"
 #include "util/json_writer.hpp"
 #include "util/log.hpp"
@@ -52,7 +53,7 @@ void Warmer::shutdown() {
 
 void Warmer::start(http::Exchange& ex, WarmRequest req) {
     auto job = std::make_shared<Job>();
-    config::OriginSpec spec;
+    config::OriginSpec spec = config::origin_defaults();
     spec.name = "warm";
     spec.servers = {req.target};
     spec.timeout_ms = 60000;

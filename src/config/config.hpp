@@ -11,7 +11,12 @@ namespace ec::config {
 enum class Durability { sync, batch };
 enum class WriteMode { invalidate, through };
 
-// Members carry `{}` or a value so designated initialisers compile under -Wextra.
+// Like Redis's standardConfig, the option tables (options.cpp, tls_options.cpp) are the only
+// place a default is written: members here carry `{}` (so designated initialisers compile under
+// -Wextra) and get their values from defaults(), origin_defaults(), route_defaults(),
+// origin_tls_defaults() and listen_tls_defaults() (options.hpp), or from load() (cli.hpp).
+// ListenSpec is the exception: its roles are not option rows but what a plain listener string
+// means, so they are written with it.
 
 // One certificate of a TLS listener: PEM files (relative names are looked up in
 // $CREDENTIALS_DIRECTORY first, tls/credentials.hpp). `cert` holds the leaf then its intermediates.
@@ -25,25 +30,26 @@ struct CertificateSpec {
 
 // A listener's `tls` object; TLS is on when it lists a certificate (the object requires one).
 // The first certificate is the default for clients that send no SNI name or one no
-// certificate covers.
+// certificate covers. Without TLS (no object, or null) it is empty: `ListenTls{}`.
 struct ListenTls {
     std::vector<CertificateSpec> certificates{};
-    std::string min_version = "1.2"; // "1.2" | "1.3"
-    uint32_t handshake_timeout_ms = 10000;
-    uint32_t max_handshakes = 256; // concurrent handshakes on this listener; more are closed
+    std::string min_version{}; // "1.2" | "1.3"
+    uint32_t handshake_timeout_ms{};
+    uint32_t max_handshakes{}; // concurrent handshakes on this listener; more are closed
 
     bool operator==(const ListenTls&) const = default;
 };
 
-// An origin's `tls` object (an https:// url turns TLS on with these defaults).
+// An origin's `tls` object (an https:// url turns TLS on with the table's defaults). Without
+// TLS it still holds those defaults (`enabled` false), so a later https:// url gets them.
 struct OriginTls {
-    bool enabled = false;
-    bool verify = true;
+    bool enabled{};
+    bool verify{};
     std::string ca_file{};     // empty = the system store (/etc/ssl/certs)
     std::string server_name{}; // SNI and the name verified; empty = `host`, else the server's host
     std::string client_cert{};
     std::string client_key{};
-    std::string min_version = "1.2";
+    std::string min_version{};
 
     bool operator==(const OriginTls&) const = default;
 };
@@ -67,15 +73,15 @@ struct OriginSpec {
     std::vector<std::string> servers{}; // "host:port"; `url` is stored as its single server
     std::string url{};  // the `url` as written, when given (for to_json); else empty
     std::string host{}; // Host header sent upstream; empty = the client's
-    uint32_t connect_timeout_ms = 1000;
-    uint32_t first_byte_timeout_ms = 0; // 0 = timeout_ms
-    uint32_t timeout_ms = 5000;         // whole exchange
-    uint32_t max_connections = 64;      // per server
-    std::string health_check{};         // path for active checks; empty = passive only
-    uint32_t health_interval_ms = 5000;
-    uint32_t dns_refresh_ms = 60000; // 0 = resolve once
+    uint32_t connect_timeout_ms{};
+    uint32_t first_byte_timeout_ms{}; // 0 = timeout_ms
+    uint32_t timeout_ms{};            // whole exchange
+    uint32_t max_connections{};       // per server
+    std::string health_check{};       // path for active checks; empty = passive only
+    uint32_t health_interval_ms{};
+    uint32_t dns_refresh_ms{}; // 0 = resolve once
     OriginTls tls{};
-    bool parent = false; // a parent edgecached: requests carry our node name in Via
+    bool parent{}; // a parent edgecached: requests carry our node name in Via
 
     bool operator==(const OriginSpec&) const = default;
 };
@@ -85,28 +91,28 @@ struct OriginSpec {
 // request path is the match.
 struct RouteSpec {
     std::string name{}; // unique; derived from the prefix when the file omits it
-    std::string prefix = "/";
+    std::string prefix{};
     std::string origin{};
-    int64_t ttl = 0; // seconds, for responses without freshness information; 0 = don't store
-    bool force_ttl = false;
-    int64_t edge_ttl = -1; // seconds an entry may live in the memory tier; -1 = no extra bound
-    int64_t stale_while_revalidate = 0;
-    int64_t stale_if_error = 0;
+    int64_t ttl{}; // seconds, for responses without freshness information; 0 = don't store
+    bool force_ttl{};
+    int64_t edge_ttl{}; // seconds an entry may live in the memory tier; -1 = no extra bound
+    int64_t stale_while_revalidate{};
+    int64_t stale_if_error{};
     std::map<int, int64_t> ttl_by_status{};
     std::vector<std::string> ignore_query_params{}; // exact names or "prefix*" globs
-    WriteMode write = WriteMode::invalidate;
+    WriteMode write{};
 
     bool operator==(const RouteSpec&) const = default;
 };
 
 // `fleet`: KV namespaces and purges shared with other nodes through NATS JetStream. Absent or
-// null = a single node (`enabled` false, the other fields unused).
+// null = a single node: `FleetSpec{}` (`enabled` false, the other fields unused).
 struct FleetSpec {
-    bool enabled = false;
+    bool enabled{};
     std::vector<std::string> nats{}; // "nats://host:port" servers of one JetStream cluster
     std::string node{};              // this node's name; "" = Config::node, else the host name
-    uint32_t replicas = 3;           // JetStream replicas of the fleet's streams
-    uint32_t write_timeout_ms = 2000;
+    uint32_t replicas{};             // JetStream replicas of the fleet's streams
+    uint32_t write_timeout_ms{};
     std::string token{};            // NATS auth token; "" = none
     std::string credentials_file{}; // NATS .creds file; "" = none
 
@@ -116,9 +122,8 @@ struct FleetSpec {
 // The settings each subsystem takes, as plain structs: `Config` is made of them, so the option
 // table's rows (options.cpp) point straight at the fields a subsystem reads, and the daemon
 // hands a subsystem its whole struct (`http::Limits`, `store::Options`, `cache::ProxySettings`
-// and `kv::Rules` extend these with knobs that are not operator configuration). Like Redis's
-// standardConfig, the table is the only place a default is written: the zero values below
-// are placeholders until defaults() (options.hpp) or load() (cli.hpp) fills them.
+// and `kv::Rules` extend these with knobs that are not operator configuration). Their zero
+// values are placeholders until defaults() (options.hpp) or load() (cli.hpp) fills them.
 
 // Client connections (http::Server): one set for every listener.
 struct ClientLimits {

@@ -155,7 +155,7 @@ template <class T> void write_value(JsonWriter& w, const Option<T>& o, const T& 
         if constexpr (std::is_same_v<T, OriginSpec>)
             by_url = v.url.size() > 5 && (v.url[4] == 's' || v.url[4] == 'S');
         // An https:// url with default settings is written as given: without a tls object.
-        OriginTls plain;
+        OriginTls plain = origin_tls_defaults();
         plain.enabled = true;
         if (!tls.enabled || (by_url && tls == plain))
             w.null();

@@ -47,6 +47,16 @@ const RouteSpec& route_defaults() {
     return r;
 }
 
+const OriginTls& origin_tls_defaults() {
+    static const OriginTls t = build_defaults(tls_origin_options());
+    return t;
+}
+
+const ListenTls& listen_tls_defaults() {
+    static const ListenTls t = build_defaults(tls_listen_options());
+    return t;
+}
+
 Result<Config> load_json(std::string_view json, std::string_view source, Config base) {
     Ctx ctx{std::string(source)};
     simdjson::dom::parser parser;

@@ -95,10 +95,17 @@ std::string type_name(Type t, std::string_view choices = {}, bool nullable = fal
 // table itself is inconsistent (a bug, caught by the unit tests).
 const Config& defaults();
 // An origin / route with every optional key at its table default (url/servers, origin empty).
+// Code that builds one by hand (the warm job, tests) starts from these: the structs themselves
+// carry no defaults (config.hpp).
 const OriginSpec& origin_defaults();
 const RouteSpec& route_defaults();
-// A fleet with every optional key at its table default (enabled, no servers yet).
+// A fleet with every optional key at its table default (no servers yet; `enabled` is set by
+// the parser once `nats` is given).
 const FleetSpec& fleet_defaults();
+// An origin's TLS settings at their table defaults, TLS off (`enabled` false), and a listener's
+// (no certificates yet).
+const OriginTls& origin_tls_defaults();
+const ListenTls& listen_tls_defaults();
 
 // Names of non-reloadable options whose values differ between `old_cfg` and `next`, in table
 // order (e.g. {"data_dir", "map_size"}). Empty when a reload can apply everything.

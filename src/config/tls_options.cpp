@@ -153,9 +153,7 @@ std::span<const Option<CertificateSpec>> tls_certificate_options() {
 namespace detail {
 
 Status parse_origin_tls(element v, OriginTls& out, const Ctx& ctx, std::string_view path) {
-    OriginTls tls;
-    for (const auto& o : g_origin_tls)
-        apply_default(o, tls);
+    OriginTls tls = origin_tls_defaults();
     if (!v.is_null()) {
         Status st = parse_object(tls_origin_options(), v, tls, ctx, path);
         if (!st) return st;
@@ -168,8 +166,7 @@ Status parse_origin_tls(element v, OriginTls& out, const Ctx& ctx, std::string_v
 Status parse_listen_tls(element v, ListenTls& out, const Ctx& ctx, std::string_view path) {
     ListenTls tls;
     if (!v.is_null()) {
-        for (const auto& o : g_listen_tls)
-            apply_default(o, tls);
+        tls = listen_tls_defaults();
         Status st = parse_object(tls_listen_options(), v, tls, ctx, path);
         if (!st) return st;
     }

@@ -144,9 +144,10 @@ template <class T> std::string integer_phrase(const Option<T>& o) {
     return s;
 }
 
-// null for a TLS object: TLS off, its settings at their defaults.
+// null for a TLS object: TLS off. An origin's keeps the table's settings for a later https://
+// url; a listener's is empty (plain HTTP).
 template <class T> void parse_option_tls_null(const Option<T>& o, T& out) {
-    if (auto ot = std::get_if<OriginTls T::*>(&o.field)) out.*(*ot) = OriginTls{};
+    if (auto ot = std::get_if<OriginTls T::*>(&o.field)) out.*(*ot) = origin_tls_defaults();
     if (auto lt = std::get_if<ListenTls T::*>(&o.field)) out.*(*lt) = ListenTls{};
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "config/options.hpp"
 #include "fuzz_util.hpp"
 #include "tests/unit/tls/test_pki.hpp"
 #include "tls/client_tls.hpp"
@@ -42,12 +43,12 @@ struct Contexts {
         auto [def_cert, def_key] = write_pair(dir, "default", def, {&ca});
         auto [b_cert, b_key] = write_pair(dir, "b", other);
         write_file(dir.file("default.ocsp"), std::string("\x30\x03\x0a\x01\x00", 5));
-        ec::config::ListenTls spec;
+        ec::config::ListenTls spec = ec::config::listen_tls_defaults();
         spec.certificates = {{def_cert, def_key, dir.file("default.ocsp")}, {b_cert, b_key, {}}};
         auto s = ec::tls::ServerTls::build(spec);
         FUZZ_CHECK(s.is_ok());
         server = s.value();
-        ec::config::OriginTls client_spec;
+        ec::config::OriginTls client_spec = ec::config::origin_tls_defaults();
         client_spec.enabled = true;
         client_spec.verify = false;
         auto c = ec::tls::ClientTls::build(client_spec);

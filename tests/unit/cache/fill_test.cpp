@@ -58,7 +58,7 @@ struct Host final : FillHost, http::Handler {
     int port = 0;
 
     Host() {
-        config::RouteSpec spec;
+        config::RouteSpec spec = config::route_defaults();
         spec.name = "r";
         spec.prefix = "/";
         spec.origin = "test";

@@ -4,6 +4,7 @@
 #include "cache/cache_key.hpp"
 #include "cache/generations.hpp"
 #include "cache/routes.hpp"
+#include "config/options.hpp"
 
 using namespace ec::cache;
 
@@ -12,7 +13,7 @@ namespace {
 RouteTable table(std::initializer_list<std::pair<const char*, const char*>> routes) {
     std::vector<ec::config::RouteSpec> specs;
     for (auto [name, prefix] : routes) {
-        ec::config::RouteSpec s;
+        ec::config::RouteSpec s = ec::config::route_defaults();
         s.name = name;
         s.prefix = prefix;
         specs.push_back(s);

@@ -160,24 +160,37 @@ TEST_SUITE("config/docs") {
                                .serve_health = false,
                                .kv_backend = "CACHE"},
                     ListenSpec{.address = "[::1]:0", .serve_kv = false, .serve_metrics = true},
-                    ListenSpec{.address = "127.0.0.1:0",
-                               .tls = {.certificates = {{"a.pem", "a.key", ""},
-                                                        {"b.pem", "b.key", "b.ocsp"}},
-                                       .handshake_timeout_ms = 500}}};
+                    ListenSpec{.address = "127.0.0.1:0"}};
+        // Objects built by hand start from the tables' defaults: the structs carry none.
+        c.listen.back().tls = listen_tls_defaults();
+        c.listen.back().tls.certificates = {{"a.pem", "a.key", ""}, {"b.pem", "b.key", "b.ocsp"}};
+        c.listen.back().tls.handshake_timeout_ms = 500;
+        c.admin_tls = listen_tls_defaults();
         c.admin_tls.certificates = {{"adm.pem", "adm.key", ""}};
-        c.origins["pool"] = OriginSpec{.name = "pool", .servers = {"a:1", "b:2"}};
-        c.origins["secure"] = OriginSpec{.name = "secure",
-                                         .servers = {"api.example.com:443"},
-                                         .url = "https://api.example.com",
-                                         .tls = {.enabled = true}};
-        c.origins["pinned"] = OriginSpec{.name = "pinned",
-                                         .servers = {"10.0.0.1:8443"},
-                                         .tls = {.enabled = true,
-                                                 .ca_file = "ca.pem",
-                                                 .server_name = "api.internal",
-                                                 .min_version = "1.3"}};
-        c.routes.push_back(RouteSpec{
-            .name = "all", .origin = "pool", .edge_ttl = 30, .write = WriteMode::through});
+        OriginSpec pool = origin_defaults();
+        pool.name = "pool";
+        pool.servers = {"a:1", "b:2"};
+        c.origins["pool"] = pool;
+        OriginSpec secure = origin_defaults();
+        secure.name = "secure";
+        secure.servers = {"api.example.com:443"};
+        secure.url = "https://api.example.com";
+        secure.tls.enabled = true;
+        c.origins["secure"] = secure;
+        OriginSpec pinned = origin_defaults();
+        pinned.name = "pinned";
+        pinned.servers = {"10.0.0.1:8443"};
+        pinned.tls.enabled = true;
+        pinned.tls.ca_file = "ca.pem";
+        pinned.tls.server_name = "api.internal";
+        pinned.tls.min_version = "1.3";
+        c.origins["pinned"] = pinned;
+        RouteSpec all = route_defaults();
+        all.name = "all";
+        all.origin = "pool";
+        all.edge_ttl = 30;
+        all.write = WriteMode::through;
+        c.routes.push_back(all);
         std::string json = to_json(c);
         CHECK(json.find("s3cret") == std::string::npos);
         CHECK(json.find(R"("api_token":"***")") != std::string::npos);

@@ -158,7 +158,10 @@ TEST_SUITE("config/origins") {
         CHECK(b.min_version == "1.3");
         CHECK(r->origins.at("c").tls.enabled);
         CHECK_FALSE(r->origins.at("d").tls.enabled);
-        CHECK(r->origins.at("e").tls.enabled);
+        const OriginTls& e = r->origins.at("e").tls; // null, then the url turns TLS on
+        CHECK(e.enabled);
+        CHECK(e.verify);
+        CHECK(e.min_version == "1.2");
         CHECK(error_of(R"({"origins": {"api": {"url": "http://h", "tls": {}}}})") ==
               "config.json: origins.api.tls: TLS settings for an http:// url; write the url as "
               "https://");
@@ -358,7 +361,8 @@ TEST_SUITE("config/routes") {
 
     TEST_CASE("a file's origins and routes replace the base's whole") {
         Config base = defaults();
-        base.origins["old"] = OriginSpec{.name = "old", .servers = {"h:1"}};
+        base.origins["old"] = origin_defaults();
+        base.origins["old"].servers = {"h:1"};
         auto r = load_json(R"({"origins": {"new": {"url": "http://h:2"}}})", "f", base);
         REQUIRE(r);
         CHECK(r->origins.size() == 1);

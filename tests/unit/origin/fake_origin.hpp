@@ -17,6 +17,7 @@
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include "config/options.hpp"
 #include "loop/loop.hpp"
 #include "origin/pool.hpp"
 #include "util/strings.hpp"
@@ -341,7 +342,7 @@ inline int dead_port() {
 }
 
 inline config::OriginSpec spec_for(std::vector<std::string> servers) {
-    config::OriginSpec s;
+    config::OriginSpec s = config::origin_defaults();
     s.name = "test";
     s.servers = std::move(servers);
     s.connect_timeout_ms = 1000;

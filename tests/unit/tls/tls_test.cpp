@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "config/options.hpp"
 #include "loop/loop.hpp"
 #include "tests/unit/tls/test_pki.hpp"
 #include "tls/certificate.hpp"
@@ -35,14 +36,14 @@ struct Pki {
         return {cert, key, {}};
     }
     std::shared_ptr<const ServerTls> server(std::vector<config::CertificateSpec> certs) {
-        config::ListenTls spec;
+        config::ListenTls spec = config::listen_tls_defaults();
         spec.certificates = std::move(certs);
         auto s = ServerTls::build(spec);
         REQUIRE_MESSAGE(s.is_ok(), (s ? "" : s.error().message));
         return s.value();
     }
     std::shared_ptr<const ClientTls> client(bool verify = true) {
-        config::OriginTls spec;
+        config::OriginTls spec = config::origin_tls_defaults();
         spec.enabled = true;
         spec.verify = verify;
         spec.ca_file = ca_file;
@@ -305,7 +306,7 @@ TEST_SUITE("tls") {
         REQUIRE_FALSE(junk_key.is_ok());
         CHECK(junk_key.error().message.find("no unencrypted PEM private key") != std::string::npos);
 
-        config::ListenTls spec;
+        config::ListenTls spec = config::listen_tls_defaults();
         spec.certificates = {{acert, akey, {}}, {acert, bkey, {}}};
         auto refused = ServerTls::build(spec); // one bad certificate refuses the set
         CHECK_FALSE(refused.is_ok());
@@ -328,11 +329,11 @@ TEST_SUITE("tls") {
     }
 
     TEST_CASE("bad settings are refused with the setting named") {
-        config::ListenTls none;
+        config::ListenTls none = config::listen_tls_defaults();
         auto s = ServerTls::build(none);
         REQUIRE_FALSE(s.is_ok());
         CHECK(s.error().message == "a TLS listener needs a certificate");
-        config::OriginTls o;
+        config::OriginTls o = config::origin_tls_defaults();
         o.min_version = "1.1";
         auto c = ClientTls::build(o);
         REQUIRE_FALSE(c.is_ok());
