@@ -233,13 +233,14 @@ void HotTierBase::clear() {
     ghost_index_.clear();
 }
 
-size_t HotTierBase::sweep_expired(Cursor& c, int64_t now_ms, size_t max_steps) {
+template <class Doomed>
+size_t HotTierBase::remove_step(Cursor& c, size_t max_steps, uint64_t& counter, Doomed doomed) {
     size_t removed = 0;
     for (size_t step = 0; step < max_steps && c.next < nodes_.size(); ++step, ++c.next) {
         Node& n = nodes_[c.next];
-        if (n.queue != kFree && n.deadline_ms <= now_ms) {
+        if (n.queue != kFree && doomed(n)) {
             remove(static_cast<uint32_t>(c.next), false);
-            ++st_.expirations;
+            ++counter;
             ++removed;
         }
     }
@@ -247,18 +248,14 @@ size_t HotTierBase::sweep_expired(Cursor& c, int64_t now_ms, size_t max_steps) {
     return removed;
 }
 
+size_t HotTierBase::sweep_expired(Cursor& c, int64_t now_ms, size_t max_steps) {
+    return remove_step(c, max_steps, st_.expirations,
+                       [now_ms](const Node& n) { return n.deadline_ms <= now_ms; });
+}
+
 size_t HotTierBase::erase_if_step_erased(Cursor& c, size_t max_steps, ErasedPred pred, void* ctx) {
-    size_t removed = 0;
-    for (size_t step = 0; step < max_steps && c.next < nodes_.size(); ++step, ++c.next) {
-        Node& n = nodes_[c.next];
-        if (n.queue != kFree && pred(ctx, *n.key, n.value.get())) {
-            remove(static_cast<uint32_t>(c.next), false);
-            ++st_.erasures;
-            ++removed;
-        }
-    }
-    c.done = c.next >= nodes_.size();
-    return removed;
+    return remove_step(c, max_steps, st_.erasures,
+                       [pred, ctx](const Node& n) { return pred(ctx, *n.key, n.value.get()); });
 }
 
 HotTierStats HotTierBase::stats() const {

@@ -137,6 +137,10 @@ private:
     void link_tail(Queue q, uint32_t i);
     void unlink(uint32_t i);
     void remove(uint32_t i, bool to_ghost); // unlinks, frees the slot, erases from the index
+    // One slice of a sweep: visits up to `max_steps` slots from `cursor`, removes the entries
+    // `doomed(node)` picks and counts each in `counter`. Returns how many it removed.
+    template <class Doomed>
+    size_t remove_step(Cursor& cursor, size_t max_steps, uint64_t& counter, Doomed doomed);
     bool evict_one();
     bool evict_small();
     bool evict_main();

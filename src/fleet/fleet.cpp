@@ -39,6 +39,10 @@ Error not_found(const std::string& id) {
     return make_error(404, "namespace_not_found", "namespace '" + id + "' does not exist");
 }
 
+Error title_taken(const std::string& title) {
+    return make_error(400, "namespace_exists", "a namespace titled '" + title + "' already exists");
+}
+
 } // namespace
 
 Fleet::Fleet(loop::Loop& loop, store::Store& store, const config::FleetSpec& spec, std::string node)
@@ -213,40 +217,34 @@ void Fleet::write_by_id(std::string ns_id, std::vector<EntryWrite> writes,
     publish_entries(p, ns_id, std::move(writes));
 }
 
-void Fleet::create_namespace(std::string title,
-                             std::function<void(Result<store::Namespace>)> done) {
-    std::string id = random_namespace_id();
-    auto answer = [this, id, title, done = std::move(done)](Status st) {
+std::function<void(Status)>
+Fleet::answer_namespace(std::string id, std::function<void(Result<store::Namespace>)> done) {
+    return [this, id = std::move(id), done = std::move(done)](Status st) {
         if (!st) return done(st.error());
         const store::Namespace* ns = store_.namespace_by_id(id);
         if (!ns) return done(not_found(id));
         done(*ns);
     };
-    PendingPtr p = begin(std::move(answer));
-    if (store_.namespace_by_title(title))
-        return finish(p, make_error(400, "namespace_exists",
-                                    "a namespace titled '" + title + "' already exists"));
+}
+
+void Fleet::create_namespace(std::string title,
+                             std::function<void(Result<store::Namespace>)> done) {
+    std::string id = random_namespace_id();
+    PendingPtr p = begin(answer_namespace(id, std::move(done)));
+    if (store_.namespace_by_title(title)) return finish(p, title_taken(title));
     std::weak_ptr<bool> alive = alive_;
-    link_->claim(
-        title_key(title), id, deadline(p), [this, alive, p, id, title](Result<Link::Claim> r) {
-            if (alive.expired()) return;
-            if (!r) return finish(p, r.error());
-            if (r->holder != id)
-                return finish(p, make_error(400, "namespace_exists",
-                                            "a namespace titled '" + title + "' already exists"));
-            wait_applied(p, r->seq);
-        });
+    link_->claim(title_key(title), id, deadline(p),
+                 [this, alive, p, id, title](Result<Link::Claim> r) {
+                     if (alive.expired()) return;
+                     if (!r) return finish(p, r.error());
+                     if (r->holder != id) return finish(p, title_taken(title));
+                     wait_applied(p, r->seq);
+                 });
 }
 
 void Fleet::rename_namespace(std::string id, std::string title,
                              std::function<void(Result<store::Namespace>)> done) {
-    auto answer = [this, id, done = std::move(done)](Status st) {
-        if (!st) return done(st.error());
-        const store::Namespace* ns = store_.namespace_by_id(id);
-        if (!ns) return done(not_found(id));
-        done(*ns);
-    };
-    PendingPtr p = begin(std::move(answer));
+    PendingPtr p = begin(answer_namespace(id, std::move(done)));
     const store::Namespace* ns = store_.namespace_by_id(id);
     if (!ns) return finish(p, not_found(id));
     if (ns->title == title) return finish(p, Status::ok());
@@ -256,10 +254,7 @@ void Fleet::rename_namespace(std::string id, std::string title,
                  [this, alive, p, id, title, old_title](Result<Link::Claim> r) {
                      if (alive.expired()) return;
                      if (!r) return finish(p, r.error());
-                     if (r->holder != id)
-                         return finish(
-                             p, make_error(400, "namespace_exists",
-                                           "a namespace titled '" + title + "' already exists"));
+                     if (r->holder != id) return finish(p, title_taken(title));
                      // The old title goes; without the drop header its DEL leaves the namespace be.
                      link_->publish(title_key(old_title), "", {{"KV-Operation", "DEL"}},
                                     deadline(p), [this, alive, p](Result<uint64_t> r2) {

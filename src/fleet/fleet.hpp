@@ -112,6 +112,10 @@ private:
                          std::vector<EntryWrite> writes);
     // Finishes p once state_.applied_seq reaches seq (or its timer fires).
     void wait_applied(const PendingPtr& p, uint64_t seq);
+    // A namespace write's completion: answers `done` with namespace `id` as this node holds it
+    // once the write is applied (404 when it is gone by then), or with the write's error.
+    std::function<void(Status)>
+    answer_namespace(std::string id, std::function<void(Result<store::Namespace>)> done);
 
     // ---- the apply side ----
     // Reads the stored sequence and subscribes after it (start, and after a failed apply).

@@ -57,6 +57,31 @@ def test_namespace_created_on_c_is_usable_by_id_on_a(three_nodes):
     assert r.status == 400
 
 
+def test_namespace_renamed_on_b_answers_the_new_title_and_refuses_a_taken_one(three_nodes):
+    a, b, c = three_nodes
+    base = "/client/v4/accounts/acct/storage/kv/namespaces"
+    json_type = {"Content-Type": "application/json"}
+    ids = {}
+    for title in ("first", "second"):
+        r = a.post(base, json.dumps({"title": title}).encode(), headers=json_type)
+        assert r.status == 200, r.text
+        ids[title] = r.json()["result"]["id"]
+    url = "%s/%s" % (base, ids["first"])
+    eventually(lambda: b.get(url, fresh=True).status == 200)
+    # The answer is the namespace as B holds it once the rename is applied there.
+    r = b.put(url, json.dumps({"title": "renamed"}).encode(), headers=json_type)
+    assert r.status == 200, r.text
+    assert r.json()["result"] == {"id": ids["first"], "title": "renamed",
+                                  "supports_url_encoding": True}
+    eventually(lambda: a.get(url, fresh=True).json()["result"]["title"] == "renamed")
+    # A title held by another namespace is refused (Cloudflare's duplicate-title error).
+    eventually(lambda: b.get("%s/%s" % (base, ids["second"]), fresh=True).status == 200)
+    r = b.put(url, json.dumps({"title": "second"}).encode(), headers=json_type)
+    assert r.status == 400, r.text
+    assert r.json()["errors"][0]["code"] == 10014
+    eventually(lambda: c.get(url, fresh=True).json()["result"]["title"] == "renamed")
+
+
 def test_concurrent_writes_of_one_key_converge(three_nodes):
     a, b, c = three_nodes
     assert a.put("/kv/race/seed", b"x").status == 200
