@@ -82,7 +82,7 @@ void Purger::apply(PurgeRequest req, std::function<void(Result<PurgeResult>)> do
     }
     if (!req.namespace_.empty()) {
         const store::Namespace* ns = store_.namespace_by_title(req.namespace_);
-        if (!ns) return fail(404, "namespace_not_found", "no namespace \"" + req.namespace_ + "\"");
+        if (!ns) return job->done(store::namespace_not_found(req.namespace_));
         if (Status st = check_namespace_purge(req); !st) return job->done(st.error());
         job->kv = true;
         job->ranges.push_back(store::kv_storage_key(

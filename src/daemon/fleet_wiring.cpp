@@ -48,9 +48,7 @@ void purge_namespace_page(const std::shared_ptr<NamespacePurge>& job) {
 void purge_namespace(fleet::Fleet& fleet, store::Store& store, const cache::PurgeRequest& req,
                      std::function<void(Result<cache::PurgeResult>)> done) {
     const store::Namespace* ns = store.namespace_by_title(req.namespace_);
-    if (!ns)
-        return done(
-            make_error(404, "namespace_not_found", "no namespace \"" + req.namespace_ + "\""));
+    if (!ns) return done(store::namespace_not_found(req.namespace_));
     if (Status st = cache::check_namespace_purge(req); !st) return done(st.error());
     auto job = std::make_shared<NamespacePurge>(
         NamespacePurge{fleet,

@@ -2,8 +2,6 @@
 // ops with their sequence, resubscription and resynchronisation.
 #include "fleet/fleet.hpp"
 
-#include <sys/random.h>
-
 #include "fleet/apply.hpp"
 #include "store/key_codec.hpp"
 #include "util/log.hpp"
@@ -16,34 +14,6 @@ struct Fleet::Pending {
     uint64_t started_ms = 0; // Link::now_ms()
     bool finished = false;
 };
-
-namespace {
-
-std::string random_namespace_id() {
-    unsigned char raw[16];
-    size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t r = getrandom(raw + got, sizeof raw - got, 0);
-        if (r > 0) got += size_t(r);
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id;
-    for (unsigned char b : raw) {
-        id.push_back(kHex[b >> 4]);
-        id.push_back(kHex[b & 15]);
-    }
-    return id;
-}
-
-Error not_found(const std::string& id) {
-    return make_error(404, "namespace_not_found", "namespace '" + id + "' does not exist");
-}
-
-Error title_taken(const std::string& title) {
-    return make_error(400, "namespace_exists", "a namespace titled '" + title + "' already exists");
-}
-
-} // namespace
 
 Fleet::Fleet(loop::Loop& loop, store::Store& store, const config::FleetSpec& spec, std::string node)
     : loop_(loop), store_(store), spec_(spec), node_(std::move(node)),
@@ -200,9 +170,11 @@ void Fleet::write(std::string ns_title, bool create, std::vector<EntryWrite> wri
     if (!create) return finish(p, Status::ok());
     // The first write to a new title claims it for a fresh id; a node that lost the race
     // writes into the winner's namespace.
+    auto id = store::random_namespace_id();
+    if (!id) return finish(p, id.error());
     std::weak_ptr<bool> alive = alive_;
     auto shared = std::make_shared<std::vector<EntryWrite>>(std::move(writes));
-    link_->claim(title_key(ns_title), random_namespace_id(), deadline(p),
+    link_->claim(title_key(ns_title), std::move(*id), deadline(p),
                  [this, alive, p, shared](Result<Link::Claim> r) {
                      if (alive.expired()) return;
                      if (!r) return finish(p, r.error());
@@ -213,7 +185,7 @@ void Fleet::write(std::string ns_title, bool create, std::vector<EntryWrite> wri
 void Fleet::write_by_id(std::string ns_id, std::vector<EntryWrite> writes,
                         std::function<void(Status)> done) {
     PendingPtr p = begin(std::move(done));
-    if (!store_.namespace_by_id(ns_id)) return finish(p, not_found(ns_id));
+    if (!store_.namespace_by_id(ns_id)) return finish(p, store::namespace_not_found(ns_id));
     publish_entries(p, ns_id, std::move(writes));
 }
 
@@ -222,22 +194,24 @@ Fleet::answer_namespace(std::string id, std::function<void(Result<store::Namespa
     return [this, id = std::move(id), done = std::move(done)](Status st) {
         if (!st) return done(st.error());
         const store::Namespace* ns = store_.namespace_by_id(id);
-        if (!ns) return done(not_found(id));
+        if (!ns) return done(store::namespace_not_found(id));
         done(*ns);
     };
 }
 
 void Fleet::create_namespace(std::string title,
                              std::function<void(Result<store::Namespace>)> done) {
-    std::string id = random_namespace_id();
+    auto made = store::random_namespace_id();
+    if (!made) return done(made.error());
+    std::string id = std::move(*made);
     PendingPtr p = begin(answer_namespace(id, std::move(done)));
-    if (store_.namespace_by_title(title)) return finish(p, title_taken(title));
+    if (store_.namespace_by_title(title)) return finish(p, store::namespace_title_taken(title));
     std::weak_ptr<bool> alive = alive_;
     link_->claim(title_key(title), id, deadline(p),
                  [this, alive, p, id, title](Result<Link::Claim> r) {
                      if (alive.expired()) return;
                      if (!r) return finish(p, r.error());
-                     if (r->holder != id) return finish(p, title_taken(title));
+                     if (r->holder != id) return finish(p, store::namespace_title_taken(title));
                      wait_applied(p, r->seq);
                  });
 }
@@ -246,7 +220,7 @@ void Fleet::rename_namespace(std::string id, std::string title,
                              std::function<void(Result<store::Namespace>)> done) {
     PendingPtr p = begin(answer_namespace(id, std::move(done)));
     const store::Namespace* ns = store_.namespace_by_id(id);
-    if (!ns) return finish(p, not_found(id));
+    if (!ns) return finish(p, store::namespace_not_found(id));
     if (ns->title == title) return finish(p, Status::ok());
     std::string old_title = ns->title;
     std::weak_ptr<bool> alive = alive_;
@@ -254,7 +228,7 @@ void Fleet::rename_namespace(std::string id, std::string title,
                  [this, alive, p, id, title, old_title](Result<Link::Claim> r) {
                      if (alive.expired()) return;
                      if (!r) return finish(p, r.error());
-                     if (r->holder != id) return finish(p, title_taken(title));
+                     if (r->holder != id) return finish(p, store::namespace_title_taken(title));
                      // The old title goes; without the drop header its DEL leaves the namespace be.
                      link_->publish(title_key(old_title), "", {{"KV-Operation", "DEL"}},
                                     deadline(p), [this, alive, p](Result<uint64_t> r2) {
@@ -268,7 +242,7 @@ void Fleet::rename_namespace(std::string id, std::string title,
 void Fleet::delete_namespace(std::string id, std::function<void(Status)> done) {
     PendingPtr p = begin(std::move(done));
     const store::Namespace* ns = store_.namespace_by_id(id);
-    if (!ns) return finish(p, not_found(id));
+    if (!ns) return finish(p, store::namespace_not_found(id));
     std::weak_ptr<bool> alive = alive_;
     link_->publish(title_key(ns->title), "", {{"KV-Operation", "DEL"}, {kHeaderDropNs, id}},
                    deadline(p), [this, alive, p, id](Result<uint64_t> r) {

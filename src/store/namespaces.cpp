@@ -24,18 +24,6 @@ std::string deleting_key(uint32_t num) {
     return k;
 }
 
-Status check_title(std::string_view title) {
-    if (title.empty() || title.size() > kMaxTitle || title.find('/') != std::string_view::npos)
-        return make_error(400, "bad_namespace_title",
-                          "a namespace title is 1-256 bytes without '/'");
-    return Status::ok();
-}
-
-Error title_taken(std::string_view title) {
-    return make_error(400, "namespace_exists",
-                      "a namespace titled '" + std::string(title) + "' already exists");
-}
-
 // Rebuilds the in-memory mirror from the committed namespace records. Objects of namespaces
 // that still exist keep their address (a rename only changes the title).
 void resync_mirror(Store::Impl& im) {
@@ -116,9 +104,7 @@ Result<Namespace> WriteTxnImpl::namespace_for_id(std::string_view id) {
     std::string ikey = "i" + std::string(id);
     MDB_val k = mval(ikey), v;
     int rc = mdb_get(ctx_.txn, ctx_.dbs->namespaces, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return make_error(404, "namespace_not_found",
-                          "namespace '" + std::string(id) + "' does not exist");
+    if (rc == MDB_NOTFOUND) return namespace_not_found(id);
     if (rc != 0) return lmdb_error(rc, "read namespace");
     std::string title(sv(v));
     auto ns = namespace_for_title(title, false);
@@ -128,9 +114,9 @@ Result<Namespace> WriteTxnImpl::namespace_for_id(std::string_view id) {
 
 Status WriteTxnImpl::rename_namespace(const Namespace& ns, std::string_view title) {
     if (title == ns.title) return Status::ok();
-    if (Status st = check_title(title); !st) return st;
+    if (Status st = check_namespace_title(title); !st) return st;
     auto existing = namespace_for_title(title, false);
-    if (existing) return title_taken(title);
+    if (existing) return namespace_title_taken(title);
     if (existing.error().code != "namespace_not_found") return existing.error();
     std::string old_key = "t" + ns.title, new_key = "t" + std::string(title);
     MDB_val k = mval(old_key);
@@ -198,6 +184,36 @@ Result<SweepResult> WriteTxnImpl::delete_namespace_records(uint32_t num, size_t 
     return res;
 }
 
+Status check_namespace_title(std::string_view title) {
+    if (title.empty() || title.size() > kMaxTitle || title.find('/') != std::string_view::npos)
+        return make_error(400, "bad_namespace_title",
+                          "a namespace title is 1-256 bytes without '/'");
+    return Status::ok();
+}
+
+Error namespace_not_found(std::string_view name) {
+    return make_error(404, "namespace_not_found",
+                      "namespace '" + std::string(name) + "' does not exist");
+}
+
+Error namespace_title_taken(std::string_view title) {
+    return make_error(400, "namespace_exists",
+                      "a namespace titled '" + std::string(title) + "' already exists");
+}
+
+Result<std::string> random_namespace_id() {
+    unsigned char raw[16];
+    if (!detail::random_bytes(raw, sizeof raw))
+        return make_error(500, "internal", "cannot generate a namespace id");
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id;
+    for (unsigned char b : raw) {
+        id.push_back(kHex[b >> 4]);
+        id.push_back(kHex[b & 15]);
+    }
+    return id;
+}
+
 bool is_namespace_id(std::string_view id) {
     if (id.size() != 32) return false;
     for (char c : id)
@@ -209,7 +225,7 @@ Result<Namespace> WriteTxnImpl::adopt_namespace(std::string_view id, std::string
                                                 std::vector<uint32_t>* unlinked) {
     if (!is_namespace_id(id))
         return make_error(400, "bad_namespace_id", "a namespace id is 32 lowercase hex digits");
-    if (Status st = check_title(title); !st) return st.error();
+    if (Status st = check_namespace_title(title); !st) return st.error();
     auto holder = namespace_for_title(title, false);
     if (holder) {
         if (holder->id == id) return holder;
@@ -269,9 +285,9 @@ void Store::create_namespace(std::string title, std::function<void(Result<Namesp
     auto created = std::make_shared<Namespace>();
     WriteOp op;
     op.apply = [title = std::move(title), created](WriteTxn& txn) -> Status {
-        if (Status st = check_title(title); !st) return st;
+        if (Status st = check_namespace_title(title); !st) return st;
         auto existing = txn.namespace_for_title(title, false);
-        if (existing) return title_taken(title);
+        if (existing) return namespace_title_taken(title);
         if (existing.error().code != "namespace_not_found") return existing.error();
         auto ns = txn.namespace_for_title(title, true);
         if (!ns) return ns.error();

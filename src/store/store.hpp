@@ -45,6 +45,14 @@ struct Namespace {
 
 // True when `id` has the form of a Namespace id: 32 lowercase hex digits.
 bool is_namespace_id(std::string_view id);
+// A new Namespace id: 16 bytes from the kernel CSPRNG in hex (unique only by chance: who stores
+// it checks). Errors: 500 internal when no random bytes can be read.
+Result<std::string> random_namespace_id();
+// The store's namespace errors, for whoever answers in its name (the fleet decides some before
+// the store sees them): 404 namespace_not_found naming `name` (an id or a title), and 400
+// namespace_exists for a title another namespace holds.
+Error namespace_not_found(std::string_view name);
+Error namespace_title_taken(std::string_view title);
 
 // One KV entry as read: everything copied out of LMDB (safe after the read txn resets).
 struct KvValue {

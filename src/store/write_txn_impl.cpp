@@ -40,12 +40,8 @@ Result<Namespace> WriteTxnImpl::namespace_for_title(std::string_view title, bool
         return ns;
     }
     if (rc != MDB_NOTFOUND) return lmdb_error(rc, "read namespace");
-    if (!create)
-        return make_error(404, "namespace_not_found",
-                          "namespace '" + std::string(title) + "' does not exist");
-    if (title.empty() || title.size() > kMaxTitle || title.find('/') != std::string_view::npos)
-        return make_error(400, "bad_namespace_title",
-                          "a namespace title is 1-256 bytes without '/'");
+    if (!create) return namespace_not_found(title);
+    if (Status st = check_namespace_title(title); !st) return st.error();
 
     auto num = allocate_namespace_num();
     if (!num) return num.error();
@@ -54,15 +50,10 @@ Result<Namespace> WriteTxnImpl::namespace_for_title(std::string_view title, bool
     ns.title.assign(title);
     // A random id, unique among ids (a clash is a 2^-128 event, but cheap to rule out).
     for (int attempt = 0;; ++attempt) {
-        unsigned char raw[16];
-        if (attempt == 8 || !detail::random_bytes(raw, sizeof raw))
-            return make_error(500, "internal", "cannot generate a namespace id");
-        static constexpr char kHex[] = "0123456789abcdef";
-        ns.id.clear();
-        for (unsigned char b : raw) {
-            ns.id.push_back(kHex[b >> 4]);
-            ns.id.push_back(kHex[b & 15]);
-        }
+        if (attempt == 8) return make_error(500, "internal", "cannot generate a namespace id");
+        auto id = random_namespace_id();
+        if (!id) return id.error();
+        ns.id = std::move(*id);
         std::string ikey = "i" + ns.id;
         MDB_val ik = mval(ikey), iv;
         rc = mdb_get(ctx_.txn, ctx_.dbs->namespaces, &ik, &iv);

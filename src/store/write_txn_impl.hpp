@@ -10,6 +10,10 @@ namespace ec::store {
 
 inline constexpr size_t kMaxTitle = 256; // bytes; namespace titles are short names
 
+// The storage rule for a namespace title: 1 to kMaxTitle bytes, no '/'. Errors: 400
+// bad_namespace_title. (The KV front ends check Workers KV's stricter rules first.)
+Status check_namespace_title(std::string_view title);
+
 class WriteTxnImpl final : public WriteTxn {
 public:
     // Borrows txn (owned by the committer) and the codec; `now` is the loop clock's time.

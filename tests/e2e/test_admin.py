@@ -182,6 +182,8 @@ def test_purge_namespace_prefix(daemon):
     assert [k["name"] for k in daemon.get("/kv/ns").json()["keys"]] == ["other"]
     r = daemon.admin("POST", "/admin/purge", json.dumps({"all": True, "namespace": "nope"}))
     assert r.status == 404
+    assert r.json()["error"] == {"code": "namespace_not_found",
+                                 "message": "namespace 'nope' does not exist"}
 
 
 @pytest.mark.parametrize("body", ['{}', '{"paths":["nope"]}', '{"prefix":"/a","tags":["x"]}',

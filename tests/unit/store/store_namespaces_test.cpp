@@ -83,6 +83,17 @@ TEST_SUITE("store/namespaces") {
         CHECK(store->namespaces().size() == 1);
     }
 
+    TEST_CASE("a random namespace id has the id's form and is new each time") {
+        // The fleet claims a title with one before the store sees the namespace.
+        auto a = random_namespace_id();
+        auto b = random_namespace_id();
+        REQUIRE(a.is_ok());
+        REQUIRE(b.is_ok());
+        CHECK(is_namespace_id(*a));
+        CHECK(is_namespace_id(*b));
+        CHECK(*a != *b);
+    }
+
     TEST_CASE("rename keeps the id and the keys; the old title is free again") {
         TempDir tmp;
         loop::Loop loop;
