@@ -98,8 +98,6 @@ void AdminApi::handle(http::Exchange& ex) {
         if (only(HTTP_GET, "GET")) fleet_status(ex);
     } else if (p == "/admin/fleet/purges") {
         if (only(HTTP_GET, "GET")) fleet_purge_progress(ex);
-    } else if (p == "/metrics") {
-        if (only(HTTP_GET, "GET")) metrics(ex);
     } else {
         http::send_error(ex, 404, "not_found", "no admin route " + std::string(p));
     }

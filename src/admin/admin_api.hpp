@@ -74,7 +74,8 @@ public:
     explicit AdminApi(AdminDeps deps);
     ~AdminApi();
 
-    // True when the path is an admin route (so the router can 404 others itself).
+    // Answers a request under /admin/ (the router's /admin/{rest*} row), 404 for a path that
+    // is no admin route. /metrics is a row of its own and comes to metrics().
     void handle(http::Exchange& ex);
     void metrics(http::Exchange& ex);
     // Counts since start or the last reset.
