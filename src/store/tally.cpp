@@ -72,6 +72,17 @@ Status tally_add(const RecordCtx& c, std::string_view ekey, int64_t records, int
     return write_tally(c.txn, *c.dbs, t);
 }
 
+Status rewrite_tally(MDB_txn* txn, const Dbs& dbs) {
+    RecordTally t;
+    auto found = read_tally(txn, dbs, &t);
+    if (!found) return found.error();
+    if (!*found) {
+        auto counted = recount_tally(txn, dbs);
+        return counted ? Status::ok() : Status(counted.error());
+    }
+    return write_tally(txn, dbs, t);
+}
+
 Result<RecordTally> recount_tally(MDB_txn* txn, const Dbs& dbs) {
     RecordTally t;
     MDB_cursor* cur = nullptr;

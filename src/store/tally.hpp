@@ -41,6 +41,11 @@ Status tally_add(const RecordCtx& c, std::string_view ekey, int64_t records, int
 // older than the tally). Errors: 500 storage_error.
 Result<bool> read_tally(MDB_txn* txn, const Dbs& dbs, RecordTally* out);
 
+// Writes the tally back as it is (recounted when the data dir has none): a change that alters
+// nothing, for a write transaction whose commit only has to happen (see Writer::run).
+// Errors: 500 storage_error / 507 storage_full from LMDB.
+Status rewrite_tally(MDB_txn* txn, const Dbs& dbs);
+
 // Counts every record in one pass over the records database and writes the tally: for a data
 // dir without one, or whose tally disagrees with mdb_stat (an older edgecached wrote to it).
 // Errors: 500 storage_error / 507 storage_full from LMDB.

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 
 #include "store/bytes.hpp"
+#include "store/tally.hpp"
 #include "store/write_txn_impl.hpp"
 #include "util/log.hpp"
 
@@ -179,12 +180,35 @@ void Writer::run(Batch& b) {
     b.status.resize(n, Status::ok());
     b.committed.resize(n, false);
     b.fault.resize(n, StorageFault::none);
-    if (b.evict.want > 0) {
-        evict(b);
-        // A retry after a full map is pointless when nothing could be evicted.
-        if (b.map_full_round > 0 && b.freed == 0) return;
+    if (b.evict.want > 0) evict(b);
+    if (b.commits > 0) freed_pages_reusable_ = false;
+    if (b.map_full_round > 0) {
+        // Pointless when this round made no room: nothing evicted, and nothing committed since
+        // the last commit below (so a write refused at a full map costs no commit).
+        if (b.freed == 0 && freed_pages_reusable_) return;
+        // LMDB hands out the pages a transaction freed only from the second transaction after
+        // it. Run right after the eviction, the ops could not use what it freed: they got 507
+        // with the room right there, and when the eviction had taken the last evictable record,
+        // so did every later write, for good. One more commit first; it also makes what a
+        // delete just before this batch freed usable.
+        if (!commit_to_reuse_freed_pages(b) && b.freed == 0) return;
     }
+    uint64_t commits = b.commits;
     run_ops(b, b.idx);
+    if (b.commits != commits) freed_pages_reusable_ = false;
+}
+
+bool Writer::commit_to_reuse_freed_pages(Batch& b) {
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env_.env(), nullptr, 0, &txn) != 0) return false;
+    if (!rewrite_tally(txn, env_.dbs())) {
+        mdb_txn_abort(txn);
+        return false;
+    }
+    if (mdb_txn_commit(txn) != 0) return false; // the commit freed the transaction
+    ++b.commits;
+    freed_pages_reusable_ = true;
+    return true;
 }
 
 void Writer::run_ops(Batch& b, std::vector<size_t> idx) {

@@ -92,6 +92,9 @@ private:
     // commit of several ops, commits them one by one.
     void run_ops(Batch& b, std::vector<size_t> idx);
     void evict(Batch& b);
+    // Commits a transaction that changes nothing (the tally rewritten as it is), so that the
+    // next one may reuse what the last commit freed. Returns whether it committed.
+    bool commit_to_reuse_freed_pages(Batch& b);
     static void on_async(uv_async_t* h);
 
     const Env& env_;
@@ -100,6 +103,9 @@ private:
     uint32_t sync_interval_ms_; // under mu_
     std::function<void(std::unique_ptr<Batch>)> on_done_;
     std::function<void()> gate_;
+    // Writer thread: the last commit was commit_to_reuse_freed_pages' (so what every commit
+    // before it freed is reusable now).
+    bool freed_pages_reusable_ = false;
     loop::HandleBox<uv_async_t> async_;
     bool in_flight_ = false; // loop thread only
 

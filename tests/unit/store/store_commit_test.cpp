@@ -144,7 +144,9 @@ TEST_SUITE("store/commit") {
         CHECK(r.by_name["huge"].error().http == 507);
         CHECK(r.by_name["huge"].error().code == "storage_full");
         // Over map_size / 20, the huge write went in a transaction of its own, which failed.
-        CHECK(store->stats().commits == 2);
+        // Besides the small writes' two commits, its map-full retry committed once to make
+        // what earlier commits freed reusable before trying it again.
+        CHECK(store->stats().commits == 3);
         const Namespace& ns = *store->namespace_by_title("ns");
         KvValue v;
         CHECK(*store->kv_get(ns, "small1", &v));
@@ -185,6 +187,81 @@ TEST_SUITE("store/commit") {
         }
         CHECK(store->stats().evicted >= 5000); // it did evict, over many commits
         CHECK(most_in_one_commit <= 1000);
+    }
+
+    TEST_CASE("regress_map_full_retry_reuses_what_it_evicted") {
+        // LMDB hands out the pages a transaction freed only from the second transaction after
+        // it. A map-full retry evicted cache entries in one transaction and ran the write in the
+        // very next, which could not use what the eviction had just freed: the write got 507
+        // with the room right there. When the eviction had taken the last cache entry, every
+        // later write did too, for good: an empty cache refusing all writes (test_admin's
+        // full-map test failed 1 run in 13 under load that way).
+        TempDir tmp;
+        loop::Loop loop;
+        Options o = options(tmp.path);
+        o.map_size = 4 << 20;
+        auto store = Store::open(loop, o);
+        int64_t expires = loop.clock().now_s() + 3600;
+        auto write = [&](std::function<Status(WriteTxn&)> apply) {
+            Results r;
+            WriteOp op;
+            op.apply = std::move(apply);
+            op.done = r.done("write");
+            store->submit(std::move(op));
+            REQUIRE(ec::store::test::run_until(loop, [&] { return r.size() == 1; }));
+            return r.by_name["write"];
+        };
+        // Cache entries up to 80% of the map: under the evict-ahead mark (85%), so nothing is
+        // evicted before the write that needs the room.
+        int entries = 0;
+        while (store->map_usage().high_water_bytes < o.map_size * 80 / 100) {
+            std::string key = "Centry" + std::to_string(entries++);
+            REQUIRE(write([&](WriteTxn& txn) {
+                        return txn.put_record(key, std::string(20000, 'c'), expires);
+                    }).is_ok());
+        }
+        uint64_t untouched = o.map_size - store->map_usage().high_water_bytes;
+        // One write of records that are never evicted ('X'), more than the untouched end of
+        // the map holds: it fits only in what evicting the cache entries frees.
+        const int records = static_cast<int>(untouched / 20000) + 20;
+        Status st = write([&](WriteTxn& txn) -> Status {
+            for (int i = 0; i < records; ++i)
+                if (Status s =
+                        txn.put_record("Xkept" + std::to_string(i), std::string(20000, 'x'), 0);
+                    !s)
+                    return s;
+            return Status::ok();
+        });
+        CHECK_MESSAGE(st.is_ok(), (st.is_ok() ? "" : st.error().message));
+        CHECK(store->stats().evicted > 0);
+        CHECK(store->stats().evicted <= static_cast<uint64_t>(entries));
+        // And the store goes on taking writes.
+        CHECK(put_sync(loop, *store, "ns", "after", "v").is_ok());
+    }
+
+    TEST_CASE("regress_map_full_write_reuses_what_a_delete_just_freed") {
+        // The same rule without eviction: the map full of KV data, an operator deletes a key
+        // to make room and writes one of the same size. The delete was the last commit, so the
+        // write could not use its pages, and nothing was left to evict: 507, again and again
+        // until some other write committed.
+        TempDir tmp;
+        loop::Loop loop;
+        Options o = options(tmp.path);
+        o.map_size = 2 << 20;
+        auto store = Store::open(loop, o);
+        const std::string value(20000, 'v');
+        int keys = 0;
+        for (; keys < 200; ++keys) {
+            Status st = put_sync(loop, *store, "ns", "k" + std::to_string(keys), value);
+            if (!st) {
+                REQUIRE(st.error().http == 507);
+                break;
+            }
+        }
+        REQUIRE(keys < 200); // the map is full
+        REQUIRE(delete_sync(loop, *store, "ns", "k0").is_ok());
+        Status st = put_sync(loop, *store, "ns", "again", value);
+        CHECK_MESSAGE(st.is_ok(), (st.is_ok() ? "" : st.error().message));
     }
 
     TEST_CASE("ops creating the same namespace in one batch agree on it") {
