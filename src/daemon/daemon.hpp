@@ -59,9 +59,6 @@ public:
     // (systemd must see READY=1 again either way). Both are no-ops outside systemd.
     void notify_reloading();
     void notify_ready();
-    // Whether the data-plane listeners came from systemd (socket activation): then `listen`
-    // in the config is ignored, also on reload.
-    bool socket_activated() const { return socket_activated_; }
 
     loop::Loop& loop() { return loop_; }
     const config::Config& config() const { return cfg_; }
@@ -73,7 +70,6 @@ public:
     cache::Proxy& proxy() { return *proxy_; }
     admin::AdminApi& admin() { return *admin_; }
     Tail& tail() { return *tail_; }
-    kv::NamespaceStats& namespace_stats() { return ns_stats_; }
     // The first TCP data-plane listener as bound ("127.0.0.1:8787"); "" when there is none.
     std::string first_tcp_listener() const;
     origin::Origins& origins() { return *origins_; }
@@ -137,6 +133,8 @@ private:
     std::unique_ptr<loop::Timer> drain_timer_;
     std::string admin_socket_path_;
     bool draining_ = false;
+    // The data-plane listeners came from systemd (socket activation): then `listen` in the
+    // config is ignored, also on reload.
     bool socket_activated_ = false;
     bool finished_ = false;
 };

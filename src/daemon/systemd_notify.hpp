@@ -49,8 +49,6 @@ public:
     // does not keep the loop alive; a stalled loop stops the pings, which is the point.
     void start_watchdog();
     void stop_watchdog();
-    // The ping interval in ms; 0 when the watchdog is off.
-    uint64_t watchdog_interval_ms() const { return watchdog_ms_; }
 
 private:
     void send(const std::string& state);

@@ -180,7 +180,6 @@ void Tail::publish_slow(http::Exchange& ex) {
         if (!pass) continue;
         if (out->congested()) {
             ++s.dropped;
-            ++dropped_total_;
             continue;
         }
         if (record.empty()) {

@@ -52,7 +52,6 @@ public:
     void shutdown();
 
     size_t subscribers() const { return subs_.size(); }
-    uint64_t dropped_total() const { return dropped_total_; }
 
 private:
     struct Subscriber {
@@ -71,7 +70,6 @@ private:
     loop::Timer ticker_;
     config::AccessFormat json_;
     std::vector<Subscriber> subs_;
-    uint64_t dropped_total_ = 0;
 };
 
 } // namespace ec::daemon

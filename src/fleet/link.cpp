@@ -141,11 +141,6 @@ void Link::on_async(uv_async_t* h) {
     }
 }
 
-std::string Link::connected_url() const {
-    std::lock_guard<std::mutex> lk(mu_);
-    return url_;
-}
-
 void Link::on_connected(natsConnection* nc, void* closure) noexcept {
     auto* self = static_cast<Link*>(closure);
     char url[256] = "";

@@ -118,7 +118,6 @@ public:
                    std::function<void(uint64_t first, uint64_t msgs)> on_gap);
 
     bool connected() const { return connected_.load(); }
-    std::string connected_url() const;
 
     static constexpr size_t kMaxQueuedChanges = 20000; // then the delivery thread waits
 

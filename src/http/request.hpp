@@ -70,7 +70,6 @@ public:
     // First header with this name (ASCII case-insensitive), or nullopt.
     std::optional<std::string_view> header(std::string_view name) const;
     bool is_head() const { return method == HTTP_HEAD; }
-    bool is_get_or_head() const { return method == HTTP_GET || method == HTTP_HEAD; }
 };
 
 } // namespace ec::http

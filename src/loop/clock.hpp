@@ -21,7 +21,6 @@ public:
 
     // Moves wall time forward (or back) for every later reading; expiry and freshness follow.
     void advance_for_test(int64_t ms) { offset_ms_ += ms; }
-    int64_t offset_ms() const { return offset_ms_; }
 
 private:
     uv_loop_t* loop_;

@@ -69,7 +69,6 @@ public:
     bool taken_out() const {
         return admin_ == AdminHealth::sick || admin_ == AdminHealth::draining;
     }
-    AdminHealth admin_health() const { return admin_; }
     // Sets the override; taking the server out closes its idle connections at once.
     void set_admin_health(AdminHealth h);
     uint64_t last_failure_ms() const { return last_failure_ms_; }

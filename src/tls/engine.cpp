@@ -22,10 +22,6 @@ void Engine::feed_eof() {
     BIO_set_mem_eof_return(in_, 0);
 }
 
-size_t Engine::buffered_input() const {
-    return BIO_ctrl_pending(in_);
-}
-
 Engine::Io Engine::fail(int ret) {
     int err = SSL_get_error(ssl_.get(), ret);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Io::want_read;

@@ -36,7 +36,6 @@ public:
     // ("unexpected eof while reading").
     void feed(const char* data, size_t n);
     void feed_eof();
-    size_t buffered_input() const;
 
     // Advances the handshake. ok once it is complete (also on every later call).
     Io handshake();
