@@ -46,36 +46,39 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
     return diff == 0;
 }
 
-Router::Router(Daemon& daemon, Roles roles) : daemon_(daemon), roles_(std::move(roles)) {
+Router::Router(Daemon& daemon, Roles roles)
+    : daemon_(daemon), roles_(std::move(roles)), table_(rows()) {}
+
+std::vector<Router::Row> Router::rows() {
+    std::vector<Row> rows;
+    auto add_rows = [&rows](std::vector<kv::Route> routes, Family family) {
+        for (kv::Route& r : routes)
+            rows.push_back(Row{r.methods, r.pattern, family, r.limit, std::move(r.handle)});
+    };
     if (!roles_.kv_backend.empty()) {
         add_rows(daemon_.workerd_kv().routes(roles_.kv_backend), Family::workerd);
-        return;
+        return rows;
     }
     using http::kAnyMethod;
     if (roles_.health || roles_.admin)
-        rows_.push_back(Row{kAnyMethod, "/health", Family::open, kv::BodyLimitKind::body,
-                            [this](http::Exchange& ex, const http::RouteArgs&) { health(ex); }});
+        rows.push_back(Row{kAnyMethod, "/health", Family::open, kv::BodyLimitKind::body,
+                           [this](http::Exchange& ex, const http::RouteArgs&) { health(ex); }});
     if (roles_.kv) {
         add_rows(daemon_.cloudflare_kv().routes(), Family::cloudflare);
         add_rows(daemon_.native_kv().routes(), Family::native);
     }
     if (roles_.admin)
-        rows_.push_back(Row{kAnyMethod, "/admin/{rest*}", Family::admin, kv::BodyLimitKind::body,
-                            [this](http::Exchange& ex, const http::RouteArgs&) { admin(ex); }});
+        rows.push_back(Row{kAnyMethod, "/admin/{rest*}", Family::admin, kv::BodyLimitKind::body,
+                           [this](http::Exchange& ex, const http::RouteArgs&) { admin(ex); }});
     if (roles_.metrics || roles_.admin)
-        rows_.push_back(Row{
+        rows.push_back(Row{
             kAnyMethod, "/metrics", Family::admin, kv::BodyLimitKind::body,
             [this](http::Exchange& ex, const http::RouteArgs&) { daemon_.admin().metrics(ex); }});
-}
-
-void Router::add_rows(std::vector<kv::Route> routes, Family family) {
-    for (kv::Route& r : routes)
-        rows_.push_back(Row{r.methods, r.pattern, family, r.limit, std::move(r.handle)});
+    return rows;
 }
 
 http::BodyLimit Router::body_limit(http::Request& head) {
-    head.route = http::resolve_route(std::span<const Row>(rows_), head.method, head.path,
-                                     [](const Row&) { return true; });
+    head.route = table_.resolve(head.method, head.path);
     const config::Config& cfg = daemon_.config();
     if (const auto* row = static_cast<const Row*>(head.route.row))
         return kv::body_limit(row->limit, daemon_.kv_ops().rules(), cfg.max_body_size);

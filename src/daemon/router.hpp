@@ -31,10 +31,10 @@ struct Roles {
 // The listener's table holds the rows its roles serve, in this order: /health; the Cloudflare
 // routes (/client/v4/...); the native KV routes (/kv/...); /admin/...; /metrics — or, on a
 // kv_backend listener, only the workerd protocol's rows. body_limit() resolves the head against
-// it once (route_table.hpp) and keeps the match in Request::route; handle() authenticates by
-// the row's family and calls the row. A path no row matches goes to the proxy routes (when the
-// listener serves them), else 404; a path some row matches with another method is a 405 in
-// that row's family's format, with Allow.
+// it once (route_table.hpp's RouteTable) and keeps the match in Request::route; handle()
+// authenticates by the row's family and calls the row. A path no row matches goes to the proxy
+// routes (when the listener serves them), else 404; a path some row matches with another method is
+// a 405 in that row's family's format, with Allow.
 class Router : public http::Handler {
 public:
     Router(Daemon& daemon, Roles roles);
@@ -60,7 +60,8 @@ public:
     };
 
 private:
-    void add_rows(std::vector<kv::Route> routes, Family family);
+    // The rows this listener's roles serve, in the order above.
+    std::vector<Row> rows();
     // Answers 401 and returns false when the request lacks the token its family needs.
     bool authorized(http::Exchange& ex, Family family);
     bool authorized_for_kv(http::Exchange& ex, Family family);
@@ -70,7 +71,7 @@ private:
 
     Daemon& daemon_;
     Roles roles_;
-    std::vector<Row> rows_;
+    http::RouteTable<Row> table_;
 };
 
 // Constant-time comparison of a presented bearer token (the whole Authorization value) with

@@ -20,7 +20,7 @@ inline constexpr size_t kMaxRouteArgs = 3;
 using RouteArgs = std::array<std::string_view, kMaxRouteArgs>;
 
 // What the listener's Handler resolved from the head in body_limit(), kept for its handle() so
-// the path is matched once (route_table.hpp's resolve_route). The rows are the handler's own.
+// the path is matched once (route_table.hpp's RouteTable::resolve). The rows are the handler's own.
 struct RouteMatch {
     const void* row = nullptr;      // the row for this method and path; nullptr = none
     const void* path_row = nullptr; // the first row whose pattern matched the path, any method

@@ -1,33 +1,113 @@
 // Route tables: path pattern matching and Allow headers.
 #include "http/route_table.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
 namespace ec::http {
 
-bool match_path(std::string_view pattern, std::string_view path, RouteArgs& args) {
-    size_t p = 0, i = 0, n = 0;
-    while (p < pattern.size()) {
+PathPattern::PathPattern(std::string_view pattern) {
+    size_t p = 0, captures = 0;
+    while (p < pattern.size() && valid_) {
+        if (size_ == pieces_.size()) {
+            valid_ = false;
+            break;
+        }
         if (pattern[p] != '{') {
-            if (i >= path.size() || path[i] != pattern[p]) return false;
-            ++p;
-            ++i;
+            size_t end = std::min(pattern.find('{', p), pattern.size());
+            pieces_[size_++] = Piece{Kind::literal, pattern.substr(p, end - p)};
+            p = end;
             continue;
         }
         size_t close = pattern.find('}', p);
-        if (close == std::string_view::npos || n >= args.size()) return false;
-        char kind = pattern[close - 1];
-        std::string_view rest = path.substr(i);
-        if (kind == '*' || kind == '+') {
-            if (close + 1 != pattern.size() || (kind == '+' && rest.empty())) return false;
-            args[n++] = rest;
-            return true;
+        if (close == std::string_view::npos || ++captures > kMaxRouteArgs) {
+            valid_ = false;
+            break;
         }
-        std::string_view segment = rest.substr(0, rest.find('/'));
-        if (segment.empty()) return false;
-        args[n++] = segment;
-        i += segment.size();
+        char kind = pattern[close - 1];
+        bool rest = kind == '*' || kind == '+';
+        if (rest && close + 1 != pattern.size()) valid_ = false; // a rest capture ends it
+        pieces_[size_++] = Piece{!rest         ? Kind::segment
+                                 : kind == '+' ? Kind::rest_nonempty
+                                               : Kind::rest,
+                                 {}};
         p = close + 1;
     }
-    return i == path.size();
+}
+
+bool PathPattern::match(std::string_view path, RouteArgs& args) const {
+    if (!valid_) return false;
+    const char* at = path.data();
+    const char* end = at + path.size();
+    size_t n = 0;
+    for (uint8_t k = 0; k < size_; ++k) {
+        const Piece& piece = pieces_[k];
+        size_t left = static_cast<size_t>(end - at);
+        switch (piece.kind) {
+        case Kind::literal:
+            if (left < piece.text.size() || std::memcmp(at, piece.text.data(), piece.text.size()))
+                return false;
+            at += piece.text.size();
+            break;
+        case Kind::segment: {
+            const auto* slash = static_cast<const char*>(std::memchr(at, '/', left));
+            size_t len = slash ? static_cast<size_t>(slash - at) : left;
+            if (len == 0) return false;
+            args[n++] = std::string_view(at, len);
+            at += len;
+            break;
+        }
+        case Kind::rest_nonempty:
+            if (left == 0) return false;
+            [[fallthrough]];
+        case Kind::rest:
+            args[n++] = std::string_view(at, left);
+            return true;
+        }
+    }
+    return at == end;
+}
+
+namespace {
+
+// The first segment of a path or pattern: "/kv/a" → "kv", "/" → "". nullopt when `s` does not
+// start with '/'.
+std::optional<std::string_view> first_segment(std::string_view s) {
+    if (s.empty() || s[0] != '/') return std::nullopt;
+    s.remove_prefix(1);
+    return s.substr(0, s.find('/'));
+}
+
+} // namespace
+
+RouteIndex::RouteIndex(std::span<const std::string_view> patterns) {
+    for (size_t i = 0; i < patterns.size(); ++i) {
+        auto row = static_cast<uint16_t>(i);
+        auto segment = first_segment(patterns[i]);
+        if (!segment || segment->find('{') != std::string_view::npos) {
+            // A capture (or no leading '/'): any group's paths may match it.
+            capturing_.push_back(row);
+            for (Group& g : groups_)
+                g.rows.push_back(row);
+            continue;
+        }
+        auto g = std::find_if(groups_.begin(), groups_.end(),
+                              [&](const Group& x) { return x.segment == *segment; });
+        if (g == groups_.end()) {
+            // A new group starts with the capturing rows seen so far, in order.
+            groups_.push_back(Group{std::string(*segment), capturing_});
+            g = groups_.end() - 1;
+        }
+        g->rows.push_back(row);
+    }
+}
+
+std::span<const uint16_t> RouteIndex::candidates(std::string_view path) const {
+    if (auto segment = first_segment(path))
+        for (const Group& g : groups_)
+            if (g.segment == *segment) return g.rows;
+    return capturing_;
 }
 
 std::string allow_header(Methods set) {

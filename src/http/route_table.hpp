@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <llhttp.h>
 
@@ -20,42 +21,112 @@ constexpr Methods method_bit(llhttp_method_t m) {
 }
 inline constexpr Methods kAnyMethod = ~Methods{0};
 
-// Matches `path` against `pattern`. The pattern is literal bytes and captures:
+// A path pattern, split once into literal runs and captures so that matching never scans it:
 //   {name}   one non-empty path segment (no '/')
 //   {name+}  the rest of the path, at least one byte ('/' allowed); must end the pattern
 //   {name*}  the rest of the path, possibly empty; must end the pattern
-// Captured pieces go to args[0], args[1]... in order (views into `path`, not decoded).
-// Returns false when the path does not match or the pattern captures more than kMaxRouteArgs.
-bool match_path(std::string_view pattern, std::string_view path, RouteArgs& args);
+// A pattern that breaks these rules, or captures more than kMaxRouteArgs, matches nothing.
+class PathPattern {
+public:
+    explicit PathPattern(std::string_view pattern);
+    // True when `path` matches; the captured pieces go to args[0], args[1]... in order (views
+    // into `path`, not decoded).
+    bool match(std::string_view path, RouteArgs& args) const;
+
+private:
+    enum class Kind : uint8_t { literal, segment, rest, rest_nonempty };
+    struct Piece {
+        Kind kind = Kind::literal;
+        std::string_view text; // a literal run: a view into the pattern, which must outlive this
+    };
+    std::array<Piece, 2 * kMaxRouteArgs + 1> pieces_{};
+    uint8_t size_ = 0;
+    bool valid_ = true;
+};
 
 // "GET, HEAD, POST, PUT, DELETE, ..." for an Allow header: the methods in `set`, the common
 // ones first in that order, then the others in llhttp's order.
 std::string allow_header(Methods set);
 
-// Resolves a request head against `rows` (each with `Methods methods` and `std::string_view
-// pattern`), in order, skipping rows `serves(row)` refuses. The first row whose pattern
-// matches the path and whose methods include `method` is the route. Rows whose pattern matches
-// but not the method add their methods to `allowed` (for a 405) and the search goes on — but a
-// row that takes any method ends it: it is a catch-all, and an earlier row that matched the
-// path then means "wrong method" (row stays nullptr, path_row is that earlier row).
-template <class Row, class Serves>
-RouteMatch resolve_route(std::span<const Row> rows, llhttp_method_t method, std::string_view path,
-                         Serves serves) {
-    RouteMatch m;
-    RouteArgs args{};
-    for (const Row& r : rows) {
-        if (!serves(r) || !match_path(r.pattern, path, args)) continue;
-        if (r.methods == kAnyMethod && m.path_row) break; // a catch-all after a method mismatch
-        if (!m.path_row) m.path_row = &r;
-        if (r.methods & method_bit(method)) {
-            m.row = &r;
-            m.path_row = &r;
-            m.args = args;
-            return m;
-        }
-        m.allowed |= r.methods;
+// Which rows of a table can match a path, by the path's first segment. Rows are grouped by the
+// literal first segment of their pattern ("/kv/{ns}" is in "kv", "/" in ""); a row whose first
+// segment captures ("/{key+}") is in every group. A group keeps the table's order, so resolving
+// through it finds what a walk over every row would: it only skips rows that cannot match (a
+// native KV path never tries the Cloudflare rows, whose literal prefixes are long).
+class RouteIndex {
+public:
+    RouteIndex() = default;
+    explicit RouteIndex(std::span<const std::string_view> patterns);
+    // Indexes into the table of the rows that may match `path`, in table order.
+    std::span<const uint16_t> candidates(std::string_view path) const;
+
+private:
+    struct Group {
+        std::string segment;
+        std::vector<uint16_t> rows;
+    };
+    std::vector<Group> groups_;
+    std::vector<uint16_t> capturing_; // for a path whose first segment no group names
+};
+
+// A listener's rows (each with `Methods methods` and `std::string_view pattern`), resolved once
+// per request head. resolve(): the first row whose pattern matches the path and whose methods
+// include `method` is the route. Rows whose pattern matches but not the method add their
+// methods to `allowed` (for a 405) and the search goes on — but a row that takes any method
+// ends it: it is a catch-all, and an earlier row that matched the path then means "wrong
+// method" (row stays nullptr, path_row is that earlier row). RouteMatch points into the
+// table's rows, which stay put when the table is moved.
+template <class Row> class RouteTable {
+public:
+    RouteTable() = default;
+    explicit RouteTable(std::vector<Row> rows) : rows_(std::move(rows)), index_(patterns(rows_)) {
+        paths_.reserve(rows_.size());
+        for (const Row& r : rows_)
+            paths_.emplace_back(r.pattern);
     }
-    return m;
-}
+
+    RouteMatch resolve(llhttp_method_t method, std::string_view path) const {
+        // Only rows taking this method are matched first: a hit there is the answer unless it
+        // is a catch-all, and only then, or on a miss, do the other rows' patterns matter (for
+        // the 405 and its Allow). The result is that of one walk over the rows in order.
+        std::span<const uint16_t> rows = index_.candidates(path);
+        RouteArgs args{};
+        size_t end = rows.size();
+        for (size_t k = 0; k < rows.size(); ++k) {
+            const Row& r = rows_[rows[k]];
+            if (!(r.methods & method_bit(method)) || !paths_[rows[k]].match(path, args)) continue;
+            if (r.methods != kAnyMethod) return RouteMatch{&r, &r, 0, args};
+            end = k; // a catch-all: what matched the path before it decides
+            break;
+        }
+        RouteMatch m;
+        for (size_t k = 0; k < end; ++k) {
+            const Row& r = rows_[rows[k]];
+            if ((r.methods & method_bit(method)) || !paths_[rows[k]].match(path, args)) continue;
+            if (!m.path_row) m.path_row = &r;
+            m.allowed |= r.methods;
+        }
+        if (!m.path_row && end < rows.size()) {
+            const Row& r = rows_[rows[end]];
+            paths_[rows[end]].match(path, args);
+            return RouteMatch{&r, &r, 0, args};
+        }
+        return m;
+    }
+    std::span<const Row> rows() const { return rows_; }
+
+private:
+    static std::vector<std::string_view> patterns(const std::vector<Row>& rows) {
+        std::vector<std::string_view> out;
+        out.reserve(rows.size());
+        for (const Row& r : rows)
+            out.push_back(r.pattern);
+        return out;
+    }
+
+    std::vector<Row> rows_;
+    RouteIndex index_;
+    std::vector<PathPattern> paths_; // rows_[i]'s pattern, compiled
+};
 
 } // namespace ec::http

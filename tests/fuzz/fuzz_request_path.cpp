@@ -98,7 +98,7 @@ struct World {
     kv::NamespaceStats ns_stats;
     std::unique_ptr<kv::Ops> kv_ops;
     std::unique_ptr<kv::NativeApi> kv;
-    std::vector<kv::Route> kv_routes; // the native routes' table, as the daemon mounts it
+    http::RouteTable<kv::Route> kv_routes; // the native routes' table, as the daemon mounts it
 
     // Per input.
     std::vector<Handled> handled;
@@ -135,7 +135,7 @@ struct World {
         kv::Rules rules;
         rules.max_value_size = 4096;
         kv_ops->set_rules(rules);
-        kv_routes = kv->routes();
+        kv_routes = http::RouteTable<kv::Route>(kv->routes());
         std::atexit([] {
             std::error_code ec;
             std::filesystem::remove_all(world().data_dir, ec);
@@ -166,8 +166,7 @@ std::optional<uint64_t> query_u64(std::string_view path, std::string_view prefix
 
 http::BodyLimit FuzzHandler::body_limit(http::Request& head) {
     if (!head.path.starts_with(kKvPrefix)) return http::BodyLimit{kTestBodyLimit};
-    head.route = http::resolve_route(std::span<const kv::Route>(w_.kv_routes), head.method,
-                                     head.path, [](const kv::Route&) { return true; });
+    head.route = w_.kv_routes.resolve(head.method, head.path);
     // Every path under /kv/ matches a row: the last one takes any method.
     FUZZ_CHECK(head.route.path_row != nullptr);
     const auto* row = static_cast<const kv::Route*>(head.route.row);
