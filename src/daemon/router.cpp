@@ -60,8 +60,9 @@ std::vector<Router::Row> Router::rows() {
         return rows;
     }
     using http::kAnyMethod;
+    const http::Methods get = http::method_bit(HTTP_GET) | http::method_bit(HTTP_HEAD);
     if (roles_.health || roles_.admin)
-        rows.push_back(Row{kAnyMethod, "/health", Family::open, kv::BodyLimitKind::body,
+        rows.push_back(Row{get, "/health", Family::open, kv::BodyLimitKind::body,
                            [this](http::Exchange& ex, const http::RouteArgs&) { health(ex); }});
     if (roles_.kv) {
         add_rows(daemon_.cloudflare_kv().routes(), Family::cloudflare);
@@ -72,7 +73,7 @@ std::vector<Router::Row> Router::rows() {
                            [this](http::Exchange& ex, const http::RouteArgs&) { admin(ex); }});
     if (roles_.metrics || roles_.admin)
         rows.push_back(Row{
-            kAnyMethod, "/metrics", Family::admin, kv::BodyLimitKind::body,
+            get, "/metrics", Family::admin, kv::BodyLimitKind::body,
             [this](http::Exchange& ex, const http::RouteArgs&) { daemon_.admin().metrics(ex); }});
     return rows;
 }

@@ -107,6 +107,26 @@ def test_metrics_on_a_listener_that_serves_them(make_daemon):
     assert d.get("/admin/stats", listener=1).status == 404
 
 
+def test_metrics_takes_only_get_and_head(make_daemon):
+    # The /metrics row once took any method: POST and DELETE /metrics answered 200.
+    d = make_daemon(listen=[], config={"listen": ["127.0.0.1:0", {"address": "127.0.0.1:0",
+                                                                  "serve": ["metrics"]}]})
+    for send in (lambda m: d.admin(m, "/metrics"), lambda m: d.request(m, "/metrics", listener=1)):
+        assert send("HEAD").status == 200
+        for method in ("POST", "DELETE", "PUT"):
+            r = send(method)
+            assert r.status == 405, (method, r.status)
+            assert r.headers["allow"] == "GET, HEAD"
+
+
+def test_health_takes_only_get_and_head(daemon):
+    # Like /metrics, /health once answered 200 to any method.
+    assert daemon.request("HEAD", "/health").status == 200
+    r = daemon.post("/health")
+    assert r.status == 405 and r.headers["allow"] == "GET, HEAD"
+    assert daemon.admin("DELETE", "/health").status == 405
+
+
 def test_purge_paths_all_variants(make_proxy, origin):
     populate(d := make_proxy(origin), origin, ["/a?x=1&y=2", "/a", "/b"])
     d.get("/a", headers={"Host": "other.test"})
