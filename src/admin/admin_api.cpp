@@ -1,4 +1,4 @@
-// AdminApi: dispatch, purge, inspect, reload, backup and config routes.
+// AdminApi: the route rows, purge, inspect, reload, backup and config routes.
 #include "admin/admin_api.hpp"
 
 #include <simdjson.h>
@@ -63,44 +63,44 @@ void AdminApi::shutdown() {
     warmer_->shutdown();
 }
 
-void AdminApi::handle(http::Exchange& ex) {
-    const http::Request& req = ex.request();
-    std::string_view p = req.path;
-    auto only = [&](llhttp_method_t m, const char* allow) {
-        if (req.method == m || (m == HTTP_GET && req.method == HTTP_HEAD)) return true;
-        http::send_method_not_allowed(ex, allow);
-        return false;
+std::vector<AdminRoute> AdminApi::routes() {
+    using http::method_bit;
+    const http::Methods get = method_bit(HTTP_GET) | method_bit(HTTP_HEAD);
+    const http::Methods post = method_bit(HTTP_POST);
+    using Handler = void (AdminApi::*)(http::Exchange&);
+    auto row = [this](http::Methods methods, std::string_view pattern, Handler fn) {
+        return AdminRoute{methods, pattern, [this, fn](http::Exchange& ex, const http::RouteArgs&) {
+                              (this->*fn)(ex);
+                          }};
     };
-    if (p == "/admin/stats") {
-        if (only(HTTP_GET, "GET")) stats(ex);
-    } else if (p == "/admin/stats/reset") {
-        if (only(HTTP_POST, "POST")) {
-            reset_stats();
-            http::send_json(ex, 200, "{\"reset\":true}");
-        }
-    } else if (p == "/admin/purge") {
-        if (only(HTTP_POST, "POST")) purge(ex);
-    } else if (p == "/admin/warm") {
-        if (only(HTTP_POST, "POST")) warm(ex);
-    } else if (p == "/admin/inspect") {
-        if (only(HTTP_GET, "GET")) inspect(ex);
-    } else if (p == "/admin/reload") {
-        if (only(HTTP_POST, "POST")) reload(ex);
-    } else if (p == "/admin/backup") {
-        if (only(HTTP_POST, "POST")) backup(ex);
-    } else if (p == "/admin/origins") {
-        if (only(HTTP_GET, "GET")) origins(ex);
-    } else if (p == "/admin/origins/health") {
-        if (only(HTTP_POST, "POST")) origin_health(ex);
-    } else if (p == "/admin/config") {
-        if (only(HTTP_GET, "GET")) http::send_json(ex, 200, config::to_json(d_.config()));
-    } else if (p == "/admin/fleet") {
-        if (only(HTTP_GET, "GET")) fleet_status(ex);
-    } else if (p == "/admin/fleet/purges") {
-        if (only(HTTP_GET, "GET")) fleet_purge_progress(ex);
-    } else {
-        http::send_error(ex, 404, "not_found", "no admin route " + std::string(p));
-    }
+    std::vector<AdminRoute> rows;
+    rows.push_back(row(get, "/admin/stats", &AdminApi::stats));
+    rows.push_back(row(post, "/admin/stats/reset", &AdminApi::stats_reset));
+    rows.push_back(row(post, "/admin/purge", &AdminApi::purge));
+    rows.push_back(row(post, "/admin/warm", &AdminApi::warm));
+    rows.push_back(row(get, "/admin/inspect", &AdminApi::inspect));
+    rows.push_back(row(post, "/admin/reload", &AdminApi::reload));
+    rows.push_back(row(post, "/admin/backup", &AdminApi::backup));
+    rows.push_back(row(get, "/admin/origins", &AdminApi::origins));
+    rows.push_back(row(post, "/admin/origins/health", &AdminApi::origin_health));
+    rows.push_back(row(get, "/admin/config", &AdminApi::effective_config));
+    rows.push_back(row(get, "/admin/fleet", &AdminApi::fleet_status));
+    rows.push_back(row(get, "/admin/fleet/purges", &AdminApi::fleet_purge_progress));
+    rows.push_back(AdminRoute{
+        http::kAnyMethod, "/admin/{rest*}", [](http::Exchange& ex, const http::RouteArgs&) {
+            http::send_error(ex, 404, "not_found",
+                             "no admin route " + std::string(ex.request().path));
+        }});
+    return rows;
+}
+
+void AdminApi::stats_reset(http::Exchange& ex) {
+    reset_stats();
+    http::send_json(ex, 200, "{\"reset\":true}");
+}
+
+void AdminApi::effective_config(http::Exchange& ex) {
+    http::send_json(ex, 200, config::to_json(d_.config()));
 }
 
 void AdminApi::purge(http::Exchange& ex) {

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "fleet/fleet.hpp"
 #include "http/exchange.hpp"
+#include "http/route_table.hpp"
 #include "http/server.hpp"
 #include "kv/ns_stats.hpp"
 #include "loop/loop.hpp"
@@ -52,7 +53,16 @@ struct AdminDeps {
     fleet::Fleet* fleet = nullptr; // nullptr: a single node
 };
 
-// Routes (JSON in and out; errors as {"error":{"code","message"}}):
+// One admin route, a row of the listener's route table: the methods it takes, its pattern
+// (route_table.hpp's syntax, static) and its handler, which gets the pattern's captures.
+struct AdminRoute {
+    http::Methods methods = 0;
+    std::string_view pattern;
+    std::function<void(http::Exchange&, const http::RouteArgs&)> handle;
+};
+
+// Routes (JSON in and out; errors as {"error":{"code","message"}}; a GET route takes HEAD too;
+// another method is a 405 with Allow, from the router's table):
 //   GET  /admin/stats          counters in total, per route, per origin; hit_rate a fraction
 //   POST /admin/stats/reset
 //   POST /admin/purge          {"paths"|"prefix"|"tags"|"all", "soft"?, "route"?, "namespace"?}
@@ -74,9 +84,10 @@ public:
     explicit AdminApi(AdminDeps deps);
     ~AdminApi();
 
-    // Answers a request under /admin/ (the router's /admin/{rest*} row), 404 for a path that
-    // is no admin route. /metrics is a row of its own and comes to metrics().
-    void handle(http::Exchange& ex);
+    // The admin routes above, last a catch-all that answers 404 for any other /admin/ path
+    // (so the router puts its own /admin/ rows first). /metrics is not among them: listeners
+    // that serve only metrics have a row of their own for metrics().
+    std::vector<AdminRoute> routes();
     void metrics(http::Exchange& ex);
     // Counts since start or the last reset.
     void reset_stats();
@@ -85,6 +96,8 @@ public:
 
 private:
     void stats(http::Exchange& ex);
+    void stats_reset(http::Exchange& ex);
+    void effective_config(http::Exchange& ex);
     void fleet_status(http::Exchange& ex);         // fleet_admin.cpp
     void fleet_purge_progress(http::Exchange& ex); // fleet_admin.cpp
     void purge(http::Exchange& ex);

@@ -17,12 +17,12 @@
 namespace ec::daemon {
 
 namespace {
-TestRouteHandler test_routes = nullptr;
+TestRoute test_route;
 
 } // namespace
 
-void set_test_route_handler(TestRouteHandler handler) {
-    test_routes = handler;
+void set_test_route(TestRoute route) {
+    test_route = route;
 }
 
 std::optional<int64_t> clock_advance_ms(std::string_view seconds) {
@@ -59,22 +59,34 @@ std::vector<Router::Row> Router::rows() {
         add_rows(daemon_.workerd_kv().routes(roles_.kv_backend), Family::workerd);
         return rows;
     }
-    using http::kAnyMethod;
     const http::Methods get = http::method_bit(HTTP_GET) | http::method_bit(HTTP_HEAD);
+    using Handle = std::function<void(http::Exchange&, const http::RouteArgs&)>;
+    auto add = [&rows](http::Methods methods, std::string_view pattern, Family family,
+                       Handle handle) {
+        rows.push_back(Row{methods, pattern, family, kv::BodyLimitKind::body, std::move(handle)});
+    };
     if (roles_.health || roles_.admin)
-        rows.push_back(Row{get, "/health", Family::open, kv::BodyLimitKind::body,
-                           [this](http::Exchange& ex, const http::RouteArgs&) { health(ex); }});
+        add(get, "/health", Family::open,
+            [this](http::Exchange& ex, const http::RouteArgs&) { health(ex); });
     if (roles_.kv) {
         add_rows(daemon_.cloudflare_kv().routes(), Family::cloudflare);
         add_rows(daemon_.native_kv().routes(), Family::native);
     }
-    if (roles_.admin)
-        rows.push_back(Row{kAnyMethod, "/admin/{rest*}", Family::admin, kv::BodyLimitKind::body,
-                           [this](http::Exchange& ex, const http::RouteArgs&) { admin(ex); }});
+    if (roles_.admin) {
+        // Before AdminApi's rows, whose last is the catch-all 404 for /admin/.
+        if (test_route.handle) // only in -Dtest_hooks=true builds
+            add(test_route.methods, test_route.pattern, Family::admin,
+                [this, fn = test_route.handle](http::Exchange& ex, const http::RouteArgs&) {
+                    fn(daemon_, ex);
+                });
+        add(http::method_bit(HTTP_GET), "/admin/tail", Family::admin,
+            [this](http::Exchange& ex, const http::RouteArgs&) { daemon_.tail().subscribe(ex); });
+        for (admin::AdminRoute& r : daemon_.admin().routes())
+            add(r.methods, r.pattern, Family::admin, std::move(r.handle));
+    }
     if (roles_.metrics || roles_.admin)
-        rows.push_back(Row{
-            get, "/metrics", Family::admin, kv::BodyLimitKind::body,
-            [this](http::Exchange& ex, const http::RouteArgs&) { daemon_.admin().metrics(ex); }});
+        add(get, "/metrics", Family::admin,
+            [this](http::Exchange& ex, const http::RouteArgs&) { daemon_.admin().metrics(ex); });
     return rows;
 }
 
@@ -173,15 +185,6 @@ void Router::health(http::Exchange& ex) {
     w.field("version", EC_VERSION);
     w.end_object();
     http::send_json(ex, draining ? 503 : 200, std::move(body));
-}
-
-void Router::admin(http::Exchange& ex) {
-    if (test_routes && test_routes(daemon_, ex)) return; // only in -Dtest_hooks=true builds
-    if (ex.request().path == "/admin/tail") {
-        if (ex.request().method != HTTP_GET) return http::send_method_not_allowed(ex, "GET");
-        return daemon_.tail().subscribe(ex);
-    }
-    daemon_.admin().handle(ex);
 }
 
 } // namespace ec::daemon

@@ -28,8 +28,9 @@ struct Roles {
     std::string kv_backend; // workerd KV protocol for this namespace title, and nothing else
 };
 
-// The listener's table holds the rows its roles serve, in this order: /health; the Cloudflare
-// routes (/client/v4/...); the native KV routes (/kv/...); /admin/...; /metrics — or, on a
+// The listener's table holds the rows its roles serve, in this order: /health (GET, HEAD); the
+// Cloudflare routes (/client/v4/...); the native KV routes (/kv/...); the admin routes (the
+// test hooks' and /admin/tail, then AdminApi::routes()); /metrics (GET, HEAD) — or, on a
 // kv_backend listener, only the workerd protocol's rows. body_limit() resolves the head against
 // it once (route_table.hpp's RouteTable) and keeps the match in Request::route; handle()
 // authenticates by the row's family and calls the row. A path no row matches goes to the proxy
@@ -67,7 +68,6 @@ private:
     bool authorized_for_kv(http::Exchange& ex, Family family);
     void method_not_allowed(http::Exchange& ex, Family family, http::Methods allowed);
     void health(http::Exchange& ex);
-    void admin(http::Exchange& ex);
 
     Daemon& daemon_;
     Roles roles_;

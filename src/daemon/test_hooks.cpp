@@ -20,31 +20,23 @@ namespace {
 
 // POST /admin/test/clock?advance=<seconds>: moves the daemon's wall clock so TTL tests need
 // no sleeping; answers {"now": <unix seconds>}.
-bool handle_test_route(Daemon& daemon, http::Exchange& ex) {
-    const http::Request& req = ex.request();
-    if (req.path != "/admin/test/clock") return false;
-    if (req.method != HTTP_POST) {
-        http::send_method_not_allowed(ex, "POST");
-        return true;
-    }
-    auto adv = query_param(req.query, "advance");
+void advance_test_clock(Daemon& daemon, http::Exchange& ex) {
+    auto adv = query_param(ex.request().query, "advance");
     auto ms = adv ? clock_advance_ms(*adv) : std::nullopt;
-    if (!ms) {
-        http::send_error(ex, 400, "bad_request",
-                         "advance=<seconds> required, at most 100 years either way");
-        return true;
-    }
+    if (!ms)
+        return http::send_error(ex, 400, "bad_request",
+                                "advance=<seconds> required, at most 100 years either way");
     loop::Clock& clock = daemon.loop().clock();
     clock.advance_for_test(*ms);
     std::string body;
     JsonWriter(body).begin_object().field("now", clock.now_s()).end_object();
     http::send_json(ex, 200, std::move(body));
-    return true;
 }
 
 [[maybe_unused]] const bool registered = [] {
     const char* on = std::getenv("EDGECACHED_TEST_HOOKS");
-    if (on && std::string_view(on) == "1") set_test_route_handler(&handle_test_route);
+    if (on && std::string_view(on) == "1")
+        set_test_route({http::method_bit(HTTP_POST), "/admin/test/clock", &advance_test_clock});
     return true;
 }();
 

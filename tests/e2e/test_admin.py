@@ -127,6 +127,35 @@ def test_health_takes_only_get_and_head(daemon):
     assert daemon.admin("DELETE", "/health").status == 405
 
 
+@pytest.mark.parametrize("method,path,allow", [
+    ("POST", "/admin/stats", "GET, HEAD"),
+    ("GET", "/admin/stats/reset", "POST"),
+    ("GET", "/admin/purge", "POST"),
+    ("PUT", "/admin/warm", "POST"),
+    ("POST", "/admin/inspect?path=/x", "GET, HEAD"),
+    ("GET", "/admin/reload", "POST"),
+    ("GET", "/admin/backup", "POST"),
+    ("DELETE", "/admin/origins", "GET, HEAD"),
+    ("GET", "/admin/origins/health", "POST"),
+    ("POST", "/admin/config", "GET, HEAD"),
+    ("POST", "/admin/fleet", "GET, HEAD"),
+    ("POST", "/admin/fleet/purges?seq=1", "GET, HEAD"),
+    ("POST", "/admin/tail", "GET"),
+    ("GET", "/admin/test/clock?advance=0", "POST"),
+])
+def test_admin_wrong_method_is_405_with_the_routes_allow(daemon, method, path, allow):
+    r = daemon.admin(method, path)
+    assert r.status == 405 and r.headers["allow"] == allow
+    assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unknown_admin_path_is_404_whatever_the_method(daemon):
+    for method in ("GET", "POST", "DELETE"):
+        r = daemon.admin(method, "/admin/nope")
+        assert r.status == 404 and "/admin/nope" in r.json()["error"]["message"]
+    assert daemon.admin("GET", "/admin/stats/").status == 404
+
+
 def test_purge_paths_all_variants(make_proxy, origin):
     populate(d := make_proxy(origin), origin, ["/a?x=1&y=2", "/a", "/b"])
     d.get("/a", headers={"Host": "other.test"})
