@@ -19,6 +19,7 @@
 #include "fleet/change.hpp"
 #include "loop/handle.hpp"
 #include "loop/loop.hpp"
+#include "origin/types.hpp"
 #include "util/status.hpp"
 
 namespace ec::fleet {
@@ -54,11 +55,6 @@ inline constexpr const char* kPurgeStream = "EDGECACHED_PURGE";
 inline constexpr const char* kPurgeSubject = "edgecached.purge";
 inline constexpr int64_t kPurgeRetentionS = 24 * 3600;
 
-// One header of a publish.
-struct Header {
-    std::string name, value;
-};
-
 class Link {
 public:
     // Starts the NATS thread, which connects (retrying across the list forever) and sets up the
@@ -77,13 +73,13 @@ public:
     // Publishes `payload` to bucket key `key` and waits for JetStream's ack (R = replicas) until
     // `deadline_ms`. done (on the loop): the stream sequence, or 503
     // fleet_unavailable with the reason.
-    void publish(std::string key, std::string payload, std::vector<Header> headers,
+    void publish(std::string key, std::string payload, std::vector<origin::Header> headers,
                  uint64_t deadline_ms, std::function<void(Result<uint64_t>)> done);
     // Publishes `keys` in order, like publish(), stopping at the first failure; done gets the
     // sequence of the last one (0 when keys is empty).
     struct Publication {
         std::string key, payload;
-        std::vector<Header> headers;
+        std::vector<origin::Header> headers;
     };
     void publish_all(std::vector<Publication> pubs, uint64_t deadline_ms,
                      std::function<void(Result<uint64_t>)> done);

@@ -35,7 +35,7 @@ Result<uint64_t> Link::publish_now(const Publication& p, uint64_t deadline_ms) {
     natsMsg* m = nullptr;
     natsStatus s =
         natsMsg_Create(&m, subject.c_str(), nullptr, p.payload.data(), int(p.payload.size()));
-    for (const Header& h : p.headers)
+    for (const origin::Header& h : p.headers)
         if (s == NATS_OK) s = natsMsgHeader_Set(m, h.name.c_str(), h.value.c_str());
     if (s != NATS_OK) {
         natsMsg_Destroy(m);
@@ -62,7 +62,7 @@ Result<uint64_t> Link::publish_now(const Publication& p, uint64_t deadline_ms) {
     return seq;
 }
 
-void Link::publish(std::string key, std::string payload, std::vector<Header> headers,
+void Link::publish(std::string key, std::string payload, std::vector<origin::Header> headers,
                    uint64_t deadline_ms, std::function<void(Result<uint64_t>)> done) {
     std::vector<Publication> pubs;
     pubs.push_back({std::move(key), std::move(payload), std::move(headers)});

@@ -12,6 +12,8 @@
 
 namespace ec::origin {
 
+// A header with its own copies of name and value: what goes upstream and comes back, and the
+// headers of the fleet's NATS publishes (http::Header is the view of a client request's).
 struct Header {
     std::string name;
     std::string value;
