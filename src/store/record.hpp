@@ -26,11 +26,16 @@ struct Dbs {
     MDB_dbi runs = 0;       // DUPSORT: run prefix → long key in byte order (run_index.hpp)
 };
 
+struct TallyDelta;
+
 // A transaction and what is needed to address records in it. Borrows everything.
 struct RecordCtx {
     MDB_txn* txn;
     const Dbs* dbs;
     const KeyCodec* codec;
+    // Where record writes add up their tally changes until the transaction writes them once
+    // (flush_tally, tally.hpp); nullptr = each write updates the tally record itself.
+    TallyDelta* tally = nullptr;
 };
 
 // Record value layout (little-endian): u8 version, u8 flags, i64 expires_at,

@@ -63,13 +63,32 @@ Result<bool> read_tally(MDB_txn* txn, const Dbs& dbs, RecordTally* out) {
 }
 
 Status tally_add(const RecordCtx& c, std::string_view ekey, int64_t records, int64_t bytes) {
+    auto kind = static_cast<size_t>(record_kind(ekey));
+    if (c.tally) {
+        c.tally->count[kind] += records;
+        c.tally->bytes[kind] += bytes;
+        c.tally->pending = true;
+        return Status::ok();
+    }
     RecordTally t;
     auto found = read_tally(c.txn, *c.dbs, &t);
     if (!found) return found.error();
-    auto kind = static_cast<size_t>(record_kind(ekey));
     t.count[kind] = tally_apply(t.count[kind], records);
     t.bytes[kind] = tally_apply(t.bytes[kind], bytes);
     return write_tally(c.txn, *c.dbs, t);
+}
+
+Status flush_tally(MDB_txn* txn, const Dbs& dbs, TallyDelta& delta) {
+    if (!delta.pending) return Status::ok();
+    RecordTally t;
+    auto found = read_tally(txn, dbs, &t);
+    if (!found) return found.error();
+    for (size_t k = 0; k < kRecordKinds; ++k) {
+        t.count[k] = tally_apply(t.count[k], delta.count[k]);
+        t.bytes[k] = tally_apply(t.bytes[k], delta.bytes[k]);
+    }
+    delta = TallyDelta{};
+    return write_tally(txn, dbs, t);
 }
 
 Status rewrite_tally(MDB_txn* txn, const Dbs& dbs) {

@@ -32,10 +32,25 @@ struct RecordTally {
 // The meta key of the tally: 2 × kRecordKinds u64le (the counts, then the bytes).
 inline constexpr std::string_view kMetaTally = "record_tally";
 
+// Tally changes not yet written: a write transaction of many ops reads and writes the tally
+// record once, at its end, instead of once per record written (two B-tree operations each).
+struct TallyDelta {
+    std::array<int64_t, kRecordKinds> count{};
+    std::array<int64_t, kRecordKinds> bytes{};
+    bool pending = false;
+};
+
 // Adds `records` records and `bytes` bytes (either may be negative) of the kind of `ekey` to the
-// tally in c.txn. Every put, delete and sweep of the records database calls it in the same
-// transaction. Errors: 500 storage_error / 507 storage_full from LMDB.
+// tally: to c.tally when the transaction collects its changes, else to the tally record in
+// c.txn. Every put, delete and sweep of the records database calls it in the same transaction.
+// Errors: 500 storage_error / 507 storage_full from LMDB.
 Status tally_add(const RecordCtx& c, std::string_view ekey, int64_t records, int64_t bytes);
+
+// Writes the changes collected in `delta` to the tally record in `txn` and clears it; nothing
+// when none are pending. Call before committing a transaction whose RecordCtx collected them.
+// A cell never goes below zero (the sum of a transaction's changes is applied at once).
+// Errors: 500 storage_error / 507 storage_full from LMDB.
+Status flush_tally(MDB_txn* txn, const Dbs& dbs, TallyDelta& delta);
 
 // Reads the tally from `txn`. Returns false when the data dir has none (written by an edgecached
 // older than the tally). Errors: 500 storage_error.

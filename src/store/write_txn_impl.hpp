@@ -5,6 +5,7 @@
 
 #include "store/record.hpp"
 #include "store/store.hpp"
+#include "store/tally.hpp"
 
 namespace ec::store {
 
@@ -18,7 +19,7 @@ class WriteTxnImpl final : public WriteTxn {
 public:
     // Borrows txn (owned by the committer) and the codec; `now` is the loop clock's time.
     WriteTxnImpl(MDB_txn* txn, const Dbs& dbs, const KeyCodec& codec, int64_t now)
-        : ctx_{txn, &dbs, &codec}, now_(now) {}
+        : ctx_{txn, &dbs, &codec, &tally_}, now_(now) {}
 
     // Errors: 404 namespace_not_found (create=false), 400 bad_namespace_title, storage errors.
     Result<Namespace> namespace_for_title(std::string_view title, bool create) override;
@@ -56,6 +57,10 @@ public:
                                       std::vector<uint32_t>* unlinked) override;
     Result<bool> drop_namespace(std::string_view id, std::vector<uint32_t>* unlinked) override;
 
+    // Writes the record tally's changes of every op so far (collected, not written per record:
+    // tally.hpp). Call before committing. Errors: 500 storage_error / 507 storage_full.
+    Status flush_tally() { return store::flush_tally(ctx_.txn, *ctx_.dbs, tally_); }
+
     // Namespaces this transaction created, for the in-memory mirror once it commits.
     const std::vector<Namespace>& created() const { return created_; }
     uint64_t expired_skipped() const { return expired_skipped_; }
@@ -66,6 +71,7 @@ private:
     // Writes the title and id records of `ns` (a new namespace or a new title).
     Status write_namespace_records(const Namespace& ns);
 
+    TallyDelta tally_;
     RecordCtx ctx_;
     int64_t now_;
     std::vector<Namespace> created_;

@@ -242,6 +242,18 @@ void Writer::run_ops(Batch& b, std::vector<size_t> idx) {
             }
         }
         if (retry) continue;
+        // The record tally's one update for the whole transaction.
+        if (Status st = wt.flush_tally(); !st) {
+            mdb_txn_abort(txn);
+            if (idx.size() > 1) {
+                for (size_t i : idx) // as for a failed commit: find the op by running each alone
+                    run_ops(b, {i});
+                return;
+            }
+            b.status[idx[0]] = st;
+            if (st.error().http == 507) b.fault[idx[0]] = StorageFault::map_full;
+            return;
+        }
         b.expired_skipped += wt.expired_skipped();
         // sync durability: data pages fsynced, then the meta page written and fsynced.
         // batch (MDB_NOMETASYNC): the same without the meta page's fsync.

@@ -142,6 +142,57 @@ TEST_SUITE("store/tally") {
         CHECK(c.kv_records == 1);
     }
 
+    TEST_CASE("one transaction of many ops writes the sum of their changes once") {
+        // Ops queued together commit in one transaction, which writes the tally once at its
+        // end: puts, a replacement in the same transaction, a delete of one written earlier in
+        // it, and a failed op whose rerun must not leave its changes in the sum.
+        TempDir tmp;
+        EntryCounts summed;
+        {
+            loop::Loop loop;
+            auto store = Store::open(loop, options(tmp.path));
+            size_t done = 0, failed = 0;
+            auto submit = [&](std::function<Status(WriteTxn&)> apply) {
+                WriteOp op;
+                op.apply = std::move(apply);
+                op.done = [&](Status s) { s ? ++done : ++failed; };
+                store->submit(std::move(op));
+            };
+            for (int i = 0; i < 6; ++i)
+                submit([i](WriteTxn& t) {
+                    return t.put_record("Cm" + std::to_string(i), std::string(100 + i, 'x'), 0);
+                });
+            submit([](WriteTxn& t) { return t.put_record("Cm2", std::string(5000, 'y'), 0); });
+            submit([](WriteTxn& t) -> Status {
+                if (Status st = t.put_record("Cnever", "x", 0); !st) return st;
+                return make_error(500, "test", "fails after writing");
+            });
+            submit([](WriteTxn& t) -> Status {
+                auto gone = t.delete_record("Cm4");
+                return gone ? Status::ok() : Status(gone.error());
+            });
+            submit([](WriteTxn& t) {
+                auto ns = t.namespace_for_title("ns", true);
+                if (!ns) return Status(ns.error());
+                return t.kv_put(*ns, "k", "value", "", 0);
+            });
+            REQUIRE(run_until(loop, [&] { return done + failed == 10; }));
+            CHECK(failed == 1);
+            summed = tally_counts(*store);
+            CHECK(summed.cache_entries == 5);
+            CHECK(summed.kv_records == 1);
+        }
+        // What a count of every record says.
+        drop_tally_of(tmp.path);
+        loop::Loop loop;
+        auto store = Store::open(loop, options(tmp.path));
+        EntryCounts counted = tally_counts(*store);
+        CHECK(counted.cache_entries == summed.cache_entries);
+        CHECK(counted.cache_bytes == summed.cache_bytes);
+        CHECK(counted.kv_records == summed.kv_records);
+        CHECK(counted.kv_bytes == summed.kv_bytes);
+    }
+
     TEST_CASE("a data dir without a tally is counted when it opens") {
         TempDir tmp;
         uint64_t kv_bytes = 0, cache_bytes = 0;
