@@ -59,6 +59,7 @@ void send_bulk_error(http::Exchange& ex, const Error& err,
 // The answer to a write: {"success":true} plus `"<what>":n` for bulk writes, or the error.
 void answer_native_write(http::Exchange& ex, const Status& st, const char* what, size_t n) {
     if (!st) return http::send_error(ex, st.error());
+    if (!what) return http::send_json(ex, 200, "{\"success\":true}");
     std::string body;
     JsonWriter w(body);
     w.begin_object().field("success", true);

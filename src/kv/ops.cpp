@@ -13,7 +13,7 @@ namespace {
 
 // Counts a successful write against its namespace. Only what committed is counted, and only
 // for a namespace that exists then, so a title nobody created gets no counters.
-void count_write(NamespaceStats& stats, Write::Kind kind, const std::string& old_title,
+void count_write(NamespaceStats& stats, Write::Kind kind, std::string_view old_title,
                  const WriteResult& r) {
     switch (kind) {
     case Write::Kind::put:
@@ -89,9 +89,12 @@ Result<Entry> Ops::make_entry(PutRequest req, Dialect dialect) const {
         e.metadata = std::move(*m);
     }
     bool bad = false;
-    auto ttl = query_param(req.query, "expiration_ttl", true, &bad);
-    if (!ttl && dialect == Dialect::native) ttl = query_param(req.query, "ttl", true, &bad);
-    auto exp = query_param(req.query, "expiration", true, &bad);
+    std::optional<std::string> ttl, exp;
+    if (!req.query.empty()) { // most puts carry none: skip three scans of nothing
+        ttl = query_param(req.query, "expiration_ttl", true, &bad);
+        if (!ttl && dialect == Dialect::native) ttl = query_param(req.query, "ttl", true, &bad);
+        exp = query_param(req.query, "expiration", true, &bad);
+    }
     if (bad) return make_error(400, "invalid_query", "query string is not valid percent-encoding");
     auto view = [](const std::optional<std::string>& s) {
         return s ? std::optional<std::string_view>(*s) : std::nullopt;
@@ -115,14 +118,17 @@ Result<size_t> Ops::list_limit(std::optional<std::string_view> text) {
 }
 
 void Ops::submit(Write w, WriteDone done) {
+    bool key_write = w.kind == Write::Kind::put || w.kind == Write::Kind::del;
     if (w.kind == Write::Kind::del && w.ns.by == NamespaceRef::By::title && !find(w.ns)) {
         WriteResult nothing;
         nothing.count = w.keys.size();
         return done(Status::ok(), nothing); // deleting is idempotent: no write, no counters
     }
+    if (key_write && !write_path_) return apply_key_write(std::move(w), std::move(done), true);
     // The title a rename or delete starts from, for the counters that follow the namespace.
-    const store::Namespace* before = find(w.ns);
-    std::string old_title = before ? before->title : std::string();
+    std::string old_title;
+    if (!key_write)
+        if (const store::Namespace* before = find(w.ns)) old_title = before->title;
     // Captures the counters, not `this`: the stats outlive the store, whose shutdown may run
     // the last done after the front ends are gone.
     WriteDone counted = [stats = &stats_, kind = w.kind, old_title = std::move(old_title),
@@ -155,16 +161,28 @@ void Ops::apply_locally(Write w, WriteDone done) {
     case Write::Kind::del:
         break;
     }
-    // One allocation holds the write and what applying it found; apply may run on the writer
-    // thread more than once, and done reads the result on the loop after the last run.
+    apply_key_write(std::move(w), std::move(done), false);
+}
+
+void Ops::apply_key_write(Write w, WriteDone done, bool count) {
+    // One allocation holds the write, what applying it found and the answer. apply may run on
+    // the writer thread more than once; done runs once, on the loop, after the last run (the
+    // store calls every op's done exactly once, store.hpp) and frees it. Both callbacks capture
+    // only the pointer, which std::function keeps in place: no allocation per callback.
     struct InFlight {
         Write write;
         WriteResult result;
+        WriteDone done;
+        NamespaceStats* stats; // counts here when submit() did not wrap done to count
     };
-    auto f = std::make_shared<InFlight>(InFlight{std::move(w), {}});
+    auto* f = new InFlight{std::move(w), {}, std::move(done), count ? &stats_ : nullptr};
     store::WriteOp op;
     op.apply = [f](store::WriteTxn& txn) { return apply_write(txn, f->write, &f->result); };
-    op.done = [f, done = std::move(done)](Status st) { done(std::move(st), f->result); };
+    op.done = [f](Status st) {
+        std::unique_ptr<InFlight> own(f);
+        if (st && own->stats) count_write(*own->stats, own->write.kind, {}, own->result);
+        own->done(std::move(st), own->result);
+    };
     store_.submit(std::move(op));
 }
 

@@ -88,6 +88,10 @@ public:
     void apply_locally(Write w, WriteDone done);
 
 private:
+    // A put or delete as one store write op; `count` updates the namespace counters on success
+    // (the local path, where submit() has not wrapped done to count).
+    void apply_key_write(Write w, WriteDone done, bool count);
+
     store::Store& store_;
     loop::Clock& clock_;
     NamespaceStats& stats_;
