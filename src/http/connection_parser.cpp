@@ -159,18 +159,18 @@ int Connection::on_headers_complete() {
     set_state(State::body); // until the message completes and is dispatched
     in_trailers_ = true;    // header callbacks from here on are chunked trailers
     const char* base = buf_ + msg_start_;
+    bool has_body = (parser_.flags & F_CHUNKED) ||
+                    ((parser_.flags & F_CONTENT_LENGTH) && parser_.content_length > 0);
+    if (has_body) {
+        // The read buffer will move on while the body streams in: the request's views point
+        // into a copy of the head.
+        head_copy_.assign(base, head_.end());
+        base = head_copy_.data();
+    }
     fill_request(base);
     if (HeadError e = check_request_head(ex_.mutable_request(), llhttp_get_http_major(&parser_)))
         return fail(e.status, e.code, e.message);
     const Request& r = ex_.request();
-    bool has_body = r.chunked || (r.content_length && *r.content_length > 0);
-    if (has_body) {
-        // The read buffer will move on while the body streams in: keep the head elsewhere.
-        head_copy_.assign(base, head_.end());
-        bool expect = r.expect_continue;
-        fill_request(head_copy_.data());
-        ex_.mutable_request().expect_continue = expect;
-    }
     BodyLimit lim = listener_->handler->body_limit(ex_.mutable_request());
     body_limit_ = lim.bytes;
     body_limit_code_ = lim.code;
