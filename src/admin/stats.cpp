@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "admin/admin_api.hpp"
+#include "admin/counters.hpp"
 #include "http/json_reply.hpp"
 #include "util/json_writer.hpp"
 #include "util/strings.hpp"
@@ -152,7 +153,8 @@ void AdminApi::reset_stats() {
 
 void AdminApi::stats(http::Exchange& ex) {
     int64_t now = d_.loop.clock().now_s();
-    const http::ServerStats& ss = d_.server.stats();
+    const ConnectionCounts conn = connection_counts(d_.server);
+    const auto conn_rows = connection_rows();
     cache::CacheCounters total = d_.proxy.totals();
     cache::HotTierStats hot = d_.proxy.hot().stats();
     std::string body;
@@ -161,22 +163,11 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("version", EC_VERSION);
     w.field("uptime_s", now - d_.started_at_s);
     w.field("hit_rate", total.hit_rate());
-    w.field("requests", ss.requests);
-    w.field("admin_requests", ss.admin_requests);
+    for (const auto& row : conn_rows.first(connection_top_level_rows))
+        w.field(row.json, conn.*row.field);
     w.key("connections").begin_object();
-    // Data-plane connections; the admin ones (this request's among them) are counted apart.
-    size_t admin_open = d_.server.admin_connection_count();
-    w.field("open", static_cast<uint64_t>(d_.server.connection_count() - admin_open));
-    w.field("accepted", ss.accepted).field("rejected", ss.rejected_busy);
-    w.field("admin_open", static_cast<uint64_t>(admin_open))
-        .field("admin_accepted", ss.admin_accepted);
-    w.field("bad_requests", ss.bad_requests).field("too_large", ss.too_large);
-    w.field("shed", ss.shed).field("queued_output_bytes", d_.server.queued_output());
-    w.field("bodies_shed", ss.bodies_shed)
-        .field("buffered_body_bytes", d_.server.buffered_bodies());
-    w.field("timeouts", ss.timeouts)
-        .field("bytes_in", ss.bytes_in)
-        .field("bytes_out", ss.bytes_out);
+    for (const auto& row : conn_rows.subspan(connection_top_level_rows))
+        w.field(row.json, conn.*row.field);
     w.end_object();
 
     w.key("cache").begin_object();
@@ -284,12 +275,12 @@ void AdminApi::stats(http::Exchange& ex) {
     }
     if (d_.tls_handshakes) {
         w.key("tls_listeners").begin_array();
-        for (const tls::HandshakeCounts& h : d_.tls_handshakes())
-            w.begin_object()
-                .field("listener", h.listener)
-                .field("handshakes_in_progress", h.in_progress)
-                .field("handshakes_refused", h.refused)
-                .end_object();
+        for (const tls::HandshakeCounts& h : d_.tls_handshakes()) {
+            w.begin_object().field("listener", h.listener);
+            for (const auto& row : handshake_rows())
+                w.field(row.json, h.*row.field);
+            w.end_object();
+        }
         w.end_array();
     }
 
@@ -306,45 +297,13 @@ void AdminApi::metrics(http::Exchange& ex) {
     std::string out;
     out.reserve(16 * 1024);
     Prom p(out);
-    const http::ServerStats& ss = d_.server.stats();
     p.head("edgecached_build_info", "gauge", "Version of this edgecached.");
     p.sample("edgecached_build_info", std::string("version=\"") + EC_VERSION + "\"", uint64_t{1});
     p.one("edgecached_start_time_seconds", "gauge", "Unix time the daemon started.",
           static_cast<uint64_t>(d_.started_at_s));
-    size_t admin_open = d_.server.admin_connection_count();
-    p.one("edgecached_connections_open", "gauge",
-          "Client connections open on data-plane listeners.",
-          d_.server.connection_count() - admin_open);
-    p.one("edgecached_connections_accepted_total", "counter",
-          "Client connections accepted on data-plane listeners.", ss.accepted);
-    p.one("edgecached_admin_connections_open", "gauge",
-          "Connections open on the admin socket and admin_listen.", admin_open);
-    p.one("edgecached_admin_connections_accepted_total", "counter",
-          "Connections accepted on the admin socket and admin_listen.", ss.admin_accepted);
-    p.one("edgecached_connections_rejected_total", "counter",
-          "Connections answered 503 at the connection cap.", ss.rejected_busy);
-    p.one("edgecached_http_requests_total", "counter",
-          "HTTP requests handled on data-plane listeners.", ss.requests);
-    p.one("edgecached_admin_requests_total", "counter",
-          "Requests on the admin socket and admin_listen.", ss.admin_requests);
-    p.one("edgecached_http_bad_requests_total", "counter", "Requests refused as malformed (4xx).",
-          ss.bad_requests);
-    p.one("edgecached_http_too_large_total", "counter",
-          "Requests refused as too large (413/414/431).", ss.too_large);
-    p.one("edgecached_http_timeouts_total", "counter", "Connections closed by a timeout.",
-          ss.timeouts);
-    p.one("edgecached_connections_shed_total", "counter",
-          "Connections closed because queued output exceeded max_queued_output.", ss.shed);
-    p.one("edgecached_queued_output_bytes", "gauge",
-          "Response bytes copied for clients and not yet written.", d_.server.queued_output());
-    p.one("edgecached_http_bodies_shed_total", "counter",
-          "Uploads refused with 503 because request bodies exceeded max_buffered_bodies.",
-          ss.bodies_shed);
-    p.one("edgecached_buffered_body_bytes", "gauge",
-          "Request body bytes held until their responses are done.", d_.server.buffered_bodies());
-    p.one("edgecached_http_received_bytes_total", "counter", "Bytes read from clients.",
-          ss.bytes_in);
-    p.one("edgecached_http_sent_bytes_total", "counter", "Bytes written to clients.", ss.bytes_out);
+    const ConnectionCounts conn = connection_counts(d_.server);
+    for (const auto& row : connection_rows())
+        p.one(row.metric, row.gauge ? "gauge" : "counter", row.help, conn.*row.field);
 
     p.head("edgecached_request_duration_seconds", "histogram",
            "Time from a complete data-plane request to its complete response.");
@@ -459,16 +418,11 @@ void AdminApi::metrics(http::Exchange& ex) {
     }
     if (d_.tls_handshakes) {
         auto counts = d_.tls_handshakes();
-        p.head("edgecached_tls_handshakes_in_progress", "gauge",
-               "TLS handshakes a listener is running now.");
-        for (const tls::HandshakeCounts& h : counts)
-            p.sample("edgecached_tls_handshakes_in_progress",
-                     "listener=\"" + label(h.listener) + "\"", uint64_t{h.in_progress});
-        p.head("edgecached_tls_handshakes_refused_total", "counter",
-               "Connections a TLS listener closed at once: max_handshakes were in progress.");
-        for (const tls::HandshakeCounts& h : counts)
-            p.sample("edgecached_tls_handshakes_refused_total",
-                     "listener=\"" + label(h.listener) + "\"", h.refused);
+        for (const auto& row : handshake_rows()) {
+            p.head(row.metric, row.gauge ? "gauge" : "counter", row.help);
+            for (const tls::HandshakeCounts& h : counts)
+                p.sample(row.metric, "listener=\"" + label(h.listener) + "\"", h.*row.field);
+        }
     }
 
     ProcessInfo pi = process_info();

@@ -23,10 +23,11 @@ struct ListenerTls {
     uint64_t refused = 0;    // connections closed because max_handshakes were in progress
 };
 
-// A TLS listener's handshake counters as /admin/stats and /metrics show them.
+// A TLS listener's handshake counters; admin/counters.hpp's table says how each reader shows
+// them.
 struct HandshakeCounts {
     std::string listener; // its bound address
-    uint32_t in_progress = 0;
+    uint64_t in_progress = 0;
     uint64_t refused = 0;
 };
 

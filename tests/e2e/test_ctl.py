@@ -3,6 +3,7 @@ import http.server
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import signal
@@ -330,6 +331,9 @@ def test_stats(proxy):
     p = ctl(proxy, "stats")
     assert p.returncode == 0, p
     assert "hit rate" in out(p) and "connections" in out(p)
+    # Connection counters come from the daemon's table, the bytes moved among them.
+    assert re.search(r"\nconnections +\d+ open, \d+ accepted, \d+ rejected\n +[^\n]*"
+                     r"\d+(\.\d+)? ?\w*B received, \d+(\.\d+)? ?\w*B sent\n", out(p)), out(p)
     j = json.loads(ctl(proxy, "stats", "--json").stdout)
     for k in ("uptime_s", "hit_rate", "requests", "connections", "cache", "routes",
               "namespaces", "store", "hot_tier", "origins"):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from abuse import close_all, wait_until
-from ectest import short_tmpdir
+from ectest import EDGECACHECTL, run_cli, short_tmpdir
 from tls_certs import Pki
 from tls_harness import TlsOrigin, client_ctx, https_get, https_proxy, tls_daemon
 
@@ -49,6 +49,12 @@ def test_handshakes_over_max_handshakes_are_closed_at_once(make_daemon, pki):
         m = d.admin("GET", "/metrics").text
         assert f'edgecached_tls_handshakes_refused_total{{listener="{host}:{port}"}} 1' in m
         assert f'edgecached_tls_handshakes_in_progress{{listener="{host}:{port}"}} 2' in m
+        # edgecachectl stats reads the same counter table as /admin/stats and /metrics.
+        p = run_cli([EDGECACHECTL, "--socket", d.admin_sock, "stats"], capture_output=True,
+                    text=True, timeout=30)
+        assert p.returncode == 0, p
+        assert (f"tls listeners\n  {host}:{port}  2 handshakes in progress, "
+                "1 refused over max_handshakes\n") in p.stdout, p.stdout
         # The plaintext listener beside it is not capped.
         assert d.get("/health", listener=1).status == 200
         # One stalled client leaves: its slot is free again, and a finished handshake frees

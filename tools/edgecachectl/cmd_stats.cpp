@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "admin/counters.hpp"
 #include "cache/stats.hpp"
 #include "commands.hpp"
 #include "json_util.hpp"
@@ -111,6 +112,21 @@ std::string nonzero_counters(Json obj) {
     return r;
 }
 
+// One object's counters from a table of the daemon's (admin/counters.hpp), in table order:
+// the rows shown even when zero (`always`), or the others when they are not zero.
+template <class Counts>
+std::string table_counters(Json obj, std::span<const admin::StatRow<Counts>> rows, bool always) {
+    std::string r;
+    for (const auto& row : rows) {
+        if (!row.ctl_label || row.ctl_always != always) continue;
+        double v = num(obj, {row.json});
+        if (!always && v == 0) continue;
+        if (!r.empty()) r += ", ";
+        r += (row.bytes ? fmt_bytes(v) : fmt_count(v)) + " " + row.ctl_label;
+    }
+    return r;
+}
+
 std::string origin_errors_text(Json errs) {
     std::string r;
     simdjson::dom::object o;
@@ -135,19 +151,10 @@ std::string render(Json doc, const Rates* rates) {
                  fmt_rate(rates->origin_errors) + " origin errors/s, " +
                  (rates->hit_rate < 0 ? std::string("no lookups")
                                       : fmt_pct(rates->hit_rate) + " hit"));
-    line(s, "connections",
-         fmt_count(num(doc, {"connections", "open"})) + " open, " +
-             fmt_count(num(doc, {"connections", "accepted"})) + " accepted, " +
-             fmt_count(num(doc, {"connections", "rejected"})) + " rejected");
     if (auto c = at(doc, {"connections"})) {
-        std::string more =
-            nonzero_list(*c, {{"bad_requests", "bad requests"},
-                              {"too_large", "too large"},
-                              {"timeouts", "timed out"},
-                              {"shed", "shed over max_queued_output"},
-                              {"bodies_shed", "uploads refused over max_buffered_bodies"}});
-        double queued = num(*c, {"queued_output_bytes"});
-        if (queued > 0) more += (more.empty() ? "" : ", ") + fmt_bytes(queued) + " output queued";
+        auto rows = admin::connection_rows();
+        line(s, "connections", table_counters(*c, rows, true));
+        std::string more = table_counters(*c, rows, false);
         if (!more.empty()) line(s, "", more);
     }
     if (auto c = at(doc, {"cache"})) {
@@ -227,6 +234,19 @@ std::string render(Json doc, const Rates* rates) {
                 }
             }
             line(s, label.c_str(), text);
+        }
+    }
+    simdjson::dom::array tls_listeners;
+    if (auto ls = at(doc, {"tls_listeners"});
+        ls && ls->get(tls_listeners) == simdjson::SUCCESS && tls_listeners.size()) {
+        s += "tls listeners\n";
+        for (Json l : tls_listeners) {
+            // An address outgrows line()'s label column: it leads its own line.
+            auto rows = admin::handshake_rows();
+            std::string text = table_counters(l, rows, true);
+            std::string more = table_counters(l, rows, false);
+            if (!more.empty()) text += (text.empty() ? "" : ", ") + more;
+            s += "  " + printable(str(l, {"listener"}, "?")) + "  " + text + "\n";
         }
     }
     simdjson::dom::array certs;

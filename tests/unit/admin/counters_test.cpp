@@ -1,0 +1,49 @@
+// Tests for the counter tables every stats reader walks: names a scraper and a script rely on.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+
+#include "admin/counters.hpp"
+#include "cache/stats.hpp"
+
+namespace {
+
+using ec::admin::StatRow;
+
+// Prometheus: counters end in _total, gauges do not; help is one sentence.
+template <class Counts> void check_counter_rows(std::span<const StatRow<Counts>> rows) {
+    std::set<std::string_view> keys, metrics;
+    for (const auto& row : rows) {
+        INFO(row.json);
+        CHECK(keys.insert(row.json).second);
+        CHECK(metrics.insert(row.metric).second);
+        std::string_view metric = row.metric;
+        CHECK(metric.starts_with("edgecached_"));
+        CHECK(metric.ends_with("_total") != row.gauge);
+        std::string_view help = row.help;
+        CHECK(help.ends_with("."));
+        if (row.ctl_always) CHECK(row.ctl_label != nullptr);
+    }
+}
+
+} // namespace
+
+TEST_SUITE("admin/counters") {
+    TEST_CASE("each table names every counter once, the way Prometheus and scripts expect") {
+        check_counter_rows(ec::admin::connection_rows());
+        check_counter_rows(ec::admin::handshake_rows());
+        auto rows = ec::admin::connection_rows();
+        REQUIRE(rows.size() > ec::admin::connection_top_level_rows);
+        CHECK(rows[0].json == "requests");
+        CHECK(rows[1].json == "admin_requests");
+    }
+
+    TEST_CASE("the connection table's keys do not collide with the cache table's metrics") {
+        std::set<std::string_view> metrics;
+        for (const auto& row : ec::cache::cache_counter_table())
+            metrics.insert(row.metric);
+        for (const auto& row : ec::admin::connection_rows())
+            CHECK_MESSAGE(metrics.count(row.metric) == 0, row.metric);
+    }
+}
