@@ -60,6 +60,8 @@ template <class T> struct Option {
     // A reload applies it without a restart: the daemon hands each subsystem its whole settings
     // struct again (config.hpp). false: the reload keeps the running value and reports the
     // change as pending (keep_restart_only, reload_changes) — for what is built once at start.
+    // A row inside an object (origins, routes, fleet, tls) reloads with its top-level row and
+    // repeats its value, for the docs.
     bool reloadable = true;
     bool nullable = false;       // JSON null accepted (= off / no bound)
     bool required = false;       // must be present in its object

@@ -168,6 +168,25 @@ TEST_SUITE("config/options") {
             CHECK_MESSAGE(reloadable(n), n);
     }
 
+    TEST_CASE("a section's rows reload as their section does") {
+        // reload_changes and keep_restart_only read the top-level rows: a key inside an object
+        // reloads with it, so its own column must say the same or it would lie in the docs.
+        auto all_rows = [](auto table, bool reloadable) {
+            for (const auto& o : table) {
+                INFO(o.name);
+                CHECK(o.reloadable == reloadable);
+            }
+        };
+        auto top = [](std::string_view name) { return find_option(name)->reloadable; };
+        all_rows(origin_options(), top("origins"));
+        all_rows(route_options(), top("routes"));
+        all_rows(fleet_options(), top("fleet"));
+        all_rows(tls_origin_options(), top("origins"));
+        all_rows(tls_listen_options(), top("listen"));
+        all_rows(tls_listen_options(), top("admin_tls"));
+        all_rows(tls_certificate_options(), top("listen"));
+    }
+
     TEST_CASE("reload_changes lists only changed options that need a restart") {
         Config a = defaults();
         Config b = a;
