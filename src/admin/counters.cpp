@@ -1,4 +1,5 @@
-// The connection and TLS listener counter tables, and reading the server's counts.
+// The daemon's counter tables (connections, TLS listeners, deferred queue, hot tier, store), and
+// reading each section's counts.
 #include "admin/counters.hpp"
 
 #include "http/server.hpp"
@@ -63,6 +64,104 @@ const StatRow<tls::HandshakeCounts> g_handshake_rows[] = {
      "refused over max_handshakes", true, false, &H::refused},
 };
 
+using InDeferred = DeferredCounts;
+
+const StatRow<DeferredCounts> g_deferred_rows[] = {
+    {"running", "edgecached_deferred_running", true,
+     "Deferred tasks (background revalidations) running now.", "running", true, false,
+     &InDeferred::running},
+    {"queued", "edgecached_deferred_queued", true, "Deferred tasks waiting for a free slot.",
+     "queued", true, false, &InDeferred::queued},
+    {"completed", "edgecached_deferred_completed_total", false, "Deferred tasks that succeeded.",
+     "completed", false, false, &InDeferred::completed},
+    {"failed", "edgecached_deferred_failed_total", false, "Deferred tasks that failed.", "failed",
+     false, false, &InDeferred::failed},
+    {"deduplicated", "edgecached_deferred_deduplicated_total", false,
+     "Deferred tasks not queued: the same key was already queued or running.", "deduplicated",
+     false, false, &InDeferred::deduplicated},
+    {"rejected", "edgecached_deferred_rejected_total", false,
+     "Deferred tasks not queued: the queue was full or the daemon stopping.", "rejected", false,
+     false, &InDeferred::rejected},
+};
+
+using InHot = HotTierCounts;
+
+// edgecachectl stats writes the hot tier's line itself (a hit rate from hits and misses).
+const StatRow<HotTierCounts> g_hot_tier_rows[] = {
+    {"bytes", "edgecached_hot_tier_bytes", true, "Bytes held by the memory tier.", nullptr, false,
+     true, &InHot::bytes},
+    {"capacity", "edgecached_hot_tier_capacity_bytes", true, "Capacity of the memory tier.",
+     nullptr, false, true, &InHot::capacity},
+    {"entries", "edgecached_hot_tier_entries", true, "Entries in the memory tier.", nullptr, false,
+     false, &InHot::entries},
+    {"hits", "edgecached_hot_tier_hits_total", false, "Lookups the memory tier answered.", nullptr,
+     false, false, &InHot::hits},
+    {"misses", "edgecached_hot_tier_misses_total", false,
+     "Lookups the memory tier could not answer (expired entries included).", nullptr, false, false,
+     &InHot::misses},
+    {"evictions", "edgecached_hot_tier_evictions_total", false, "Memory-tier evictions.", nullptr,
+     false, false, &InHot::evictions},
+    {"expirations", "edgecached_hot_tier_expirations_total", false,
+     "Memory-tier entries dropped because they expired.", nullptr, false, false,
+     &InHot::expirations},
+};
+
+using InStore = StoreCounts;
+
+// edgecachectl stats writes the store's line itself (map use and what the records hold).
+const StatRow<StoreCounts> g_store_map_rows[] = {
+    {"map_size", "edgecached_store_map_size_bytes", true, "LMDB map size.", nullptr, false, true,
+     &InStore::map_size},
+    {"map_used", "edgecached_store_map_used_bytes", true, "LMDB map in use.", nullptr, false, true,
+     &InStore::map_used},
+    {"map_high_water", "edgecached_store_map_high_water_bytes", true,
+     "The data file's extent: the most of the map ever used (never shrinks).", nullptr, false, true,
+     &InStore::map_high_water},
+};
+
+const StatRow<StoreCounts> g_store_record_rows[] = {
+    {"entries", "edgecached_store_entries", true,
+     "Records in the store of every kind (namespaces included).", nullptr, false, false,
+     &InStore::entries},
+    {"namespaces", "edgecached_store_namespaces", true, "KV namespaces in the store.", nullptr,
+     false, false, &InStore::namespaces},
+    {"cache_entries", "edgecached_store_records", true,
+     "Records stored, by kind (cache entries, KV keys).", nullptr, false, false,
+     &InStore::cache_entries, "kind=\"cache\""},
+    {"cache_bytes", "edgecached_store_record_bytes", true,
+     "Key and value bytes of the records stored, by kind (page overhead not included).", nullptr,
+     false, true, &InStore::cache_bytes, "kind=\"cache\""},
+    {"kv_keys", "edgecached_store_records", true, "", nullptr, false, false, &InStore::kv_keys,
+     "kind=\"kv\""},
+    {"kv_bytes", "edgecached_store_record_bytes", true, "", nullptr, false, true,
+     &InStore::kv_bytes, "kind=\"kv\""},
+};
+
+const StatRow<StoreCounts> g_store_write_rows[] = {
+    {"commits", "edgecached_store_commits_total", false, "Write transactions committed.", nullptr,
+     false, false, &InStore::commits},
+    {"syncs", "edgecached_store_syncs_total", false,
+     "mdb_env_sync calls (batch durability's periodic syncs).", nullptr, false, false,
+     &InStore::syncs},
+    {"expirations", "edgecached_store_expired_total", false,
+     "Records expired (swept or found on read).", nullptr, false, false, &InStore::expirations},
+    {"expired_swept", "edgecached_store_expired_swept_total", false,
+     "Expired records the sweeper deleted.", nullptr, false, false, &InStore::expired_swept},
+    {"expired_on_read", "edgecached_store_expired_on_read_total", false,
+     "Point reads that found an expired record (answered as absent).", nullptr, false, false,
+     &InStore::expired_on_read},
+};
+
+const StatRow<StoreCounts> g_store_commit_failure_rows[] = {
+    {"disk_full", "edgecached_store_commit_failures_total", false,
+     "Writes refused for lack of room or a failing disk, by reason.", nullptr, false, false,
+     &InStore::disk_full, "reason=\"disk_full\""},
+    {"map_full", "edgecached_store_commit_failures_total", false, "", nullptr, false, false,
+     &InStore::map_full, "reason=\"map_full\""},
+    {"io", "edgecached_store_commit_failures_total", false, "", nullptr, false, false, &InStore::io,
+     "reason=\"io\""},
+};
+
 } // namespace
 
 ConnectionCounts connection_counts(const http::Server& server) {
@@ -94,6 +193,81 @@ std::span<const StatRow<ConnectionCounts>> connection_rows() {
 
 std::span<const StatRow<tls::HandshakeCounts>> handshake_rows() {
     return g_handshake_rows;
+}
+
+DeferredCounts deferred_counts(const loop::DeferredQueue& queue) {
+    const loop::DeferredQueue::Stats& st = queue.stats();
+    DeferredCounts c;
+    c.running = queue.running();
+    c.queued = queue.queued();
+    c.completed = st.completed;
+    c.failed = st.failed;
+    c.deduplicated = st.deduplicated;
+    c.rejected = st.rejected;
+    return c;
+}
+
+std::span<const StatRow<DeferredCounts>> deferred_rows() {
+    return g_deferred_rows;
+}
+
+HotTierCounts hot_tier_counts(const cache::HotTierStats& now, const cache::HotTierStats& baseline) {
+    HotTierCounts c;
+    c.bytes = now.bytes;
+    c.capacity = now.capacity;
+    c.entries = now.entries;
+    c.hits = now.hits - baseline.hits;
+    c.misses = now.misses - baseline.misses;
+    c.evictions = now.evictions - baseline.evictions;
+    c.expirations = now.expirations - baseline.expirations;
+    return c;
+}
+
+std::span<const StatRow<HotTierCounts>> hot_tier_rows() {
+    return g_hot_tier_rows;
+}
+
+StoreCounts store_counts(store::Store& store) {
+    const store::StoreStats& st = store.stats();
+    const store::Store::MapUsage mu = store.map_usage();
+    StoreCounts c;
+    c.map_size = mu.map_size;
+    c.map_used = mu.used_bytes;
+    c.map_high_water = mu.high_water_bytes;
+    if (auto counts = store.entry_counts()) {
+        c.has_records = true;
+        c.entries = counts->records;
+        c.namespaces = counts->namespaces;
+        c.cache_entries = counts->cache_entries;
+        c.cache_bytes = counts->cache_bytes;
+        c.kv_keys = counts->kv_records;
+        c.kv_bytes = counts->kv_bytes;
+    }
+    c.commits = st.commits;
+    c.syncs = st.syncs;
+    c.expirations = st.expired_swept + st.expired_on_read;
+    c.expired_swept = st.expired_swept;
+    c.expired_on_read = st.expired_on_read;
+    c.disk_full = st.commit_failures[2];
+    c.map_full = st.commit_failures[1];
+    c.io = st.commit_failures[3];
+    return c;
+}
+
+std::span<const StatRow<StoreCounts>> store_map_rows() {
+    return g_store_map_rows;
+}
+
+std::span<const StatRow<StoreCounts>> store_record_rows() {
+    return g_store_record_rows;
+}
+
+std::span<const StatRow<StoreCounts>> store_write_rows() {
+    return g_store_write_rows;
+}
+
+std::span<const StatRow<StoreCounts>> store_commit_failure_rows() {
+    return g_store_commit_failure_rows;
 }
 
 } // namespace ec::admin

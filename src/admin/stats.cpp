@@ -1,4 +1,5 @@
 // AdminApi: /admin/stats (JSON) and /metrics (Prometheus text), and resetting the counters.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -93,6 +94,12 @@ std::string label(std::string_view v) {
     return out;
 }
 
+template <class Counts>
+void json_rows(JsonWriter& w, std::span<const StatRow<Counts>> rows, const Counts& c) {
+    for (const auto& row : rows)
+        w.field(row.json, c.*row.field);
+}
+
 class Prom {
 public:
     explicit Prom(std::string& out) : out_(out) {}
@@ -138,6 +145,42 @@ private:
     std::string& out_;
 };
 
+// One set of counts and the labels of its samples ("listener=\"…\"", "" for none).
+template <class Counts> struct Labelled {
+    std::string labels;
+    Counts counts;
+};
+
+// Each family of `rows` once, where it first appears, with a sample per set and per row of it.
+template <class Counts>
+void metric_rows(Prom& p, std::span<const StatRow<Counts>> rows,
+                 std::span<const Labelled<Counts>> sets) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const std::string_view family = rows[i].metric;
+        auto earlier = rows.first(i);
+        if (std::any_of(earlier.begin(), earlier.end(),
+                        [&](const auto& r) { return family == r.metric; }))
+            continue;
+        p.head(rows[i].metric, rows[i].gauge ? "gauge" : "counter", rows[i].help);
+        for (const Labelled<Counts>& set : sets)
+            for (const auto& row : rows.subspan(i)) {
+                if (family != row.metric) continue;
+                std::string labels = set.labels;
+                if (row.metric_label) {
+                    if (!labels.empty()) labels += ',';
+                    labels += row.metric_label;
+                }
+                p.sample(row.metric, labels, set.counts.*row.field);
+            }
+    }
+}
+
+template <class Counts>
+void metric_rows(Prom& p, std::span<const StatRow<Counts>> rows, const Counts& counts) {
+    const Labelled<Counts> one[] = {{"", counts}};
+    metric_rows(p, rows, std::span<const Labelled<Counts>>(one));
+}
+
 } // namespace
 
 void AdminApi::reset_stats() {
@@ -156,7 +199,8 @@ void AdminApi::stats(http::Exchange& ex) {
     const ConnectionCounts conn = connection_counts(d_.server);
     const auto conn_rows = connection_rows();
     cache::CacheCounters total = d_.proxy.totals();
-    cache::HotTierStats hot = d_.proxy.hot().stats();
+    const HotTierCounts hot = hot_tier_counts(d_.proxy.hot().stats(), hot_baseline_);
+    const StoreCounts store = store_counts(d_.store);
     std::string body;
     JsonWriter w(body);
     w.begin_object();
@@ -175,12 +219,8 @@ void AdminApi::stats(http::Exchange& ex) {
     w.field("purges", d_.proxy.purger().total_purged());
     w.field("evictions", d_.store.stats().evicted);
     w.field("fills_in_flight", static_cast<uint64_t>(d_.proxy.fills_in_flight()));
-    const auto& ds = d_.proxy.deferred().stats();
     w.key("deferred").begin_object();
-    w.field("running", static_cast<uint64_t>(d_.proxy.deferred().running()));
-    w.field("queued", static_cast<uint64_t>(d_.proxy.deferred().queued()));
-    w.field("completed", ds.completed).field("failed", ds.failed);
-    w.field("deduplicated", ds.deduplicated).field("rejected", ds.rejected);
+    json_rows(w, deferred_rows(), deferred_counts(d_.proxy.deferred()));
     w.end_object();
     w.end_object();
 
@@ -203,36 +243,22 @@ void AdminApi::stats(http::Exchange& ex) {
     }
     w.end_object();
 
-    const store::StoreStats& st = d_.store.stats();
-    auto mu = d_.store.map_usage();
     w.key("store").begin_object();
-    w.field("map_size", mu.map_size).field("map_used", mu.used_bytes);
-    w.field("map_high_water", mu.high_water_bytes);
-    w.field("map_used_fraction",
-            mu.map_size ? static_cast<double>(mu.used_bytes) / static_cast<double>(mu.map_size)
-                        : 0.0);
-    if (auto counts = d_.store.entry_counts()) {
-        w.field("entries", counts->records).field("namespaces", counts->namespaces);
-        w.field("cache_entries", counts->cache_entries).field("cache_bytes", counts->cache_bytes);
-        w.field("kv_keys", counts->kv_records).field("kv_bytes", counts->kv_bytes);
-    }
-    w.field("commits", st.commits).field("syncs", st.syncs);
-    w.field("expirations", st.expired_swept + st.expired_on_read);
-    w.field("expired_swept", st.expired_swept).field("expired_on_read", st.expired_on_read);
+    json_rows(w, store_map_rows(), store);
+    w.field("map_used_fraction", store.map_size ? static_cast<double>(store.map_used) /
+                                                      static_cast<double>(store.map_size)
+                                                : 0.0);
+    if (store.has_records) json_rows(w, store_record_rows(), store);
+    json_rows(w, store_write_rows(), store);
     w.field("backup_in_progress", d_.store.backup_in_progress());
     w.key("commit_failures").begin_object();
-    w.field("disk_full", st.commit_failures[2]).field("map_full", st.commit_failures[1]);
-    w.field("io", st.commit_failures[3]);
+    json_rows(w, store_commit_failure_rows(), store);
     w.end_object();
     if (*d_.store.fault_reason()) w.field("fault", d_.store.fault_reason());
     w.end_object();
 
     w.key("hot_tier").begin_object();
-    w.field("bytes", hot.bytes).field("capacity", hot.capacity).field("entries", hot.entries);
-    w.field("hits", hot.hits - hot_baseline_.hits)
-        .field("misses", hot.misses - hot_baseline_.misses);
-    w.field("evictions", hot.evictions - hot_baseline_.evictions);
-    w.field("expirations", hot.expirations - hot_baseline_.expirations);
+    json_rows(w, hot_tier_rows(), hot);
     w.end_object();
 
     w.key("origins").begin_object();
@@ -277,8 +303,7 @@ void AdminApi::stats(http::Exchange& ex) {
         w.key("tls_listeners").begin_array();
         for (const tls::HandshakeCounts& h : d_.tls_handshakes()) {
             w.begin_object().field("listener", h.listener);
-            for (const auto& row : handshake_rows())
-                w.field(row.json, h.*row.field);
+            json_rows(w, handshake_rows(), h);
             w.end_object();
         }
         w.end_array();
@@ -301,9 +326,7 @@ void AdminApi::metrics(http::Exchange& ex) {
     p.sample("edgecached_build_info", std::string("version=\"") + EC_VERSION + "\"", uint64_t{1});
     p.one("edgecached_start_time_seconds", "gauge", "Unix time the daemon started.",
           static_cast<uint64_t>(d_.started_at_s));
-    const ConnectionCounts conn = connection_counts(d_.server);
-    for (const auto& row : connection_rows())
-        p.one(row.metric, row.gauge ? "gauge" : "counter", row.help, conn.*row.field);
+    metric_rows(p, connection_rows(), connection_counts(d_.server));
 
     p.head("edgecached_request_duration_seconds", "histogram",
            "Time from a complete data-plane request to its complete response.");
@@ -336,44 +359,18 @@ void AdminApi::metrics(http::Exchange& ex) {
         p.sample("edgecached_cache_hit_ratio", "route=\"" + label(r->spec.name) + "\"",
                  r->stats.hit_rate());
 
-    cache::HotTierStats hot = d_.proxy.hot().stats();
-    p.one("edgecached_hot_tier_bytes", "gauge", "Bytes held by the memory tier.", hot.bytes);
-    p.one("edgecached_hot_tier_capacity_bytes", "gauge", "Capacity of the memory tier.",
-          hot.capacity);
-    p.one("edgecached_hot_tier_entries", "gauge", "Entries in the memory tier.", hot.entries);
-    p.one("edgecached_hot_tier_evictions_total", "counter", "Memory-tier evictions.",
-          hot.evictions);
+    metric_rows(p, hot_tier_rows(), hot_tier_counts(d_.proxy.hot().stats(), hot_baseline_));
+    metric_rows(p, deferred_rows(), deferred_counts(d_.proxy.deferred()));
     p.one("edgecached_purged_total", "counter", "Entries purged.",
           d_.proxy.purger().total_purged());
 
-    const store::StoreStats& st = d_.store.stats();
-    auto mu = d_.store.map_usage();
-    p.one("edgecached_store_map_size_bytes", "gauge", "LMDB map size.", mu.map_size);
-    p.one("edgecached_store_map_used_bytes", "gauge", "LMDB map in use.", mu.used_bytes);
-    if (auto counts = d_.store.entry_counts()) {
-        p.head("edgecached_store_records", "gauge",
-               "Records stored, by kind (cache entries, KV keys).");
-        p.sample("edgecached_store_records", "kind=\"cache\"", counts->cache_entries);
-        p.sample("edgecached_store_records", "kind=\"kv\"", counts->kv_records);
-        p.head("edgecached_store_record_bytes", "gauge",
-               "Key and value bytes of the records stored, by kind (page overhead not included).");
-        p.sample("edgecached_store_record_bytes", "kind=\"cache\"", counts->cache_bytes);
-        p.sample("edgecached_store_record_bytes", "kind=\"kv\"", counts->kv_bytes);
-    }
-    p.one("edgecached_store_commits_total", "counter", "Write transactions committed.", st.commits);
-    p.one("edgecached_store_syncs_total", "counter",
-          "mdb_env_sync calls (batch durability's periodic syncs).", st.syncs);
-    p.head("edgecached_store_commit_failures_total", "counter",
-           "Writes refused for lack of room or a failing disk, by reason.");
-    p.sample("edgecached_store_commit_failures_total", "reason=\"disk_full\"",
-             st.commit_failures[2]);
-    p.sample("edgecached_store_commit_failures_total", "reason=\"map_full\"",
-             st.commit_failures[1]);
-    p.sample("edgecached_store_commit_failures_total", "reason=\"io\"", st.commit_failures[3]);
+    const StoreCounts store = store_counts(d_.store);
+    metric_rows(p, store_map_rows(), store);
+    if (store.has_records) metric_rows(p, store_record_rows(), store);
+    metric_rows(p, store_write_rows(), store);
+    metric_rows(p, store_commit_failure_rows(), store);
     p.one("edgecached_store_evicted_total", "counter", "Records evicted because the map was full.",
-          st.evicted);
-    p.one("edgecached_store_expired_total", "counter", "Records expired (swept or found on read).",
-          st.expired_swept + st.expired_on_read);
+          d_.store.stats().evicted);
 
     p.head("edgecached_kv_operations_total", "counter", "KV operations by namespace.");
     for (const auto& [title, c] : d_.namespaces.all()) {
@@ -417,12 +414,11 @@ void AdminApi::metrics(http::Exchange& ex) {
                      static_cast<double>(c.not_after - wall));
     }
     if (d_.tls_handshakes) {
-        auto counts = d_.tls_handshakes();
-        for (const auto& row : handshake_rows()) {
-            p.head(row.metric, row.gauge ? "gauge" : "counter", row.help);
-            for (const tls::HandshakeCounts& h : counts)
-                p.sample(row.metric, "listener=\"" + label(h.listener) + "\"", h.*row.field);
-        }
+        std::vector<Labelled<tls::HandshakeCounts>> listeners;
+        for (const tls::HandshakeCounts& h : d_.tls_handshakes())
+            listeners.push_back({"listener=\"" + label(h.listener) + "\"", h});
+        metric_rows(p, handshake_rows(),
+                    std::span<const Labelled<tls::HandshakeCounts>>(listeners));
     }
 
     ProcessInfo pi = process_info();

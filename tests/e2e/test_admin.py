@@ -99,6 +99,73 @@ def test_every_cache_counter_in_stats_is_in_metrics(make_proxy, origin):
     assert re.search(r'^edgecached_cache_requests_total\{route="r"\} 1$', text, re.M)
 
 
+# Each /admin/stats section's numeric keys and the /metrics sample that carries the same value
+# (family, extra label). One counter table per section feeds both (issue 12 item 9): a key added
+# to /admin/stats without its metric, or a metric reading another value, fails here.
+STATS_METRICS = {
+    "deferred": {k: ("edgecached_deferred_" + k + ("" if k in ("running", "queued") else "_total"),
+                     "") for k in ("running", "queued", "completed", "failed", "deduplicated",
+                                   "rejected")},
+    "hot_tier": {"bytes": ("edgecached_hot_tier_bytes", ""),
+                 "capacity": ("edgecached_hot_tier_capacity_bytes", ""),
+                 "entries": ("edgecached_hot_tier_entries", ""),
+                 "hits": ("edgecached_hot_tier_hits_total", ""),
+                 "misses": ("edgecached_hot_tier_misses_total", ""),
+                 "evictions": ("edgecached_hot_tier_evictions_total", ""),
+                 "expirations": ("edgecached_hot_tier_expirations_total", "")},
+    "store": {"map_size": ("edgecached_store_map_size_bytes", ""),
+              "map_used": ("edgecached_store_map_used_bytes", ""),
+              "map_high_water": ("edgecached_store_map_high_water_bytes", ""),
+              "entries": ("edgecached_store_entries", ""),
+              "namespaces": ("edgecached_store_namespaces", ""),
+              "cache_entries": ("edgecached_store_records", 'kind="cache"'),
+              "cache_bytes": ("edgecached_store_record_bytes", 'kind="cache"'),
+              "kv_keys": ("edgecached_store_records", 'kind="kv"'),
+              "kv_bytes": ("edgecached_store_record_bytes", 'kind="kv"'),
+              "commits": ("edgecached_store_commits_total", ""),
+              "syncs": ("edgecached_store_syncs_total", ""),
+              "expirations": ("edgecached_store_expired_total", ""),
+              "expired_swept": ("edgecached_store_expired_swept_total", ""),
+              "expired_on_read": ("edgecached_store_expired_on_read_total", "")},
+    "commit_failures": {r: ("edgecached_store_commit_failures_total", 'reason="%s"' % r)
+                        for r in ("disk_full", "map_full", "io")},
+}
+
+
+def test_every_stats_section_value_is_a_metric(make_proxy, origin):
+    origin.route("/p/m", body=b"x" * 100, headers={"Cache-Control": "max-age=60"})
+    d = make_proxy(origin, route={"prefix": "/p/"})
+    assert d.get("/p/m").status == 200
+    assert d.put("/kv/ns/a", b"1").status in (200, 201, 204)
+    deadline = time.monotonic() + 10
+    while d.admin("GET", "/admin/stats").json()["store"].get("cache_entries", 0) < 1:
+        assert time.monotonic() < deadline, "the miss's fill was never committed"
+        time.sleep(0.02)
+    assert d.get("/p/m").status == 200  # a hot tier hit
+    stats = d.admin("GET", "/admin/stats").json()
+    text = d.admin("GET", "/metrics").text
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    sections = {"deferred": stats["cache"]["deferred"], "hot_tier": stats["hot_tier"],
+                "store": stats["store"], "commit_failures": stats["store"]["commit_failures"]}
+    assert stats["hot_tier"]["hits"] >= 1 and stats["store"]["kv_keys"] == 1
+    for section, values in sections.items():
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if section == "store" and key == "map_used_fraction":
+                continue  # derived from map_used and map_size, both metrics
+            assert key in STATS_METRICS[section], "%s.%s has no metric" % (section, key)
+            family, labels = STATS_METRICS[section][key]
+            name = family + ("{%s}" % labels if labels else "")
+            assert name in samples, (section, key, name)
+            assert samples[name] == value, (section, key, name, samples[name], value)
+        assert set(STATS_METRICS[section]) <= set(values), section
+
+
 def test_metrics_on_a_listener_that_serves_them(make_daemon):
     d = make_daemon(listen=[], config={"listen": ["127.0.0.1:0", {"address": "127.0.0.1:0",
                                                                   "serve": ["metrics"]}]})

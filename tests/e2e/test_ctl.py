@@ -334,6 +334,8 @@ def test_stats(proxy):
     # Connection counters come from the daemon's table, the bytes moved among them.
     assert re.search(r"\nconnections +\d+ open, \d+ accepted, \d+ rejected\n +[^\n]*"
                      r"\d+(\.\d+)? ?\w*B received, \d+(\.\d+)? ?\w*B sent\n", out(p)), out(p)
+    # So do the deferred queue's (background revalidations): running and queued always.
+    assert re.search(r"\nrevalidations +0 running, 0 queued\n", out(p)), out(p)
     j = json.loads(ctl(proxy, "stats", "--json").stdout)
     for k in ("uptime_s", "hit_rate", "requests", "connections", "cache", "routes",
               "namespaces", "store", "hot_tier", "origins"):

@@ -173,6 +173,13 @@ std::string render(Json doc, const Rates* rates) {
             if (!e.empty()) line(s, "origin errors", e);
         }
     }
+    if (auto q = at(doc, {"cache", "deferred"})) {
+        auto rows = admin::deferred_rows();
+        std::string text = table_counters(*q, rows, true);
+        std::string more = table_counters(*q, rows, false);
+        if (!more.empty()) text += ", " + more;
+        line(s, "revalidations", text);
+    }
     if (auto h = at(doc, {"hot_tier"})) {
         double hits = num(*h, {"hits"}), misses = num(*h, {"misses"});
         line(s, "hot tier",

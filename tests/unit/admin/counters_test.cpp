@@ -1,6 +1,7 @@
 // Tests for the counter tables every stats reader walks: names a scraper and a script rely on.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <set>
 #include <string>
 
@@ -11,18 +12,28 @@ namespace {
 
 using ec::admin::StatRow;
 
-// Prometheus: counters end in _total, gauges do not; help is one sentence.
+// Prometheus: counters end in _total, gauges do not; a family's first row has its help, one
+// sentence; rows sharing a family are told apart by their label and are alike in kind.
 template <class Counts> void check_counter_rows(std::span<const StatRow<Counts>> rows) {
-    std::set<std::string_view> keys, metrics;
+    std::set<std::string_view> keys;
+    std::set<std::string> samples;
+    std::map<std::string_view, bool> family_gauge;
     for (const auto& row : rows) {
         INFO(row.json);
         CHECK(keys.insert(row.json).second);
-        CHECK(metrics.insert(row.metric).second);
         std::string_view metric = row.metric;
+        CHECK(samples.insert(std::string(metric) + (row.metric_label ? row.metric_label : ""))
+                  .second);
         CHECK(metric.starts_with("edgecached_"));
         CHECK(metric.ends_with("_total") != row.gauge);
-        std::string_view help = row.help;
-        CHECK(help.ends_with("."));
+        auto [family, first] = family_gauge.emplace(metric, row.gauge);
+        if (first) {
+            std::string_view help = row.help;
+            CHECK(help.ends_with("."));
+        } else {
+            CHECK(family->second == row.gauge);
+            CHECK(row.metric_label != nullptr);
+        }
         if (row.ctl_always) CHECK(row.ctl_label != nullptr);
     }
 }
@@ -33,6 +44,12 @@ TEST_SUITE("admin/counters") {
     TEST_CASE("each table names every counter once, the way Prometheus and scripts expect") {
         check_counter_rows(ec::admin::connection_rows());
         check_counter_rows(ec::admin::handshake_rows());
+        check_counter_rows(ec::admin::deferred_rows());
+        check_counter_rows(ec::admin::hot_tier_rows());
+        check_counter_rows(ec::admin::store_map_rows());
+        check_counter_rows(ec::admin::store_record_rows());
+        check_counter_rows(ec::admin::store_write_rows());
+        check_counter_rows(ec::admin::store_commit_failure_rows());
         auto rows = ec::admin::connection_rows();
         REQUIRE(rows.size() > ec::admin::connection_top_level_rows);
         CHECK(rows[0].json == "requests");
