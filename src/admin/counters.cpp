@@ -1,5 +1,5 @@
-// The daemon's counter tables (connections, TLS listeners, deferred queue, hot tier, store), and
-// reading each section's counts.
+// The daemon's counter tables (connections, TLS listeners, the cache's extras, deferred queue,
+// hot tier, store, namespaces, origins), and reading each section's counts.
 #include "admin/counters.hpp"
 
 #include "http/server.hpp"
@@ -62,6 +62,18 @@ const StatRow<tls::HandshakeCounts> g_handshake_rows[] = {
     {"handshakes_refused", "edgecached_tls_handshakes_refused_total", false,
      "Connections a TLS listener closed at once: max_handshakes were in progress.",
      "refused over max_handshakes", true, false, &H::refused},
+};
+
+using InCache = CacheExtraCounts;
+
+// edgecachectl stats names purges and evictions after the cache table's counters.
+const StatRow<CacheExtraCounts> g_cache_extra_rows[] = {
+    {"purges", "edgecached_purged_total", false, "Entries purged.", "purges", false, false,
+     &InCache::purges},
+    {"evictions", "edgecached_store_evicted_total", false,
+     "Records evicted because the map was full.", "evictions", false, false, &InCache::evictions},
+    {"fills_in_flight", "edgecached_cache_fills_in_flight", true,
+     "Origin fetches for the cache running now.", nullptr, false, false, &InCache::fills_in_flight},
 };
 
 using InDeferred = DeferredCounts;
@@ -162,6 +174,46 @@ const StatRow<StoreCounts> g_store_commit_failure_rows[] = {
      "reason=\"io\""},
 };
 
+using InNamespace = kv::NamespaceCounters;
+
+// edgecachectl stats: "N reads, N writes, N deletes" after the namespace's title.
+const StatRow<kv::NamespaceCounters> g_namespace_rows[] = {
+    {"reads", "edgecached_kv_operations_total", false, "KV operations by namespace.", "reads", true,
+     false, &InNamespace::reads, "op=\"read\""},
+    {"hits", "edgecached_kv_read_hits_total", false, "KV reads that found a live value.", nullptr,
+     false, false, &InNamespace::hits},
+    {"writes", "edgecached_kv_operations_total", false, "", "writes", true, false,
+     &InNamespace::writes, "op=\"write\""},
+    {"deletes", "edgecached_kv_operations_total", false, "", "deletes", true, false,
+     &InNamespace::deletes, "op=\"delete\""},
+    {"lists", "edgecached_kv_operations_total", false, "", nullptr, false, false,
+     &InNamespace::lists, "op=\"list\""},
+};
+
+using InOrigin = OriginCounts;
+
+const StatRow<OriginCounts> g_origin_rows[] = {
+    {"requests", "edgecached_origin_requests_total", false, "Requests sent to an origin.", nullptr,
+     false, false, &InOrigin::requests},
+    {"completed", "edgecached_origin_completed_total", false,
+     "Origin requests whose response was delivered.", nullptr, false, false, &InOrigin::completed},
+    {"connections_open", "edgecached_origin_connections_open", true,
+     "Connections open to an origin.", nullptr, false, false, &InOrigin::connections_open},
+    {"connections_reused", "edgecached_origin_connections_reused_total", false,
+     "Origin requests sent on an idle keep-alive connection.", nullptr, false, false,
+     &InOrigin::connections_reused},
+};
+
+using InServer = origin::ServerStatus;
+
+const StatRow<origin::ServerStatus> g_origin_server_rows[] = {
+    {"requests", "edgecached_origin_server_requests_total", false,
+     "Attempts sent to an origin server.", nullptr, false, false, &InServer::requests},
+    {"failures", "edgecached_origin_server_failures_total", false,
+     "Connect failures, first-byte timeouts and resets of an origin server.", nullptr, false, false,
+     &InServer::failures},
+};
+
 } // namespace
 
 ConnectionCounts connection_counts(const http::Server& server) {
@@ -193,6 +245,10 @@ std::span<const StatRow<ConnectionCounts>> connection_rows() {
 
 std::span<const StatRow<tls::HandshakeCounts>> handshake_rows() {
     return g_handshake_rows;
+}
+
+std::span<const StatRow<CacheExtraCounts>> cache_extra_rows() {
+    return g_cache_extra_rows;
 }
 
 DeferredCounts deferred_counts(const loop::DeferredQueue& queue) {
@@ -268,6 +324,27 @@ std::span<const StatRow<StoreCounts>> store_write_rows() {
 
 std::span<const StatRow<StoreCounts>> store_commit_failure_rows() {
     return g_store_commit_failure_rows;
+}
+
+std::span<const StatRow<kv::NamespaceCounters>> namespace_rows() {
+    return g_namespace_rows;
+}
+
+OriginCounts origin_counts(const origin::PoolStats& pool) {
+    OriginCounts c;
+    c.requests = pool.requests;
+    c.completed = pool.completed;
+    c.connections_open = pool.connections_open;
+    c.connections_reused = pool.connections_reused;
+    return c;
+}
+
+std::span<const StatRow<OriginCounts>> origin_rows() {
+    return g_origin_rows;
+}
+
+std::span<const StatRow<origin::ServerStatus>> origin_server_rows() {
+    return g_origin_server_rows;
 }
 
 } // namespace ec::admin

@@ -1,6 +1,6 @@
 // The daemon's counters beside the cache's (cache/stats.hpp): connections, TLS listeners, the
-// deferred queue, the hot tier and the store, one table each, read by /admin/stats, /metrics and
-// edgecachectl stats alike.
+// cache's purges and fills, the deferred queue, the hot tier, the store, KV namespaces and
+// origins, one table each, read by /admin/stats, /metrics and edgecachectl stats alike.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,9 @@
 #include <string_view>
 
 #include "cache/hot_tier.hpp"
+#include "kv/ns_stats.hpp"
 #include "loop/deferred.hpp"
+#include "origin/types.hpp"
 #include "store/store.hpp"
 #include "tls/listener_tls.hpp"
 
@@ -67,6 +69,15 @@ constexpr size_t connection_top_level_rows = 2;
 // of /metrics (one sample per listener, labelled listener="<address>").
 std::span<const StatRow<tls::HandshakeCounts>> handshake_rows();
 
+// What the cache's counter table (cache/stats.hpp) does not hold: /admin/stats "cache" keys
+// beside its totals.
+struct CacheExtraCounts {
+    uint64_t purges = 0;
+    uint64_t evictions = 0; // the store's, for want of room
+    uint64_t fills_in_flight = 0;
+};
+std::span<const StatRow<CacheExtraCounts>> cache_extra_rows();
+
 // The deferred queue (background revalidations): /admin/stats "cache"."deferred".
 struct DeferredCounts {
     uint64_t running = 0;
@@ -120,5 +131,24 @@ std::span<const StatRow<StoreCounts>> store_map_rows();
 std::span<const StatRow<StoreCounts>> store_record_rows();
 std::span<const StatRow<StoreCounts>> store_write_rows();
 std::span<const StatRow<StoreCounts>> store_commit_failure_rows();
+
+// Each KV namespace's counters: the keys of an object in /admin/stats "namespaces", samples
+// labelled namespace="<title>" in /metrics.
+std::span<const StatRow<kv::NamespaceCounters>> namespace_rows();
+
+// Each origin's: the keys of an object in /admin/stats "origins" (beside "errors" and
+// "servers"), samples labelled origin="<name>" in /metrics.
+struct OriginCounts {
+    uint64_t requests = 0;
+    uint64_t completed = 0;
+    uint64_t connections_open = 0;
+    uint64_t connections_reused = 0;
+};
+OriginCounts origin_counts(const origin::PoolStats& pool);
+std::span<const StatRow<OriginCounts>> origin_rows();
+
+// Each origin server's: keys of the objects in "servers" (beside "server", "up" and
+// "last_error"), samples labelled origin="<name>",server="<host:port>" in /metrics.
+std::span<const StatRow<origin::ServerStatus>> origin_server_rows();
 
 } // namespace ec::admin

@@ -181,6 +181,14 @@ void metric_rows(Prom& p, std::span<const StatRow<Counts>> rows, const Counts& c
     metric_rows(p, rows, std::span<const Labelled<Counts>>(one));
 }
 
+CacheExtraCounts cache_extra_counts(cache::Proxy& proxy, store::Store& store) {
+    CacheExtraCounts c;
+    c.purges = proxy.purger().total_purged();
+    c.evictions = store.stats().evicted;
+    c.fills_in_flight = proxy.fills_in_flight();
+    return c;
+}
+
 } // namespace
 
 void AdminApi::reset_stats() {
@@ -216,9 +224,7 @@ void AdminApi::stats(http::Exchange& ex) {
 
     w.key("cache").begin_object();
     counters_json(w, total);
-    w.field("purges", d_.proxy.purger().total_purged());
-    w.field("evictions", d_.store.stats().evicted);
-    w.field("fills_in_flight", static_cast<uint64_t>(d_.proxy.fills_in_flight()));
+    json_rows(w, cache_extra_rows(), cache_extra_counts(d_.proxy, d_.store));
     w.key("deferred").begin_object();
     json_rows(w, deferred_rows(), deferred_counts(d_.proxy.deferred()));
     w.end_object();
@@ -237,8 +243,7 @@ void AdminApi::stats(http::Exchange& ex) {
     for (const auto& [title, c] : d_.namespaces.all()) {
         if (!d_.store.namespace_by_title(title)) continue; // deleted or renamed since
         w.key(title).begin_object();
-        w.field("reads", c.reads).field("hits", c.hits).field("writes", c.writes);
-        w.field("deletes", c.deletes).field("lists", c.lists);
+        json_rows(w, namespace_rows(), c);
         w.end_object();
     }
     w.end_object();
@@ -265,9 +270,7 @@ void AdminApi::stats(http::Exchange& ex) {
     for (const auto& [name, pool] : d_.origins.pools()) {
         origin::PoolStats ps = pool->stats();
         w.key(name).begin_object();
-        w.field("requests", ps.requests).field("completed", ps.completed);
-        w.field("connections_open", static_cast<uint64_t>(ps.connections_open));
-        w.field("connections_reused", ps.connections_reused);
+        json_rows(w, origin_rows(), origin_counts(ps));
         w.key("errors").begin_object();
         for (size_t k = 0; k < ps.errors.size(); ++k)
             if (ps.errors[k])
@@ -276,7 +279,7 @@ void AdminApi::stats(http::Exchange& ex) {
         w.key("servers").begin_array();
         for (const auto& s : pool->servers()) {
             w.begin_object().field("server", s.server).field("up", s.up);
-            w.field("requests", s.requests).field("failures", s.failures);
+            json_rows(w, origin_server_rows(), s);
             if (!s.last_error.empty()) w.field("last_error", s.last_error);
             w.end_object();
         }
@@ -361,26 +364,19 @@ void AdminApi::metrics(http::Exchange& ex) {
 
     metric_rows(p, hot_tier_rows(), hot_tier_counts(d_.proxy.hot().stats(), hot_baseline_));
     metric_rows(p, deferred_rows(), deferred_counts(d_.proxy.deferred()));
-    p.one("edgecached_purged_total", "counter", "Entries purged.",
-          d_.proxy.purger().total_purged());
+    metric_rows(p, cache_extra_rows(), cache_extra_counts(d_.proxy, d_.store));
 
     const StoreCounts store = store_counts(d_.store);
     metric_rows(p, store_map_rows(), store);
     if (store.has_records) metric_rows(p, store_record_rows(), store);
     metric_rows(p, store_write_rows(), store);
     metric_rows(p, store_commit_failure_rows(), store);
-    p.one("edgecached_store_evicted_total", "counter", "Records evicted because the map was full.",
-          d_.store.stats().evicted);
 
-    p.head("edgecached_kv_operations_total", "counter", "KV operations by namespace.");
-    for (const auto& [title, c] : d_.namespaces.all()) {
-        if (!d_.store.namespace_by_title(title)) continue; // deleted or renamed since
-        std::string l = "namespace=\"" + label(title) + "\",op=\"";
-        p.sample("edgecached_kv_operations_total", l + "read\"", c.reads);
-        p.sample("edgecached_kv_operations_total", l + "write\"", c.writes);
-        p.sample("edgecached_kv_operations_total", l + "delete\"", c.deletes);
-        p.sample("edgecached_kv_operations_total", l + "list\"", c.lists);
-    }
+    std::vector<Labelled<kv::NamespaceCounters>> namespaces;
+    for (const auto& [title, c] : d_.namespaces.all())
+        if (d_.store.namespace_by_title(title)) // not deleted or renamed since
+            namespaces.push_back({"namespace=\"" + label(title) + "\"", c});
+    metric_rows(p, namespace_rows(), std::span<const Labelled<kv::NamespaceCounters>>(namespaces));
 
     p.head("edgecached_origin_up", "gauge", "Whether an origin server is considered up.");
     for (const auto& [name, pool] : d_.origins.pools())
@@ -388,10 +384,16 @@ void AdminApi::metrics(http::Exchange& ex) {
             p.sample("edgecached_origin_up",
                      "origin=\"" + label(name) + "\",server=\"" + label(s.server) + "\"",
                      uint64_t{s.up ? 1u : 0u});
-    p.head("edgecached_origin_requests_total", "counter", "Requests sent to an origin.");
-    for (const auto& [name, pool] : d_.origins.pools())
-        p.sample("edgecached_origin_requests_total", "origin=\"" + label(name) + "\"",
-                 pool->stats().requests);
+    std::vector<Labelled<OriginCounts>> origins;
+    std::vector<Labelled<origin::ServerStatus>> servers;
+    for (const auto& [name, pool] : d_.origins.pools()) {
+        origins.push_back({"origin=\"" + label(name) + "\"", origin_counts(pool->stats())});
+        for (const auto& s : pool->servers())
+            servers.push_back(
+                {"origin=\"" + label(name) + "\",server=\"" + label(s.server) + "\"", s});
+    }
+    metric_rows(p, origin_rows(), std::span<const Labelled<OriginCounts>>(origins));
+    metric_rows(p, origin_server_rows(), std::span<const Labelled<origin::ServerStatus>>(servers));
     p.head("edgecached_origin_errors_total", "counter", "Origin failures by kind.");
     for (const auto& [name, pool] : d_.origins.pools()) {
         origin::PoolStats ps = pool->stats();

@@ -103,6 +103,9 @@ def test_every_cache_counter_in_stats_is_in_metrics(make_proxy, origin):
 # (family, extra label). One counter table per section feeds both (issue 12 item 9): a key added
 # to /admin/stats without its metric, or a metric reading another value, fails here.
 STATS_METRICS = {
+    "cache": {"purges": ("edgecached_purged_total", ""),
+              "evictions": ("edgecached_store_evicted_total", ""),
+              "fills_in_flight": ("edgecached_cache_fills_in_flight", "")},
     "deferred": {k: ("edgecached_deferred_" + k + ("" if k in ("running", "queued") else "_total"),
                      "") for k in ("running", "queued", "completed", "failed", "deduplicated",
                                    "rejected")},
@@ -129,6 +132,17 @@ STATS_METRICS = {
               "expired_on_read": ("edgecached_store_expired_on_read_total", "")},
     "commit_failures": {r: ("edgecached_store_commit_failures_total", 'reason="%s"' % r)
                         for r in ("disk_full", "map_full", "io")},
+    "namespace": {"reads": ("edgecached_kv_operations_total", 'op="read"'),
+                  "hits": ("edgecached_kv_read_hits_total", ""),
+                  "writes": ("edgecached_kv_operations_total", 'op="write"'),
+                  "deletes": ("edgecached_kv_operations_total", 'op="delete"'),
+                  "lists": ("edgecached_kv_operations_total", 'op="list"')},
+    "origin": {"requests": ("edgecached_origin_requests_total", ""),
+               "completed": ("edgecached_origin_completed_total", ""),
+               "connections_open": ("edgecached_origin_connections_open", ""),
+               "connections_reused": ("edgecached_origin_connections_reused_total", "")},
+    "server": {"requests": ("edgecached_origin_server_requests_total", ""),
+               "failures": ("edgecached_origin_server_failures_total", "")},
 }
 
 
@@ -142,6 +156,7 @@ def test_every_stats_section_value_is_a_metric(make_proxy, origin):
         assert time.monotonic() < deadline, "the miss's fill was never committed"
         time.sleep(0.02)
     assert d.get("/p/m").status == 200  # a hot tier hit
+    assert d.get("/kv/ns/a").status == 200
     stats = d.admin("GET", "/admin/stats").json()
     text = d.admin("GET", "/metrics").text
     samples = {}
@@ -149,10 +164,20 @@ def test_every_stats_section_value_is_a_metric(make_proxy, origin):
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             samples[name] = float(value)
-    sections = {"deferred": stats["cache"]["deferred"], "hot_tier": stats["hot_tier"],
-                "store": stats["store"], "commit_failures": stats["store"]["commit_failures"]}
+    # The cache totals are the route table's (test_every_cache_counter_in_stats_is_in_metrics).
+    route_keys = set(stats["routes"]["r"]) | {"hit_rate", "hits"}
+    cache = {k: v for k, v in stats["cache"].items() if k not in route_keys}
+    origin = stats["origins"]["o"]
+    sections = [("cache", "", cache), ("deferred", "", stats["cache"]["deferred"]),
+                ("hot_tier", "", stats["hot_tier"]), ("store", "", stats["store"]),
+                ("commit_failures", "", stats["store"]["commit_failures"]),
+                ("namespace", 'namespace="ns"', stats["namespaces"]["ns"]),
+                ("origin", 'origin="o"', origin),
+                ("server", 'origin="o",server="%s"' % origin["servers"][0]["server"],
+                 origin["servers"][0])]
     assert stats["hot_tier"]["hits"] >= 1 and stats["store"]["kv_keys"] == 1
-    for section, values in sections.items():
+    assert stats["namespaces"]["ns"]["hits"] == 1 and origin["completed"] == 1
+    for section, entity, values in sections:
         for key, value in values.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
@@ -160,6 +185,7 @@ def test_every_stats_section_value_is_a_metric(make_proxy, origin):
                 continue  # derived from map_used and map_size, both metrics
             assert key in STATS_METRICS[section], "%s.%s has no metric" % (section, key)
             family, labels = STATS_METRICS[section][key]
+            labels = ",".join(l for l in (entity, labels) if l)
             name = family + ("{%s}" % labels if labels else "")
             assert name in samples, (section, key, name)
             assert samples[name] == value, (section, key, name, samples[name], value)

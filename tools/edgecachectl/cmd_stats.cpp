@@ -162,11 +162,10 @@ std::string render(Json doc, const Rates* rates) {
         line(s, "cache",
              fmt_count(mem + disk) + " hits (" + fmt_count(mem) + " memory, " + fmt_count(disk) +
                  " disk), " + fmt_count(num(*c, {"misses"})) + " misses");
-        // The daemon's counter table names them; evictions and purges come from the store.
+        // The daemon's counter tables name them: the cache's, then purges and evictions.
         std::string more = nonzero_counters(*c);
-        std::string store_side =
-            nonzero_list(*c, {{"evictions", "evictions"}, {"purges", "purges"}});
-        if (!store_side.empty()) more += (more.empty() ? "" : ", ") + store_side;
+        std::string extra = table_counters(*c, admin::cache_extra_rows(), false);
+        if (!extra.empty()) more += (more.empty() ? "" : ", ") + extra;
         if (!more.empty()) line(s, "", more);
         if (auto errs = at(*c, {"origin_errors"})) {
             std::string e = origin_errors_text(*errs);
@@ -221,9 +220,7 @@ std::string render(Json doc, const Rates* rates) {
             std::string text;
             if (auto k = at(f.value, {"keys"}); k && is_number(*k))
                 text = fmt_count(as_number(*k)) + " keys, ";
-            text += fmt_count(num(f.value, {"reads"})) + " reads, " +
-                    fmt_count(num(f.value, {"writes"})) + " writes, " +
-                    fmt_count(num(f.value, {"deletes"})) + " deletes";
+            text += table_counters(f.value, admin::namespace_rows(), true);
             line(s, label.c_str(), text);
         }
     }

@@ -44,12 +44,16 @@ TEST_SUITE("admin/counters") {
     TEST_CASE("each table names every counter once, the way Prometheus and scripts expect") {
         check_counter_rows(ec::admin::connection_rows());
         check_counter_rows(ec::admin::handshake_rows());
+        check_counter_rows(ec::admin::cache_extra_rows());
         check_counter_rows(ec::admin::deferred_rows());
         check_counter_rows(ec::admin::hot_tier_rows());
         check_counter_rows(ec::admin::store_map_rows());
         check_counter_rows(ec::admin::store_record_rows());
         check_counter_rows(ec::admin::store_write_rows());
         check_counter_rows(ec::admin::store_commit_failure_rows());
+        check_counter_rows(ec::admin::namespace_rows());
+        check_counter_rows(ec::admin::origin_rows());
+        check_counter_rows(ec::admin::origin_server_rows());
         auto rows = ec::admin::connection_rows();
         REQUIRE(rows.size() > ec::admin::connection_top_level_rows);
         CHECK(rows[0].json == "requests");
