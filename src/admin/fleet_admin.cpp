@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "admin/admin_api.hpp"
+#include "admin/prometheus.hpp"
 #include "http/json_reply.hpp"
 #include "http/reply_when_done.hpp"
 #include "util/json_writer.hpp"
@@ -12,6 +13,42 @@ namespace ec::admin {
 
 namespace {
 
+using InFleet = fleet::FleetStatus;
+using FleetRows = std::span<const StatRow<fleet::FleetStatus>>;
+
+// The fleet's counters: the keys of /admin/fleet "kv", "purges" and "writes", and the families of
+// /metrics.
+const StatRow<fleet::FleetStatus> g_fleet_kv_rows[] = {
+    {"applied_seq", "edgecached_fleet_applied_sequence", true,
+     "The last stream sequence applied to this node's store.", nullptr, false, false,
+     &InFleet::applied_seq},
+    {"lag_messages", "edgecached_fleet_lag_messages", true,
+     "Changes the fleet's stream holds that this node has not received yet.", nullptr, false, false,
+     &InFleet::lag_messages},
+    {"applied_total", "edgecached_fleet_apply_total", false,
+     "Changes from the fleet's stream applied to this node's store.", nullptr, false, false,
+     &InFleet::apply_total},
+    {"resyncs", "edgecached_fleet_resyncs_total", false,
+     "Times this node copied the whole KV bucket because the stream had moved past it.", nullptr,
+     false, false, &InFleet::resyncs},
+};
+
+const StatRow<fleet::FleetStatus> g_fleet_purge_rows[] = {
+    {"pending", "edgecached_fleet_purges_pending", true,
+     "Purges delivered to this node and not applied yet.", nullptr, false, false,
+     &InFleet::purges_pending},
+    {"applied_total", "edgecached_fleet_purges_applied_total", false,
+     "Purges from other nodes applied here.", nullptr, false, false, &InFleet::purges_applied},
+};
+
+const StatRow<fleet::FleetStatus> g_fleet_write_rows[] = {
+    {"ok", "edgecached_fleet_writes_total", false,
+     "KV writes and purges through the fleet, by result.", nullptr, false, false,
+     &InFleet::writes_ok, "result=\"ok\""},
+    {"failed", "edgecached_fleet_writes_total", false, "", nullptr, false, false,
+     &InFleet::writes_failed, "result=\"failed\""},
+};
+
 void write_status(JsonWriter& w, const fleet::Fleet& f) {
     fleet::FleetStatus s = f.status();
     w.field("enabled", true).field("node", f.node());
@@ -19,18 +56,14 @@ void write_status(JsonWriter& w, const fleet::Fleet& f) {
     if (!s.server.empty()) w.field("server", s.server);
     if (!s.reason.empty()) w.field("reason", s.reason);
     w.key("kv").begin_object();
-    w.field("applied_seq", s.applied_seq)
-        .field("lag_messages", s.lag_messages)
-        .field("lag_seconds", s.lag_seconds)
-        .field("applied_total", s.apply_total)
-        .field("resyncing", s.resyncing)
-        .field("resyncs", s.resyncs);
+    json_rows(w, FleetRows(g_fleet_kv_rows), s);
+    w.field("lag_seconds", s.lag_seconds).field("resyncing", s.resyncing);
     w.end_object();
     w.key("purges").begin_object();
-    w.field("pending", s.purges_pending).field("applied_total", s.purges_applied);
+    json_rows(w, FleetRows(g_fleet_purge_rows), s);
     w.end_object();
     w.key("writes").begin_object();
-    w.field("ok", s.writes_ok).field("failed", s.writes_failed);
+    json_rows(w, FleetRows(g_fleet_write_rows), s);
     w.end_object();
     w.field("max_payload", s.max_payload);
 }
@@ -76,41 +109,37 @@ void AdminApi::fleet_purge_progress(http::Exchange& ex) {
 
 void append_fleet_metrics(std::string& out, const fleet::Fleet& f) {
     fleet::FleetStatus s = f.status();
-    char buf[160];
-    auto metric = [&](const char* name, const char* type, const char* help, double v) {
-        std::snprintf(buf, sizeof buf, "%.17g", v);
-        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-               name + " " + buf + "\n";
-    };
-    metric("edgecached_fleet_connected", "gauge", "1 while connected to NATS JetStream.",
-           s.connected ? 1 : 0);
-    metric("edgecached_fleet_lag_messages", "gauge",
-           "Changes the fleet's stream holds that this node has not received yet.",
-           double(s.lag_messages));
-    metric("edgecached_fleet_apply_total", "counter",
-           "Changes from the fleet's stream applied to this node's store.", double(s.apply_total));
-    metric("edgecached_fleet_applied_sequence", "gauge",
-           "The last stream sequence applied to this node's store.", double(s.applied_seq));
+    PrometheusText p(out);
+    p.one("edgecached_fleet_connected", "gauge", "1 while connected to NATS JetStream.",
+          uint64_t{s.connected});
+    p.one("edgecached_fleet_ready", "gauge",
+          "1 while connected and the KV bucket is open: fleet writes are taken.",
+          uint64_t{s.ready});
+    p.one("edgecached_fleet_resyncing", "gauge", "1 while this node copies the whole KV bucket.",
+          uint64_t{s.resyncing});
+    p.head("edgecached_fleet_lag_seconds", "gauge",
+           "Age of the last change received while this node lags the stream.");
+    p.sample("edgecached_fleet_lag_seconds", "", s.lag_seconds);
+    metric_rows(p, FleetRows(g_fleet_kv_rows), s);
+    metric_rows(p, FleetRows(g_fleet_purge_rows), s);
+    metric_rows(p, FleetRows(g_fleet_write_rows), s);
+
     const char* h = "edgecached_fleet_write_seconds";
-    out += std::string("# HELP ") + h +
-           " KV writes and purges through the fleet: JetStream's ack and the local apply.\n" +
-           "# TYPE " + h + " histogram\n";
+    p.head(h, "histogram",
+           "KV writes and purges through the fleet: JetStream's ack and the local apply.");
     const auto& counts = f.write_histogram();
     uint64_t cumulative = 0;
     for (size_t i = 0; i < counts.size(); ++i) {
         cumulative += counts[i];
+        char le[32];
         if (i < std::size(fleet::Fleet::kWriteBuckets))
-            std::snprintf(buf, sizeof buf, "%s_bucket{le=\"%g\"} %llu\n", h,
-                          fleet::Fleet::kWriteBuckets[i],
-                          static_cast<unsigned long long>(cumulative));
+            std::snprintf(le, sizeof le, "le=\"%g\"", fleet::Fleet::kWriteBuckets[i]);
         else
-            std::snprintf(buf, sizeof buf, "%s_bucket{le=\"+Inf\"} %llu\n", h,
-                          static_cast<unsigned long long>(cumulative));
-        out += buf;
+            std::snprintf(le, sizeof le, "le=\"+Inf\"");
+        p.sample("edgecached_fleet_write_seconds_bucket", le, cumulative);
     }
-    std::snprintf(buf, sizeof buf, "%s_sum %.17g\n%s_count %llu\n", h, f.write_seconds_sum(), h,
-                  static_cast<unsigned long long>(cumulative));
-    out += buf;
+    p.sample("edgecached_fleet_write_seconds_sum", "", f.write_seconds_sum());
+    p.sample("edgecached_fleet_write_seconds_count", "", cumulative);
 }
 
 } // namespace ec::admin

@@ -106,3 +106,41 @@ def test_keys_of_any_bytes_replicate(three_nodes):
     key = "sp%20ace%2Fslash.dot*star%3Egt"
     assert a.put("/kv/odd/" + key, b"odd").status == 200
     eventually(lambda: value(b, "odd", key) == b"odd")
+
+
+# /admin/fleet's counters and the /metrics sample carrying each (family, label): one table feeds
+# both (issue 12 item 9). /metrics once lacked resyncs, the purges and the writes.
+FLEET_METRICS = {
+    "kv": {"applied_seq": ("edgecached_fleet_applied_sequence", ""),
+           "lag_messages": ("edgecached_fleet_lag_messages", ""),
+           "lag_seconds": ("edgecached_fleet_lag_seconds", ""),
+           "applied_total": ("edgecached_fleet_apply_total", ""),
+           "resyncs": ("edgecached_fleet_resyncs_total", "")},
+    "purges": {"pending": ("edgecached_fleet_purges_pending", ""),
+               "applied_total": ("edgecached_fleet_purges_applied_total", "")},
+    "writes": {"ok": ("edgecached_fleet_writes_total", 'result="ok"'),
+               "failed": ("edgecached_fleet_writes_total", 'result="failed"')},
+}
+
+
+def test_every_fleet_counter_is_a_metric(make_node):
+    a = make_node("edge-a")
+    assert a.put("/kv/users/alice", b"v1").status == 200
+    eventually(lambda: a.admin("GET", "/admin/fleet").json()["kv"]["applied_total"] >= 1)
+    status = a.admin("GET", "/admin/fleet").json()
+    samples = {}
+    for line in a.admin("GET", "/metrics").text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.rpartition(" ")
+            samples[name] = float(v)
+    assert status["writes"]["ok"] == 1
+    for section, table in FLEET_METRICS.items():
+        numeric = {k for k, v in status[section].items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        assert numeric == set(table), section  # a new key needs its metric here and in the table
+        for key, (family, labels) in table.items():
+            name = family + ("{%s}" % labels if labels else "")
+            assert samples.get(name) == status[section][key], (section, key, name)
+    for flag in ("connected", "ready"):
+        assert samples["edgecached_fleet_" + flag] == float(status[flag])
+    assert samples["edgecached_fleet_resyncing"] == float(status["kv"]["resyncing"])
