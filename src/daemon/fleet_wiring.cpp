@@ -166,7 +166,7 @@ void wire_fleet_kv(fleet::Fleet& fleet, kv::Ops& ops, store::Store& store) {
         if (w.kind == Kind::put) {
             count = w.entries.size();
             writes.reserve(count);
-            for (kv::Entry& e : w.entries)
+            for (kv::PutEntry& e : w.entries)
                 writes.push_back({std::move(e.key), false, std::string(e.value()),
                                   std::move(e.metadata), e.expiration});
         } else {

@@ -51,8 +51,8 @@ Router::Router(Daemon& daemon, Roles roles)
 
 std::vector<Router::Row> Router::rows() {
     std::vector<Row> rows;
-    auto add_rows = [&rows](std::vector<kv::Route> routes, Family family) {
-        for (kv::Route& r : routes)
+    auto add_rows = [&rows](std::vector<kv::ApiRoute> routes, Family family) {
+        for (kv::ApiRoute& r : routes)
             rows.push_back(Row{r.methods, r.pattern, family, r.limit, std::move(r.handle)});
     };
     if (!roles_.kv_backend.empty()) {

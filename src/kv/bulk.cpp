@@ -79,18 +79,19 @@ Result<dom::array> bulk_write_array(dom::parser& parser, std::string_view body,
 
 } // namespace
 
-Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, const Rules& rules,
-                                          std::vector<BulkProblem>* problems) {
+Result<std::vector<PutEntry>> parse_bulk_put(std::string_view body, int64_t now_s,
+                                             const Rules& rules,
+                                             std::vector<BulkProblem>* problems) {
     dom::parser parser;
     auto parsed = bulk_write_array(parser, body, "entries", "entries", "bulk write");
     if (!parsed) return parsed.error();
     dom::array arr = *parsed;
-    std::vector<Entry> entries;
+    std::vector<PutEntry> entries;
     entries.reserve(arr.size());
     std::vector<BulkProblem> bad;
     size_t index = 0;
     for (dom::element item : arr) {
-        Entry e;
+        PutEntry e;
         auto problem = [&](Error er) { bad.push_back(BulkProblem{index, e.key, std::move(er)}); };
         dom::object obj;
         if (item.get_object().get(obj)) {

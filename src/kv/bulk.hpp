@@ -22,8 +22,9 @@ struct BulkProblem {
 // most 10,000). `body` must be followed by 64 readable bytes (http::kBodyPadding). Validation
 // is all-or-nothing: on any bad entry, returns 400 invalid_bulk and lists every bad entry in
 // *problems (when given). Each entry owns its value.
-Result<std::vector<Entry>> parse_bulk_put(std::string_view body, int64_t now_s, const Rules& rules,
-                                          std::vector<BulkProblem>* problems);
+Result<std::vector<PutEntry>> parse_bulk_put(std::string_view body, int64_t now_s,
+                                             const Rules& rules,
+                                             std::vector<BulkProblem>* problems);
 
 // Parses a JSON array of key strings (at most 10,000), each checked with check_key.
 Result<std::vector<std::string>> parse_key_list(std::string_view body,

@@ -62,7 +62,7 @@ const store::Namespace* CloudflareApi::find_namespace(http::Exchange& ex, std::s
     return ns;
 }
 
-std::vector<Route> CloudflareApi::routes() {
+std::vector<ApiRoute> CloudflareApi::routes() {
     using http::method_bit;
     const http::Methods get = method_bit(HTTP_GET) | method_bit(HTTP_HEAD);
     const http::Methods put = method_bit(HTTP_PUT), post = method_bit(HTTP_POST),
@@ -70,34 +70,37 @@ std::vector<Route> CloudflareApi::routes() {
     // Rows under /namespaces/{id}: the namespace must exist (404 / 10013 otherwise).
     using NsHandler = void (CloudflareApi::*)(http::Exchange&, const store::Namespace&);
     auto ns_row = [this](http::Methods m, std::string_view pattern, NsHandler fn) {
-        return Route{m, pattern, BodyLimitKind::body,
-                     [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
-                         if (const store::Namespace* ns = find_namespace(ex, a[1]))
-                             (this->*fn)(ex, *ns);
-                     }};
+        return ApiRoute{m, pattern, BodyLimitKind::body,
+                        [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                            if (const store::Namespace* ns = find_namespace(ex, a[1]))
+                                (this->*fn)(ex, *ns);
+                        }};
     };
     // Rows on one key: the key is percent-decoded once ('+' stays '+') and checked.
     using KeyHandler =
         void (CloudflareApi::*)(http::Exchange&, const store::Namespace&, std::string);
     auto key_row = [this](http::Methods m, std::string_view pattern, BodyLimitKind limit,
                           KeyHandler fn) {
-        return Route{m, pattern, limit, [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
-                         auto key = percent_decode(a[2]);
-                         if (!key)
-                             return send_cf_error(ex, 400, cf_code::kInvalidKey,
-                                                  "key is not valid percent-encoding");
-                         const store::Namespace* ns = find_namespace(ex, a[1]);
-                         if (!ns) return;
-                         if (Status st = check_key(*key); !st) return send_cf_error(ex, st.error());
-                         (this->*fn)(ex, *ns, std::move(*key));
-                     }};
+        return ApiRoute{m, pattern, limit,
+                        [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                            auto key = percent_decode(a[2]);
+                            if (!key)
+                                return send_cf_error(ex, 400, cf_code::kInvalidKey,
+                                                     "key is not valid percent-encoding");
+                            const store::Namespace* ns = find_namespace(ex, a[1]);
+                            if (!ns) return;
+                            if (Status st = check_key(*key); !st)
+                                return send_cf_error(ex, st.error());
+                            (this->*fn)(ex, *ns, std::move(*key));
+                        }};
     };
     auto top_row = [this](http::Methods m, std::string_view pattern,
                           void (CloudflareApi::*fn)(http::Exchange&)) {
-        return Route{m, pattern, BodyLimitKind::body,
-                     [this, fn](http::Exchange& ex, const http::RouteArgs&) { (this->*fn)(ex); }};
+        return ApiRoute{
+            m, pattern, BodyLimitKind::body,
+            [this, fn](http::Exchange& ex, const http::RouteArgs&) { (this->*fn)(ex); }};
     };
-    std::vector<Route> rows;
+    std::vector<ApiRoute> rows;
     rows.push_back(top_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces",
                            &CloudflareApi::list_namespaces));
     rows.push_back(top_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces/",
@@ -136,10 +139,10 @@ std::vector<Route> CloudflareApi::routes() {
     rows.push_back(
         key_row(get, "/client/v4/accounts/{account}/storage/kv/namespaces/{id}/metadata/{key*}",
                 BodyLimitKind::body, &CloudflareApi::get_metadata));
-    rows.push_back(Route{http::kAnyMethod, "/client/v4/{rest*}", BodyLimitKind::body,
-                         [](http::Exchange& ex, const http::RouteArgs&) {
-                             send_cf_error(ex, 404, cf_code::kNoRoute, "No route for that URI");
-                         }});
+    rows.push_back(ApiRoute{http::kAnyMethod, "/client/v4/{rest*}", BodyLimitKind::body,
+                            [](http::Exchange& ex, const http::RouteArgs&) {
+                                send_cf_error(ex, 404, cf_code::kNoRoute, "No route for that URI");
+                            }});
     return rows;
 }
 

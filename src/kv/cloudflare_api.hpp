@@ -35,7 +35,7 @@ public:
     explicit CloudflareApi(Ops& ops) : ops_(ops) {}
 
     // The routes above as table rows bound to this object (daemon/router.cpp mounts them).
-    std::vector<Route> routes();
+    std::vector<ApiRoute> routes();
 
 private:
     // The namespace a path's {id} names, or nullptr after answering 404 / 10013.

@@ -70,31 +70,31 @@ void answer_native_write(http::Exchange& ex, const Status& st, const char* what,
 
 } // namespace
 
-std::vector<Route> NativeApi::routes() {
+std::vector<ApiRoute> NativeApi::routes() {
     using http::method_bit;
     const http::Methods get = method_bit(HTTP_GET) | method_bit(HTTP_HEAD);
     const http::Methods put = method_bit(HTTP_PUT), post = method_bit(HTTP_POST);
     using NsHandler = void (NativeApi::*)(http::Exchange&, const std::string&);
     auto ns_row = [this](http::Methods m, std::string_view pattern, NsHandler fn) {
-        return Route{m, pattern, BodyLimitKind::body,
-                     [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
-                         auto ns = decode_namespace(a[0]);
-                         if (!ns) return http::send_error(ex, ns.error());
-                         (this->*fn)(ex, *ns);
-                     }};
+        return ApiRoute{m, pattern, BodyLimitKind::body,
+                        [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                            auto ns = decode_namespace(a[0]);
+                            if (!ns) return http::send_error(ex, ns.error());
+                            (this->*fn)(ex, *ns);
+                        }};
     };
     using KeyHandler = void (NativeApi::*)(http::Exchange&, const std::string&, std::string);
     auto key_row = [this](http::Methods m, BodyLimitKind limit, KeyHandler fn) {
-        return Route{m, "/kv/{ns}/{key+}", limit,
-                     [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
-                         auto ns = decode_namespace(a[0]);
-                         if (!ns) return http::send_error(ex, ns.error());
-                         auto key = decode_key(a[1]);
-                         if (!key) return http::send_error(ex, key.error());
-                         (this->*fn)(ex, *ns, std::move(*key));
-                     }};
+        return ApiRoute{m, "/kv/{ns}/{key+}", limit,
+                        [this, fn](http::Exchange& ex, const http::RouteArgs& a) {
+                            auto ns = decode_namespace(a[0]);
+                            if (!ns) return http::send_error(ex, ns.error());
+                            auto key = decode_key(a[1]);
+                            if (!key) return http::send_error(ex, key.error());
+                            (this->*fn)(ex, *ns, std::move(*key));
+                        }};
     };
-    std::vector<Route> rows;
+    std::vector<ApiRoute> rows;
     // POST only: a GET of /kv/ns/_bulk/get reads the key "_bulk/get".
     rows.push_back(ns_row(post, "/kv/{ns}/_bulk/delete", &NativeApi::bulk_delete));
     rows.push_back(ns_row(post, "/kv/{ns}/_bulk/get", &NativeApi::bulk_get));
@@ -105,12 +105,12 @@ std::vector<Route> NativeApi::routes() {
     rows.push_back(key_row(get, BodyLimitKind::body, &NativeApi::get));
     rows.push_back(key_row(put, BodyLimitKind::value, &NativeApi::put));
     rows.push_back(key_row(method_bit(HTTP_DELETE), BodyLimitKind::body, &NativeApi::del));
-    rows.push_back(Route{http::kAnyMethod, "/kv/{rest*}", BodyLimitKind::body,
-                         [](http::Exchange& ex, const http::RouteArgs&) {
-                             http::send_error(
-                                 ex, 404, "not_found",
-                                 "no namespace in the path: use /kv/{namespace}/{key}");
-                         }});
+    rows.push_back(ApiRoute{http::kAnyMethod, "/kv/{rest*}", BodyLimitKind::body,
+                            [](http::Exchange& ex, const http::RouteArgs&) {
+                                http::send_error(
+                                    ex, 404, "not_found",
+                                    "no namespace in the path: use /kv/{namespace}/{key}");
+                            }});
     return rows;
 }
 

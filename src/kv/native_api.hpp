@@ -27,7 +27,7 @@ public:
     explicit NativeApi(Ops& ops) : ops_(ops) {}
 
     // The routes above as table rows bound to this object (daemon/router.cpp mounts them).
-    std::vector<Route> routes();
+    std::vector<ApiRoute> routes();
 
 private:
     void get(http::Exchange& ex, const std::string& ns, std::string key);

@@ -80,9 +80,9 @@ Status Ops::bulk_get(std::string& out, const store::Namespace* ns, const BulkGet
     return write_bulk_get_map(out, store_, ns, req);
 }
 
-Result<Entry> Ops::make_entry(PutRequest req, Dialect dialect) const {
+Result<PutEntry> Ops::make_entry(PutRequest req, Dialect dialect) const {
     if (Status st = check_value_size(req.value.size(), rules_); !st) return st.error();
-    Entry e;
+    PutEntry e;
     if (req.metadata) {
         auto m = check_metadata(*req.metadata);
         if (!m) return m.error();

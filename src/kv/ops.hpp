@@ -67,7 +67,7 @@ public:
     // its entry, the value borrowed from req.value. Errors: 413 value_too_large, 400
     // invalid_metadata / metadata_too_large, 400 invalid_query (percent-encoding), 400
     // invalid_expiration worded per dialect.
-    Result<Entry> make_entry(PutRequest req, Dialect dialect) const;
+    Result<PutEntry> make_entry(PutRequest req, Dialect dialect) const;
     // The page size a `limit` text asks for (absent = the maximum). Errors: 400 invalid_limit.
     static Result<size_t> list_limit(std::optional<std::string_view> text);
 

@@ -1,4 +1,4 @@
-// Route: what the KV front ends share: a route-table row with its body limit, a value's send.
+// What the KV front ends share: ApiRoute (a route-table row with its body limit), a value's send.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +28,7 @@ http::BodyLimit body_limit(BodyLimitKind kind, const Rules& rules, uint64_t max_
 
 // A row of a front end's table. `pattern` is absolute (the native routes start with "/kv/"),
 // in route_table.hpp's syntax, and static; `handle` gets the pattern's captures undecoded.
-struct Route {
+struct ApiRoute {
     http::Methods methods = 0;
     std::string_view pattern;
     BodyLimitKind limit = BodyLimitKind::body;

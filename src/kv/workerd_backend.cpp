@@ -42,13 +42,13 @@ void send_workerd_error(http::Exchange& ex, int status, std::string_view message
     ex.send(http::Body::owned(std::move(body)));
 }
 
-std::vector<Route> WorkerdBackend::routes(std::string ns_title) {
+std::vector<ApiRoute> WorkerdBackend::routes(std::string ns_title) {
     using http::method_bit;
     const http::Methods get = method_bit(HTTP_GET) | method_bit(HTTP_HEAD);
     auto title = std::make_shared<const std::string>(std::move(ns_title));
     using KeyHandler = void (WorkerdBackend::*)(http::Exchange&, const std::string&, std::string);
     auto key_row = [this, title](http::Methods m, BodyLimitKind limit, KeyHandler fn) {
-        return Route{
+        return ApiRoute{
             m, "/{key+}", limit, [this, title, fn](http::Exchange& ex, const http::RouteArgs& a) {
                 auto key = percent_decode(a[0]);
                 if (!key) return send_workerd_error(ex, 400, "Key is not valid percent-encoding.");
@@ -56,13 +56,13 @@ std::vector<Route> WorkerdBackend::routes(std::string ns_title) {
                 (this->*fn)(ex, *title, std::move(*key));
             }};
     };
-    std::vector<Route> rows;
+    std::vector<ApiRoute> rows;
+    rows.push_back(ApiRoute{
+        method_bit(HTTP_POST), "/bulk/get", BodyLimitKind::body,
+        [this, title](http::Exchange& ex, const http::RouteArgs&) { bulk_get(ex, *title); }});
     rows.push_back(
-        Route{method_bit(HTTP_POST), "/bulk/get", BodyLimitKind::body,
-              [this, title](http::Exchange& ex, const http::RouteArgs&) { bulk_get(ex, *title); }});
-    rows.push_back(
-        Route{get, "/", BodyLimitKind::body,
-              [this, title](http::Exchange& ex, const http::RouteArgs&) { list(ex, *title); }});
+        ApiRoute{get, "/", BodyLimitKind::body,
+                 [this, title](http::Exchange& ex, const http::RouteArgs&) { list(ex, *title); }});
     rows.push_back(key_row(get, BodyLimitKind::body, &WorkerdBackend::get));
     rows.push_back(key_row(method_bit(HTTP_PUT), BodyLimitKind::value, &WorkerdBackend::put));
     rows.push_back(key_row(method_bit(HTTP_DELETE), BodyLimitKind::body, &WorkerdBackend::del));

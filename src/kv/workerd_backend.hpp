@@ -33,7 +33,7 @@ public:
 
     // The protocol's routes for namespace `ns_title`, as table rows bound to this object (a
     // kv_backend listener's whole table; anything else it answers 405).
-    std::vector<Route> routes(std::string ns_title);
+    std::vector<ApiRoute> routes(std::string ns_title);
 
 private:
     void get(http::Exchange& ex, const std::string& ns_title, std::string key);

@@ -3,7 +3,7 @@
 
 namespace ec::kv {
 
-Write Write::put(NamespaceRef ns, std::vector<Entry> entries) {
+Write Write::put(NamespaceRef ns, std::vector<PutEntry> entries) {
     Write w;
     w.kind = Kind::put;
     w.ns = std::move(ns);
@@ -11,8 +11,8 @@ Write Write::put(NamespaceRef ns, std::vector<Entry> entries) {
     return w;
 }
 
-Write Write::put(NamespaceRef ns, Entry entry) {
-    std::vector<Entry> one;
+Write Write::put(NamespaceRef ns, PutEntry entry) {
+    std::vector<PutEntry> one;
     one.push_back(std::move(entry));
     return put(std::move(ns), std::move(one));
 }
@@ -64,7 +64,7 @@ Status apply_write(store::WriteTxn& txn, const Write& w, WriteResult* result) {
         return ns.error();
     }
     if (put) {
-        for (const Entry& e : w.entries)
+        for (const PutEntry& e : w.entries)
             if (Status st = txn.kv_put(*ns, e.key, e.value(), e.metadata, e.expiration); !st)
                 return st;
         result->count = w.entries.size();

@@ -28,7 +28,7 @@ struct NamespaceRef {
 // One key's new value, already validated (rules.hpp). The value is `owned`, or `borrowed` from
 // memory the submitter keeps alive until the write's done has run — a request body, which the
 // ExchangeRef inside reply_when_done's callback keeps readable.
-struct Entry {
+struct PutEntry {
     std::string key;
     std::string metadata;   // minified JSON; empty = none
     int64_t expiration = 0; // unix seconds; 0 = never
@@ -42,12 +42,12 @@ struct Write {
     enum class Kind { put, del, create_namespace, rename_namespace, delete_namespace };
     Kind kind = Kind::put;
     NamespaceRef ns;               // put, del; rename_namespace and delete_namespace: by id
-    std::vector<Entry> entries;    // put: every entry, committed in one transaction
+    std::vector<PutEntry> entries; // put: every entry, committed in one transaction
     std::vector<std::string> keys; // del: every key (a missing one is deleted successfully)
     std::string title;             // create_namespace, rename_namespace: the (new) title
 
-    static Write put(NamespaceRef ns, std::vector<Entry> entries);
-    static Write put(NamespaceRef ns, Entry entry);
+    static Write put(NamespaceRef ns, std::vector<PutEntry> entries);
+    static Write put(NamespaceRef ns, PutEntry entry);
     static Write del(NamespaceRef ns, std::vector<std::string> keys);
     static Write create_namespace(std::string title);
     static Write rename_namespace(std::string id, std::string title);

@@ -98,7 +98,7 @@ struct World {
     kv::NamespaceStats ns_stats;
     std::unique_ptr<kv::Ops> kv_ops;
     std::unique_ptr<kv::NativeApi> kv;
-    http::RouteTable<kv::Route> kv_routes; // the native routes' table, as the daemon mounts it
+    http::RouteTable<kv::ApiRoute> kv_routes; // the native routes' table, as the daemon mounts it
 
     // Per input.
     std::vector<Handled> handled;
@@ -135,7 +135,7 @@ struct World {
         kv::Rules rules;
         rules.max_value_size = 4096;
         kv_ops->set_rules(rules);
-        kv_routes = http::RouteTable<kv::Route>(kv->routes());
+        kv_routes = http::RouteTable<kv::ApiRoute>(kv->routes());
         std::atexit([] {
             std::error_code ec;
             std::filesystem::remove_all(world().data_dir, ec);
@@ -169,7 +169,7 @@ http::BodyLimit FuzzHandler::body_limit(http::Request& head) {
     head.route = w_.kv_routes.resolve(head.method, head.path);
     // Every path under /kv/ matches a row: the last one takes any method.
     FUZZ_CHECK(head.route.path_row != nullptr);
-    const auto* row = static_cast<const kv::Route*>(head.route.row);
+    const auto* row = static_cast<const kv::ApiRoute*>(head.route.row);
     return kv::body_limit(row ? row->limit : kv::BodyLimitKind::body, w_.kv_ops->rules(),
                           64 * 1024);
 }
@@ -201,7 +201,7 @@ void FuzzHandler::handle(http::Exchange& ex) {
     h.head = r.is_head();
     if (r.path.starts_with(kKvPrefix)) {
         w_.handled.push_back(h);
-        if (const auto* row = static_cast<const kv::Route*>(r.route.row))
+        if (const auto* row = static_cast<const kv::ApiRoute*>(r.route.row))
             return row->handle(ex, r.route.args);
         return http::send_method_not_allowed(ex, http::allow_header(r.route.allowed));
     }

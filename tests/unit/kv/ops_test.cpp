@@ -31,8 +31,8 @@ struct Fixture {
         REQUIRE(run_until(loop, [&] { return out.has_value(); }));
         return *out;
     }
-    Entry entry(std::string key, std::string value) {
-        Entry e;
+    PutEntry entry(std::string key, std::string value) {
+        PutEntry e;
         e.key = std::move(key);
         e.owned = std::move(value);
         return e;
@@ -51,7 +51,7 @@ TEST_SUITE("kv/ops") {
 
     TEST_CASE("a put by title creates its namespace and counts each entry once committed") {
         Fixture f;
-        std::vector<Entry> two;
+        std::vector<PutEntry> two;
         two.push_back(f.entry("a", "1"));
         two.push_back(f.entry("b", "2"));
         auto out = f.submit_sync(Write::put(NamespaceRef::title("ns"), std::move(two)));
