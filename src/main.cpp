@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
         std::printf("edgecached %s\n", EC_VERSION);
         return 0;
     }
-    auto cfg = ec::config::load(*cmd, ec::config::Env::from_process());
+    auto cfg = ec::config::load(*cmd, ec::config::Environment::from_process());
     if (!cfg) {
         std::fprintf(stderr, "edgecached: %s\n", cfg.error().message.c_str());
         return 1;

@@ -101,7 +101,7 @@ void Warmer::pump(const std::shared_ptr<Job>& job) {
             continue;
         }
         ++job->in_flight;
-        origin::Request r;
+        origin::UpstreamRequest r;
         r.target = path;
         r.headers = {{"Host", job->req.host}, {"User-Agent", "edgecached-warm"}};
         struct Progress {

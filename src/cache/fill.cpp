@@ -100,7 +100,7 @@ void Fill::send_request() {
                  "origin \"" + route_->spec.origin + "\" is not configured");
         return;
     }
-    origin::Request up;
+    origin::UpstreamRequest up;
     up.method = "GET";
     up.target = req_.target;
     up.headers = std::move(req_.headers); // sent once

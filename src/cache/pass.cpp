@@ -154,7 +154,7 @@ void Proxy::pass(http::Exchange& ex, const std::shared_ptr<Route>& route, bool c
         for (const auto& h : req.headers)
             st->post->request_fields.push_back(Field{std::string(h.name), std::string(h.value)});
     }
-    origin::Request up;
+    origin::UpstreamRequest up;
     up.method = std::string(req.method_name);
     up.target = st->target;
     up.headers = upstream_headers(req, &pool->spec(), false, settings_);

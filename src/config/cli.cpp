@@ -123,20 +123,20 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     return parse_command_line(args);
 }
 
-Env Env::from_process() {
+Environment Environment::from_process() {
     std::map<std::string, std::string> vars;
     for (const char* name : {"STATE_DIRECTORY", "RUNTIME_DIRECTORY"})
         if (const char* v = std::getenv(name)) vars[name] = v;
-    return Env(std::move(vars));
+    return Environment(std::move(vars));
 }
 
-std::optional<std::string> Env::get(std::string_view name) const {
+std::optional<std::string> Environment::get(std::string_view name) const {
     auto it = vars_.find(name);
     if (it == vars_.end() || it->second.empty()) return std::nullopt;
     return it->second;
 }
 
-Result<Config> load(const CommandLine& cmd, const Env& env) {
+Result<Config> load(const CommandLine& cmd, const Environment& env) {
     Config cfg = defaults();
 
     // The environment layer sits below the file: it only fills data_dir / admin_socket when

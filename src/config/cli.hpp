@@ -45,13 +45,14 @@ Result<CommandLine> parse_command_line(const std::vector<std::string>& args); //
 
 // A read-only view of the environment variables config consults ($STATE_DIRECTORY,
 // $RUNTIME_DIRECTORY). Tests build one from a map; the daemon takes a snapshot of the process.
-class Env {
+class Environment {
 public:
-    Env() = default;
-    explicit Env(const std::map<std::string, std::string>& vars)
+    Environment() = default;
+    explicit Environment(const std::map<std::string, std::string>& vars)
         : vars_(vars.begin(), vars.end()) {}
-    Env(std::initializer_list<std::pair<const std::string, std::string>> vars) : vars_(vars) {}
-    static Env from_process();
+    Environment(std::initializer_list<std::pair<const std::string, std::string>> vars)
+        : vars_(vars) {}
+    static Environment from_process();
 
     // The variable's value; nullopt when unset or empty (systemd sets them non-empty).
     std::optional<std::string> get(std::string_view name) const;
@@ -68,6 +69,6 @@ private:
 // a pure RFC 9111 cache). No side effects besides reading the file, so `--check-config` and
 // reload call it as is (a reload calls it with the same CommandLine, so flags still win).
 // Errors (code "config"): the file's (see load_json), "--flag: <sentence>" for flag values.
-Result<Config> load(const CommandLine& cmd, const Env& env);
+Result<Config> load(const CommandLine& cmd, const Environment& env);
 
 } // namespace ec::config

@@ -45,7 +45,7 @@ Result<admin::ReloadReport> Daemon::reload() {
         Daemon* d;
         ~ReadyAgain() { d->notify_ready(); }
     } ready_again{this};
-    auto next = config::load(cli_, config::Env::from_process());
+    auto next = config::load(cli_, config::Environment::from_process());
     if (!next) return make_error(400, "invalid_config", next.error().message);
     config::Config& n = *next;
 

@@ -10,7 +10,7 @@ Pool::Pool(loop::Loop& loop, const config::OriginSpec& spec, Tuning tuning)
 
 Pool::~Pool() = default; // PoolCore's destructor shuts down
 
-std::shared_ptr<Fetch> Pool::fetch(Request request, Sink sink) {
+std::shared_ptr<Fetch> Pool::fetch(UpstreamRequest request, Sink sink) {
     return core_->fetch(std::move(request), std::move(sink));
 }
 void Pool::update(const config::OriginSpec& spec) {

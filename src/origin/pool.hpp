@@ -66,7 +66,7 @@ public:
     // Timeouts (from the spec at the time of fetch): connect_timeout_ms per connection attempt
     // including DNS; first_byte_timeout_ms (0 = timeout_ms) from the request being fully written
     // to the first response byte; timeout_ms for the whole fetch including queueing.
-    std::shared_ptr<Fetch> fetch(Request request, Sink sink);
+    std::shared_ptr<Fetch> fetch(UpstreamRequest request, Sink sink);
 
     // Applies a reloaded spec: servers kept by name keep their connections and health; new ones
     // start up; removed ones take no new requests and close their connections once the

@@ -37,7 +37,7 @@ Timeouts PoolCore::timeouts() const {
     return t;
 }
 
-std::shared_ptr<Fetch> PoolCore::fetch(Request request, Sink sink) {
+std::shared_ptr<Fetch> PoolCore::fetch(UpstreamRequest request, Sink sink) {
     ++stats_.requests;
     auto out = std::make_shared<Outgoing>();
     out->head_request = request.method == "HEAD";
@@ -315,7 +315,7 @@ void PoolCore::run_health_checks() {
 }
 
 void PoolCore::check_health(const std::shared_ptr<Upstream>& s) {
-    Request r;
+    UpstreamRequest r;
     r.method = "GET";
     r.target = spec_.health_check;
     r.headers.push_back({"Host", spec_.host.empty() ? s->name() : spec_.host});

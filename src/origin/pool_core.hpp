@@ -24,7 +24,7 @@ public:
     PoolCore(loop::Loop& loop, const config::OriginSpec& spec, Tuning tuning);
     ~PoolCore();
 
-    std::shared_ptr<Fetch> fetch(Request request, Sink sink);
+    std::shared_ptr<Fetch> fetch(UpstreamRequest request, Sink sink);
     void update(const config::OriginSpec& spec);
     void set_max_pause_ms(uint32_t ms) { tuning_.max_pause_ms = ms; }
     void shutdown();

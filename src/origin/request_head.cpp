@@ -1,4 +1,4 @@
-// Request serialisation: validation of the caller's request and the bytes of its head.
+// UpstreamRequest serialisation: validation of the caller's request and the bytes of its head.
 #include "origin/request_head.hpp"
 
 #include "util/strings.hpp"
@@ -33,7 +33,7 @@ bool method_is_idempotent(std::string_view m) {
            m == "DELETE";
 }
 
-Result<std::string> build_request_head(const Request& r, bool close) {
+Result<std::string> build_request_head(const UpstreamRequest& r, bool close) {
     if (!is_token(r.method)) return invalid("request method is not a token");
     if (!target_ok(r.target)) return invalid("request target is not origin-form");
     size_t size = r.method.size() + r.target.size() + 64;

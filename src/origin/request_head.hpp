@@ -1,4 +1,4 @@
-// Request serialisation: the head an origin receives, validated so nothing can be injected.
+// UpstreamRequest serialisation: the head an origin receives, validated so nothing can be injected.
 #pragma once
 
 #include <string>
@@ -14,7 +14,7 @@ namespace ec::origin {
 // `close` is set). Error (code "invalid_request") when the method is not a token, the target is
 // not origin-form or "*" or holds a control character or space, a header name is not a token,
 // or a header value holds CR, LF or NUL.
-Result<std::string> build_request_head(const Request& r, bool close = false);
+Result<std::string> build_request_head(const UpstreamRequest& r, bool close = false);
 
 // True for the methods RFC 9110 §9.2.2 calls idempotent.
 bool method_is_idempotent(std::string_view method);

@@ -24,7 +24,7 @@ struct Header {
 // Content-Length, Transfer-Encoding or Connection header given here is dropped, and the client
 // writes `Content-Length` (when there is a body, or for POST/PUT/PATCH) and
 // `Connection: keep-alive` itself. Everything else is sent as given, in order.
-struct Request {
+struct UpstreamRequest {
     std::string method = "GET";
     std::string target = "/"; // origin-form ("/path?query") or "*"
     std::vector<Header> headers{};
@@ -80,8 +80,8 @@ enum class ErrorKind : uint8_t {
     truncated,          // the body ended early: EOF/reset before Content-Length or the last chunk
     no_server,          // the origin has no servers that could be tried
     overloaded,         // every connection is busy and the wait queue is full
-    invalid_request,    // the Request cannot be written safely (CR/LF in a header, bad target)
-    cancelled,          // Pool::shutdown() while in flight (never reported for Fetch::cancel)
+    invalid_request, // the UpstreamRequest cannot be written safely (CR/LF in a header, bad target)
+    cancelled,       // Pool::shutdown() while in flight (never reported for Fetch::cancel)
 };
 inline constexpr size_t kErrorKinds = static_cast<size_t>(ErrorKind::cancelled) + 1;
 

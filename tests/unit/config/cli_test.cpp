@@ -41,7 +41,7 @@ std::string usage_error(std::vector<std::string> a) {
     return r.error().message;
 }
 
-std::string load_error(const CommandLine& cmd, const Env& env = Env()) {
+std::string load_error(const CommandLine& cmd, const Environment& env = Environment()) {
     auto r = load(cmd, env);
     return r ? std::string("OK") : r.error().message;
 }
@@ -85,7 +85,7 @@ TEST_SUITE("config/cli") {
     }
 
     TEST_CASE("no flags, no file, no environment: the embedded default") {
-        auto r = load(CommandLine{}, Env());
+        auto r = load(CommandLine{}, Environment());
         REQUIRE(r);
         CHECK(r->data_dir == "./edgecache-data");
         CHECK(r->admin_socket == "./edgecache-data/admin.sock");
@@ -96,23 +96,23 @@ TEST_SUITE("config/cli") {
     }
 
     TEST_CASE("systemd environment fills data_dir and admin_socket") {
-        Env env({{"STATE_DIRECTORY", "/var/lib/edgecached:/var/lib/other"},
-                 {"RUNTIME_DIRECTORY", "/run/edgecached"}});
+        Environment env({{"STATE_DIRECTORY", "/var/lib/edgecached:/var/lib/other"},
+                         {"RUNTIME_DIRECTORY", "/run/edgecached"}});
         auto r = load(CommandLine{}, env);
         REQUIRE(r);
         CHECK(r->data_dir == "/var/lib/edgecached");
         CHECK(r->admin_socket == "/run/edgecached/admin.sock");
-        auto state_only = load(CommandLine{}, Env({{"STATE_DIRECTORY", "/var/lib/ec/"}}));
+        auto state_only = load(CommandLine{}, Environment({{"STATE_DIRECTORY", "/var/lib/ec/"}}));
         REQUIRE(state_only);
         CHECK(state_only->admin_socket == "/var/lib/ec/admin.sock");
         // Empty variables count as unset.
-        auto empty = load(CommandLine{}, Env({{"STATE_DIRECTORY", ""}}));
+        auto empty = load(CommandLine{}, Environment({{"STATE_DIRECTORY", ""}}));
         REQUIRE(empty);
         CHECK(empty->data_dir == "./edgecache-data");
     }
 
     TEST_CASE("precedence: flag > config file > environment > default") {
-        Env env({{"STATE_DIRECTORY", "/var/lib/env"}, {"RUNTIME_DIRECTORY", "/run/env"}});
+        Environment env({{"STATE_DIRECTORY", "/var/lib/env"}, {"RUNTIME_DIRECTORY", "/run/env"}});
         TempConfig file(R"({"data_dir": "/srv/file", "admin_socket": "/srv/file.sock",
                             "map_size": "4GiB", "memory_cache": "64MiB", "log_level": "warn",
                             "min_ttl": 30})");
@@ -151,11 +151,11 @@ TEST_SUITE("config/cli") {
     TEST_CASE("a reload re-reads the file and the flags still win") {
         TempConfig file(R"({"log_level": "warn", "min_ttl": 30})");
         CommandLine cmd = args({"--config", file.path, "--log-level", "debug"});
-        auto first = load(cmd, Env());
+        auto first = load(cmd, Environment());
         REQUIRE(first);
         CHECK(first->log_level == "debug");
         file.write(R"({"log_level": "error", "min_ttl": 90})");
-        auto second = load(cmd, Env());
+        auto second = load(cmd, Environment());
         REQUIRE(second);
         CHECK(second->log_level == "debug");
         CHECK(second->min_ttl == 90);
@@ -167,7 +167,7 @@ TEST_SUITE("config/cli") {
             R"({"listen": ["127.0.0.1:1", {"address": "127.0.0.1:2", "kv_backend": "K"}]})");
         auto r = load(
             args({"--config", file.path, "--listen", "unix:/tmp/ec.sock", "--listen", "[::1]:0"}),
-            Env());
+            Environment());
         REQUIRE(r);
         REQUIRE(r->listen.size() == 2);
         CHECK(r->listen[0] == ListenSpec{.address = "unix:/tmp/ec.sock"});
@@ -181,7 +181,8 @@ TEST_SUITE("config/cli") {
         TempConfig file(R"({"origins": {"api": {"url": "http://127.0.0.1:9"}},
                             "routes": [{"prefix": "/api/", "origin": "api", "ttl": 60,
                                         "stale_while_revalidate": 10}]})");
-        auto r = load(args({"--config", file.path, "--origin", "http://127.0.0.1:9000"}), Env());
+        auto r =
+            load(args({"--config", file.path, "--origin", "http://127.0.0.1:9000"}), Environment());
         REQUIRE(r);
         REQUIRE(r->origins.size() == 1);
         const OriginSpec& o = r->origins.at("default");
@@ -200,7 +201,7 @@ TEST_SUITE("config/cli") {
         CHECK(rt.stale_if_error == 0);
         CHECK(rt.ttl_by_status.empty());
         CHECK_FALSE(o.tls.enabled);
-        auto tls = load(args({"--origin", "https://example.com"}), Env());
+        auto tls = load(args({"--origin", "https://example.com"}), Environment());
         REQUIRE(tls);
         CHECK(tls->origins.at("default").servers == std::vector<std::string>{"example.com:443"});
         CHECK(tls->origins.at("default").tls.enabled);
@@ -225,22 +226,22 @@ TEST_SUITE("config/cli") {
         CHECK(load_error(args({"--data-dir", deep}))
                   .starts_with("admin_socket: the derived path \"" + deep +
                                "/admin.sock\" is 116 bytes"));
-        CHECK(load(args({"--data-dir", deep, "--admin-socket", "/tmp/a.sock"}), Env()));
+        CHECK(load(args({"--data-dir", deep, "--admin-socket", "/tmp/a.sock"}), Environment()));
     }
 
-    TEST_CASE("Env reads only what it was given") {
-        Env env({{"STATE_DIRECTORY", "/x"}});
+    TEST_CASE("Environment reads only what it was given") {
+        Environment env({{"STATE_DIRECTORY", "/x"}});
         CHECK(env.get("STATE_DIRECTORY") == std::optional<std::string>("/x"));
         CHECK_FALSE(env.get("RUNTIME_DIRECTORY"));
-        CHECK_FALSE(Env().get("STATE_DIRECTORY"));
+        CHECK_FALSE(Environment().get("STATE_DIRECTORY"));
         // from_process() snapshots the real variable; restore whatever the runner had.
         const char* saved = std::getenv("RUNTIME_DIRECTORY");
         std::optional<std::string> old = saved ? std::optional<std::string>(saved) : std::nullopt;
         setenv("RUNTIME_DIRECTORY", "/run/ec-test", 1);
-        CHECK(Env::from_process().get("RUNTIME_DIRECTORY") ==
+        CHECK(Environment::from_process().get("RUNTIME_DIRECTORY") ==
               std::optional<std::string>("/run/ec-test"));
         unsetenv("RUNTIME_DIRECTORY");
-        CHECK_FALSE(Env::from_process().get("RUNTIME_DIRECTORY"));
+        CHECK_FALSE(Environment::from_process().get("RUNTIME_DIRECTORY"));
         if (old) setenv("RUNTIME_DIRECTORY", old->c_str(), 1);
     }
 }

@@ -351,8 +351,8 @@ inline config::OriginSpec spec_for(std::vector<std::string> servers) {
     return s;
 }
 
-inline Request get(std::string target = "/") {
-    Request r;
+inline UpstreamRequest get(std::string target = "/") {
+    UpstreamRequest r;
     r.method = "GET";
     r.target = std::move(target);
     r.headers.push_back({"Host", "example.test"});
@@ -368,7 +368,7 @@ inline void teardown(loop::Loop& loop, size_t baseline, Pool& pool, FakeOrigin& 
 }
 
 // One request through the pool, run to its end.
-inline Recorder fetch_one(loop::Loop& loop, Pool& pool, Request req, int ms = 3000) {
+inline Recorder fetch_one(loop::Loop& loop, Pool& pool, UpstreamRequest req, int ms = 3000) {
     Recorder r;
     pool.fetch(std::move(req), r.sink());
     REQUIRE(run_until(

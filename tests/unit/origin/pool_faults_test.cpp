@@ -244,7 +244,7 @@ TEST_SUITE("origin/faults") {
         Recorder r = fetch_one(loop, pool, get());
         CHECK(r.completes == 1);
         CHECK(r.body == "fresh 2");
-        Request post = get("/p");
+        UpstreamRequest post = get("/p");
         post.method = "POST";
         post.idempotent = false;
         post.body = "x";
@@ -268,7 +268,7 @@ TEST_SUITE("origin/faults") {
         t.retry_stale_non_idempotent = false;
         Pool pool(loop, spec_for({o.addr()}), t);
         CHECK(fetch_one(loop, pool, get()).completes == 1);
-        Request post = get("/p");
+        UpstreamRequest post = get("/p");
         post.method = "POST";
         post.idempotent = false;
         Recorder p = fetch_one(loop, pool, post);
@@ -291,7 +291,7 @@ TEST_SUITE("origin/faults") {
             return Script{write(ok("b"))};
         };
         Pool pool(loop, spec_for({a.addr(), b.addr()}));
-        Request post = get("/p");
+        UpstreamRequest post = get("/p");
         post.method = "POST";
         post.idempotent = false;
         Recorder p = fetch_one(loop, pool, post); // round-robin starts with a
@@ -319,7 +319,7 @@ TEST_SUITE("origin/faults") {
         auto spec = spec_for({o.addr()});
         spec.first_byte_timeout_ms = 40;
         Pool pool(loop, spec);
-        Request post = get("/p");
+        UpstreamRequest post = get("/p");
         post.method = "POST";
         post.idempotent = false;
         Recorder p = fetch_one(loop, pool, post);
@@ -353,7 +353,7 @@ TEST_SUITE("origin/faults") {
             return Script{write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n")};
         };
         Pool pool(loop, spec_for({o.addr()}));
-        Request put = get("/big");
+        UpstreamRequest put = get("/big");
         put.method = "PUT";
         put.body = std::string(64 * 1024, 'p');
         Recorder r = fetch_one(loop, pool, put);

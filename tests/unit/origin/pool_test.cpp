@@ -18,7 +18,7 @@ TEST_SUITE("origin/pool") {
         FakeOrigin o(loop);
         Pool pool(loop, spec_for({o.addr()}));
         Recorder r;
-        Request req = get("/a?x=1");
+        UpstreamRequest req = get("/a?x=1");
         req.headers.push_back({"Accept", "text/plain"});
         auto ex = pool.fetch(std::move(req), r.sink());
         CHECK(r.heads == 0); // never on fetch()'s stack
@@ -49,7 +49,7 @@ TEST_SUITE("origin/pool") {
         o.handler = [](const SeenRequest& q) { return Script{write(ok("got " + q.body))}; };
         Pool pool(loop, spec_for({o.addr()}));
         Recorder r;
-        Request req = get("/post");
+        UpstreamRequest req = get("/post");
         req.method = "POST";
         req.idempotent = false;
         req.body = std::string(100000, 'b');
@@ -81,7 +81,7 @@ TEST_SUITE("origin/pool") {
         spec.timeout_ms = 60000;
         Pool pool(loop, spec);
         Recorder r;
-        Request req = get("/big");
+        UpstreamRequest req = get("/big");
         req.method = "PUT";
         req.body = body;
         pool.fetch(std::move(req), r.sink());
@@ -207,7 +207,7 @@ TEST_SUITE("origin/pool") {
         };
         Pool pool(loop, spec_for({o.addr()}));
         Recorder r;
-        Request h = get();
+        UpstreamRequest h = get();
         h.method = "HEAD";
         pool.fetch(std::move(h), r.sink());
         REQUIRE(run_until(loop, [&] { return r.finished(); }));
@@ -241,7 +241,7 @@ TEST_SUITE("origin/pool") {
         for (const char* target : {"/declared", "/undeclared"}) {
             CAPTURE(target);
             Recorder r;
-            Request h = get(target);
+            UpstreamRequest h = get(target);
             h.method = "HEAD";
             pool.fetch(std::move(h), r.sink());
             Recorder r2;
@@ -467,7 +467,7 @@ TEST_SUITE("origin/pool") {
         FakeOrigin o(loop);
         Pool pool(loop, spec_for({o.addr()}));
         Recorder a;
-        Request bad = get();
+        UpstreamRequest bad = get();
         bad.headers.push_back({"X-Evil", "a\r\nInjected: yes"});
         pool.fetch(std::move(bad), a.sink());
         CHECK(a.errors == 0);

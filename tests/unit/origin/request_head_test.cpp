@@ -8,7 +8,7 @@ using namespace ec::origin;
 TEST_SUITE("origin/request") {
 
     TEST_CASE("framing headers are ours; the rest goes out in order") {
-        Request r;
+        UpstreamRequest r;
         r.method = "POST";
         r.target = "/a?b=c";
         r.headers = {{"Host", "h.test"},      {"Content-Length", "99"},
@@ -22,18 +22,18 @@ TEST_SUITE("origin/request") {
     }
 
     TEST_CASE("Content-Length only where a body is expected") {
-        Request g;
+        UpstreamRequest g;
         g.headers = {{"Host", "h"}};
         CHECK(*build_request_head(g) ==
               "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
-        Request p;
+        UpstreamRequest p;
         p.method = "PUT";
         CHECK(build_request_head(p)->find("Content-Length: 0\r\n") != std::string::npos);
         CHECK(build_request_head(g, true)->find("Connection: close\r\n") != std::string::npos);
     }
 
     TEST_CASE("nothing can be injected") {
-        Request r;
+        UpstreamRequest r;
         r.headers = {{"X", "a\r\nInjected: 1"}};
         CHECK_FALSE(build_request_head(r).is_ok());
         r.headers = {{"X Y", "a"}};
