@@ -34,10 +34,26 @@ PathPattern::PathPattern(std::string_view pattern) {
                                  {}};
         p = close + 1;
     }
+    for (uint8_t k = 0; k < size_; ++k) {
+        const Piece& piece = pieces_[k];
+        if (piece.kind == Kind::literal)
+            slashes_ += static_cast<size_t>(std::count(piece.text.begin(), piece.text.end(), '/'));
+    }
+    if (size_ > 0) {
+        const Piece& last = pieces_[size_ - 1];
+        open_end_ = last.kind == Kind::rest || last.kind == Kind::rest_nonempty;
+        if (last.kind == Kind::literal) suffix_ = last.text;
+    }
 }
 
-bool PathPattern::match(std::string_view path, RouteArgs& args) const {
-    if (!valid_) return false;
+size_t PathPattern::count_slashes(std::string_view path) {
+    return static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
+}
+
+bool PathPattern::match(std::string_view path, RouteArgs& args, size_t slashes) const {
+    if (!valid_ || (open_end_ ? slashes < slashes_ : slashes != slashes_) ||
+        !path.ends_with(suffix_))
+        return false;
     const char* at = path.data();
     const char* end = at + path.size();
     size_t n = 0;

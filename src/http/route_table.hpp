@@ -30,8 +30,14 @@ class PathPattern {
 public:
     explicit PathPattern(std::string_view pattern);
     // True when `path` matches; the captured pieces go to args[0], args[1]... in order (views
-    // into `path`, not decoded).
-    bool match(std::string_view path, RouteArgs& args) const;
+    // into `path`, not decoded). `slashes` is the number of '/' in `path` (a table counts them
+    // once per request): most patterns that cannot match are refused on it, or on their
+    // literal ending, without being walked.
+    bool match(std::string_view path, RouteArgs& args, size_t slashes) const;
+    bool match(std::string_view path, RouteArgs& args) const {
+        return match(path, args, count_slashes(path));
+    }
+    static size_t count_slashes(std::string_view path);
 
 private:
     enum class Kind : uint8_t { literal, segment, rest, rest_nonempty };
@@ -42,6 +48,11 @@ private:
     std::array<Piece, 2 * kMaxRouteArgs + 1> pieces_{};
     uint8_t size_ = 0;
     bool valid_ = true;
+    // A capture holds no '/' unless it is the rest: a path matching has exactly as many as the
+    // literals, or at least as many when the pattern ends in a rest capture.
+    size_t slashes_ = 0;
+    bool open_end_ = false;
+    std::string_view suffix_; // the literal the pattern ends with, which the path must end with
 };
 
 // "GET, HEAD, POST, PUT, DELETE, ..." for an Allow header: the methods in `set`, the common
@@ -90,11 +101,13 @@ public:
         // is a catch-all, and only then, or on a miss, do the other rows' patterns matter (for
         // the 405 and its Allow). The result is that of one walk over the rows in order.
         std::span<const uint16_t> rows = index_.candidates(path);
+        size_t slashes = PathPattern::count_slashes(path);
         RouteArgs args{};
         size_t end = rows.size();
         for (size_t k = 0; k < rows.size(); ++k) {
             const Row& r = rows_[rows[k]];
-            if (!(r.methods & method_bit(method)) || !paths_[rows[k]].match(path, args)) continue;
+            if (!(r.methods & method_bit(method)) || !paths_[rows[k]].match(path, args, slashes))
+                continue;
             if (r.methods != kAnyMethod) return RouteMatch{&r, &r, 0, args};
             end = k; // a catch-all: what matched the path before it decides
             break;
@@ -102,13 +115,14 @@ public:
         RouteMatch m;
         for (size_t k = 0; k < end; ++k) {
             const Row& r = rows_[rows[k]];
-            if ((r.methods & method_bit(method)) || !paths_[rows[k]].match(path, args)) continue;
+            if ((r.methods & method_bit(method)) || !paths_[rows[k]].match(path, args, slashes))
+                continue;
             if (!m.path_row) m.path_row = &r;
             m.allowed |= r.methods;
         }
         if (!m.path_row && end < rows.size()) {
             const Row& r = rows_[rows[end]];
-            paths_[rows[end]].match(path, args);
+            paths_[rows[end]].match(path, args, slashes);
             return RouteMatch{&r, &r, 0, args};
         }
         return m;

@@ -63,6 +63,14 @@ TEST_SUITE("http/route_table") {
             PathPattern("/{a}/{b}/{c}/{d}").match("/1/2/3/4", a)); // more than kMaxRouteArgs
         CHECK_FALSE(PathPattern("/{rest*}/x").match("/a/x", a));   // a rest capture must end it
         CHECK_FALSE(PathPattern("/{open").match("/open", a));
+        // Refused before the walk: a different number of '/', or not the literal ending.
+        CHECK(PathPattern("/a/{x}/b").match("/a/1/b", a));
+        CHECK_FALSE(PathPattern("/a/{x}/b").match("/a/1/c/b", a));
+        CHECK_FALSE(PathPattern("/kv/{ns}/").match("/kv/a/b", a));
+        CHECK_FALSE(PathPattern("/kv/{ns}").match("/kv/a/", a));
+        REQUIRE(PathPattern("/kv/{ns}/{key+}").match("/kv/a/b/c/d", a)); // a rest holds any
+        CHECK(a[1] == "b/c/d");
+        CHECK_FALSE(PathPattern("/kv/{ns}/{key+}").match("/kv/a", a));
     }
 
     TEST_CASE("the first row matching path and method wins, literals before captures") {
