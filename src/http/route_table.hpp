@@ -127,7 +127,6 @@ public:
         }
         return m;
     }
-    std::span<const Row> rows() const { return rows_; }
 
 private:
     static std::vector<std::string_view> patterns(const std::vector<Row>& rows) {
