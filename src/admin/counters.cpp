@@ -190,9 +190,9 @@ const StatRow<kv::NamespaceCounters> g_namespace_rows[] = {
      &InNamespace::lists, "op=\"list\""},
 };
 
-using InOrigin = OriginCounts;
+using InOrigin = origin::PoolStats;
 
-const StatRow<OriginCounts> g_origin_rows[] = {
+const StatRow<origin::PoolStats> g_origin_rows[] = {
     {"requests", "edgecached_origin_requests_total", false, "Requests sent to an origin.", nullptr,
      false, false, &InOrigin::requests},
     {"completed", "edgecached_origin_completed_total", false,
@@ -330,16 +330,7 @@ std::span<const StatRow<kv::NamespaceCounters>> namespace_rows() {
     return g_namespace_rows;
 }
 
-OriginCounts origin_counts(const origin::PoolStats& pool) {
-    OriginCounts c;
-    c.requests = pool.requests;
-    c.completed = pool.completed;
-    c.connections_open = pool.connections_open;
-    c.connections_reused = pool.connections_reused;
-    return c;
-}
-
-std::span<const StatRow<OriginCounts>> origin_rows() {
+std::span<const StatRow<origin::PoolStats>> origin_rows() {
     return g_origin_rows;
 }
 

@@ -138,14 +138,7 @@ std::span<const StatRow<kv::NamespaceCounters>> namespace_rows();
 
 // Each origin's: the keys of an object in /admin/stats "origins" (beside "errors" and
 // "servers"), samples labelled origin="<name>" in /metrics.
-struct OriginCounts {
-    uint64_t requests = 0;
-    uint64_t completed = 0;
-    uint64_t connections_open = 0;
-    uint64_t connections_reused = 0;
-};
-OriginCounts origin_counts(const origin::PoolStats& pool);
-std::span<const StatRow<OriginCounts>> origin_rows();
+std::span<const StatRow<origin::PoolStats>> origin_rows();
 
 // Each origin server's: keys of the objects in "servers" (beside "server", "up" and
 // "last_error"), samples labelled origin="<name>",server="<host:port>" in /metrics.

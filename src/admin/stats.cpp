@@ -184,7 +184,7 @@ void AdminApi::stats(http::Exchange& ex) {
     for (const auto& [name, pool] : d_.origins.pools()) {
         origin::PoolStats ps = pool->stats();
         w.key(name).begin_object();
-        json_rows(w, origin_rows(), origin_counts(ps));
+        json_rows(w, origin_rows(), ps);
         w.key("errors").begin_object();
         for (size_t k = 0; k < ps.errors.size(); ++k)
             if (ps.errors[k])
@@ -298,15 +298,15 @@ void AdminApi::metrics(http::Exchange& ex) {
             p.sample("edgecached_origin_up",
                      "origin=\"" + label(name) + "\",server=\"" + label(s.server) + "\"",
                      uint64_t{s.up ? 1u : 0u});
-    std::vector<Labelled<OriginCounts>> origins;
+    std::vector<Labelled<origin::PoolStats>> origins;
     std::vector<Labelled<origin::ServerStatus>> servers;
     for (const auto& [name, pool] : d_.origins.pools()) {
-        origins.push_back({"origin=\"" + label(name) + "\"", origin_counts(pool->stats())});
+        origins.push_back({"origin=\"" + label(name) + "\"", pool->stats()});
         for (const auto& s : pool->servers())
             servers.push_back(
                 {"origin=\"" + label(name) + "\",server=\"" + label(s.server) + "\"", s});
     }
-    metric_rows(p, origin_rows(), std::span<const Labelled<OriginCounts>>(origins));
+    metric_rows(p, origin_rows(), std::span<const Labelled<origin::PoolStats>>(origins));
     metric_rows(p, origin_server_rows(), std::span<const Labelled<origin::ServerStatus>>(servers));
     p.head("edgecached_origin_errors_total", "counter", "Origin failures by kind.");
     for (const auto& [name, pool] : d_.origins.pools()) {

@@ -147,10 +147,10 @@ struct PoolStats {
     uint64_t health_check_failures = 0;
     uint64_t dns_refreshes = 0;
     uint64_t dns_failures = 0;
-    size_t connections_open = 0;
-    size_t idle = 0;
-    size_t queued = 0;
-    size_t in_flight = 0;
+    uint64_t connections_open = 0; // gauges: the pool's state when stats() was taken
+    uint64_t idle = 0;
+    uint64_t queued = 0;
+    uint64_t in_flight = 0;
 };
 
 // One configured server, for metrics and /admin/stats.
